@@ -1,0 +1,85 @@
+"""The exception hierarchy of drucker.
+
+Each class names the gRPC status code it maps to in ``status`` (a ``grpc.StatusCode`` member
+name), so the mapping lives here in one place while this module stays free of gRPC imports.
+"""
+
+from __future__ import annotations
+
+
+class DruckerError(Exception):
+    """Base class of every error drucker raises on purpose."""
+
+    status: str = "INTERNAL"
+
+
+class ConfigurationError(DruckerError):
+    """A settings file, a bundle spec or a command-line value is wrong (start-up error)."""
+
+    status = "FAILED_PRECONDITION"
+
+
+class PluginError(DruckerError):
+    """A plugin cannot be found or loaded, or the set of plugins is inconsistent."""
+
+    status = "FAILED_PRECONDITION"
+
+
+class InvalidInputError(DruckerError, ValueError):
+    """The request is malformed or its value was rejected by the plugin."""
+
+    status = "INVALID_ARGUMENT"
+
+
+class OutputKindError(DruckerError):
+    """The plugin's label or score cannot be represented as the rpc's output kind."""
+
+    status = "INVALID_ARGUMENT"
+
+
+class PluginFailure(DruckerError):
+    """The plugin raised an unexpected exception while serving a request."""
+
+    status = "INTERNAL"
+
+
+class ModelNotLoadedError(DruckerError):
+    """No model is serving yet."""
+
+    status = "UNAVAILABLE"
+
+
+class ModelLoadError(DruckerError):
+    """The plugin could not load a model file; whatever was serving keeps serving."""
+
+    status = "FAILED_PRECONDITION"
+
+
+class NotFoundError(DruckerError):
+    """A named model, data set, result or bundle does not exist."""
+
+    status = "NOT_FOUND"
+
+
+class AlreadyExistsError(DruckerError):
+    """A named item exists already and may not be replaced."""
+
+    status = "ALREADY_EXISTS"
+
+
+class InvalidNameError(DruckerError, ValueError):
+    """A model, data or bundle name is unsafe or malformed (e.g. a path traversal)."""
+
+    status = "INVALID_ARGUMENT"
+
+
+class TooLargeError(DruckerError):
+    """An upload exceeds the configured maximum size."""
+
+    status = "RESOURCE_EXHAUSTED"
+
+
+class UnauthenticatedError(DruckerError):
+    """A management call came without a valid bearer token."""
+
+    status = "UNAUTHENTICATED"

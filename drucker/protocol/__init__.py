@@ -1,0 +1,1 @@
+"""Protocol adapters: translate wire messages to runtime calls and errors to gRPC statuses."""

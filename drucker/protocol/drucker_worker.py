@@ -1,0 +1,136 @@
+"""The ``drucker.DruckerWorker`` service: 25 ``Predict_<In>_<Out>`` rpcs from one table.
+
+Every pair of input and output kinds gets a handler of the streaming shape the 0.4.5 protocol
+gives it: ``Bytes`` input is client-streaming (all chunks are joined), ``Bytes`` output is
+server-streaming, ``Bytes``→``Bytes`` is bidirectional, the rest are unary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from drucker.errors import DruckerError
+from drucker.kinds import Kind
+from drucker.protocol.drucker_values import (
+    INPUT_MESSAGES,
+    OUTPUT_MESSAGES,
+    build_output,
+    chunk_bytes_output,
+    dump_option,
+    input_value,
+    parse_option,
+)
+from drucker.protocol.status import abort_with
+from drucker.runtime import Runtime
+from drucker.types import PredictResult
+
+SERVICE_NAME = "drucker.DruckerWorker"
+
+def rpc_name(input_kind: Kind, output_kind: Kind) -> str:
+    """The rpc's method name, e.g. ``Predict_ArrFloat_String``."""
+    return f"Predict_{input_kind.wire_name}_{output_kind.wire_name}"
+
+class _Predictor:
+    """Runs the runtime's predict on the event loop or in a thread pool."""
+
+    def __init__(self, runtime: Runtime, executor: Executor | None) -> None:
+        self._runtime = runtime
+        self._executor = executor
+
+    async def __call__(
+        self, value: Any, option_text: str, input_kind: Kind, output_kind: Kind
+    ) -> tuple[PredictResult, str]:
+        option = parse_option(option_text)
+        if self._executor is None:
+            result = self._runtime.predict(value, option, input_kind, output_kind)
+        else:
+            call = functools.partial(
+                self._runtime.predict, value, option, input_kind, output_kind
+            )
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        return result, dump_option(result.option)
+
+async def _joined_bytes(requests: AsyncIterator[Any]) -> tuple[bytes, str]:
+    """All chunks of a client-streamed Bytes input, and the first non-empty option."""
+    chunks: list[bytes] = []
+    option_text = ""
+    async for request in requests:
+        chunks.append(request.input)
+        if not option_text and request.option.val:
+            option_text = request.option.val
+    return b"".join(chunks), option_text
+
+def _make_handler(
+    predict: _Predictor, input_kind: Kind, output_kind: Kind, chunk_bytes: int
+) -> grpc.RpcMethodHandler:
+    request_type = INPUT_MESSAGES[input_kind]
+    response_type = OUTPUT_MESSAGES[output_kind]
+    codec = {
+        "request_deserializer": request_type.FromString,
+        "response_serializer": response_type.SerializeToString,
+    }
+
+    async def answer(value: Any, option_text: str, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            result, out_option = await predict(value, option_text, input_kind, output_kind)
+        except DruckerError as error:
+            await abort_with(context, error)
+            raise  # unreachable: abort raises
+        return result, out_option
+
+    if output_kind is Kind.BYTES:
+
+        async def stream_out(value: Any, option_text: str, context: Any) -> AsyncIterator[Any]:
+            result, out_option = await answer(value, option_text, context)
+            for message in chunk_bytes_output(result.label, result.score, out_option, chunk_bytes):
+                yield message
+
+        if input_kind is Kind.BYTES:
+
+            async def bytes_bytes(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
+                value, option_text = await _joined_bytes(requests)
+                async for message in stream_out(value, option_text, context):
+                    yield message
+
+            return grpc.stream_stream_rpc_method_handler(bytes_bytes, **codec)
+
+        async def unary_bytes(request: Any, context: Any) -> AsyncIterator[Any]:
+            value = input_value(request, input_kind)
+            async for message in stream_out(value, request.option.val, context):
+                yield message
+
+        return grpc.unary_stream_rpc_method_handler(unary_bytes, **codec)
+
+    async def respond(value: Any, option_text: str, context: Any) -> Any:
+        result, out_option = await answer(value, option_text, context)
+        return build_output(output_kind, result.label, result.score, out_option)
+
+    if input_kind is Kind.BYTES:
+
+        async def bytes_unary(requests: AsyncIterator[Any], context: Any) -> Any:
+            value, option_text = await _joined_bytes(requests)
+            return await respond(value, option_text, context)
+
+        return grpc.stream_unary_rpc_method_handler(bytes_unary, **codec)
+
+    async def unary_unary(request: Any, context: Any) -> Any:
+        return await respond(input_value(request, input_kind), request.option.val, context)
+
+    return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
+
+def worker_rpc_handler(
+    runtime: Runtime, executor: Executor | None, chunk_bytes: int
+) -> grpc.GenericRpcHandler:
+    """The generic handler serving all 25 Predict rpcs for ``runtime``."""
+    predict = _Predictor(runtime, executor)
+    handlers = {
+        rpc_name(i, o): _make_handler(predict, i, o, chunk_bytes) for i in Kind for o in Kind
+    }
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)

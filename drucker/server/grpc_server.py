@@ -1,0 +1,94 @@
+"""A grpc.aio server carrying the Drucker services, health and reflection."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from drucker.errors import ConfigurationError
+from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
+from drucker.protocol.drucker_dashboard import DruckerDashboardServicer
+from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
+from drucker.protocol.drucker_worker import worker_rpc_handler
+from drucker.protocol.health import HealthReporter
+from drucker.runtime import Runtime
+
+STREAM_CHUNK_BYTES = 1024 * 1024
+
+_DESCRIPTOR_SERVICES = drucker_pb2.DESCRIPTOR.services_by_name
+SERVICE_NAMES = [_DESCRIPTOR_SERVICES[name].full_name for name in _DESCRIPTOR_SERVICES]
+
+
+class DruckerServer:
+    """Owns the grpc.aio server for one runtime: bind, start, graceful stop."""
+
+    def __init__(self, runtime: Runtime, *, host: str, port: int, reuse_port: bool = False):
+        settings = runtime.settings
+        self.runtime = runtime
+        self.address = f"{host}:{port}"
+        self._grace = settings.grace_seconds
+        self._executor = (
+            ThreadPoolExecutor(settings.predict_threads, thread_name_prefix="drucker-predict")
+            if settings.predict_threads > 0
+            else None
+        )
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", settings.max_message_bytes),
+                ("grpc.max_send_message_length", settings.max_message_bytes),
+                ("grpc.so_reuseport", 1 if reuse_port else 0),
+            ]
+        )
+        self.health = HealthReporter(runtime, SERVICE_NAMES)
+        chunk = min(STREAM_CHUNK_BYTES, settings.max_message_bytes // 2)
+        self._server.add_generic_rpc_handlers(
+            (worker_rpc_handler(runtime, self._executor, chunk),)
+        )
+        drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
+            DruckerDashboardServicer(runtime), self._server
+        )
+        drucker_pb2_grpc.add_HealthServicer_to_server(self.health.drucker, self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health.standard, self._server)
+        reflection.enable_server_reflection(
+            [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            self._server,
+        )
+        self.port: int | None = None
+
+    def bind(self) -> int:
+        """Bind the listening socket; return the port (useful when asked for port 0).
+
+        :raises ConfigurationError: when the address cannot be bound (e.g. the port is taken).
+        """
+        try:
+            port = self._server.add_insecure_port(self.address)
+        except RuntimeError as exc:
+            raise ConfigurationError(f"cannot listen on {self.address}: {exc}") from None
+        if port == 0:
+            raise ConfigurationError(f"cannot listen on {self.address}: the port is in use")
+        self.port = port
+        return port
+
+    async def start(self) -> None:
+        """Start answering rpcs and publish the health state."""
+        await self._server.start()
+        await self.health.refresh()
+
+    async def stop(self) -> None:
+        """Refuse new rpcs, let in-flight ones finish within the grace period, then stop."""
+        await self.health.shutting_down()
+        await self._server.stop(self._grace)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def wait(self) -> None:
+        """Wait until the server has stopped."""
+        await self._server.wait_for_termination()
+
+
+__all__ = ["WORKER_SERVICE", "DruckerServer"]

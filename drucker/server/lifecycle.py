@@ -1,0 +1,148 @@
+"""Start-up and shutdown of a drucker service: settings → plugins → runtime → server."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+
+from drucker.errors import DruckerError
+from drucker.events import EventLog, ServiceIdentity
+from drucker.plugins import build_plugin_manager
+from drucker.runtime import Runtime
+from drucker.server.grpc_server import DruckerServer
+from drucker.settings import Settings, load_settings
+
+
+@attrs.frozen
+class ServeOptions:
+    """What ``drucker serve`` was asked for; ``None`` means "from the settings"."""
+
+    plugin: str | None = None
+    settings_file: str | None = None
+    model_file: str | None = None
+    port: int | None = None
+    host: str | None = None
+
+
+def build_settings(options: ServeOptions) -> Settings:
+    """Settings from the file and environment, with the command-line overrides on top."""
+    overrides: dict[str, object] = {}
+    if options.port is not None:
+        overrides["port"] = options.port
+    if options.host is not None:
+        overrides["host"] = options.host
+    return load_settings(options.settings_file, overrides=overrides)
+
+
+def build_runtime(
+    plugin: str | object | None, settings: Settings, log_stream: TextIO | None = None
+) -> Runtime:
+    """The runtime with the model plugin and the first-party JSON-lines log plugin."""
+    from drucker_jsonlog import JsonLinesLog
+
+    plugins = build_plugin_manager(plugin, extra_plugins=(JsonLinesLog(log_stream),))
+    log = EventLog(plugins, ServiceIdentity.from_settings(settings))
+    return Runtime(plugins, settings, log)
+
+
+def choose_model_file(settings: Settings, explicit: str | None) -> tuple[Path, str]:
+    """The model file to load at start-up and why it was chosen."""
+    if explicit is not None:
+        return Path(explicit), "given with --model"
+    return settings.default_model_path, "from the settings (app.modeldir/app.name/app.modelfile)"
+
+
+async def _load_initial_model(runtime: Runtime, model_file: str | None) -> None:
+    if not runtime.plugins.hook.drucker_load_model.get_hookimpls():
+        runtime.activate(runtime.load_model(None))
+        return
+    path, reason = choose_model_file(runtime.settings, model_file)
+    active = await asyncio.get_running_loop().run_in_executor(None, runtime.load_model, path)
+    runtime.activate(active)
+    runtime.log.info(f"loaded model {active.name} ({reason})", model_path=str(path))
+
+
+async def serve(
+    runtime: Runtime,
+    *,
+    model_file: str | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[int], None] | None = None,
+    handle_signals: bool = False,
+) -> None:
+    """Bind, load the model, serve until ``stop`` is set, then drain in-flight requests.
+
+    With ``handle_signals`` (main thread only), SIGTERM and SIGINT set ``stop`` too.
+
+    :raises DruckerError: when the port cannot be bound or the model cannot be loaded.
+    """
+    settings, log = runtime.settings, runtime.log
+    for key in settings.ignored_keys:
+        log.warning(f"settings key {key!r} is from drucker 0.4.5 and has no effect now")
+    server = DruckerServer(runtime, host=settings.host, port=settings.port)
+    port = server.bind()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        # Health answers NOT_SERVING (and predictions UNAVAILABLE) while the model loads.
+        await server.start()
+        try:
+            await _load_initial_model(runtime, model_file)
+        except BaseException:
+            await server.stop()
+            raise
+        await server.health.refresh()
+        await _serve_until(stop, runtime, server, port, on_ready)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def _serve_until(
+    stop: asyncio.Event,
+    runtime: Runtime,
+    server: DruckerServer,
+    port: int,
+    on_ready: Callable[[int], None] | None,
+) -> None:
+    settings, log = runtime.settings, runtime.log
+    log.info(
+        f"serving on port {port}",
+        port=port,
+        service_level=settings.service_level.value,
+        settings_file=settings.source,
+    )
+    if on_ready is not None:
+        on_ready(port)
+    try:
+        await stop.wait()
+    finally:
+        log.info(f"shutting down: in-flight requests get {settings.grace_seconds:g} s to finish")
+        await server.stop()
+        log.info("stopped")
+
+
+def run(options: ServeOptions, log_stream: TextIO | None = None) -> int:
+    """Serve until a signal stops it; return the process exit code."""
+    try:
+        settings = build_settings(options)
+        runtime = build_runtime(options.plugin, settings, log_stream)
+    except DruckerError as exc:
+        print(f"drucker serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(runtime, model_file=options.model_file, handle_signals=True))
+    except DruckerError as exc:
+        runtime.log.error(f"cannot start: {exc}")
+        print(f"drucker serve: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,258 @@
+"""Service settings: ``settings.yml`` with the original Drucker keys, plus ``DRUCKER_*`` overrides.
+
+A settings file is a flat YAML mapping with dotted keys, as in Drucker 0.4.5::
+
+    app.name: iris
+    app.port: 5000
+    app.service.name: iris-dev
+    app.service.level: development
+    app.modeldir: ./model
+    app.modelfile: iris.joblib
+    app.evaldir: ./eval
+
+Precedence, highest first: explicit overrides (command-line flags), environment variables,
+the file, the defaults. Every key has one environment variable: the 0.4.5 names for the 0.4.5
+keys (``DRUCKER_SERVICE_PORT`` …) and ``DRUCKER_`` + the key upper-cased with dots as
+underscores for the rest (``app.workers`` → ``DRUCKER_APP_WORKERS``).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+import yaml
+
+from drucker.errors import ConfigurationError
+
+SETTINGS_FILE_ENV = "DRUCKER_SETTINGS_YAML"
+
+# Keys that 0.4.5 settings files carry but that have no meaning any more: accepted, reported.
+LEGACY_KEYS = frozenset(
+    {"test", "use.db", "db.mysql.host", "db.mysql.port", "db.mysql.dbname", "db.mysql.user",
+     "db.mysql.password"}
+)
+
+
+class ServiceLevel(enum.Enum):
+    """The five service levels of Drucker deployments."""
+
+    DEVELOPMENT = "development"
+    BETA = "beta"
+    STAGING = "staging"
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+def _setting(key: str, default: Any, env: str | None = None, doc: str = "") -> Any:
+    env_name = env or "DRUCKER_" + key.upper().replace(".", "_")
+    return attrs.field(default=default, metadata={"key": key, "env": env_name, "doc": doc})
+
+
+@attrs.frozen
+class Settings:
+    """Typed service settings. Build one with :func:`load_settings`."""
+
+    application_name: str = _setting("app.name", "drucker", "DRUCKER_APPLICATION_NAME")
+    service_name: str = _setting("app.service.name", "default", "DRUCKER_SERVICE_NAME")
+    service_level: ServiceLevel = _setting(
+        "app.service.level", ServiceLevel.DEVELOPMENT, "DRUCKER_SERVICE_LEVEL"
+    )
+    port: int = _setting("app.port", 5000, "DRUCKER_SERVICE_PORT")
+    model_dir: str = _setting("app.modeldir", "./model", "DRUCKER_SERVICE_MODEL_DIR")
+    model_file: str = _setting("app.modelfile", "default.model", "DRUCKER_SERVICE_MODEL_FILE")
+    eval_dir: str = _setting("app.evaldir", "./eval", "DRUCKER_SERVICE_EVAL_DIR")
+    host: str = _setting("app.host", "[::]", doc="address to listen on")
+    grace_seconds: float = _setting(
+        "app.grace_seconds", 10.0, doc="how long in-flight requests may finish on shutdown"
+    )
+    predict_threads: int = _setting(
+        "app.predict_threads",
+        4,
+        doc="threads that run the plugin's predict; 0 runs it on the event loop (fastest for "
+        "quick models, but a slow predict then delays every other request)",
+    )
+    max_message_bytes: int = _setting(
+        "grpc.max_message_bytes", 64 * 1024 * 1024, doc="largest gRPC message sent or received"
+    )
+    log_predictions: bool = _setting(
+        "log.predictions", True, doc="emit one log record per prediction"
+    )
+    source: str | None = attrs.field(default=None, metadata={"internal": True})
+    ignored_keys: tuple[str, ...] = attrs.field(default=(), metadata={"internal": True})
+
+    @property
+    def model_store_dir(self) -> Path:
+        """Where this application's models live: ``<model dir>/<application name>``."""
+        return Path(self.model_dir) / self.application_name
+
+    @property
+    def eval_store_dir(self) -> Path:
+        """Where this application's evaluation data live: ``<eval dir>/<application name>``."""
+        return Path(self.eval_dir) / self.application_name
+
+    @property
+    def default_model_path(self) -> Path:
+        """The configured model file inside the model store directory."""
+        return self.model_store_dir / self.model_file
+
+
+def setting_fields() -> list[attrs.Attribute[Any]]:
+    """The settings that can be given in a file or the environment, in declaration order."""
+    return [f for f in attrs.fields(Settings) if "key" in f.metadata]
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _strict_float(value: Any, _: type) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueError(f"expected a number, got {value!r}")
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # YAML reads `app.service.name: 001` as a number
+    raise ValueError(f"expected a string, got {value!r}")
+
+
+def _service_level(value: Any, _: type) -> ServiceLevel:
+    try:
+        return ServiceLevel(value)
+    except ValueError:
+        allowed = ", ".join(level.value for level in ServiceLevel)
+        raise ValueError(f"expected one of {allowed}, got {value!r}") from None
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter()
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(float, _strict_float)
+    converter.register_structure_hook(bool, _strict_bool)
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(ServiceLevel, _service_level)
+    return converter
+
+
+_converter = _make_converter()
+attrs.resolve_types(Settings)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read settings file: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path}: expected a mapping of keys to values")
+    return {str(key): value for key, value in data.items()}
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from the file, the environment and explicit overrides.
+
+    :param path: the settings file; ``None`` uses ``$DRUCKER_SETTINGS_YAML`` or no file at all.
+    :param environ: the environment to read ``DRUCKER_*`` variables from (``os.environ``).
+    :param overrides: values by field name (e.g. ``{"port": 6000}``) that win over everything.
+    :raises ConfigurationError: naming the key and where it came from.
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get(SETTINGS_FILE_ENV):
+        path = env[SETTINGS_FILE_ENV]
+    source = Path(path) if path is not None else None
+    raw = _read_file(source) if source is not None else {}
+
+    by_key = {f.metadata["key"]: f for f in setting_fields()}
+    unknown = sorted(set(raw) - set(by_key) - LEGACY_KEYS)
+    if unknown:
+        known = ", ".join(sorted(by_key))
+        raise ConfigurationError(
+            f"{source}: unknown key {unknown[0]!r} (known keys: {known})"
+        )
+
+    values: dict[str, Any] = {}
+    for field in setting_fields():
+        key, env_name = field.metadata["key"], field.metadata["env"]
+        if env_name in env:
+            origin, value = f"environment variable {env_name}", env[env_name]
+        elif key in raw:
+            origin, value = f"{source}: key {key!r}", raw[key]
+        else:
+            continue
+        values[field.name] = _structure(field, value, origin)
+    for name, value in (overrides or {}).items():
+        field = attrs.fields_dict(Settings)[name]
+        values[name] = _structure(field, value, f"option for {field.metadata['key']!r}")
+
+    ignored = tuple(sorted(set(raw) & LEGACY_KEYS))
+    settings = Settings(**values, source=str(source) if source else None, ignored_keys=ignored)
+    _validate(settings)
+    return settings
+
+
+def _structure(field: attrs.Attribute[Any], value: Any, origin: str) -> Any:
+    if value is None:
+        raise ConfigurationError(f"{origin}: a value is required")
+    try:
+        return _converter.structure(value, field.type)  # type: ignore[arg-type]
+    except (ValueError, TypeError, cattrs.BaseValidationError) as exc:
+        raise ConfigurationError(f"{origin}: {exc}") from None
+
+
+def _validate(settings: Settings) -> None:
+    where = settings.source or "settings"
+    if not 0 <= settings.port <= 65535:
+        raise ConfigurationError(f"{where}: key 'app.port': {settings.port} is not a port")
+    if not settings.application_name.strip():
+        raise ConfigurationError(f"{where}: key 'app.name': a value is required")
+    if settings.grace_seconds < 0:
+        raise ConfigurationError(f"{where}: key 'app.grace_seconds': must not be negative")
+    if settings.predict_threads < 0:
+        raise ConfigurationError(f"{where}: key 'app.predict_threads': must not be negative")
+    if settings.max_message_bytes < 1024:
+        raise ConfigurationError(f"{where}: key 'grpc.max_message_bytes': at least 1024")

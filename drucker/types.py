@@ -1,0 +1,47 @@
+"""Typed values that cross the boundary between plugins and the framework."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.define(slots=True)
+class PredictResult:
+    """What a plugin's ``drucker_predict`` returns.
+
+    ``label`` and ``score`` are coerced by the framework to the rpc's output kind: numpy
+    scalars and arrays, tuples, and a scalar where a one-element array is wanted are accepted.
+    ``option`` is a JSON-serialisable dict sent back in the response's ``option`` field.
+    """
+
+    label: Any
+    score: Any
+    option: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(slots=True)
+class EvaluationDetail:
+    """One evaluated sample, yielded by a plugin's ``drucker_evaluate``.
+
+    ``label`` is the true label from the data, ``result`` what the model predicted.
+    ``is_correct`` defaults to comparing ``label`` with ``result.label``.
+    """
+
+    input: Any
+    label: Any
+    result: PredictResult
+    is_correct: bool | None = None
+
+    def correct(self) -> bool:
+        """Whether the prediction matched the true label."""
+        if self.is_correct is not None:
+            return self.is_correct
+        return bool(_plain(self.label) == _plain(self.result.label))
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy scalars and arrays into plain Python values for comparison."""
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else value

@@ -1,0 +1,140 @@
+"""First-party plugin for scikit-learn estimators saved with joblib.
+
+Serve with ``drucker serve --plugin drucker_sklearn --model model.joblib``.
+
+Inputs: ``ArrFloat``/``ArrInt``/``ArrString`` are one row of features; ``String``/``Bytes``
+are one row written as a JSON array or comma-separated numbers, and otherwise one text
+document (for pipelines that start with a vectorizer).
+
+Outputs, for classifiers with ``predict_proba``:
+
+- ``String``/``Bytes``: the predicted class and its probability;
+- array outputs: every class ranked by probability (best first) with the probabilities as
+  scores; ``ArrInt``/``ArrFloat`` give the classes themselves when they are numbers and their
+  indices in ``estimator.classes_`` when they are not.
+
+Estimators without ``predict_proba`` (regressors, some classifiers) answer with the prediction
+and a score of 1.0.
+
+Evaluation data are CSV lines ``feature,feature,...,label`` (a header line is skipped when its
+last field is not a known class); they are read in blocks, so files larger than memory work.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import joblib
+import numpy as np
+
+import drucker
+from drucker import EvaluationDetail, Kind, PredictResult
+
+EVALUATION_BLOCK_ROWS = 4096
+
+
+@drucker.hookimpl
+def drucker_load_model(model_path: str) -> Any:
+    """Load a joblib file and check that it can predict."""
+    model = joblib.load(model_path)
+    if not hasattr(model, "predict"):
+        raise TypeError(f"{type(model).__name__} has no predict method")
+    return model
+
+
+def _row(value: Any, input_kind: Kind) -> Any:
+    """One row of model input from the rpc's input value."""
+    if input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):
+        return np.asarray([value], dtype=np.float64)
+    if input_kind is Kind.ARR_STRING:
+        try:
+            return np.asarray([[float(v) for v in value]])
+        except ValueError:
+            raise ValueError("ArrString input must hold numbers for a scikit-learn model") from None
+    text = value.decode("utf-8") if isinstance(value, bytes) else value
+    stripped = text.strip()
+    try:
+        parsed = json.loads(stripped) if stripped.startswith("[") else stripped.split(",")
+        return np.asarray([[float(v) for v in parsed]])
+    except (ValueError, TypeError):
+        return [text]  # a document for a text pipeline
+
+
+def _ranked(model: Any, proba: np.ndarray, output_kind: Kind) -> tuple[list[Any], list[float]]:
+    order = np.argsort(-proba, kind="stable")
+    classes = np.asarray(model.classes_)
+    numeric = np.issubdtype(classes.dtype, np.number)
+    wants_number = output_kind in (Kind.ARR_INT, Kind.ARR_FLOAT)
+    labels = classes[order] if numeric or not wants_number else order
+    return labels.tolist(), proba[order].tolist()
+
+
+@drucker.hookimpl
+def drucker_predict(model: Any, input: Any, input_kind: Kind, output_kind: Kind) -> PredictResult:
+    """Predict one row; see the module documentation for the shape of the answer."""
+    row = _row(input, input_kind)
+    if hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(row))[0]
+        if output_kind.is_array:
+            labels, scores = _ranked(model, proba, output_kind)
+            return PredictResult(label=labels, score=scores)
+        best = int(np.argmax(proba))
+        return PredictResult(label=model.classes_[best], score=float(proba[best]))
+    prediction = np.asarray(model.predict(row)).reshape(-1)
+    return PredictResult(label=prediction, score=[1.0] * prediction.size)
+
+
+def _read_rows(data_path: str) -> Iterator[list[str]]:
+    with open(data_path, newline="", encoding="utf-8") as handle:
+        for fields in csv.reader(handle):
+            if fields and any(field.strip() for field in fields):
+                yield fields
+
+
+def _blocks(rows: Iterable[list[str]], size: int) -> Iterator[list[list[str]]]:
+    iterator = iter(rows)
+    while block := list(itertools.islice(iterator, size)):
+        yield block
+
+
+def _is_numeric(fields: list[str]) -> bool:
+    try:
+        [float(v) for v in fields]
+    except ValueError:
+        return False
+    return True
+
+
+@drucker.hookimpl
+def drucker_evaluate(model: Any, data_path: str) -> Iterator[EvaluationDetail]:
+    """Predict every row of a CSV file (label last) and yield one detail per row."""
+    rows = _read_rows(data_path)
+    first = next(rows, None)
+    if first is None:
+        return
+    if _is_numeric(first[:-1]):
+        rows = itertools.chain([first], rows)  # no header line
+    classes = np.asarray(getattr(model, "classes_", []))
+    has_proba = hasattr(model, "predict_proba")
+    for block in _blocks(rows, EVALUATION_BLOCK_ROWS):
+        try:
+            features = np.asarray([[float(v) for v in fields[:-1]] for fields in block])
+        except ValueError as exc:
+            raise ValueError(f"{data_path}: features must be numbers: {exc}") from None
+        if has_proba:
+            proba = np.asarray(model.predict_proba(features))
+            best = proba.argmax(axis=1)
+            labels, scores = classes[best], proba[np.arange(len(best)), best]
+        else:
+            labels, scores = np.asarray(model.predict(features)), np.ones(len(block))
+        for row, fields, label, score in zip(features, block, labels, scores, strict=True):
+            yield EvaluationDetail(
+                input=row.tolist(),
+                label=fields[-1],
+                result=PredictResult(label=label.item(), score=float(score)),
+                is_correct=str(label.item()) == fields[-1],
+            )

@@ -1,0 +1,53 @@
+"""Shared fixtures: example models and real servers on loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.serving import ThreadedServer
+
+REPO = Path(__file__).resolve().parent.parent
+ECHO_PLUGIN = str(REPO / "tests" / "plugins" / "echo_plugin.py")
+
+
+@pytest.fixture(scope="session")
+def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A logistic-regression iris model saved with joblib (labels are species names)."""
+    from drucker_sklearn.demo import train_iris
+
+    return train_iris(tmp_path_factory.mktemp("iris") / "iris.joblib")
+
+
+@pytest.fixture(scope="session")
+def echo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 'model file' of the echo test plugin: a text file with the model's name."""
+    path = tmp_path_factory.mktemp("echo") / "echo-a.model"
+    path.write_text("echo-a\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    """A running server with the echo plugin."""
+    model = tmp_path_factory.mktemp("echo-server") / "echo.model"
+    model.write_text("echo-a\n")
+    from tests.serving import ThreadedServer
+
+    with ThreadedServer(ECHO_PLUGIN, str(model)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def iris_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    """A running server with the scikit-learn plugin and the iris model."""
+    from drucker_sklearn.demo import train_iris
+    from tests.serving import ThreadedServer
+
+    model = train_iris(tmp_path_factory.mktemp("iris-server") / "iris.joblib")
+    with ThreadedServer("drucker_sklearn", str(model)) as server:
+        yield server

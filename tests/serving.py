@@ -1,0 +1,158 @@
+"""Run real drucker servers for tests: in a background thread, or as a `drucker serve` process."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from drucker.server.lifecycle import build_runtime, serve
+from drucker.settings import load_settings
+from tests.conftest import REPO
+
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ThreadedServer:
+    """A real gRPC server on a loopback port, run by an event loop in a background thread."""
+
+    def __init__(
+        self,
+        plugin: str | object,
+        model_file: str | None,
+        settings: Mapping[str, Any] | None = None,
+        port: int = 0,
+    ) -> None:
+        overrides = {"host": "127.0.0.1", "port": port, **(settings or {})}
+        self.settings = load_settings(None, environ={}, overrides=overrides)
+        self.log = io.StringIO()
+        self.runtime = build_runtime(plugin, self.settings, self.log)
+        self._model_file = model_file
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.port = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+
+        def ready(port: int) -> None:
+            self.port = port
+            self._ready.set()
+
+        await serve(self.runtime, model_file=self._model_file, stop=self._stop, on_ready=ready)
+
+    def start(self, timeout: float = 30) -> ThreadedServer:
+        """Start and wait until the server answers; raise its start-up error if any."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("server did not start")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(self.target)
+
+    def stop(self) -> None:
+        """Stop gracefully and wait for the thread."""
+        if self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ServeProcess:
+    """`drucker serve` in a child process, with its standard error captured to a file."""
+
+    def __init__(self, args: list[str], cwd: Path, env: Mapping[str, str] | None = None):
+        self.stderr_path = cwd / f"serve-{time.monotonic_ns()}.log"
+        full_env = {**os.environ, **(env or {})}
+        self._stderr = self.stderr_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "drucker", "serve", *args],
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+        )
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_serving(self, port: int, timeout: float = 30) -> None:
+        """Wait until the standard health service says SERVING."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited early:\n{self.stderr}")
+                try:
+                    reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.05)
+        raise TimeoutError(f"server not serving after {timeout} s:\n{self.stderr}")
+
+    def terminate(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Send a signal and return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._stderr.close()
+
+    def wait(self, timeout: float = 30) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._stderr.close()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._stderr.close()
