@@ -34,8 +34,15 @@ SETTINGS_FILE_ENV = "DRUCKER_SETTINGS_YAML"
 
 # Keys that 0.4.5 settings files carry but that have no meaning any more: accepted, reported.
 LEGACY_KEYS = frozenset(
-    {"test", "use.db", "db.mysql.host", "db.mysql.port", "db.mysql.dbname", "db.mysql.user",
-     "db.mysql.password"}
+    {
+        "test",
+        "use.db",
+        "db.mysql.host",
+        "db.mysql.port",
+        "db.mysql.dbname",
+        "db.mysql.user",
+        "db.mysql.password",
+    }
 )
 
 
@@ -211,9 +218,7 @@ def load_settings(
     unknown = sorted(set(raw) - set(by_key) - LEGACY_KEYS)
     if unknown:
         known = ", ".join(sorted(by_key))
-        raise ConfigurationError(
-            f"{source}: unknown key {unknown[0]!r} (known keys: {known})"
-        )
+        raise ConfigurationError(f"{source}: unknown key {unknown[0]!r} (known keys: {known})")
 
     values: dict[str, Any] = {}
     for field in setting_fields():

@@ -46,6 +46,7 @@ def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedSe
 def iris_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
     """A running server with the scikit-learn plugin and the iris model."""
     from drucker_sklearn.demo import train_iris
+
     from tests.serving import ThreadedServer
 
     model = train_iris(tmp_path_factory.mktemp("iris-server") / "iris.joblib")

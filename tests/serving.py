@@ -19,8 +19,6 @@ import grpc
 
 from drucker.server.lifecycle import build_runtime, serve
 from drucker.settings import load_settings
-from tests.conftest import REPO
-
 
 
 def free_port() -> int:
@@ -40,6 +38,7 @@ class ThreadedServer:
         settings: Mapping[str, Any] | None = None,
         port: int = 0,
     ) -> None:
+        self.requested_port = port
         overrides = {"host": "127.0.0.1", "port": port, **(settings or {})}
         self.settings = load_settings(None, environ={}, overrides=overrides)
         self.log = io.StringIO()
@@ -69,9 +68,15 @@ class ThreadedServer:
 
         await serve(self.runtime, model_file=self._model_file, stop=self._stop, on_ready=ready)
 
-    def start(self, timeout: float = 30) -> ThreadedServer:
-        """Start and wait until the server answers; raise its start-up error if any."""
+    def start(self, timeout: float = 30, wait: bool = True) -> ThreadedServer:
+        """Start; unless ``wait`` is false, wait until the model is loaded and serving."""
         self._thread.start()
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> ThreadedServer:
+        """Wait until the server serves; raise its start-up error if it failed."""
         if not self._ready.wait(timeout):
             raise TimeoutError("server did not start")
         if self._error is not None:

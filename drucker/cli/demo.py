@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 import grpc.aio
@@ -28,7 +29,9 @@ async def _show_predictions(port: int, rows: tuple[list[float], ...]) -> None:
                 "input": row,
                 "label": best.output,
                 "score": round(best.score, 4),
-                "ranking": dict(zip(ranked.output, (round(s, 4) for s in ranked.score))),
+                "ranking": dict(
+                    zip(ranked.output, (round(s, 4) for s in ranked.score), strict=True)
+                ),
             }
             click.echo(json.dumps(answer))
 
@@ -55,7 +58,8 @@ async def _demo(port: int, keep_serving: bool) -> None:
                 handle_signals=True,
             )
         )
-        done, _ = await asyncio.wait({server, ready}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {server, ready}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if server in done:
             server.result()  # start-up failed: raise its error
         bound = ready.result()

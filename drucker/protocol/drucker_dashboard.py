@@ -17,7 +17,7 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
-    async def ServiceInfo(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+    async def ServiceInfo(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         settings = self._runtime.settings
         active = self._runtime.active
         return drucker_pb2.ServiceInfoResponse(
@@ -36,8 +36,6 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
     UploadEvaluationData = _unimplemented
     EvaluateModel = _unimplemented
 
-    async def EvaluationResult(  # noqa: N802
-        self, request: Any, context: grpc.aio.ServicerContext
-    ) -> Any:
+    async def EvaluationResult(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "model management is not enabled")
         yield  # pragma: no cover - makes this an async generator, as the rpc streams

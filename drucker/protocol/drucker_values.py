@@ -10,7 +10,9 @@ from drucker.errors import InvalidInputError
 from drucker.kinds import Kind
 from drucker.protocol._generated import drucker_pb2
 
-INPUT_MESSAGES: dict[Kind, Any] = {kind: getattr(drucker_pb2, f"{kind.wire_name}Input") for kind in Kind}
+INPUT_MESSAGES: dict[Kind, Any] = {
+    kind: getattr(drucker_pb2, f"{kind.wire_name}Input") for kind in Kind
+}
 OUTPUT_MESSAGES: dict[Kind, Any] = {
     kind: getattr(drucker_pb2, f"{kind.wire_name}Output") for kind in Kind
 }

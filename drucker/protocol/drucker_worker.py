@@ -33,9 +33,11 @@ from drucker.types import PredictResult
 
 SERVICE_NAME = "drucker.DruckerWorker"
 
+
 def rpc_name(input_kind: Kind, output_kind: Kind) -> str:
     """The rpc's method name, e.g. ``Predict_ArrFloat_String``."""
     return f"Predict_{input_kind.wire_name}_{output_kind.wire_name}"
+
 
 class _Predictor:
     """Runs the runtime's predict on the event loop or in a thread pool."""
@@ -51,11 +53,10 @@ class _Predictor:
         if self._executor is None:
             result = self._runtime.predict(value, option, input_kind, output_kind)
         else:
-            call = functools.partial(
-                self._runtime.predict, value, option, input_kind, output_kind
-            )
+            call = functools.partial(self._runtime.predict, value, option, input_kind, output_kind)
             result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
         return result, dump_option(result.option)
+
 
 async def _joined_bytes(requests: AsyncIterator[Any]) -> tuple[bytes, str]:
     """All chunks of a client-streamed Bytes input, and the first non-empty option."""
@@ -66,6 +67,7 @@ async def _joined_bytes(requests: AsyncIterator[Any]) -> tuple[bytes, str]:
         if not option_text and request.option.val:
             option_text = request.option.val
     return b"".join(chunks), option_text
+
 
 def _make_handler(
     predict: _Predictor, input_kind: Kind, output_kind: Kind, chunk_bytes: int
@@ -124,6 +126,7 @@ def _make_handler(
         return await respond(input_value(request, input_kind), request.option.val, context)
 
     return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
+
 
 def worker_rpc_handler(
     runtime: Runtime, executor: Executor | None, chunk_bytes: int

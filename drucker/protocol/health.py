@@ -21,7 +21,7 @@ class DruckerHealthServicer(drucker_pb2_grpc.HealthServicer):  # type: ignore[mi
         self._runtime = runtime
         self.shutting_down = False
 
-    async def Check(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+    async def Check(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         serving = self._runtime.ready and not self.shutting_down
         status = drucker_pb2.HealthCheckResponse
         return status(status=status.SERVING if serving else status.NOT_SERVING)

@@ -45,17 +45,18 @@ class DruckerServer:
         )
         self.health = HealthReporter(runtime, SERVICE_NAMES)
         chunk = min(STREAM_CHUNK_BYTES, settings.max_message_bytes // 2)
-        self._server.add_generic_rpc_handlers(
-            (worker_rpc_handler(runtime, self._executor, chunk),)
-        )
+        self._server.add_generic_rpc_handlers((worker_rpc_handler(runtime, self._executor, chunk),))
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
             DruckerDashboardServicer(runtime), self._server
         )
         drucker_pb2_grpc.add_HealthServicer_to_server(self.health.drucker, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.standard, self._server)
         reflection.enable_server_reflection(
-            [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [
+                *SERVICE_NAMES,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             self._server,
         )
         self.port: int | None = None
@@ -66,7 +67,7 @@ class DruckerServer:
         :raises ConfigurationError: when the address cannot be bound (e.g. the port is taken).
         """
         try:
-            port = self._server.add_insecure_port(self.address)
+            port = int(self._server.add_insecure_port(self.address))
         except RuntimeError as exc:
             raise ConfigurationError(f"cannot listen on {self.address}: {exc}") from None
         if port == 0:

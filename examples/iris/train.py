@@ -1,6 +1,6 @@
 """Train a small iris classifier and save what `drucker serve` and `drucker evaluate` need.
 
-    python examples/iris/train.py            # writes model/iris/iris.joblib and eval/iris.csv
+python examples/iris/train.py            # writes model/iris/iris.joblib and eval/iris.csv
 """
 
 from __future__ import annotations

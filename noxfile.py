@@ -1,0 +1,44 @@
+"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s proto`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+# Stubs are generated with this exact version so `nox -s proto` is reproducible;
+# tests/test_proto_drift.py fails when the committed stubs differ from its output.
+GRPCIO_TOOLS = "grpcio-tools==1.85.1"
+TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.3", GRPCIO_TOOLS]
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite against real servers on loopback (and Docker when available)."""
+    session.install("-e", ".[sklearn,bundle]", *TEST_DEPS)
+    session.run("pytest", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Check style with ruff (lint and formatting)."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """Check types with mypy in strict mode."""
+    session.install("-e", ".[sklearn,bundle]", "mypy==2.4.1", "types-PyYAML", "types-protobuf")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def proto(session: nox.Session) -> None:
+    """Regenerate the protobuf and gRPC stubs from proto/."""
+    session.install(GRPCIO_TOOLS)
+    session.run("python", "tools/gen_proto.py")

@@ -1,0 +1,152 @@
+"""`drucker serve` as a real process: start-up errors, graceful shutdown, the demo."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from drucker.kinds import Kind
+from tests.conftest import ECHO_PLUGIN, REPO
+from tests.serving import ServeProcess, free_port
+from tests.wire import Answer, call
+
+
+def test_serves_the_iris_example_from_settings(tmp_path: Path, iris_model: Path) -> None:
+    (tmp_path / "model" / "iris").mkdir(parents=True)
+    (tmp_path / "model" / "iris" / "iris.joblib").write_bytes(iris_model.read_bytes())
+    settings = (REPO / "examples" / "iris" / "settings.yml").read_text()
+    (tmp_path / "settings.yml").write_text(settings)
+    port = free_port()
+    server = ServeProcess(
+        ["--plugin", "drucker_sklearn", "--settings", "settings.yml", "--port", str(port)],
+        cwd=tmp_path,
+    )
+    try:
+        server.wait_serving(port)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            answer = call(channel, Kind.ARR_FLOAT, Kind.STRING, [5.1, 3.5, 1.4, 0.2])
+        assert answer.label == "setosa"
+        assert 0.5 < answer.score <= 1.0
+    finally:
+        assert server.terminate() == 0
+    records = [json.loads(line) for line in server.stderr.splitlines()]
+    messages = [record["short_message"] for record in records]
+    assert any("loaded model iris.joblib (from the settings" in m for m in messages)
+    assert f"serving on port {port}" in messages
+    assert messages[-1] == "stopped"
+    assert all(record["ml_service"] == "iris" for record in records)
+
+
+def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(
+    tmp_path: Path, echo_model: Path
+) -> None:
+    port = free_port()
+    server = ServeProcess(
+        ["--plugin", ECHO_PLUGIN, "--model", str(echo_model), "--port", str(port)], cwd=tmp_path
+    )
+    results: list[Answer | grpc.RpcError] = []
+    try:
+        server.wait_serving(port)
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+
+        def slow_request() -> None:
+            try:
+                results.append(call(channel, Kind.STRING, Kind.STRING, "slow", '{"sleep": 1.5}'))
+            except grpc.RpcError as error:
+                results.append(error)
+
+        worker = threading.Thread(target=slow_request)
+        worker.start()
+        time.sleep(0.5)  # the request is in flight
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        with pytest.raises(grpc.RpcError) as refused:
+            call(channel, Kind.STRING, Kind.STRING, "late", timeout=5)
+        assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
+        worker.join(10)
+        channel.close()
+        code = server.wait(30)
+    finally:
+        server.kill()
+    assert code == 0
+    assert len(results) == 1 and isinstance(results[0], Answer)
+    assert results[0].label == "slow"
+
+
+def test_sigint_also_stops_cleanly(tmp_path: Path, echo_model: Path) -> None:
+    port = free_port()
+    server = ServeProcess(
+        ["--plugin", ECHO_PLUGIN, "--model", str(echo_model), "--port", str(port)], cwd=tmp_path
+    )
+    server.wait_serving(port)
+    assert server.terminate(signal.SIGINT) == 0
+
+
+def test_refuses_to_start_when_the_port_is_taken(tmp_path: Path, echo_model: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = ServeProcess(
+            [
+                "--plugin",
+                ECHO_PLUGIN,
+                "--model",
+                str(echo_model),
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+            ],
+            cwd=tmp_path,
+        )
+        assert server.wait(30) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in server.stderr
+
+
+def test_refuses_to_start_when_the_model_cannot_be_loaded(tmp_path: Path) -> None:
+    server = ServeProcess(
+        ["--plugin", "drucker_sklearn", "--model", "absent.joblib", "--port", "0"], cwd=tmp_path
+    )
+    assert server.wait(30) == 2
+    assert "model file absent.joblib does not exist" in server.stderr
+    broken = tmp_path / "broken.joblib"
+    broken.write_bytes(b"not a joblib file")
+    server = ServeProcess(
+        ["--plugin", "drucker_sklearn", "--model", str(broken), "--port", "0"], cwd=tmp_path
+    )
+    assert server.wait(30) == 2
+    assert "the plugin failed to load" in server.stderr
+
+
+def test_refuses_to_start_with_bad_settings(tmp_path: Path) -> None:
+    (tmp_path / "settings.yml").write_text("app.port: five\n")
+    server = ServeProcess(["--plugin", ECHO_PLUGIN, "--settings", "settings.yml"], cwd=tmp_path)
+    assert server.wait(30) == 2
+    assert "settings.yml: key 'app.port': expected an integer" in server.stderr
+
+
+def test_refuses_to_start_without_a_usable_plugin(tmp_path: Path) -> None:
+    server = ServeProcess(["--plugin", "no_such_module_here", "--port", "0"], cwd=tmp_path)
+    assert server.wait(30) == 2
+    assert "plugin 'no_such_module_here' not found" in server.stderr
+
+
+def test_demo_serves_and_predicts() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "drucker", "demo"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["label"] for a in answers] == ["setosa", "versicolor", "virginica"]
+    for answer in answers:
+        assert answer["ranking"][answer["label"]] == max(answer["ranking"].values())
