@@ -93,16 +93,21 @@ class Runtime:
         return previous
 
     def predict(
-        self, value: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
+        self,
+        value: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+        model: ActiveModel | None = None,
     ) -> PredictResult:
-        """Predict with the active model and coerce the result to ``output_kind``.
+        """Predict with the active model (or ``model``) and coerce the result to ``output_kind``.
 
         :raises ModelNotLoadedError: when no model is serving.
         :raises InvalidInputError: when the plugin rejects the input (``ValueError``).
         :raises OutputKindError: when the result does not fit ``output_kind``.
         :raises PluginFailure: when the plugin fails otherwise (logged with its traceback).
         """
-        active = self._active
+        active = model or self._active
         if active is None:
             raise ModelNotLoadedError("no model is loaded yet")
         started = time.perf_counter()

@@ -90,6 +90,39 @@ class Settings:
     log_predictions: bool = _setting(
         "log.predictions", True, doc="emit one log record per prediction"
     )
+    management_auth: bool = _setting(
+        "management.auth",
+        True,
+        doc="require a bearer token for management rpcs; false opens them (0.4.5 tooling)",
+    )
+    management_token: str = _setting(
+        "management.token",
+        "",
+        "DRUCKER_MANAGEMENT_TOKEN",
+        doc="the bearer token; empty: generate one at start and write it to the token file",
+    )
+    management_token_file: str = _setting(
+        "management.token_file",
+        "",
+        doc="where a generated token is written (mode 0600); empty: "
+        "<app.modeldir>/<app.name>/.management-token",
+    )
+    protect_predictions: bool = _setting(
+        "management.protect_predictions", False, doc="require the token for predictions too"
+    )
+    protect_service_info: bool = _setting(
+        "management.protect_service_info", False, doc="require the token for ServiceInfo too"
+    )
+    max_upload_bytes: int = _setting(
+        "management.max_upload_bytes", 4 * 1024**3, doc="largest model or data upload"
+    )
+    smoke_input: str = _setting(
+        "management.smoke_input",
+        "",
+        doc="JSON input predicted with a new model before a switch completes; empty: none",
+    )
+    tls_cert: str = _setting("tls.cert", "", doc="PEM certificate chain; with tls.key serves TLS")
+    tls_key: str = _setting("tls.key", "", doc="PEM private key of tls.cert")
     source: str | None = attrs.field(default=None, metadata={"internal": True})
     ignored_keys: tuple[str, ...] = attrs.field(default=(), metadata={"internal": True})
 
@@ -102,6 +135,13 @@ class Settings:
     def eval_store_dir(self) -> Path:
         """Where this application's evaluation data live: ``<eval dir>/<application name>``."""
         return Path(self.eval_dir) / self.application_name
+
+    @property
+    def token_file(self) -> Path:
+        """Where a generated management token is written."""
+        if self.management_token_file:
+            return Path(self.management_token_file)
+        return self.model_store_dir / ".management-token"
 
     @property
     def default_model_path(self) -> Path:
@@ -259,5 +299,11 @@ def _validate(settings: Settings) -> None:
         raise ConfigurationError(f"{where}: key 'app.grace_seconds': must not be negative")
     if settings.predict_threads < 0:
         raise ConfigurationError(f"{where}: key 'app.predict_threads': must not be negative")
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        missing = "tls.key" if settings.tls_cert else "tls.cert"
+        raise ConfigurationError(f"{where}: key {missing!r}: needed with the other TLS key")
+    for key, value in (("tls.cert", settings.tls_cert), ("tls.key", settings.tls_key)):
+        if value and not Path(value).is_file():
+            raise ConfigurationError(f"{where}: key {key!r}: no such file {value}")
     if settings.max_message_bytes < 1024:
         raise ConfigurationError(f"{where}: key 'grpc.max_message_bytes': at least 1024")

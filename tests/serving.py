@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -37,9 +38,17 @@ class ThreadedServer:
         model_file: str | None,
         settings: Mapping[str, Any] | None = None,
         port: int = 0,
+        workdir: Path | None = None,
     ) -> None:
         self.requested_port = port
-        overrides = {"host": "127.0.0.1", "port": port, **(settings or {})}
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="drucker-test-"))
+        overrides = {
+            "host": "127.0.0.1",
+            "port": port,
+            "model_dir": str(self.workdir / "model"),
+            "eval_dir": str(self.workdir / "eval"),
+            **(settings or {}),
+        }
         self.settings = load_settings(None, environ={}, overrides=overrides)
         self.log = io.StringIO()
         self.runtime = build_runtime(plugin, self.settings, self.log)

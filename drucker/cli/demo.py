@@ -44,7 +44,13 @@ async def _demo(port: int, keep_serving: bool) -> None:
         settings = load_settings(
             None,
             environ={},
-            overrides={"port": port, "host": "127.0.0.1", "application_name": "iris-demo"},
+            overrides={
+                "port": port,
+                "host": "127.0.0.1",
+                "application_name": "iris-demo",
+                "model_dir": workdir,
+                "eval_dir": workdir,
+            },
         )
         runtime = build_runtime("drucker_sklearn", settings)
         stop = asyncio.Event()

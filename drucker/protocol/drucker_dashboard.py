@@ -1,21 +1,74 @@
-"""The ``drucker.DruckerDashboard`` service: service information and model management."""
+"""The ``drucker.DruckerDashboard`` service: service information and model management.
+
+Upload and switch answer with ``status = 1`` (success) or ``status = 0`` and a message, as
+0.4.5 clients expect; evaluation rpcs answer errors with gRPC status codes.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
 import grpc.aio
 
+from drucker.errors import DruckerError, InvalidInputError
+from drucker.evaluation import EvaluationMetrics
+from drucker.management import ModelManager
 from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
-from drucker.runtime import Runtime
+from drucker.protocol.status import abort_with
+from drucker.store.files import StoredFile, Upload
+
+SHA256_METADATA = "x-drucker-sha256"
+SUCCESS, FAILURE = 1, 0
+
+
+def metrics_message(metrics: EvaluationMetrics) -> Any:
+    """The wire form of evaluation metrics (macro averages go into ``option``)."""
+    return drucker_pb2.EvaluationMetrics(
+        num=metrics.num,
+        accuracy=metrics.accuracy,
+        precision=metrics.precision,
+        recall=metrics.recall,
+        fvalue=metrics.f1,
+        option=metrics.macro(),
+        labels=metrics.labels,
+    )
+
+
+def _io(value: Any) -> Any:
+    """An ``IO`` message: numbers as a Tensor, anything else as strings."""
+    values = value if isinstance(value, list) else [value]
+    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        shape = [len(values)] if isinstance(value, list) else []
+        return drucker_pb2.IO(tensor=drucker_pb2.Tensor(shape=shape, val=values))
+    return drucker_pb2.IO(str=drucker_pb2.ArrString(val=[str(v) for v in values]))
+
+
+def detail_message(record: dict[str, Any]) -> Any:
+    """One ``EvaluationResultResponse.Detail`` from a stored JSON-lines record."""
+    score = record["score"]
+    return drucker_pb2.EvaluationResultResponse.Detail(
+        input=_io(record["input"]),
+        label=_io(record["label"]),
+        output=_io(record["output"]),
+        score=score if isinstance(score, list) else [score],
+        is_correct=record["is_correct"],
+    )
 
 
 class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type: ignore[misc]
-    """Answers ServiceInfo; model management rpcs are answered by the management layer."""
+    """Thin translation between dashboard messages and the :class:`ModelManager`."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(self, manager: ModelManager) -> None:
+        self._manager = manager
+        self._runtime = manager.runtime
+        settings = self._runtime.settings
+        self._chunk_budget = min(1 << 20, settings.max_message_bytes // 2)
+
+    async def _in_thread(self, call: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, call, *args)
 
     async def ServiceInfo(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         settings = self._runtime.settings
@@ -28,14 +81,138 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
             model_sha256=(active.sha256 or "") if active else "",
         )
 
-    async def _unimplemented(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "model management is not enabled")
+    async def _receive(
+        self,
+        requests: AsyncIterator[Any],
+        begin: Callable[[str], Upload],
+        name_of: Callable[[Any], str],
+        context: grpc.aio.ServicerContext,
+    ) -> StoredFile:
+        """Stream an upload into a store; a cut-off or failed upload leaves nothing behind."""
+        upload: Upload | None = None
+        try:
+            async for request in requests:
+                name = name_of(request)
+                if upload is None:
+                    upload = begin(name)
+                elif name and name != upload.name:
+                    raise InvalidInputError(f"one upload carried two names: {upload.name}, {name}")
+                upload.write(request.data)
+            if upload is None:
+                raise InvalidInputError("the upload carried no message")
+            expected = dict(context.invocation_metadata() or ()).get(SHA256_METADATA)
+            stored: StoredFile = await self._in_thread(upload.commit, expected)
+            return stored
+        finally:
+            if upload is not None:
+                upload.abort()
 
-    UploadModel = _unimplemented
-    SwitchModel = _unimplemented
-    UploadEvaluationData = _unimplemented
-    EvaluateModel = _unimplemented
+    async def UploadModel(self, requests: AsyncIterator[Any], context: Any) -> Any:
+        log = self._runtime.log
+        try:
+            stored = await self._receive(
+                requests, self._manager.begin_model_upload, lambda r: r.path, context
+            )
+        except DruckerError as error:
+            log.error(f"model upload failed: {error}")
+            return drucker_pb2.ModelResponse(
+                status=FAILURE, message=f"Error: Uploading model file. {error}"
+            )
+        log.info(f"model {stored.name} uploaded", size=stored.size, sha256=stored.sha256)
+        return drucker_pb2.ModelResponse(
+            status=SUCCESS,
+            message=f"Success: Uploading model file. {stored.name}: {stored.size} bytes, "
+            f"sha256 {stored.sha256}",
+        )
 
-    async def EvaluationResult(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "model management is not enabled")
-        yield  # pragma: no cover - makes this an async generator, as the rpc streams
+    async def SwitchModel(self, request: Any, context: Any) -> Any:
+        try:
+            active = await self._in_thread(self._manager.switch, request.path)
+        except DruckerError as error:
+            self._runtime.log.error(f"switch to {request.path!r} failed: {error}")
+            return drucker_pb2.ModelResponse(
+                status=FAILURE, message=f"Error: Switching model file. {error}"
+            )
+        return drucker_pb2.ModelResponse(
+            status=SUCCESS, message=f"Success: Switching model file. {active.name} is serving"
+        )
+
+    async def UploadEvaluationData(self, requests: AsyncIterator[Any], context: Any) -> Any:
+        log = self._runtime.log
+        try:
+            stored = await self._receive(
+                requests, self._manager.begin_data_upload, lambda r: r.data_path, context
+            )
+        except DruckerError as error:
+            log.error(f"evaluation data upload failed: {error}")
+            return drucker_pb2.UploadEvaluationDataResponse(
+                status=FAILURE, message=f"Error: Uploading evaluation data. {error}"
+            )
+        log.info(f"evaluation data {stored.name} uploaded", size=stored.size)
+        return drucker_pb2.UploadEvaluationDataResponse(
+            status=SUCCESS,
+            message=f"Success: Uploading evaluation data. {stored.name}: {stored.size} bytes",
+        )
+
+    async def EvaluateModel(self, requests: AsyncIterator[Any], context: Any) -> Any:
+        data_name = result_name = ""
+        async for request in requests:
+            if request.data:
+                await abort_with(
+                    context,
+                    InvalidInputError(
+                        "EvaluateModel no longer takes data inline: upload it with "
+                        "UploadEvaluationData and name it in data_path"
+                    ),
+                )
+            data_name = data_name or request.data_path
+            result_name = result_name or request.result_path
+        try:
+            if not data_name:
+                raise InvalidInputError("data_path names no evaluation data")
+            metrics = await self._in_thread(
+                self._manager.evaluate, data_name, result_name or f"{data_name}.result"
+            )
+        except DruckerError as error:
+            await abort_with(context, error)
+        return drucker_pb2.EvaluateModelResponse(metrics=metrics_message(metrics))
+
+    async def EvaluationResult(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        results = self._manager.results
+        try:
+            metrics = results.read_metrics(request.result_path)
+            records = results.read_details(request.result_path)
+        except DruckerError as error:
+            await abort_with(context, error)
+            return
+        response = drucker_pb2.EvaluationResultResponse
+        yield response(metrics=metrics_message(metrics))
+        batch: list[Any] = []
+        size = 0
+        for record in records:
+            detail = detail_message(record)
+            batch.append(detail)
+            size += detail.ByteSize() + 8
+            if size >= self._chunk_budget:
+                yield response(detail=batch)
+                batch, size = [], 0
+        if batch:
+            yield response(detail=batch)
+
+    async def ListModels(self, request: Any, context: Any) -> Any:
+        store = self._manager.models
+        recorded = store.active
+        active = self._runtime.active
+        return drucker_pb2.ListModelsResponse(
+            models=[
+                drucker_pb2.ModelInfo(
+                    name=f.name,
+                    size=f.size,
+                    sha256=f.sha256,
+                    uploaded_at=f.stored_at,
+                    active=f.name == recorded,
+                )
+                for f in store.list()
+            ],
+            serving=active.name if active else "",
+        )

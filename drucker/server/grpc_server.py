@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -10,12 +11,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from drucker.errors import ConfigurationError
+from drucker.management import ModelManager
 from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
+from drucker.protocol.auth import TokenAuthInterceptor, protected_methods
 from drucker.protocol.drucker_dashboard import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
 from drucker.protocol.drucker_worker import worker_rpc_handler
 from drucker.protocol.health import HealthReporter
-from drucker.runtime import Runtime
 
 STREAM_CHUNK_BYTES = 1024 * 1024
 
@@ -24,11 +26,24 @@ SERVICE_NAMES = [_DESCRIPTOR_SERVICES[name].full_name for name in _DESCRIPTOR_SE
 
 
 class DruckerServer:
-    """Owns the grpc.aio server for one runtime: bind, start, graceful stop."""
+    """Owns the grpc.aio server for one runtime: bind, start, graceful stop.
 
-    def __init__(self, runtime: Runtime, *, host: str, port: int, reuse_port: bool = False):
+    With a ``token``, the management rpcs (and whatever the settings add) require it.
+    """
+
+    def __init__(
+        self,
+        manager: ModelManager,
+        *,
+        host: str,
+        port: int,
+        token: str | None,
+        reuse_port: bool = False,
+    ):
+        runtime = manager.runtime
         settings = runtime.settings
         self.runtime = runtime
+        self._settings = settings
         self.address = f"{host}:{port}"
         self._grace = settings.grace_seconds
         self._executor = (
@@ -36,18 +51,20 @@ class DruckerServer:
             if settings.predict_threads > 0
             else None
         )
+        interceptors = [TokenAuthInterceptor(token, protected_methods(settings))] if token else []
         self._server = grpc.aio.server(
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),
                 ("grpc.so_reuseport", 1 if reuse_port else 0),
-            ]
+            ],
         )
         self.health = HealthReporter(runtime, SERVICE_NAMES)
         chunk = min(STREAM_CHUNK_BYTES, settings.max_message_bytes // 2)
         self._server.add_generic_rpc_handlers((worker_rpc_handler(runtime, self._executor, chunk),))
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
-            DruckerDashboardServicer(runtime), self._server
+            DruckerDashboardServicer(manager), self._server
         )
         drucker_pb2_grpc.add_HealthServicer_to_server(self.health.drucker, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.standard, self._server)
@@ -66,8 +83,15 @@ class DruckerServer:
 
         :raises ConfigurationError: when the address cannot be bound (e.g. the port is taken).
         """
+        settings = self._settings
         try:
-            port = int(self._server.add_insecure_port(self.address))
+            if settings.tls_cert:
+                credentials = grpc.ssl_server_credentials(
+                    [(Path(settings.tls_key).read_bytes(), Path(settings.tls_cert).read_bytes())]
+                )
+                port = int(self._server.add_secure_port(self.address, credentials))
+            else:
+                port = int(self._server.add_insecure_port(self.address))
         except RuntimeError as exc:
             raise ConfigurationError(f"cannot listen on {self.address}: {exc}") from None
         if port == 0:

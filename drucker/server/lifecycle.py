@@ -6,14 +6,15 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TextIO
 
 import attrs
 
 from drucker.errors import DruckerError
 from drucker.events import EventLog, ServiceIdentity
+from drucker.management import ModelManager
 from drucker.plugins import build_plugin_manager
+from drucker.protocol.auth import resolve_token
 from drucker.runtime import Runtime
 from drucker.server.grpc_server import DruckerServer
 from drucker.settings import Settings, load_settings
@@ -51,21 +52,12 @@ def build_runtime(
     return Runtime(plugins, settings, log)
 
 
-def choose_model_file(settings: Settings, explicit: str | None) -> tuple[Path, str]:
-    """The model file to load at start-up and why it was chosen."""
-    if explicit is not None:
-        return Path(explicit), "given with --model"
-    return settings.default_model_path, "from the settings (app.modeldir/app.name/app.modelfile)"
-
-
-async def _load_initial_model(runtime: Runtime, model_file: str | None) -> None:
+async def _load_initial_model(manager: ModelManager, model_file: str | None) -> None:
+    runtime = manager.runtime
     if not runtime.plugins.hook.drucker_load_model.get_hookimpls():
         runtime.activate(runtime.load_model(None))
         return
-    path, reason = choose_model_file(runtime.settings, model_file)
-    active = await asyncio.get_running_loop().run_in_executor(None, runtime.load_model, path)
-    runtime.activate(active)
-    runtime.log.info(f"loaded model {active.name} ({reason})", model_path=str(path))
+    await asyncio.get_running_loop().run_in_executor(None, manager.load_initial, model_file)
 
 
 async def serve(
@@ -85,7 +77,9 @@ async def serve(
     settings, log = runtime.settings, runtime.log
     for key in settings.ignored_keys:
         log.warning(f"settings key {key!r} is from drucker 0.4.5 and has no effect now")
-    server = DruckerServer(runtime, host=settings.host, port=settings.port)
+    manager = ModelManager(runtime)
+    token = resolve_token(settings, log)
+    server = DruckerServer(manager, host=settings.host, port=settings.port, token=token)
     port = server.bind()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -96,7 +90,7 @@ async def serve(
         # Health answers NOT_SERVING (and predictions UNAVAILABLE) while the model loads.
         await server.start()
         try:
-            await _load_initial_model(runtime, model_file)
+            await _load_initial_model(manager, model_file)
         except BaseException:
             await server.stop()
             raise

@@ -39,6 +39,32 @@ class HealthCheckResponse(_message.Message):
     status: HealthCheckResponse.ServingStatus
     def __init__(self, status: _Optional[_Union[HealthCheckResponse.ServingStatus, str]] = ...) -> None: ...
 
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ModelInfo(_message.Message):
+    __slots__ = ("name", "size", "sha256", "uploaded_at", "active")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    UPLOADED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    sha256: str
+    uploaded_at: float
+    active: bool
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., uploaded_at: _Optional[float] = ..., active: _Optional[bool] = ...) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models", "serving")
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    SERVING_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
+    serving: str
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., serving: _Optional[str] = ...) -> None: ...
+
 class ArrString(_message.Message):
     __slots__ = ("val",)
     VAL_FIELD_NUMBER: _ClassVar[int]
@@ -128,7 +154,7 @@ class EvaluateModelRequest(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., data_path: _Optional[str] = ..., result_path: _Optional[str] = ...) -> None: ...
 
 class EvaluationMetrics(_message.Message):
-    __slots__ = ("num", "accuracy", "precision", "recall", "fvalue", "option")
+    __slots__ = ("num", "accuracy", "precision", "recall", "fvalue", "option", "labels")
     class OptionEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -142,13 +168,15 @@ class EvaluationMetrics(_message.Message):
     RECALL_FIELD_NUMBER: _ClassVar[int]
     FVALUE_FIELD_NUMBER: _ClassVar[int]
     OPTION_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     num: int
     accuracy: float
     precision: _containers.RepeatedScalarFieldContainer[float]
     recall: _containers.RepeatedScalarFieldContainer[float]
     fvalue: _containers.RepeatedScalarFieldContainer[float]
     option: _containers.ScalarMap[str, float]
-    def __init__(self, num: _Optional[int] = ..., accuracy: _Optional[float] = ..., precision: _Optional[_Iterable[float]] = ..., recall: _Optional[_Iterable[float]] = ..., fvalue: _Optional[_Iterable[float]] = ..., option: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, num: _Optional[int] = ..., accuracy: _Optional[float] = ..., precision: _Optional[_Iterable[float]] = ..., recall: _Optional[_Iterable[float]] = ..., fvalue: _Optional[_Iterable[float]] = ..., option: _Optional[_Mapping[str, float]] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EvaluateModelResponse(_message.Message):
     __slots__ = ("metrics",)

@@ -140,6 +140,11 @@ class DruckerDashboardStub:
                 request_serializer=drucker__pb2.EvaluationResultRequest.SerializeToString,
                 response_deserializer=drucker__pb2.EvaluationResultResponse.FromString,
                 _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/drucker.DruckerDashboard/ListModels',
+                request_serializer=drucker__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=drucker__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class DruckerDashboardServicer:
@@ -182,6 +187,13 @@ class DruckerDashboardServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModels(self, request, context):
+        """Addition to 0.4.5: the stored models and which one serves.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DruckerDashboardServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -214,6 +226,11 @@ def add_DruckerDashboardServicer_to_server(servicer, server):
                     servicer.EvaluationResult,
                     request_deserializer=drucker__pb2.EvaluationResultRequest.FromString,
                     response_serializer=drucker__pb2.EvaluationResultResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=drucker__pb2.ListModelsRequest.FromString,
+                    response_serializer=drucker__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -379,6 +396,33 @@ class DruckerDashboard:
             '/drucker.DruckerDashboard/EvaluationResult',
             drucker__pb2.EvaluationResultRequest.SerializeToString,
             drucker__pb2.EvaluationResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/ListModels',
+            drucker__pb2.ListModelsRequest.SerializeToString,
+            drucker__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,134 @@
+"""Model management over the runtime: stored models and data, switches, evaluations.
+
+Knows files and the runtime, not gRPC; the dashboard servicer translates to and from the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from drucker.errors import DruckerError, InvalidInputError, ModelLoadError, PluginFailure
+from drucker.evaluation import EvaluationMetrics, ResultStore
+from drucker.kinds import Kind
+from drucker.runtime import ActiveModel, Runtime
+from drucker.store.files import FileStore, Upload
+
+
+def _smoke_kind(value: Any) -> Kind:
+    if isinstance(value, str):
+        return Kind.STRING
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return Kind.ARR_STRING
+    if isinstance(value, list) and all(isinstance(v, int | float) for v in value):
+        return Kind.ARR_INT if all(isinstance(v, int) for v in value) else Kind.ARR_FLOAT
+    raise InvalidInputError(f"management.smoke_input {value!r} is not a usable input")
+
+
+class ModelManager:
+    """Uploads, switches and evaluations for one runtime; at most one switch at a time."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.models = FileStore(settings.model_store_dir, "model")
+        self.data = FileStore(settings.eval_store_dir, "evaluation data")
+        self.results = ResultStore(settings.eval_store_dir / "results")
+        self._switching = threading.Lock()
+        self._smoke = json.loads(settings.smoke_input) if settings.smoke_input else None
+
+    def begin_model_upload(self, name: str) -> Upload:
+        """Start receiving a model file (the serving model's name is refused)."""
+        return self.models.begin(name, self.runtime.settings.max_upload_bytes)
+
+    def begin_data_upload(self, name: str) -> Upload:
+        """Start receiving an evaluation data file."""
+        return self.data.begin(name, self.runtime.settings.max_upload_bytes, replace_active=True)
+
+    def choose_initial_model(self, explicit: str | None) -> tuple[Path, str, str]:
+        """The model to serve at start-up: path, name and why it was chosen.
+
+        The store's active model (the last successful switch) wins over ``--model`` and the
+        settings, as Drucker 0.4.5's model assignment did.
+        """
+        active = self.models.active
+        if active is not None:
+            return self.models.path(active), active, "the last model switched to (model store)"
+        if explicit is not None:
+            return Path(explicit), Path(explicit).name, "given with --model"
+        path = self.runtime.settings.default_model_path
+        return path, path.name, "from the settings (app.modeldir/app.name/app.modelfile)"
+
+    def load_initial(self, explicit: str | None) -> ActiveModel:
+        """Load and activate the start-up model, falling back from a broken store entry."""
+        log = self.runtime.log
+        path, name, reason = self.choose_initial_model(explicit)
+        try:
+            active = self._load(path, name)
+        except ModelLoadError as error:
+            if self.models.active is None:
+                raise
+            log.error(f"the stored active model {name} cannot be loaded: {error}")
+            fallback = Path(explicit) if explicit else self.runtime.settings.default_model_path
+            path, name, reason = fallback, fallback.name, "fallback to the configured model"
+            active = self._load(path, name)
+        self.runtime.activate(active)
+        log.info(f"loaded model {name} ({reason})", model_path=str(path), sha256=active.sha256)
+        return active
+
+    def _load(self, path: Path, name: str) -> ActiveModel:
+        active = self.runtime.load_model(path, name)
+        try:
+            sha256 = self.models.get(name).sha256 if path.parent == self.models.directory else None
+        except DruckerError:
+            sha256 = None
+        return ActiveModel(active.model, active.name, active.path, sha256, active.loaded_at)
+
+    def switch(self, name: str) -> ActiveModel:
+        """Load a stored model, smoke-test it, make it serve and persist the choice.
+
+        Any failure leaves the current model serving and raises a :class:`DruckerError`.
+        """
+        with self._switching:
+            stored = self.models.get(name)
+            candidate = self._load(self.models.path(name), stored.name)
+            if self._smoke is not None:
+                self._smoke_test(candidate)
+            previous = self.runtime.activate(candidate)
+            self.models.set_active(name)
+        self.runtime.log.info(
+            f"switched to model {name}",
+            previous=previous.name if previous else None,
+            sha256=candidate.sha256,
+        )
+        return candidate
+
+    def _smoke_test(self, candidate: ActiveModel) -> None:
+        kind = _smoke_kind(self._smoke)
+        try:
+            self.runtime.predict(self._smoke, {}, kind, Kind.STRING, model=candidate)
+        except DruckerError as error:
+            raise ModelLoadError(f"{candidate.name} failed the smoke prediction: {error}") from None
+
+    def evaluate(self, data_name: str, result_name: str) -> EvaluationMetrics:
+        """Evaluate the serving model on stored data and store the result."""
+        data_path = self.data.path(data_name)
+        try:
+            metrics = self.results.write(result_name, self.runtime, data_path)
+        except DruckerError:
+            raise
+        except ValueError as exc:
+            raise InvalidInputError(f"evaluation of {data_name} failed: {exc}") from exc
+        except Exception as exc:
+            self.runtime.log.error(
+                f"plugin evaluate failed: {type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(),
+            )
+            raise PluginFailure(f"evaluation failed: {type(exc).__name__}: {exc}") from exc
+        self.runtime.log.info(
+            f"evaluated {data_name} into {result_name}", num=metrics.num, accuracy=metrics.accuracy
+        )
+        return metrics

@@ -1,0 +1,238 @@
+"""A directory of named files with a crash-safe JSON index and an *active* entry.
+
+Writes go to a temporary file in the same directory, are checksummed while they stream,
+fsynced and renamed into place, so a file is either complete or absent. The index
+(``.index.json``) is replaced atomically under an exclusive lock, so several server processes
+may share a store. Temporary files of processes that died mid-upload are removed on open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+
+from drucker.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    NotFoundError,
+    TooLargeError,
+)
+from drucker.store.names import validate_name
+
+INDEX_NAME = ".index.json"
+LOCK_NAME = ".lock"
+TEMP_PREFIX = ".upload-"
+
+
+@attrs.frozen
+class StoredFile:
+    """One file of the store."""
+
+    name: str
+    size: int
+    sha256: str
+    stored_at: float
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Upload:
+    """A file being received: chunks go to a temporary file and into the checksum.
+
+    Use :meth:`FileStore.begin`; then :meth:`write` each chunk and :meth:`commit`, or
+    :meth:`abort` (also done on any exception when used as a context manager).
+    """
+
+    def __init__(self, store: FileStore, name: str, max_bytes: int, replace_active: bool):
+        self._store = store
+        self.name = name
+        self._max_bytes = max_bytes
+        self._replace_active = replace_active
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self._path = store.directory / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
+        self._handle: IO[bytes] | None = self._path.open("xb")
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk. :raises TooLargeError: past the size limit."""
+        assert self._handle is not None, "upload already finished"
+        self.size += len(chunk)
+        if self.size > self._max_bytes:
+            raise TooLargeError(
+                f"{self.name}: upload exceeds the maximum size of {self._max_bytes} bytes"
+            )
+        self._digest.update(chunk)
+        self._handle.write(chunk)
+
+    def commit(self, expected_sha256: str | None = None) -> StoredFile:
+        """Verify, fsync and rename the file into place, then record it in the index."""
+        assert self._handle is not None, "upload already finished"
+        sha256 = self._digest.hexdigest()
+        if expected_sha256 and expected_sha256.lower() != sha256:
+            raise InvalidInputError(
+                f"{self.name}: sha256 mismatch: expected {expected_sha256}, received {sha256}"
+            )
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        self._handle = None
+        stored = StoredFile(self.name, self.size, sha256, time.time())
+        with self._store.locked_index() as index:
+            if not self._replace_active and index.get("active") == self.name:
+                raise AlreadyExistsError(f"{self.name} is the serving model; upload another name")
+            os.replace(self._path, self._store.directory / self.name)
+            _fsync_directory(self._store.directory)
+            index["files"][self.name] = attrs.asdict(stored)
+        return stored
+
+    def abort(self) -> None:
+        """Drop the temporary file; the store is left as it was."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+    def __enter__(self) -> Upload:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+class FileStore:
+    """Named files in one directory, an index of their digests and one *active* name."""
+
+    def __init__(self, directory: str | os.PathLike[str], what: str = "file") -> None:
+        self.directory = Path(directory)
+        self.what = what
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._remove_orphaned_uploads()
+        self._reconcile()
+
+    # -- index -------------------------------------------------------------------------------
+
+    def _read_index(self) -> dict[str, Any]:
+        path = self.directory / INDEX_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"files": {}, "active": None}
+        return {"files": dict(data.get("files", {})), "active": data.get("active")}
+
+    def _write_index(self, index: dict[str, Any]) -> None:
+        temp = self.directory / f"{INDEX_NAME}.{os.getpid()}.tmp"
+        with temp.open("w", encoding="utf-8") as handle:
+            json.dump(index, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, self.directory / INDEX_NAME)
+        _fsync_directory(self.directory)
+
+    @contextlib.contextmanager
+    def locked_index(self) -> Iterator[dict[str, Any]]:
+        """Read the index under an exclusive lock; write it back when the block succeeds."""
+        with (self.directory / LOCK_NAME).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                index = self._read_index()
+                before = json.dumps(index, sort_keys=True)
+                yield index
+                if json.dumps(index, sort_keys=True) != before:
+                    self._write_index(index)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _remove_orphaned_uploads(self) -> None:
+        for path in self.directory.glob(f"{TEMP_PREFIX}*"):
+            pid_text = path.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+            if not pid_text.isdigit() or not _pid_alive(int(pid_text)):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+    def _reconcile(self) -> None:
+        """Forget indexed files that vanished; adopt files placed in the directory by hand."""
+        with self.locked_index() as index:
+            files = index["files"]
+            for name in [n for n in files if not (self.directory / n).is_file()]:
+                del files[name]
+            if index["active"] not in files:
+                index["active"] = None
+            for path in self.directory.iterdir():
+                if path.name.startswith(".") or path.name in files or not path.is_file():
+                    continue
+                stat = path.stat()
+                stored = StoredFile(path.name, stat.st_size, sha256_of(path), stat.st_mtime)
+                files[path.name] = attrs.asdict(stored)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def list(self) -> list[StoredFile]:
+        """Every stored file, by name."""
+        files = self._read_index()["files"]
+        return [StoredFile(**files[name]) for name in sorted(files)]
+
+    def get(self, name: str) -> StoredFile:
+        """One stored file. :raises NotFoundError: when there is none by that name."""
+        validate_name(name, f"{self.what} name")
+        entry = self._read_index()["files"].get(name)
+        if entry is None or not (self.directory / name).is_file():
+            raise NotFoundError(f"no {self.what} named {name!r}")
+        return StoredFile(**entry)
+
+    def path(self, name: str) -> Path:
+        """The path of a stored file (which must exist)."""
+        return self.directory / self.get(name).name
+
+    @property
+    def active(self) -> str | None:
+        """The active name, if one was set and its file still exists."""
+        name = self._read_index()["active"]
+        return name if name and (self.directory / name).is_file() else None
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def begin(self, name: str, max_bytes: int, *, replace_active: bool = False) -> Upload:
+        """Start receiving a file. :raises InvalidNameError: for an unsafe name."""
+        validate_name(name, f"{self.what} name")
+        return Upload(self, name, max_bytes, replace_active)
+
+    def set_active(self, name: str) -> None:
+        """Record ``name`` as the active file (persisted)."""
+        self.get(name)
+        with self.locked_index() as index:
+            index["active"] = name
