@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from drucker.errors import ModelNotLoadedError, NotFoundError, PluginFailure
+from drucker.errors import InvalidInputError, ModelNotLoadedError, NotFoundError, PluginFailure
 from drucker.runtime import Runtime
 from drucker.store.names import validate_name
 from drucker.types import EvaluationDetail
@@ -151,6 +151,8 @@ class ResultStore:
                     out.write(json.dumps(record, default=str) + "\n")
                 out.flush()
                 os.fsync(out.fileno())
+            if accumulator.num == 0:
+                raise InvalidInputError(f"{data_path.name} holds no samples to evaluate")
             metrics = accumulator.metrics()
             os.replace(temp, details_path)
         finally:

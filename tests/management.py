@@ -10,7 +10,7 @@ import grpc
 
 from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
 
-CHUNK = 256 * 1024
+CHUNK = 32 * 1024
 
 
 def auth(token: str | None) -> list[tuple[str, str]]:
