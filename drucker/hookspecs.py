@@ -38,7 +38,12 @@ PROJECT_NAME = "drucker"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-MODEL_HOOKS = ("drucker_load_model", "drucker_predict", "drucker_evaluate")
+MODEL_HOOKS = (
+    "drucker_load_model",
+    "drucker_predict",
+    "drucker_predict_batch",
+    "drucker_evaluate",
+)
 
 
 @hookspec(firstresult=True)
@@ -67,6 +72,22 @@ def drucker_predict(
 
     Raise ``ValueError`` (or a :class:`drucker.errors.InvalidInputError`) to reject the input:
     the caller then gets ``INVALID_ARGUMENT``; any other exception gives ``INTERNAL``.
+    """
+
+
+@hookspec(firstresult=True)
+def drucker_predict_batch(
+    model: Any,
+    inputs: list[Any],
+    options: list[dict[str, Any]],
+    input_kind: Kind,
+    output_kind: Kind,
+) -> list[PredictResult]:
+    """Optional: predict many inputs at once, returning one result per input, in order.
+
+    When a plugin implements it, concurrent requests of the same rpc are gathered (adaptive
+    batching, see the ``batching.*`` settings) and answered with one call. If it raises, each
+    input is retried alone through ``drucker_predict``, so one bad input fails only itself.
     """
 
 

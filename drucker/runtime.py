@@ -92,6 +92,30 @@ class Runtime:
         previous, self._active = self._active, active
         return previous
 
+    @property
+    def can_batch(self) -> bool:
+        """Whether the plugin implements ``drucker_predict_batch``."""
+        return bool(self.plugins.hook.drucker_predict_batch.get_hookimpls())
+
+    def _serving(self, model: ActiveModel | None) -> ActiveModel:
+        active = model or self._active
+        if active is None:
+            raise ModelNotLoadedError("no model is loaded yet")
+        return active
+
+    def _plugin_error(self, exc: Exception, active: ActiveModel) -> DruckerError:
+        """The drucker error for an exception a plugin raised (failures are logged)."""
+        if isinstance(exc, DruckerError):
+            return exc
+        if isinstance(exc, ValueError):
+            return InvalidInputError(f"the model rejected the input: {exc}")
+        self.log.error(
+            f"plugin predict failed: {type(exc).__name__}: {exc}",
+            traceback="".join(traceback.format_exception(exc)),
+            model=active.name,
+        )
+        return PluginFailure(f"the model failed: {type(exc).__name__}: {exc}")
+
     def predict(
         self,
         value: Any,
@@ -107,9 +131,7 @@ class Runtime:
         :raises OutputKindError: when the result does not fit ``output_kind``.
         :raises PluginFailure: when the plugin fails otherwise (logged with its traceback).
         """
-        active = model or self._active
-        if active is None:
-            raise ModelNotLoadedError("no model is loaded yet")
+        active = self._serving(model)
         started = time.perf_counter()
         try:
             result = self._predict(
@@ -119,17 +141,74 @@ class Runtime:
                 input_kind=input_kind,
                 output_kind=output_kind,
             )
-        except DruckerError:
-            raise
-        except ValueError as exc:
-            raise InvalidInputError(f"the model rejected the input: {exc}") from exc
         except Exception as exc:
-            self.log.error(
-                f"plugin predict failed: {type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-                model=active.name,
+            raise self._plugin_error(exc, active) from exc
+        return self._finish(value, option, result, input_kind, output_kind, started)
+
+    def predict_batch(
+        self,
+        values: list[Any],
+        options: list[dict[str, Any]],
+        input_kind: Kind,
+        output_kind: Kind,
+    ) -> list[PredictResult | DruckerError]:
+        """Predict many inputs in one ``drucker_predict_batch`` call; one answer per input.
+
+        When the batch call fails, each input is predicted alone, so one bad input fails
+        only its own request. Errors are returned in place of results, not raised.
+        """
+        active = self._serving(None)
+        started = time.perf_counter()
+        try:
+            results = self.plugins.hook.drucker_predict_batch(
+                model=active.model,
+                inputs=values,
+                options=options,
+                input_kind=input_kind,
+                output_kind=output_kind,
             )
-            raise PluginFailure(f"the model failed: {type(exc).__name__}: {exc}") from exc
+            if results is None or len(results) != len(values):
+                raise PluginFailure(
+                    f"drucker_predict_batch returned {len(results or ())} results "
+                    f"for {len(values)} inputs"
+                )
+        except Exception:
+            return [
+                self._predict_or_error(v, o, input_kind, output_kind, active)
+                for v, o in zip(values, options, strict=True)
+            ]
+        answers: list[PredictResult | DruckerError] = []
+        for value, option, result in zip(values, options, results, strict=True):
+            try:
+                answers.append(
+                    self._finish(value, option, result, input_kind, output_kind, started)
+                )
+            except DruckerError as error:
+                answers.append(error)
+        return answers
+
+    def _predict_or_error(
+        self,
+        value: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+        active: ActiveModel,
+    ) -> PredictResult | DruckerError:
+        try:
+            return self.predict(value, option, input_kind, output_kind, active)
+        except DruckerError as error:
+            return error
+
+    def _finish(
+        self,
+        value: Any,
+        option: dict[str, Any],
+        result: Any,
+        input_kind: Kind,
+        output_kind: Kind,
+        started: float,
+    ) -> PredictResult:
         coerced = _coerce_result(result, output_kind)
         if self.settings.log_predictions:
             suppressed = bool(option.get(SUPPRESS_LOG_OPTION, False))

@@ -90,6 +90,15 @@ class Settings:
     log_predictions: bool = _setting(
         "log.predictions", True, doc="emit one log record per prediction"
     )
+    batching: bool = _setting(
+        "batching.enabled",
+        True,
+        doc="gather concurrent requests into drucker_predict_batch calls (plugins with one)",
+    )
+    batch_max_size: int = _setting("batching.max_size", 64, doc="largest batch")
+    batch_max_wait_ms: float = _setting(
+        "batching.max_wait_ms", 0.0, doc="pause before a batch that is not full (0: none)"
+    )
     management_auth: bool = _setting(
         "management.auth",
         True,
@@ -305,5 +314,9 @@ def _validate(settings: Settings) -> None:
     for key, value in (("tls.cert", settings.tls_cert), ("tls.key", settings.tls_key)):
         if value and not Path(value).is_file():
             raise ConfigurationError(f"{where}: key {key!r}: no such file {value}")
+    if settings.batch_max_size < 1:
+        raise ConfigurationError(f"{where}: key 'batching.max_size': at least 1")
+    if settings.batch_max_wait_ms < 0:
+        raise ConfigurationError(f"{where}: key 'batching.max_wait_ms': must not be negative")
     if settings.max_message_bytes < 1024:
         raise ConfigurationError(f"{where}: key 'grpc.max_message_bytes': at least 1024")

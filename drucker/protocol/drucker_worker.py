@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from drucker.batching import Batcher
 from drucker.errors import DruckerError
 from drucker.kinds import Kind
 from drucker.protocol.drucker_values import (
@@ -40,17 +41,20 @@ def rpc_name(input_kind: Kind, output_kind: Kind) -> str:
 
 
 class _Predictor:
-    """Runs the runtime's predict on the event loop or in a thread pool."""
+    """Runs the runtime's predict through the batcher, a thread pool or the event loop."""
 
-    def __init__(self, runtime: Runtime, executor: Executor | None) -> None:
+    def __init__(self, runtime: Runtime, executor: Executor | None, batcher: Batcher | None):
         self._runtime = runtime
         self._executor = executor
+        self._batcher = batcher
 
     async def __call__(
         self, value: Any, option_text: str, input_kind: Kind, output_kind: Kind
     ) -> tuple[PredictResult, str]:
         option = parse_option(option_text)
-        if self._executor is None:
+        if self._batcher is not None:
+            result = await self._batcher.predict(value, option, input_kind, output_kind)
+        elif self._executor is None:
             result = self._runtime.predict(value, option, input_kind, output_kind)
         else:
             call = functools.partial(self._runtime.predict, value, option, input_kind, output_kind)
@@ -129,10 +133,10 @@ def _make_handler(
 
 
 def worker_rpc_handler(
-    runtime: Runtime, executor: Executor | None, chunk_bytes: int
+    runtime: Runtime, executor: Executor | None, batcher: Batcher | None, chunk_bytes: int
 ) -> grpc.GenericRpcHandler:
     """The generic handler serving all 25 Predict rpcs for ``runtime``."""
-    predict = _Predictor(runtime, executor)
+    predict = _Predictor(runtime, executor, batcher)
     handlers = {
         rpc_name(i, o): _make_handler(predict, i, o, chunk_bytes) for i in Kind for o in Kind
     }

@@ -10,6 +10,7 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from drucker.batching import Batcher
 from drucker.errors import ConfigurationError
 from drucker.management import ModelManager
 from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
@@ -51,6 +52,11 @@ class DruckerServer:
             if settings.predict_threads > 0
             else None
         )
+        self._batcher = (
+            Batcher(runtime, settings.batch_max_size, settings.batch_max_wait_ms / 1000)
+            if settings.batching and runtime.can_batch
+            else None
+        )
         interceptors = [TokenAuthInterceptor(token, protected_methods(settings))] if token else []
         self._server = grpc.aio.server(
             interceptors=interceptors,
@@ -62,7 +68,9 @@ class DruckerServer:
         )
         self.health = HealthReporter(runtime, SERVICE_NAMES)
         chunk = min(STREAM_CHUNK_BYTES, settings.max_message_bytes // 2)
-        self._server.add_generic_rpc_handlers((worker_rpc_handler(runtime, self._executor, chunk),))
+        self._server.add_generic_rpc_handlers(
+            (worker_rpc_handler(runtime, self._executor, self._batcher, chunk),)
+        )
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
             DruckerDashboardServicer(manager), self._server
         )
@@ -110,6 +118,8 @@ class DruckerServer:
         await self._server.stop(self._grace)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._batcher is not None:
+            self._batcher.close()
 
     async def wait(self) -> None:
         """Wait until the server has stopped."""

@@ -88,6 +88,29 @@ def drucker_predict(model: Any, input: Any, input_kind: Kind, output_kind: Kind)
     return PredictResult(label=prediction, score=[1.0] * prediction.size)
 
 
+@drucker.hookimpl
+def drucker_predict_batch(
+    model: Any, inputs: list[Any], input_kind: Kind, output_kind: Kind
+) -> list[PredictResult]:
+    """Predict many numeric rows with one ``predict_proba`` call (adaptive batching)."""
+    rows = [_row(value, input_kind) for value in inputs]
+    if not all(isinstance(row, np.ndarray) for row in rows):
+        return [drucker_predict(model, value, input_kind, output_kind) for value in inputs]
+    matrix = np.vstack(rows)
+    if not hasattr(model, "predict_proba"):
+        return [PredictResult(label=[label], score=[1.0]) for label in model.predict(matrix)]
+    probabilities = np.asarray(model.predict_proba(matrix))
+    if output_kind.is_array:
+        ranked = (_ranked(model, proba, output_kind) for proba in probabilities)
+        return [PredictResult(label=labels, score=scores) for labels, scores in ranked]
+    best = probabilities.argmax(axis=1)
+    classes = model.classes_
+    return [
+        PredictResult(label=classes[b], score=float(p[b]))
+        for b, p in zip(best, probabilities, strict=True)
+    ]
+
+
 def _read_rows(data_path: str) -> Iterator[list[str]]:
     with open(data_path, newline="", encoding="utf-8") as handle:
         for fields in csv.reader(handle):

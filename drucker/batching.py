@@ -1,0 +1,100 @@
+"""Adaptive batching: concurrent requests of one rpc answered by one plugin batch call.
+
+While a batch is being predicted (in a worker thread), new requests queue up; when it is done,
+everything queued (up to ``max_size``) becomes the next batch. Under light load a request is
+predicted at once, alone; under heavy load batches grow by themselves. ``max_wait`` adds an
+optional pause before a batch that is not full, trading latency for larger batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import attrs
+
+from drucker.errors import DruckerError
+from drucker.kinds import Kind
+from drucker.runtime import Runtime
+from drucker.types import PredictResult
+
+
+@attrs.define
+class _Pending:
+    value: Any
+    option: dict[str, Any]
+    future: asyncio.Future[PredictResult]
+
+
+@attrs.define
+class _Lane:
+    """The queue of one (input kind, output kind) pair."""
+
+    pending: list[_Pending] = attrs.field(factory=list)
+    draining: bool = False
+
+
+class Batcher:
+    """Gathers predictions per rpc into ``Runtime.predict_batch`` calls."""
+
+    def __init__(self, runtime: Runtime, max_size: int, max_wait_seconds: float) -> None:
+        self._runtime = runtime
+        self._max_size = max_size
+        self._max_wait = max_wait_seconds
+        self._lanes: dict[tuple[Kind, Kind], _Lane] = {}
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="drucker-batch")
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batch_sizes: list[int] = []  # sizes of recent batches, for tests and metrics
+
+    async def predict(
+        self, value: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
+    ) -> PredictResult:
+        """Queue one prediction and wait for its answer (raises its error)."""
+        lane = self._lanes.setdefault((input_kind, output_kind), _Lane())
+        future: asyncio.Future[PredictResult] = asyncio.get_running_loop().create_future()
+        lane.pending.append(_Pending(value, option, future))
+        if not lane.draining:
+            lane.draining = True
+            task = asyncio.create_task(self._drain(lane, input_kind, output_kind))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _drain(self, lane: _Lane, input_kind: Kind, output_kind: Kind) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while lane.pending:
+                if self._max_wait > 0 and len(lane.pending) < self._max_size:
+                    await asyncio.sleep(self._max_wait)
+                batch = lane.pending[: self._max_size]
+                del lane.pending[: self._max_size]
+                batch = [item for item in batch if not item.future.done()]  # cancelled calls
+                if not batch:
+                    continue
+                if len(self.batch_sizes) < 10_000:
+                    self.batch_sizes.append(len(batch))
+                try:
+                    answers = await loop.run_in_executor(
+                        self._executor,
+                        self._runtime.predict_batch,
+                        [item.value for item in batch],
+                        [item.option for item in batch],
+                        input_kind,
+                        output_kind,
+                    )
+                except DruckerError as error:
+                    answers = [error] * len(batch)
+                for item, answer in zip(batch, answers, strict=True):
+                    if item.future.done():
+                        continue
+                    if isinstance(answer, DruckerError):
+                        item.future.set_exception(answer)
+                    else:
+                        item.future.set_result(answer)
+        finally:
+            lane.draining = False
+
+    def close(self) -> None:
+        """Stop the batch thread (queued work is abandoned)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
