@@ -39,6 +39,7 @@ class ModelManager:
         self.results = ResultStore(settings.eval_store_dir / "results")
         self._switching = threading.Lock()
         self._smoke = json.loads(settings.smoke_input) if settings.smoke_input else None
+        self._unfollowable: str | None = None
 
     def begin_model_upload(self, name: str) -> Upload:
         """Start receiving a model file (the serving model's name is refused)."""
@@ -103,6 +104,28 @@ class ModelManager:
             f"switched to model {name}",
             previous=previous.name if previous else None,
             sha256=candidate.sha256,
+        )
+        return candidate
+
+    def follow_store(self) -> ActiveModel | None:
+        """Switch to the store's active model if another process switched to it.
+
+        Returns the newly loaded model, or ``None`` when nothing changed.
+        """
+        name = self.models.active
+        current = self.runtime.active
+        if name is None or name == self._unfollowable or (current and current.name == name):
+            return None
+        with self._switching:
+            try:
+                candidate = self._load(self.models.path(name), name)
+            except DruckerError:
+                self._unfollowable = name  # reported once, not every poll
+                raise
+            previous = self.runtime.activate(candidate)
+        self.runtime.log.info(
+            f"switched to model {name}, following another worker",
+            previous=previous.name if previous else None,
         )
         return candidate
 

@@ -75,6 +75,11 @@ class Settings:
     model_file: str = _setting("app.modelfile", "default.model", "DRUCKER_SERVICE_MODEL_FILE")
     eval_dir: str = _setting("app.evaldir", "./eval", "DRUCKER_SERVICE_EVAL_DIR")
     host: str = _setting("app.host", "[::]", doc="address to listen on")
+    workers: int = _setting(
+        "app.workers",
+        1,
+        doc="server processes sharing the port (SO_REUSEPORT); more use more cores",
+    )
     grace_seconds: float = _setting(
         "app.grace_seconds", 10.0, doc="how long in-flight requests may finish on shutdown"
     )
@@ -304,6 +309,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigurationError(f"{where}: key 'app.port': {settings.port} is not a port")
     if not settings.application_name.strip():
         raise ConfigurationError(f"{where}: key 'app.name': a value is required")
+    if settings.workers < 1:
+        raise ConfigurationError(f"{where}: key 'app.workers': at least 1")
     if settings.grace_seconds < 0:
         raise ConfigurationError(f"{where}: key 'app.grace_seconds': must not be negative")
     if settings.predict_threads < 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def test_every_rpc_answers(channel: grpc.Channel, input_kind: Kind, output_kind:
     assert answer.label == echo(value, output_kind)
     expected_score = [0.5] * len(answer.label) if output_kind.is_array else 0.5
     assert answer.score == expected_score
-    assert json.loads(answer.option) == {"model": "echo-a"}
+    assert json.loads(answer.option) == {"model": "echo-a", "pid": os.getpid()}
 
 
 def test_concrete_answers(channel: grpc.Channel) -> None:

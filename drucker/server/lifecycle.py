@@ -17,6 +17,7 @@ from drucker.plugins import build_plugin_manager
 from drucker.protocol.auth import resolve_token
 from drucker.runtime import Runtime
 from drucker.server.grpc_server import DruckerServer
+from drucker.server.supervisor import Supervisor
 from drucker.settings import Settings, load_settings
 
 
@@ -29,6 +30,21 @@ class ServeOptions:
     model_file: str | None = None
     port: int | None = None
     host: str | None = None
+    workers: int | None = None
+    worker: bool = False  # a child of the supervisor: bind with SO_REUSEPORT
+
+    def worker_args(self) -> list[str]:
+        """The command-line arguments a worker process needs (the port is added)."""
+        args: list[str] = []
+        for flag, value in (
+            ("--plugin", self.plugin),
+            ("--settings", self.settings_file),
+            ("--model", self.model_file),
+            ("--host", self.host),
+        ):
+            if value is not None:
+                args += [flag, value]
+        return args
 
 
 def build_settings(options: ServeOptions) -> Settings:
@@ -38,6 +54,10 @@ def build_settings(options: ServeOptions) -> Settings:
         overrides["port"] = options.port
     if options.host is not None:
         overrides["host"] = options.host
+    if options.worker:
+        overrides["workers"] = 1
+    elif options.workers is not None:
+        overrides["workers"] = options.workers
     return load_settings(options.settings_file, overrides=overrides)
 
 
@@ -60,6 +80,20 @@ async def _load_initial_model(manager: ModelManager, model_file: str | None) -> 
     await asyncio.get_running_loop().run_in_executor(None, manager.load_initial, model_file)
 
 
+FOLLOW_INTERVAL_SECONDS = 0.5
+
+
+async def _follow_switches(manager: ModelManager) -> None:
+    """Load the store's active model when another worker switched to it."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+        try:
+            await loop.run_in_executor(None, manager.follow_store)
+        except DruckerError as error:
+            manager.runtime.log.error(f"cannot follow the model switch: {error}")
+
+
 async def serve(
     runtime: Runtime,
     *,
@@ -67,10 +101,13 @@ async def serve(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[int], None] | None = None,
     handle_signals: bool = False,
+    follow_store: bool = False,
 ) -> None:
     """Bind, load the model, serve until ``stop`` is set, then drain in-flight requests.
 
-    With ``handle_signals`` (main thread only), SIGTERM and SIGINT set ``stop`` too.
+    With ``handle_signals`` (main thread only), SIGTERM and SIGINT set ``stop`` too. With
+    ``follow_store`` (one of several workers), the port is shared and the worker follows model
+    switches made through its siblings.
 
     :raises DruckerError: when the port cannot be bound or the model cannot be loaded.
     """
@@ -79,7 +116,9 @@ async def serve(
         log.warning(f"settings key {key!r} is from drucker 0.4.5 and has no effect now")
     manager = ModelManager(runtime)
     token = resolve_token(settings, log)
-    server = DruckerServer(manager, host=settings.host, port=settings.port, token=token)
+    server = DruckerServer(
+        manager, host=settings.host, port=settings.port, token=token, reuse_port=follow_store
+    )
     port = server.bind()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -95,7 +134,12 @@ async def serve(
             await server.stop()
             raise
         await server.health.refresh()
-        await _serve_until(stop, runtime, server, port, on_ready)
+        follower = asyncio.create_task(_follow_switches(manager)) if follow_store else None
+        try:
+            await _serve_until(stop, runtime, server, port, on_ready)
+        finally:
+            if follower is not None:
+                follower.cancel()
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
@@ -130,11 +174,20 @@ def run(options: ServeOptions, log_stream: TextIO | None = None) -> int:
     try:
         settings = build_settings(options)
         runtime = build_runtime(options.plugin, settings, log_stream)
+        if settings.workers > 1:
+            return Supervisor(settings, runtime.log, options.worker_args()).run()
     except DruckerError as exc:
         print(f"drucker serve: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(runtime, model_file=options.model_file, handle_signals=True))
+        asyncio.run(
+            serve(
+                runtime,
+                model_file=options.model_file,
+                handle_signals=True,
+                follow_store=options.worker,
+            )
+        )
     except DruckerError as exc:
         runtime.log.error(f"cannot start: {exc}")
         print(f"drucker serve: {exc}", file=sys.stderr)

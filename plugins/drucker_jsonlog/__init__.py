@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 import threading
 from typing import Any, TextIO
@@ -46,6 +47,7 @@ class JsonLinesLog:
         service = record.service
         line: dict[str, Any] = {
             "host": service.host,
+            "pid": os.getpid(),
             "timestamp": round(record.timestamp, 3),
             "level": SYSLOG_SEVERITY[record.level],
             "service": "drucker",

@@ -7,6 +7,7 @@ Behaviour is steered through the request option:
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -63,4 +64,6 @@ def drucker_predict(
         return PredictResult(label=option["label"], score=option.get("score", 1.0))
     label = echo(input, output_kind)
     score = [0.5] * len(label) if output_kind.is_array else 0.5
-    return PredictResult(label=label, score=score, option={"model": model["name"]})
+    return PredictResult(
+        label=label, score=score, option={"model": model["name"], "pid": os.getpid()}
+    )

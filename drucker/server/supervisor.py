@@ -1,0 +1,103 @@
+"""Several server processes sharing one port (``app.workers``), so CPU-bound models use every core.
+
+The supervisor reserves the port with ``SO_REUSEPORT``, starts ``drucker serve --worker``
+children that bind it too (the kernel spreads connections across them), forwards SIGTERM and
+SIGINT, restarts a child that dies, and exits 0 once every child has drained. A child that
+exits with code 2 could not start (bad model, bad plugin): the supervisor then stops them all.
+Model switches reach every worker: each follows the model store's active model.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from drucker.errors import ConfigurationError
+from drucker.events import EventLog
+from drucker.protocol.auth import resolve_token
+from drucker.settings import Settings
+
+START_FAILURE = 2
+RESTART_DELAY_SECONDS = 1.0
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """A bound (not listening) SO_REUSEPORT socket that keeps the port for the workers."""
+    bind_host = host.strip("[]") or "::"
+    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((bind_host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+class Supervisor:
+    """Starts, watches and stops the worker processes."""
+
+    def __init__(self, settings: Settings, log: EventLog, worker_args: list[str]) -> None:
+        self._settings = settings
+        self._log = log
+        self._worker_args = worker_args
+        self._children: list[subprocess.Popen[bytes] | None] = []
+        self._stopping = False
+
+    def _spawn(self, port: int) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "drucker", "serve", "--worker", "--port", str(port)]
+        return subprocess.Popen([*command, *self._worker_args])
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stopping = True
+        for child in self._children:
+            if child is not None and child.poll() is None:
+                child.send_signal(signum)
+
+    def run(self) -> int:
+        """Serve until a signal; return the exit code."""
+        settings = self._settings
+        reserved = reserve_port(settings.host, settings.port)
+        port = reserved.getsockname()[1]
+        resolve_token(settings, self._log)  # written once, before the workers read it
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        self._children = [self._spawn(port) for _ in range(settings.workers)]
+        self._log.info(
+            f"supervising {settings.workers} worker processes on port {port}",
+            port=port,
+            workers=[child.pid for child in self._children if child],
+        )
+        try:
+            return self._watch(port)
+        finally:
+            reserved.close()
+
+    def _watch(self, port: int) -> int:
+        start_failed = unclean = False
+        while any(child is not None for child in self._children):
+            for index, child in enumerate(self._children):
+                code = None if child is None else child.poll()
+                if child is None or code is None:
+                    continue
+                if self._stopping:
+                    unclean |= code != 0
+                    self._children[index] = None
+                elif code == START_FAILURE:
+                    self._log.error(f"worker {child.pid} could not start; stopping all workers")
+                    start_failed = True
+                    self._children[index] = None
+                    self._on_signal(signal.SIGTERM, None)
+                else:
+                    self._log.error(f"worker {child.pid} exited with {code}; restarting it")
+                    time.sleep(RESTART_DELAY_SECONDS)
+                    self._children[index] = self._spawn(port)
+            time.sleep(0.1)
+        if start_failed:
+            return START_FAILURE
+        return 1 if unclean else 0

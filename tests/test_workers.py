@@ -1,0 +1,73 @@
+"""Several worker processes on one port: spread, switches reach all, clean stop."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import grpc
+
+from drucker.kinds import Kind
+from tests.conftest import ECHO_PLUGIN
+from tests.management import switch_model, upload_model
+from tests.serving import ServeProcess, free_port
+from tests.wire import call
+
+TOKEN = "workers-token"
+
+
+def answers_by_pid(port: int, connections: int = 24) -> dict[int, str]:
+    """Ask over many connections (the kernel spreads connections, not requests)."""
+    seen: dict[int, str] = {}
+    for index in range(connections):
+        options = [("grpc.use_local_subchannel_pool", 1), ("test.connection", index)]
+        with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+            option = json.loads(call(channel, Kind.STRING, Kind.STRING, "x").option)
+            seen[option["pid"]] = option["model"]
+    return seen
+
+
+def test_workers_share_the_port_and_follow_switches(tmp_path: Path, echo_model: Path) -> None:
+    port = free_port()
+    server = ServeProcess(
+        [
+            "--plugin",
+            ECHO_PLUGIN,
+            "--model",
+            str(echo_model),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        cwd=tmp_path,
+        env={"DRUCKER_MANAGEMENT_TOKEN": TOKEN},
+    )
+    try:
+        server.wait_serving(port)
+        deadline = time.monotonic() + 30
+        seen = answers_by_pid(port)
+        while len(seen) < 2 and time.monotonic() < deadline:  # the second may still load
+            seen = answers_by_pid(port)
+        assert len(seen) == 2 and set(seen.values()) == {"echo-a"}
+        assert server.process.pid not in seen
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            assert upload_model(channel, "b.model", b"echo-b", TOKEN).status == 1
+            assert switch_model(channel, "b.model", TOKEN).status == 1
+        time.sleep(1.5)  # workers poll the store twice a second
+        seen = answers_by_pid(port)
+        assert set(seen.values()) == {"echo-b"}, seen
+    finally:
+        code = server.terminate()
+    assert code == 0
+    assert "following another worker" in server.stderr
+
+
+def test_workers_that_cannot_start_stop_the_supervisor(tmp_path: Path) -> None:
+    server = ServeProcess(
+        ["--plugin", ECHO_PLUGIN, "--model", "absent.model", "--port", "0", "--workers", "2"],
+        cwd=tmp_path,
+    )
+    assert server.wait(60) == 2
+    assert "could not start" in server.stderr
