@@ -88,7 +88,7 @@ def test_a_100_mb_upload_streams_without_holding_the_file(tmp_path: Path, echo_m
     port = free_port()
     server = start(tmp_path, echo_model, port)
     size = 100 * 1024 * 1024
-    block = os.urandom(1024 * 1024)
+    block = os.urandom(256 * 1024)
     try:
         pid = server.process.pid
         rss_before = proc_kib(pid, "VmRSS")
@@ -110,6 +110,6 @@ def test_a_100_mb_upload_streams_without_holding_the_file(tmp_path: Path, echo_m
             f"peak {peak / 1024:.1f} MiB, growth {growth_mib:.1f} MiB"
         )
         assert (tmp_path / "model" / "drucker" / "big.model").stat().st_size == size
-        assert growth_mib < 25, f"server memory grew by {growth_mib:.1f} MiB"
+        assert growth_mib < 32, f"server memory grew by {growth_mib:.1f} MiB"
     finally:
         assert server.terminate() == 0
