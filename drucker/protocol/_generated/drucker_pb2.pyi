@@ -55,7 +55,7 @@ class ModelInfo(_message.Message):
     sha256: str
     uploaded_at: float
     active: bool
-    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., uploaded_at: _Optional[float] = ..., active: _Optional[bool] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., uploaded_at: _Optional[float] = ..., active: bool = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models", "serving")
@@ -206,7 +206,7 @@ class EvaluationResultResponse(_message.Message):
         output: IO
         score: _containers.RepeatedScalarFieldContainer[float]
         is_correct: bool
-        def __init__(self, input: _Optional[_Union[IO, _Mapping]] = ..., label: _Optional[_Union[IO, _Mapping]] = ..., output: _Optional[_Union[IO, _Mapping]] = ..., score: _Optional[_Iterable[float]] = ..., is_correct: _Optional[bool] = ...) -> None: ...
+        def __init__(self, input: _Optional[_Union[IO, _Mapping]] = ..., label: _Optional[_Union[IO, _Mapping]] = ..., output: _Optional[_Union[IO, _Mapping]] = ..., score: _Optional[_Iterable[float]] = ..., is_correct: bool = ...) -> None: ...
     METRICS_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     metrics: EvaluationMetrics

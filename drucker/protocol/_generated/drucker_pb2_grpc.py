@@ -5,7 +5,7 @@ import warnings
 
 from drucker.protocol._generated import drucker_pb2 as drucker__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.75.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in drucker_pb2_grpc.py depends on'
+        + f' but the generated code in drucker_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class HealthStub:
+class HealthStub(object):
     """Health of the service: SERVING once a model is loaded.
     """
 
@@ -42,7 +42,7 @@ class HealthStub:
                 _registered_method=True)
 
 
-class HealthServicer:
+class HealthServicer(object):
     """Health of the service: SERVING once a model is loaded.
     """
 
@@ -68,7 +68,7 @@ def add_HealthServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class Health:
+class Health(object):
     """Health of the service: SERVING once a model is loaded.
     """
 
@@ -100,7 +100,7 @@ class Health:
             _registered_method=True)
 
 
-class DruckerDashboardStub:
+class DruckerDashboardStub(object):
     """Service information and model management.
     """
 
@@ -147,7 +147,7 @@ class DruckerDashboardStub:
                 _registered_method=True)
 
 
-class DruckerDashboardServicer:
+class DruckerDashboardServicer(object):
     """Service information and model management.
     """
 
@@ -240,7 +240,7 @@ def add_DruckerDashboardServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class DruckerDashboard:
+class DruckerDashboard(object):
     """Service information and model management.
     """
 
@@ -434,7 +434,7 @@ class DruckerDashboard:
             _registered_method=True)
 
 
-class DruckerWorkerStub:
+class DruckerWorkerStub(object):
     """Predictions: Bytes input is client-streaming (chunks are joined), Bytes output is
     server-streaming, Bytes to Bytes is bidirectional.
     """
@@ -572,7 +572,7 @@ class DruckerWorkerStub:
                 _registered_method=True)
 
 
-class DruckerWorkerServicer:
+class DruckerWorkerServicer(object):
     """Predictions: Bytes input is client-streaming (chunks are joined), Bytes output is
     server-streaming, Bytes to Bytes is bidirectional.
     """
@@ -863,7 +863,7 @@ def add_DruckerWorkerServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class DruckerWorker:
+class DruckerWorker(object):
     """Predictions: Bytes input is client-streaming (chunks are joined), Bytes output is
     server-streaming, Bytes to Bytes is bidirectional.
     """
