@@ -15,7 +15,7 @@ from drucker.events import Level, LogRecord, PredictionEvent, SystemEvent
 from drucker.hookspecs import hookimpl, hookspec
 from drucker.kinds import Kind
 from drucker.settings import ServiceLevel, Settings, load_settings
-from drucker.types import EvaluationDetail, PredictResult
+from drucker.types import EvaluationDetail, ModelSignature, PredictResult, TensorSpec
 
 __all__ = [
     "DruckerError",
@@ -24,11 +24,13 @@ __all__ = [
     "Kind",
     "Level",
     "LogRecord",
+    "ModelSignature",
     "PredictResult",
     "PredictionEvent",
     "ServiceLevel",
     "Settings",
     "SystemEvent",
+    "TensorSpec",
     "__version__",
     "hookimpl",
     "hookspec",

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from drucker.events import LogRecord
     from drucker.kinds import Kind
     from drucker.settings import Settings
-    from drucker.types import EvaluationDetail, PredictResult
+    from drucker.types import EvaluationDetail, ModelSignature, PredictResult
 
 PROJECT_NAME = "drucker"
 
@@ -97,6 +97,15 @@ def drucker_evaluate(model: Any, data_path: str, settings: Settings) -> Iterable
 
     Return (preferably yield, so large files stream) one :class:`drucker.EvaluationDetail` per
     sample; the framework computes accuracy and per-class precision, recall and F1 from them.
+    """
+
+
+@hookspec(firstresult=True)
+def drucker_signature(model: Any, settings: Settings) -> ModelSignature:
+    """Optional: the input and output tensors of ``model``, for Open Inference metadata.
+
+    Without it, ModelMetadata reports one ``input`` tensor (FP32, shape [-1, -1]) and the
+    ``label`` (BYTES, [-1]) and ``score`` (FP32, [-1]) outputs.
     """
 
 

@@ -45,3 +45,24 @@ def _plain(value: Any) -> Any:
     """Turn numpy scalars and arrays into plain Python values for comparison."""
     tolist = getattr(value, "tolist", None)
     return tolist() if callable(tolist) else value
+
+
+@attrs.frozen
+class TensorSpec:
+    """A named tensor of the model's signature (Open Inference Protocol metadata).
+
+    ``datatype`` is a V2 datatype name (``FP32``, ``INT64``, ``BYTES`` …); ``-1`` in ``shape``
+    marks a dimension of variable size.
+    """
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+
+
+@attrs.frozen
+class ModelSignature:
+    """The input and output tensors a model declares, from the optional signature hook."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]

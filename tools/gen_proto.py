@@ -15,6 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 PROTO_DIR = REPO / "proto"
 DEFAULT_OUTPUT = REPO / "drucker" / "protocol" / "_generated"
 PACKAGE = "drucker.protocol._generated"
+# Protos whose names other libraries also define (tritonclient, kserve and MLServer all register
+# `inference.*`): their descriptors go into a private pool so both can live in one process.
+PRIVATE_POOL = {"grpc_predict_v2_pb2.py"}
 
 
 def generate(output: Path = DEFAULT_OUTPUT) -> list[Path]:
@@ -39,6 +42,11 @@ def generate(output: Path = DEFAULT_OUTPUT) -> list[Path]:
         text = path.read_text()
         # The stubs import each other as top-level modules; make them package imports.
         fixed = re.sub(r"^import (\w+_pb2) as ", rf"from {PACKAGE} import \1 as ", text, flags=re.M)
+        if path.name in PRIVATE_POOL:
+            fixed = fixed.replace(
+                "_descriptor_pool.Default().AddSerializedFile(",
+                "_descriptor_pool.DescriptorPool().AddSerializedFile(",
+            )
         if fixed != text:
             path.write_text(fixed)
         written.append(path)

@@ -13,17 +13,26 @@ from grpc_reflection.v1alpha import reflection
 from drucker.batching import Batcher
 from drucker.errors import ConfigurationError
 from drucker.management import ModelManager
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
+from drucker.protocol._generated import (
+    drucker_pb2,
+    drucker_pb2_grpc,
+    grpc_predict_v2_pb2,
+    grpc_predict_v2_pb2_grpc,
+)
 from drucker.protocol.auth import TokenAuthInterceptor, protected_methods
 from drucker.protocol.drucker_dashboard import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
 from drucker.protocol.drucker_worker import worker_rpc_handler
 from drucker.protocol.health import HealthReporter
+from drucker.protocol.v2.servicer import InferenceServicer
 
 STREAM_CHUNK_BYTES = 1024 * 1024
 
-_DESCRIPTOR_SERVICES = drucker_pb2.DESCRIPTOR.services_by_name
-SERVICE_NAMES = [_DESCRIPTOR_SERVICES[name].full_name for name in _DESCRIPTOR_SERVICES]
+SERVICE_NAMES = [
+    service.full_name
+    for descriptor in (drucker_pb2.DESCRIPTOR, grpc_predict_v2_pb2.DESCRIPTOR)
+    for service in descriptor.services_by_name.values()
+]
 
 
 class DruckerServer:
@@ -73,6 +82,9 @@ class DruckerServer:
         )
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
             DruckerDashboardServicer(manager), self._server
+        )
+        grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
+            InferenceServicer(manager, self._executor, self._batcher), self._server
         )
         drucker_pb2_grpc.add_HealthServicer_to_server(self.health.drucker, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.standard, self._server)

@@ -111,6 +111,19 @@ def drucker_predict_batch(
     ]
 
 
+@drucker.hookimpl
+def drucker_signature(model: Any) -> drucker.ModelSignature:
+    """One FP32 row of ``n_features_in_`` features in; the class label and its score out."""
+    features = int(getattr(model, "n_features_in_", -1))
+    return drucker.ModelSignature(
+        inputs=(drucker.TensorSpec("input", "FP32", (-1, features)),),
+        outputs=(
+            drucker.TensorSpec("label", "BYTES", (-1,)),
+            drucker.TensorSpec("score", "FP32", (-1,)),
+        ),
+    )
+
+
 def _read_rows(data_path: str) -> Iterator[list[str]]:
     with open(data_path, newline="", encoding="utf-8") as handle:
         for fields in csv.reader(handle):

@@ -1,0 +1,96 @@
+"""V2 tensors ⇄ numpy arrays: typed contents, raw little-endian contents and BYTES framing."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import numpy as np
+
+from drucker.errors import InvalidInputError
+from drucker.protocol._generated import grpc_predict_v2_pb2 as pb
+
+# datatype → (numpy dtype of raw contents, InferTensorContents field)
+DATATYPES: dict[str, tuple[Any, str]] = {
+    "BOOL": (np.dtype("?"), "bool_contents"),
+    "INT32": (np.dtype("<i4"), "int_contents"),
+    "INT64": (np.dtype("<i8"), "int64_contents"),
+    "UINT32": (np.dtype("<u4"), "uint_contents"),
+    "UINT64": (np.dtype("<u8"), "uint64_contents"),
+    "FP32": (np.dtype("<f4"), "fp32_contents"),
+    "FP64": (np.dtype("<f8"), "fp64_contents"),
+    "BYTES": (np.dtype(object), "bytes_contents"),
+}
+
+
+def _element_count(shape: tuple[int, ...], name: str) -> int:
+    if any(dim < 0 for dim in shape):
+        raise InvalidInputError(f"input {name!r} has a negative dimension in shape {list(shape)}")
+    return int(np.prod(shape, dtype=np.int64)) if shape else 1
+
+
+def _split_bytes(raw: bytes, name: str) -> list[bytes]:
+    """Elements of a raw BYTES tensor: each a 4-byte little-endian length, then the bytes."""
+    items, offset = [], 0
+    while offset < len(raw):
+        if offset + 4 > len(raw):
+            raise InvalidInputError(f"raw BYTES input {name!r} is cut off in a length prefix")
+        (length,) = struct.unpack_from("<I", raw, offset)
+        offset += 4
+        if offset + length > len(raw):
+            raise InvalidInputError(f"raw BYTES input {name!r} is cut off in an element")
+        items.append(raw[offset : offset + length])
+        offset += length
+    return items
+
+
+def decode_input(tensor: Any, raw: bytes | None) -> np.ndarray:
+    """The array of one input tensor, from ``raw`` when given, else its typed contents.
+
+    :raises InvalidInputError: for an unknown datatype or when the data do not fill the shape.
+    """
+    name, datatype, shape = tensor.name, tensor.datatype, tuple(tensor.shape)
+    if datatype not in DATATYPES:
+        known = ", ".join(DATATYPES)
+        raise InvalidInputError(f"input {name!r}: datatype {datatype!r} is not one of {known}")
+    dtype, field = DATATYPES[datatype]
+    count = _element_count(shape, name)
+    if raw is not None:
+        if datatype == "BYTES":
+            values: Any = np.array(_split_bytes(raw, name), dtype=object)
+        else:
+            if len(raw) != count * dtype.itemsize:
+                raise InvalidInputError(
+                    f"input {name!r}: {len(raw)} raw bytes do not hold shape {list(shape)} of "
+                    f"{datatype} ({count * dtype.itemsize} bytes)"
+                )
+            values = np.frombuffer(raw, dtype=dtype)
+    else:
+        contents = getattr(tensor.contents, field)
+        values = np.array(list(contents), dtype=object if datatype == "BYTES" else dtype)
+    if values.size != count:
+        raise InvalidInputError(
+            f"input {name!r}: {values.size} elements do not fill shape {list(shape)} ({count})"
+        )
+    reshaped: np.ndarray = values.reshape(shape)
+    return reshaped
+
+
+def encode_output(name: str, datatype: str, array: np.ndarray, raw: bool) -> tuple[Any, bytes]:
+    """An output tensor message and, for raw responses, its little-endian bytes."""
+    dtype, field = DATATYPES[datatype]
+    message = pb.ModelInferResponse.InferOutputTensor(
+        name=name, datatype=datatype, shape=list(array.shape)
+    )
+    flat = array.reshape(-1)
+    if datatype == "BYTES":
+        items = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in flat]
+        if raw:
+            return message, b"".join(struct.pack("<I", len(v)) + v for v in items)
+        getattr(message.contents, field).extend(items)
+        return message, b""
+    typed = flat.astype(dtype)
+    if raw:
+        return message, typed.tobytes()
+    getattr(message.contents, field).extend(typed.tolist())
+    return message, b""
