@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from drucker._version import __version__
+from drucker.cli.bundle import bundle
 from drucker.cli.demo import demo
+from drucker.cli.health import health
 from drucker.cli.serve import serve
 
 
@@ -17,3 +19,5 @@ def main() -> None:
 
 main.add_command(serve)
 main.add_command(demo)
+main.add_command(health)
+main.add_command(bundle)

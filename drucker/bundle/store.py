@@ -1,0 +1,151 @@
+"""The local bundle store: ``<root>/<name>/<version>/`` directories holding one bundle each.
+
+The root is ``$DRUCKER_BUNDLE_STORE``, else ``~/.local/share/drucker/bundles``. Bundles are
+assembled in a staging directory inside the root and renamed into place, so a bundle in the
+store is always complete. Export writes one ``.tar.gz``; import verifies it against its manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from drucker.bundle.manifest import Manifest, read_manifest, verify
+from drucker.bundle.spec import validate_bundle_name, validate_version
+from drucker.errors import AlreadyExistsError, ConfigurationError, NotFoundError
+
+STORE_ENV = "DRUCKER_BUNDLE_STORE"
+STAGING = ".staging"
+
+
+def default_root() -> Path:
+    """The store root from the environment, or the default under the user's home."""
+    configured = os.environ.get(STORE_ENV)
+    if configured:
+        return Path(configured)
+    return Path.home() / ".local" / "share" / "drucker" / "bundles"
+
+
+def parse_tag(tag: str) -> tuple[str, str | None]:
+    """``NAME[:VERSION]`` as (name, version or None)."""
+    name, _, version = tag.partition(":")
+    validate_bundle_name(name)
+    if version:
+        validate_version(version)
+    return name, version or None
+
+
+class BundleStore:
+    """Bundles by name and version."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_root()
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A fresh directory on the store's file system, removed unless committed."""
+        base = self.root / STAGING
+        base.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(dir=base))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def path(self, name: str, version: str) -> Path:
+        return self.root / name / version
+
+    def commit(self, staged: Path, manifest: Manifest) -> tuple[Path, bool]:
+        """Move a staged bundle into place; (path, False) when that version already exists."""
+        target = self.path(manifest.name, manifest.version)
+        if target.exists():
+            return target, False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        return target, True
+
+    def list(self) -> list[Manifest]:
+        """Every stored bundle, by name, newest first within a name."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for name_dir in sorted(self.root.iterdir()):
+            if name_dir.name.startswith(".") or not name_dir.is_dir():
+                continue
+            versions = [read_manifest(v) for v in name_dir.iterdir() if v.is_dir()]
+            found += sorted(versions, key=lambda m: m.created, reverse=True)
+        return found
+
+    def get(self, tag: str) -> tuple[Path, Manifest]:
+        """A bundle by ``NAME:VERSION``, or the newest of ``NAME``.
+
+        :raises NotFoundError: when there is no such bundle.
+        """
+        name, version = parse_tag(tag)
+        if version is not None:
+            path = self.path(name, version)
+            if not path.is_dir():
+                raise NotFoundError(f"no bundle {name}:{version} in {self.root}")
+            return path, read_manifest(path)
+        candidates = [m for m in self.list() if m.name == name]
+        if not candidates:
+            raise NotFoundError(f"no bundle named {name} in {self.root}")
+        newest = candidates[0]
+        return self.path(newest.name, newest.version), newest
+
+    def delete(self, tag: str) -> Manifest:
+        """Remove a bundle (``NAME:VERSION`` required, to delete on purpose)."""
+        _, version = parse_tag(tag)
+        if version is None:
+            raise ConfigurationError("give the version to delete: NAME:VERSION")
+        path, manifest = self.get(tag)
+        shutil.rmtree(path)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # the name directory, when it was the last version
+        return manifest
+
+    def export(self, tag: str, archive: Path) -> Manifest:
+        """Write a bundle as one reproducible ``.tar.gz`` (sorted entries, no owners, no times)."""
+        path, manifest = self.get(tag)
+        verify(path, manifest)
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                info = tar.gettarinfo(str(file), arcname=file.relative_to(path).as_posix())
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mtime = 0
+                with file.open("rb") as handle:
+                    tar.addfile(info, handle)
+        with archive.open("wb") as out, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+            gz.write(buffer.getvalue())
+        return manifest
+
+    def import_archive(self, archive: Path) -> Manifest:
+        """Add an exported bundle, verified against its manifest before it enters the store.
+
+        :raises ConfigurationError: for a tampered or malformed archive.
+        :raises AlreadyExistsError: when that version is already stored.
+        """
+        with self.staging() as staged:
+            try:
+                with tarfile.open(archive, mode="r:gz") as tar:
+                    tar.extractall(staged, filter="data")
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                raise ConfigurationError(f"{archive}: not a bundle archive: {exc}") from None
+            manifest = read_manifest(staged)
+            validate_bundle_name(manifest.name)
+            validate_version(manifest.version)
+            verify(staged, manifest)
+            if self.path(manifest.name, manifest.version).exists():
+                raise AlreadyExistsError(f"bundle {manifest.tag} is already in the store")
+            self.commit(staged, manifest)
+        return manifest
