@@ -28,3 +28,8 @@ class Kind(enum.Enum):
     def is_streamed(self) -> bool:
         """Whether the wire carries this kind as a stream of chunks (only ``Bytes``)."""
         return self is Kind.BYTES
+
+
+def rpc_name(input_kind: Kind, output_kind: Kind) -> str:
+    """The Drucker worker rpc for a pair of kinds, e.g. ``Predict_ArrFloat_String``."""
+    return f"Predict_{input_kind.wire_name}_{output_kind.wire_name}"

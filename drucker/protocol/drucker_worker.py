@@ -18,7 +18,7 @@ import grpc.aio
 
 from drucker.batching import Batcher
 from drucker.errors import DruckerError
-from drucker.kinds import Kind
+from drucker.kinds import Kind, rpc_name
 from drucker.protocol.drucker_values import (
     INPUT_MESSAGES,
     OUTPUT_MESSAGES,
@@ -33,11 +33,6 @@ from drucker.runtime import Runtime
 from drucker.types import PredictResult
 
 SERVICE_NAME = "drucker.DruckerWorker"
-
-
-def rpc_name(input_kind: Kind, output_kind: Kind) -> str:
-    """The rpc's method name, e.g. ``Predict_ArrFloat_String``."""
-    return f"Predict_{input_kind.wire_name}_{output_kind.wire_name}"
 
 
 class _Predictor:

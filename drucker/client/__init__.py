@@ -1,0 +1,41 @@
+"""The drucker client: ``Client`` (blocking) and ``drucker.client.aio.AsyncClient``.
+
+    from drucker.client import Client
+
+    with Client("localhost:5000") as client:
+        result = client.predict([5.1, 3.5, 1.4, 0.2], output="String")
+        print(result.label, result.score)
+
+It knows the wire protocol only (never the server or the runtime).
+"""
+
+from drucker.client._sync import Client
+from drucker.client.errors import (
+    ClientError,
+    InvalidArgument,
+    ManagementError,
+    NotFound,
+    ServerError,
+    Unauthenticated,
+    Unavailable,
+)
+from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
+from drucker.kinds import Kind
+from drucker.types import PredictResult
+
+__all__ = [
+    "Client",
+    "ClientError",
+    "EvaluationRecord",
+    "InvalidArgument",
+    "Kind",
+    "ManagementError",
+    "Metrics",
+    "NotFound",
+    "PredictResult",
+    "ServerError",
+    "ServiceInfo",
+    "StoredModel",
+    "Unauthenticated",
+    "Unavailable",
+]

@@ -1,0 +1,53 @@
+"""Values the client returns (kept apart from the server's types: the client knows the wire)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class ServiceInfo:
+    """What ServiceInfo reports."""
+
+    application_name: str
+    service_name: str
+    service_level: str
+    model_name: str
+    model_sha256: str
+
+
+@attrs.frozen
+class StoredModel:
+    """One model of the server's model store."""
+
+    name: str
+    size: int
+    sha256: str
+    uploaded_at: float
+    active: bool
+
+
+@attrs.frozen
+class Metrics:
+    """Evaluation metrics; per-class lists follow ``labels``."""
+
+    num: int
+    accuracy: float
+    labels: list[str]
+    precision: list[float]
+    recall: list[float]
+    f1: list[float]
+    option: dict[str, float]
+
+
+@attrs.frozen
+class EvaluationRecord:
+    """One evaluated sample of a stored evaluation result."""
+
+    input: Any
+    label: Any
+    output: Any
+    score: list[float]
+    is_correct: bool
