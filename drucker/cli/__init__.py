@@ -8,6 +8,8 @@ from drucker._version import __version__
 from drucker.cli.bundle import bundle
 from drucker.cli.demo import demo
 from drucker.cli.health import health
+from drucker.cli.model import evaluate, model
+from drucker.cli.predict import predict
 from drucker.cli.serve import serve
 
 
@@ -21,3 +23,6 @@ main.add_command(serve)
 main.add_command(demo)
 main.add_command(health)
 main.add_command(bundle)
+main.add_command(predict)
+main.add_command(model)
+main.add_command(evaluate)

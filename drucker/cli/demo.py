@@ -10,28 +10,27 @@ from pathlib import Path
 from typing import Any
 
 import click
-import grpc.aio
 
+from drucker.client.aio import AsyncClient
 from drucker.errors import DruckerError
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
+from drucker.kinds import Kind
 from drucker.server.lifecycle import build_runtime, serve
 from drucker.settings import load_settings
 
 
 async def _show_predictions(port: int, rows: tuple[list[float], ...]) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
+    async with AsyncClient(f"127.0.0.1:{port}") as client:
         for row in rows:
-            request = drucker_pb2.ArrFloatInput(input=row, option=drucker_pb2.Option(val="{}"))
-            best = await stub.Predict_ArrFloat_String(request)
-            ranked = await stub.Predict_ArrFloat_ArrString(request)
+            best = await client.predict(row, output=Kind.STRING)
+            ranked = await client.predict(row, output=Kind.ARR_STRING)
             answer = {
                 "input": row,
-                "label": best.output,
+                "label": best.label,
                 "score": round(best.score, 4),
-                "ranking": dict(
-                    zip(ranked.output, (round(s, 4) for s in ranked.score), strict=True)
-                ),
+                "ranking": {
+                    label: round(score, 4)
+                    for label, score in zip(ranked.label, ranked.score, strict=True)
+                },
             }
             click.echo(json.dumps(answer))
 
@@ -50,6 +49,7 @@ async def _demo(port: int, keep_serving: bool) -> None:
                 "application_name": "iris-demo",
                 "model_dir": workdir,
                 "eval_dir": workdir,
+                "log_predictions": False,
             },
         )
         runtime = build_runtime("drucker_sklearn", settings)

@@ -1,0 +1,86 @@
+"""``drucker model`` and ``drucker evaluate``: manage the models of a running server."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import click
+
+from drucker.cli._client import client_options
+from drucker.client import Client
+
+
+def _upload_with_progress(client: Client, path: Path, name: str, data: bool = False) -> str:
+    total = path.stat().st_size
+    stderr = click.get_text_stream("stderr")
+    with click.progressbar(length=total, label=f"uploading {path.name}", file=stderr) as bar:
+        done = 0
+
+        def advance(sent: int, _total: int) -> None:
+            nonlocal done
+            bar.update(sent - done)
+            done = sent
+
+        if data:
+            return client.upload_evaluation_data(path, name, progress=advance)
+        return client.upload_model(path, name, progress=advance)
+
+
+@click.group()
+def model() -> None:
+    """Upload, switch and list the models of a running server."""
+
+
+@model.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Name in the model store (default: the file name).")
+@client_options
+def upload(client: Client, file: Path, name: str | None) -> None:
+    """Upload FILE to the server's model store."""
+    click.echo(_upload_with_progress(client, file, name or file.name))
+
+
+@model.command()
+@click.argument("name")
+@client_options
+def switch(client: Client, name: str) -> None:
+    """Make the stored model NAME serve (the old one serves until it is loaded)."""
+    click.echo(client.switch_model(name))
+
+
+@model.command(name="list")
+@client_options
+def list_models(client: Client) -> None:
+    """List the stored models; '*' marks the one serving."""
+    models, serving = client.list_models()
+    for stored in models:
+        mark = "*" if stored.name == serving else " "
+        when = datetime.datetime.fromtimestamp(stored.uploaded_at, datetime.UTC)
+        click.echo(
+            f"{mark} {stored.name}\t{stored.size}\t{stored.sha256[:16]}\t"
+            f"{when.isoformat(timespec='seconds')}"
+        )
+    if serving and serving not in {m.name for m in models}:
+        click.echo(f"* {serving}\t(the start-up model, not in the store)")
+
+
+@click.command()
+@click.argument("data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="Name of the data on the server (default: the file name).")
+@click.option("--result", help="Name of the stored result (default: <name>.result).")
+@client_options
+def evaluate(client: Client, data_file: Path, name: str | None, result: str | None) -> None:
+    """Upload DATA_FILE, evaluate the serving model on it and print the metrics as JSON."""
+    data_name = name or data_file.name
+    _upload_with_progress(client, data_file, data_name, data=True)
+    metrics = client.evaluate(data_name, result)
+    per_class = {
+        label: {"precision": p, "recall": r, "f1": f}
+        for label, p, r, f in zip(
+            metrics.labels, metrics.precision, metrics.recall, metrics.f1, strict=True
+        )
+    }
+    report = {"num": metrics.num, "accuracy": metrics.accuracy, "classes": per_class}
+    click.echo(json.dumps({**report, **metrics.option}, indent=2))
