@@ -1,9 +1,12 @@
 """Adaptive batching: concurrent requests of one rpc answered by one plugin batch call.
 
-While a batch is being predicted (in a worker thread), new requests queue up; when it is done,
-everything queued (up to ``max_size``) becomes the next batch. Under light load a request is
-predicted at once, alone; under heavy load batches grow by themselves. ``max_wait`` adds an
-optional pause before a batch that is not full, trading latency for larger batches.
+While a batch is being predicted, new requests queue up; when it is done, everything queued
+(up to ``max_size``) becomes the next batch. Under light load a request is predicted at once,
+alone; under heavy load batches grow by themselves. ``max_wait`` adds an optional pause before
+a batch that is not full, trading latency for larger batches.
+
+Batches run in one worker thread, or ``inline`` on the event loop: no thread hand-off, the
+fastest for quick models, but a batch then holds up every other rpc while it computes.
 """
 
 from __future__ import annotations
@@ -38,12 +41,16 @@ class _Lane:
 class Batcher:
     """Gathers predictions per rpc into ``Runtime.predict_batch`` calls."""
 
-    def __init__(self, runtime: Runtime, max_size: int, max_wait_seconds: float) -> None:
+    def __init__(
+        self, runtime: Runtime, max_size: int, max_wait_seconds: float, inline: bool = False
+    ) -> None:
         self._runtime = runtime
         self._max_size = max_size
         self._max_wait = max_wait_seconds
         self._lanes: dict[tuple[Kind, Kind], _Lane] = {}
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="drucker-batch")
+        self._executor = (
+            None if inline else ThreadPoolExecutor(1, thread_name_prefix="drucker-batch")
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self.batch_sizes: list[int] = []  # sizes of recent batches, for tests and metrics
 
@@ -74,15 +81,16 @@ class Batcher:
                     continue
                 if len(self.batch_sizes) < 10_000:
                     self.batch_sizes.append(len(batch))
+                values = [item.value for item in batch]
+                options = [item.option for item in batch]
+                predict = self._runtime.predict_batch
                 try:
-                    answers = await loop.run_in_executor(
-                        self._executor,
-                        self._runtime.predict_batch,
-                        [item.value for item in batch],
-                        [item.option for item in batch],
-                        input_kind,
-                        output_kind,
-                    )
+                    if self._executor is None:
+                        answers = predict(values, options, input_kind, output_kind)
+                    else:
+                        answers = await loop.run_in_executor(
+                            self._executor, predict, values, options, input_kind, output_kind
+                        )
                 except DruckerError as error:
                     answers = [error] * len(batch)
                 for item, answer in zip(batch, answers, strict=True):
@@ -92,9 +100,12 @@ class Batcher:
                         item.future.set_exception(answer)
                     else:
                         item.future.set_result(answer)
+                if self._executor is None:
+                    await asyncio.sleep(0)  # let the rpcs that arrived meanwhile join the lane
         finally:
             lane.draining = False
 
     def close(self) -> None:
         """Stop the batch thread (queued work is abandoned)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)

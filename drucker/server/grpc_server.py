@@ -62,7 +62,12 @@ class DruckerServer:
             else None
         )
         self._batcher = (
-            Batcher(runtime, settings.batch_max_size, settings.batch_max_wait_ms / 1000)
+            Batcher(
+                runtime,
+                settings.batch_max_size,
+                settings.batch_max_wait_ms / 1000,
+                inline=settings.predict_threads == 0,
+            )
             if settings.batching and runtime.can_batch
             else None
         )

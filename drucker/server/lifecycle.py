@@ -13,7 +13,7 @@ import attrs
 from drucker.errors import DruckerError
 from drucker.events import EventLog, ServiceIdentity
 from drucker.management import ModelManager
-from drucker.plugins import build_plugin_manager
+from drucker.plugins import build_plugin_manager, new_plugin_manager
 from drucker.protocol.auth import resolve_token
 from drucker.runtime import Runtime
 from drucker.server.grpc_server import DruckerServer
@@ -59,6 +59,15 @@ def build_settings(options: ServeOptions) -> Settings:
     elif options.workers is not None:
         overrides["workers"] = options.workers
     return load_settings(options.settings_file, overrides=overrides)
+
+
+def system_log(settings: Settings, log_stream: TextIO | None = None) -> EventLog:
+    """An event log with only the first-party JSON-lines plugin (no model plugin)."""
+    from drucker_jsonlog import JsonLinesLog
+
+    plugins = new_plugin_manager()
+    plugins.register(JsonLinesLog(log_stream))
+    return EventLog(plugins, ServiceIdentity.from_settings(settings))
 
 
 def build_runtime(
@@ -173,9 +182,12 @@ def run(options: ServeOptions, log_stream: TextIO | None = None) -> int:
     """Serve until a signal stops it; return the process exit code."""
     try:
         settings = build_settings(options)
-        runtime = build_runtime(options.plugin, settings, log_stream)
         if settings.workers > 1:
-            return Supervisor(settings, runtime.log, options.worker_args()).run()
+            # The supervisor only starts processes: it loads neither the plugin nor a model.
+            return Supervisor(
+                settings, system_log(settings, log_stream), options.worker_args()
+            ).run()
+        runtime = build_runtime(options.plugin, settings, log_stream)
     except DruckerError as exc:
         print(f"drucker serve: {exc}", file=sys.stderr)
         return 2

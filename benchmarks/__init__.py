@@ -1,0 +1,1 @@
+"""Side-by-side serving benchmarks: `python -m benchmarks --help`."""
