@@ -11,7 +11,13 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 # Stubs are generated with this exact version so `nox -s proto` is reproducible;
 # tests/test_proto_drift.py fails when the committed stubs differ from its output.
 GRPCIO_TOOLS = "grpcio-tools==1.75.1"
-TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.3", "tritonclient[grpc]>=2.50", GRPCIO_TOOLS]
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-timeout>=2.3",
+    "tritonclient[grpc]>=2.50",
+    "kubernetes-validate>=1.30",
+    GRPCIO_TOOLS,
+]
 PYTHON = "3.11"
 
 
