@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ from drucker.client import Client
 
 def _upload_with_progress(client: Client, path: Path, name: str, data: bool = False) -> str:
     total = path.stat().st_size
-    stderr = click.get_text_stream("stderr")
+    stderr = sys.stderr
     with click.progressbar(length=total, label=f"uploading {path.name}", file=stderr) as bar:
         done = 0
 
