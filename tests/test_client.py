@@ -15,6 +15,7 @@ import pytest
 
 from drucker.client import (
     Client,
+    DeadlineExceeded,
     InvalidArgument,
     ManagementError,
     NotFound,
@@ -75,6 +76,18 @@ def test_errors_carry_the_status(client: Client) -> None:
     with Client(f"127.0.0.1:{free_port()}", timeout=2, max_attempts=1) as nobody:
         with pytest.raises(Unavailable):
             nobody.predict("x")
+
+
+def test_deadline_and_refused_inputs(client: Client) -> None:
+    with pytest.raises(DeadlineExceeded) as late:
+        client.predict("x", option={"sleep": 1.0}, timeout=0.2)
+    assert late.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
+    with pytest.raises(ValueError, match="flat arrays"):
+        client.predict(np.ones((2, 2)), output="ArrFloat")
+    with pytest.raises(TypeError, match="only str, or only int and float"):
+        client.predict([1, "a"], output="String")
+    with pytest.raises(ValueError, match="unknown kind"):
+        client.predict("x", output="Tensor")
 
 
 def _echo_server(tmp_path: Path, name: str) -> ThreadedServer:
@@ -180,6 +193,11 @@ def test_management_end_to_end(tmp_path: Path, iris_model: Path) -> None:
             assert client.service_info().model_name == "v2.joblib"
             with pytest.raises(ManagementError, match="no model named"):
                 client.switch_model("absent.joblib")
+            # The digest is computed and sent by default; a wrong one is refused, nothing stored.
+            assert "sha256" in client.upload_model(iris_model, "v3.joblib")
+            with pytest.raises(ManagementError, match="sha256"):
+                client.upload_model(iris_model, "v4.joblib", sha256="0" * 64)
+            assert [m.name for m in client.list_models()[0]] == ["v2.joblib", "v3.joblib"]
             data = write_iris_csv(tmp_path / "iris.csv")
             client.upload_evaluation_data(data, "iris.csv")
             metrics = client.evaluate("iris.csv", "run")

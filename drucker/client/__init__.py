@@ -12,6 +12,7 @@ It knows the wire protocol only (never the server or the runtime).
 from drucker.client._sync import Client
 from drucker.client.errors import (
     ClientError,
+    DeadlineExceeded,
     InvalidArgument,
     ManagementError,
     NotFound,
@@ -26,6 +27,7 @@ from drucker.types import PredictResult
 __all__ = [
     "Client",
     "ClientError",
+    "DeadlineExceeded",
     "EvaluationRecord",
     "InvalidArgument",
     "Kind",

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from drucker.client import _codec
-from drucker.client.errors import ClientError, ManagementError, from_rpc_error
+from drucker.client import _kinds, _management
+from drucker.client._channel import channel_spec
+from drucker.client._kinds import Option
+from drucker.client._management import Progress
+from drucker.client.errors import from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
-from drucker.kinds import Kind, rpc_name
+from drucker.kinds import Kind
 from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
 from drucker.types import PredictResult
-
-Progress = Callable[[int, int], None]
 
 
 class Client:
@@ -25,10 +26,12 @@ class Client:
     :param target: ``host:port``, a DNS name with port (every address it resolves to is used),
         or a list of ``host:port``; calls are spread round robin over the servers that are up.
     :param timeout: default deadline of a call, in seconds.
-    :param max_attempts: attempts of an idempotent call on UNAVAILABLE (1 turns retries off).
+    :param max_attempts: attempts of an idempotent call on UNAVAILABLE (1 turns retries off;
+        gRPC caps it at 5). Uploads, switches and evaluations are never retried.
     :param token: the management token, sent as ``authorization: Bearer <token>``.
-    :param tls: serve over TLS: ``True`` for the system roots, or the PEM (bytes or a path) of
-        the CA that signed the server's certificate.
+    :param tls: use TLS: ``True`` for the system roots, or the PEM (bytes or a path) of the CA
+        that signed the server's certificate.
+    :param options: extra gRPC channel options.
     """
 
     def __init__(
@@ -38,19 +41,18 @@ class Client:
         timeout: float = 10.0,
         max_attempts: int = 4,
         token: str | None = None,
-        tls: bool | str | bytes = False,
+        tls: bool | str | Path | bytes = False,
         options: Sequence[tuple[str, Any]] = (),
     ) -> None:
+        spec = channel_spec(
+            target, max_attempts=max_attempts, token=token, tls=tls, options=options
+        )
         self.timeout = timeout
-        self._metadata = [("authorization", f"Bearer {token}")] if token else []
-        address = _codec.channel_target(target)
-        channel_options = _codec.channel_options(max_attempts, options)
-        if tls:
-            roots = None if tls is True else _codec.read_pem(tls)
-            credentials = grpc.ssl_channel_credentials(root_certificates=roots)
-            self._channel = grpc.secure_channel(address, credentials, options=channel_options)
+        self._metadata = spec.metadata
+        if spec.credentials is not None:
+            self._channel = grpc.secure_channel(spec.address, spec.credentials, spec.options)
         else:
-            self._channel = grpc.insecure_channel(address, options=channel_options)
+            self._channel = grpc.insecure_channel(spec.address, spec.options)
         self._worker = drucker_pb2_grpc.DruckerWorkerStub(self._channel)
         self._dashboard = drucker_pb2_grpc.DruckerDashboardStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
@@ -65,9 +67,19 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: Any, request: Any, timeout: float | None, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        method: Any,
+        request: Any,
+        timeout: float | None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Any:
         try:
-            return method(request, timeout=timeout or self.timeout, **kwargs)
+            return method(
+                request,
+                timeout=timeout or self.timeout,
+                metadata=(*self._metadata, *metadata),
+            )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -78,38 +90,35 @@ class Client:
         input: Any,
         *,
         output: Kind | str = Kind.STRING,
-        option: dict[str, Any] | None = None,
+        option: Option = None,
         input_kind: Kind | str | None = None,
         timeout: float | None = None,
     ) -> PredictResult:
         """Predict one input; the rpc is chosen from the input's type and ``output``.
 
+        :raises TypeError: or ``ValueError`` when the input fits no kind.
         :raises ClientError: (a subclass naming the status) when the call fails.
         """
-        in_kind = _codec.as_kind(input_kind) if input_kind else _codec.input_kind_of(input)
-        out_kind = _codec.as_kind(output)
-        method = getattr(self._worker, rpc_name(in_kind, out_kind))
-        text = _codec.option_text(option)
-        request = (
-            _codec.bytes_requests(input, text)
-            if in_kind is Kind.BYTES
-            else _codec.unary_request(input, in_kind, text)
-        )
-        if out_kind is Kind.BYTES:
-            try:
-                messages = list(method(request, timeout=timeout or self.timeout))
-            except grpc.RpcError as error:
-                raise from_rpc_error(error) from None
-            return _codec.joined_bytes_result(messages)
-        return _codec.result_of(self._call(method, request, timeout), out_kind)
+        prediction = _kinds.prepare(input, output, option, input_kind)
+        method = getattr(self._worker, prediction.rpc)
+        if prediction.output_kind is not Kind.BYTES:
+            reply = self._call(method, prediction.request, timeout)
+            return _kinds.result_of(reply, prediction.output_kind)
+        try:
+            messages = list(self._call(method, prediction.request, timeout))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        result = _kinds.joined_bytes_result(messages)
+        if result is None:
+            raise no_answer("prediction")
+        return result
 
     # -- service -----------------------------------------------------------------------------
 
     def service_info(self) -> ServiceInfo:
         """Application, service, level and the serving model."""
-        request = drucker_pb2.ServiceInfoRequest()
-        reply = self._call(self._dashboard.ServiceInfo, request, None, metadata=self._metadata)
-        return _codec.service_info_of(reply)
+        reply = self._call(self._dashboard.ServiceInfo, drucker_pb2.ServiceInfoRequest(), None)
+        return _management.service_info_of(reply)
 
     def health(self, service: str = "") -> bool:
         """Whether the server reports SERVING on the standard health service."""
@@ -119,41 +128,53 @@ class Client:
 
     # -- management --------------------------------------------------------------------------
 
-    def _checked(self, reply: Any) -> str:
-        if reply.status != 1:
-            raise ManagementError(reply.message)
-        return str(reply.message)
+    def _upload(
+        self,
+        kind: str,
+        path: str | Path,
+        name: str | None,
+        metadata: Sequence[tuple[str, str]],
+        progress: Progress | None,
+        timeout: float | None,
+    ) -> str:
+        path = Path(path)
+        messages = _management.UploadMessages(path, name or path.name, kind, progress)
+        requests = map(messages.message, _management.read_chunks(path))
+        method = (
+            self._dashboard.UploadModel
+            if kind == "model"
+            else (self._dashboard.UploadEvaluationData)
+        )
+        return _management.checked(self._call(method, requests, timeout, metadata))
 
     def upload_model(
         self,
         path: str | Path,
         name: str | None = None,
         *,
-        sha256: str | None = None,
+        sha256: str | bool = True,
         progress: Progress | None = None,
         timeout: float | None = None,
     ) -> str:
         """Stream a model file to the server's store; returns the server's message.
 
+        :param sha256: the digest the server verifies: computed from the file (``True``),
+            given as hex, or not sent (``False``).
+        :param progress: called with (bytes sent, total bytes) as the upload goes.
         :raises ManagementError: when the server refused it (bad name, too large, …).
         """
-        path = Path(path)
-        metadata = self._metadata + ([(_codec.SHA256_METADATA, sha256)] if sha256 else [])
-        requests = _codec.file_chunks(path, name or path.name, "path", progress)
-        reply = self._call(self._dashboard.UploadModel, requests, timeout, metadata=metadata)
-        return self._checked(reply)
+        metadata = _management.sha256_metadata(Path(path), sha256)
+        return self._upload("model", path, name, metadata, progress, timeout)
 
     def switch_model(self, name: str, *, timeout: float | None = None) -> str:
         """Make a stored model serve. :raises ManagementError: when it cannot be loaded."""
         request = drucker_pb2.SwitchModelRequest(path=name)
-        reply = self._call(self._dashboard.SwitchModel, request, timeout, metadata=self._metadata)
-        return self._checked(reply)
+        return _management.checked(self._call(self._dashboard.SwitchModel, request, timeout))
 
     def list_models(self) -> tuple[list[StoredModel], str]:
         """The stored models and the name of the one serving."""
-        request = drucker_pb2.ListModelsRequest()
-        reply = self._call(self._dashboard.ListModels, request, None, metadata=self._metadata)
-        return _codec.models_of(reply), reply.serving
+        reply = self._call(self._dashboard.ListModels, drucker_pb2.ListModelsRequest(), None)
+        return _management.models_of(reply), reply.serving
 
     def upload_evaluation_data(
         self,
@@ -164,10 +185,7 @@ class Client:
         timeout: float | None = None,
     ) -> str:
         """Stream labelled data for :meth:`evaluate` to the server."""
-        path = Path(path)
-        requests = _codec.file_chunks(path, name or path.name, "data_path", progress)
-        method = self._dashboard.UploadEvaluationData
-        return self._checked(self._call(method, requests, timeout, metadata=self._metadata))
+        return self._upload("data", path, name, (), progress, timeout)
 
     def evaluate(
         self, data_name: str, result_name: str | None = None, *, timeout: float | None = 600
@@ -176,29 +194,28 @@ class Client:
         request = drucker_pb2.EvaluateModelRequest(
             data_path=data_name, result_path=result_name or f"{data_name}.result"
         )
-        method = self._dashboard.EvaluateModel
-        reply = self._call(method, iter([request]), timeout, metadata=self._metadata)
-        return _codec.metrics_of(reply.metrics)
+        reply = self._call(self._dashboard.EvaluateModel, iter([request]), timeout)
+        return _management.metrics_of(reply.metrics)
 
     def evaluation_result(
         self, result_name: str, *, timeout: float | None = 600
     ) -> tuple[Metrics, Iterator[EvaluationRecord]]:
         """The stored metrics and an iterator over the per-sample records (streamed)."""
         request = drucker_pb2.EvaluationResultRequest(result_path=result_name)
-        stream = self._dashboard.EvaluationResult(request, timeout=timeout, metadata=self._metadata)
+        stream = self._call(self._dashboard.EvaluationResult, request, timeout)
         try:
             first = next(stream)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         except StopIteration:
-            raise ClientError("the server sent no evaluation result") from None
+            raise no_answer("evaluation result") from None
 
         def records() -> Iterator[EvaluationRecord]:
-            yield from _codec.records_of(first)
+            yield from _management.records_of(first)
             try:
                 for reply in stream:
-                    yield from _codec.records_of(reply)
+                    yield from _management.records_of(reply)
             except grpc.RpcError as error:
                 raise from_rpc_error(error) from None
 
-        return _codec.metrics_of(first.metrics), records()
+        return _management.metrics_of(first.metrics), records()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +10,19 @@ import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from drucker.client import _codec
-from drucker.client.errors import ClientError, ManagementError, from_rpc_error
+from drucker.client import _kinds, _management
+from drucker.client._channel import channel_spec
+from drucker.client._kinds import Option
+from drucker.client._management import Progress
+from drucker.client.errors import from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
-from drucker.kinds import Kind, rpc_name
+from drucker.kinds import Kind
 from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
 from drucker.types import PredictResult
 
-Progress = Callable[[int, int], None]
-
 
 class AsyncClient:
-    """A drucker service over a grpc.aio channel; see :class:`drucker.client.Client`."""
+    """A drucker service over a grpc.aio channel; the arguments are those of ``Client``."""
 
     def __init__(
         self,
@@ -30,19 +31,18 @@ class AsyncClient:
         timeout: float = 10.0,
         max_attempts: int = 4,
         token: str | None = None,
-        tls: bool | str | bytes = False,
+        tls: bool | str | Path | bytes = False,
         options: Sequence[tuple[str, Any]] = (),
     ) -> None:
+        spec = channel_spec(
+            target, max_attempts=max_attempts, token=token, tls=tls, options=options
+        )
         self.timeout = timeout
-        self._metadata = [("authorization", f"Bearer {token}")] if token else []
-        address = _codec.channel_target(target)
-        channel_options = _codec.channel_options(max_attempts, options)
-        if tls:
-            roots = None if tls is True else _codec.read_pem(tls)
-            credentials = grpc.ssl_channel_credentials(root_certificates=roots)
-            self._channel = grpc.aio.secure_channel(address, credentials, options=channel_options)
+        self._metadata = spec.metadata
+        if spec.credentials is not None:
+            self._channel = grpc.aio.secure_channel(spec.address, spec.credentials, spec.options)
         else:
-            self._channel = grpc.aio.insecure_channel(address, options=channel_options)
+            self._channel = grpc.aio.insecure_channel(spec.address, spec.options)
         self._worker = drucker_pb2_grpc.DruckerWorkerStub(self._channel)
         self._dashboard = drucker_pb2_grpc.DruckerDashboardStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
@@ -57,47 +57,64 @@ class AsyncClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _call(self, method: Any, request: Any, timeout: float | None, **kwargs: Any) -> Any:
+    def _start(
+        self,
+        method: Any,
+        request: Any,
+        timeout: float | None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Any:
+        """Start a call (awaitable or async iterator) with the deadline and the metadata."""
+        return method(
+            request, timeout=timeout or self.timeout, metadata=(*self._metadata, *metadata)
+        )
+
+    async def _call(
+        self,
+        method: Any,
+        request: Any,
+        timeout: float | None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Any:
         try:
-            return await method(request, timeout=timeout or self.timeout, **kwargs)
+            return await self._start(method, request, timeout, metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
+
+    # -- predictions -------------------------------------------------------------------------
 
     async def predict(
         self,
         input: Any,
         *,
         output: Kind | str = Kind.STRING,
-        option: dict[str, Any] | None = None,
+        option: Option = None,
         input_kind: Kind | str | None = None,
         timeout: float | None = None,
     ) -> PredictResult:
         """Predict one input; the rpc is chosen from the input's type and ``output``."""
-        in_kind = _codec.as_kind(input_kind) if input_kind else _codec.input_kind_of(input)
-        out_kind = _codec.as_kind(output)
-        method = getattr(self._worker, rpc_name(in_kind, out_kind))
-        text = _codec.option_text(option)
-        request = (
-            _codec.bytes_requests(input, text)
-            if in_kind is Kind.BYTES
-            else _codec.unary_request(input, in_kind, text)
-        )
-        if out_kind is Kind.BYTES:
-            try:
-                call = method(request, timeout=timeout or self.timeout)
-                messages = [message async for message in call]
-            except grpc.RpcError as error:
-                raise from_rpc_error(error) from None
-            return _codec.joined_bytes_result(messages)
-        return _codec.result_of(await self._call(method, request, timeout), out_kind)
+        prediction = _kinds.prepare(input, output, option, input_kind)
+        method = getattr(self._worker, prediction.rpc)
+        if prediction.output_kind is not Kind.BYTES:
+            reply = await self._call(method, prediction.request, timeout)
+            return _kinds.result_of(reply, prediction.output_kind)
+        try:
+            call = self._start(method, prediction.request, timeout)
+            messages = [message async for message in call]
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        result = _kinds.joined_bytes_result(messages)
+        if result is None:
+            raise no_answer("prediction")
+        return result
+
+    # -- service -----------------------------------------------------------------------------
 
     async def service_info(self) -> ServiceInfo:
         """Application, service, level and the serving model."""
         request = drucker_pb2.ServiceInfoRequest()
-        reply = await self._call(
-            self._dashboard.ServiceInfo, request, None, metadata=self._metadata
-        )
-        return _codec.service_info_of(reply)
+        reply = await self._call(self._dashboard.ServiceInfo, request, None)
+        return _management.service_info_of(reply)
 
     async def health(self, service: str = "") -> bool:
         """Whether the server reports SERVING on the standard health service."""
@@ -105,40 +122,51 @@ class AsyncClient:
         reply = await self._call(self._health.Check, request, None)
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
-    def _checked(self, reply: Any) -> str:
-        if reply.status != 1:
-            raise ManagementError(reply.message)
-        return str(reply.message)
+    # -- management --------------------------------------------------------------------------
+
+    async def _upload(
+        self,
+        kind: str,
+        path: str | Path,
+        name: str | None,
+        metadata: Sequence[tuple[str, str]],
+        progress: Progress | None,
+        timeout: float | None,
+    ) -> str:
+        path = Path(path)
+        messages = _management.UploadMessages(path, name or path.name, kind, progress)
+        requests: Iterator[Any] = map(messages.message, _management.read_chunks(path))
+        method = (
+            self._dashboard.UploadModel
+            if kind == "model"
+            else (self._dashboard.UploadEvaluationData)
+        )
+        return _management.checked(await self._call(method, requests, timeout, metadata))
 
     async def upload_model(
         self,
         path: str | Path,
         name: str | None = None,
         *,
-        sha256: str | None = None,
+        sha256: str | bool = True,
         progress: Progress | None = None,
         timeout: float | None = None,
     ) -> str:
-        """Stream a model file to the server's store; returns the server's message."""
-        path = Path(path)
-        metadata = self._metadata + ([(_codec.SHA256_METADATA, sha256)] if sha256 else [])
-        requests = _codec.file_chunks(path, name or path.name, "path", progress)
-        reply = await self._call(self._dashboard.UploadModel, requests, timeout, metadata=metadata)
-        return self._checked(reply)
+        """Stream a model file to the server's store; see ``Client.upload_model``."""
+        metadata = _management.sha256_metadata(Path(path), sha256)
+        return await self._upload("model", path, name, metadata, progress, timeout)
 
     async def switch_model(self, name: str, *, timeout: float | None = None) -> str:
-        """Make a stored model serve."""
+        """Make a stored model serve. :raises ManagementError: when it cannot be loaded."""
         request = drucker_pb2.SwitchModelRequest(path=name)
-        reply = await self._call(
-            self._dashboard.SwitchModel, request, timeout, metadata=self._metadata
-        )
-        return self._checked(reply)
+        reply = await self._call(self._dashboard.SwitchModel, request, timeout)
+        return _management.checked(reply)
 
     async def list_models(self) -> tuple[list[StoredModel], str]:
         """The stored models and the name of the one serving."""
         request = drucker_pb2.ListModelsRequest()
-        reply = await self._call(self._dashboard.ListModels, request, None, metadata=self._metadata)
-        return _codec.models_of(reply), reply.serving
+        reply = await self._call(self._dashboard.ListModels, request, None)
+        return _management.models_of(reply), reply.serving
 
     async def upload_evaluation_data(
         self,
@@ -149,47 +177,39 @@ class AsyncClient:
         timeout: float | None = None,
     ) -> str:
         """Stream labelled data for :meth:`evaluate` to the server."""
-        path = Path(path)
-        requests = _codec.file_chunks(path, name or path.name, "data_path", progress)
-        reply = await self._call(
-            self._dashboard.UploadEvaluationData, requests, timeout, metadata=self._metadata
-        )
-        return self._checked(reply)
+        return await self._upload("data", path, name, (), progress, timeout)
 
     async def evaluate(
         self, data_name: str, result_name: str | None = None, *, timeout: float | None = 600
     ) -> Metrics:
-        """Evaluate the serving model on stored data."""
+        """Evaluate the serving model on stored data; the result is stored under its name."""
         request = drucker_pb2.EvaluateModelRequest(
             data_path=data_name, result_path=result_name or f"{data_name}.result"
         )
-        reply = await self._call(
-            self._dashboard.EvaluateModel, iter([request]), timeout, metadata=self._metadata
-        )
-        return _codec.metrics_of(reply.metrics)
+        reply = await self._call(self._dashboard.EvaluateModel, iter([request]), timeout)
+        return _management.metrics_of(reply.metrics)
 
     async def evaluation_result(
         self, result_name: str, *, timeout: float | None = 600
     ) -> tuple[Metrics, AsyncIterator[EvaluationRecord]]:
         """The stored metrics and an async iterator over the per-sample records."""
         request = drucker_pb2.EvaluationResultRequest(result_path=result_name)
-        call = self._dashboard.EvaluationResult(request, timeout=timeout, metadata=self._metadata)
-        replies = call.__aiter__()
+        replies = self._start(self._dashboard.EvaluationResult, request, timeout).__aiter__()
         try:
             first = await replies.__anext__()
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         except StopAsyncIteration:
-            raise ClientError("the server sent no evaluation result") from None
+            raise no_answer("evaluation result") from None
 
         async def records() -> AsyncIterator[EvaluationRecord]:
-            for record in _codec.records_of(first):
+            for record in _management.records_of(first):
                 yield record
             try:
                 async for reply in replies:
-                    for record in _codec.records_of(reply):
+                    for record in _management.records_of(reply):
                         yield record
             except grpc.RpcError as error:
                 raise from_rpc_error(error) from None
 
-        return _codec.metrics_of(first.metrics), records()
+        return _management.metrics_of(first.metrics), records()

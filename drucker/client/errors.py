@@ -25,8 +25,12 @@ class Unavailable(ClientError):
     """No server could answer (UNAVAILABLE), e.g. none is up or no model is loaded yet."""
 
 
+class DeadlineExceeded(ClientError):
+    """The call took longer than its timeout (DEADLINE_EXCEEDED)."""
+
+
 class Unauthenticated(ClientError):
-    """The management token is missing or wrong (UNAUTHENTICATED)."""
+    """The token is missing or wrong (UNAUTHENTICATED)."""
 
 
 class NotFound(ClientError):
@@ -38,19 +42,27 @@ class ManagementError(ClientError):
 
 
 class ServerError(ClientError):
-    """Any other failure on the server (INTERNAL, DEADLINE_EXCEEDED, …)."""
+    """Any other failure (INTERNAL, UNIMPLEMENTED, RESOURCE_EXHAUSTED, …)."""
 
 
 _BY_CODE: dict[grpc.StatusCode, type[ClientError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
     grpc.StatusCode.NOT_FOUND: NotFound,
 }
 
 
 def from_rpc_error(error: grpc.RpcError) -> ClientError:
-    """The client error for a failed rpc."""
-    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
-    details = error.details() if hasattr(error, "details") else str(error)
+    """The client error for a failed rpc (sync or asyncio)."""
+    code_of = getattr(error, "code", None)
+    code = code_of() if callable(code_of) else grpc.StatusCode.UNKNOWN
+    details_of = getattr(error, "details", None)
+    details = details_of() if callable(details_of) else str(error)
     return _BY_CODE.get(code, ServerError)(details or code.name, code)
+
+
+def no_answer(what: str) -> ServerError:
+    """The error for a stream that ended without the message it must carry."""
+    return ServerError(f"the server sent no {what}", grpc.StatusCode.UNKNOWN)

@@ -1,0 +1,124 @@
+"""Management on the wire: upload streams, and the replies turned into client values."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from drucker.client.errors import ManagementError
+from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
+from drucker.protocol._generated import drucker_pb2
+
+UPLOAD_CHUNK = 256 * 1024
+SHA256_METADATA = "x-drucker-sha256"
+SUCCESS = 1
+
+Progress = Callable[[int, int], None]
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(UPLOAD_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_metadata(path: Path, sha256: str | bool) -> tuple[tuple[str, str], ...]:
+    """The digest metadata of an upload: computed (``True``), given (a str) or none."""
+    if sha256 is False:
+        return ()
+    digest = file_sha256(path) if sha256 is True else sha256
+    return ((SHA256_METADATA, digest),)
+
+
+def read_chunks(path: Path) -> Iterator[bytes]:
+    """A file's contents in upload-sized chunks; an empty file is one empty chunk."""
+    with path.open("rb") as handle:
+        chunk = handle.read(UPLOAD_CHUNK)
+        yield chunk
+        while chunk := handle.read(UPLOAD_CHUNK):
+            yield chunk
+
+
+class UploadMessages:
+    """Turns file chunks into the messages of one upload, counting the bytes for ``progress``.
+
+    ``kind`` is ``"model"`` or ``"data"``; every message carries the name, as 0.4.5 clients
+    send it.
+    """
+
+    def __init__(self, path: Path, name: str, kind: str, progress: Progress | None) -> None:
+        self._is_model = kind == "model"
+        self._name = name
+        self._progress = progress
+        self.total = path.stat().st_size
+        self.sent = 0
+
+    def message(self, chunk: bytes) -> Any:
+        """The message for the next chunk; reports progress as it goes."""
+        self.sent += len(chunk)
+        if self._progress is not None:
+            self._progress(self.sent, self.total)
+        if self._is_model:
+            return drucker_pb2.UploadModelRequest(path=self._name, data=chunk)
+        return drucker_pb2.UploadEvaluationDataRequest(data_path=self._name, data=chunk)
+
+
+def checked(reply: Any) -> str:
+    """The message of a ``status``/``message`` reply. :raises ManagementError: on status 0."""
+    if reply.status != SUCCESS:
+        raise ManagementError(reply.message or "the server refused the call")
+    return str(reply.message)
+
+
+def service_info_of(reply: Any) -> ServiceInfo:
+    return ServiceInfo(
+        reply.application_name,
+        reply.service_name,
+        reply.service_level,
+        reply.model_name,
+        reply.model_sha256,
+    )
+
+
+def models_of(reply: Any) -> list[StoredModel]:
+    return [StoredModel(m.name, m.size, m.sha256, m.uploaded_at, m.active) for m in reply.models]
+
+
+def metrics_of(message: Any) -> Metrics:
+    return Metrics(
+        num=message.num,
+        accuracy=message.accuracy,
+        labels=list(message.labels),
+        precision=list(message.precision),
+        recall=list(message.recall),
+        f1=list(message.fvalue),
+        option=dict(message.option),
+    )
+
+
+def _io_value(io: Any) -> Any:
+    which = io.WhichOneof("io_oneof")
+    if which == "tensor":
+        values = list(io.tensor.val)
+        return values if list(io.tensor.shape) else (values[0] if values else None)
+    if which == "str":
+        values = list(io.str.val)
+        return values[0] if len(values) == 1 else values
+    return None
+
+
+def records_of(reply: Any) -> Iterator[EvaluationRecord]:
+    """The per-sample records of one ``EvaluationResultResponse``."""
+    for detail in reply.detail:
+        yield EvaluationRecord(
+            input=_io_value(detail.input),
+            label=_io_value(detail.label),
+            output=_io_value(detail.output),
+            score=list(detail.score),
+            is_correct=detail.is_correct,
+        )
