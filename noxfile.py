@@ -16,6 +16,7 @@ TEST_DEPS = [
     "pytest-timeout>=2.3",
     "tritonclient[grpc]>=2.50",
     "kubernetes-validate>=1.30",
+    "kserve>=0.15",  # KServe's own InferenceGRPCClient, run by tests/clients/kserve_v2.py
     GRPCIO_TOOLS,
 ]
 PYTHON = "3.11"

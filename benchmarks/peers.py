@@ -21,26 +21,36 @@ DRUCKER045_REQUIREMENTS = [
     "scikit-learn",
     "joblib",
 ]
-MLSERVER_REQUIREMENTS = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "scikit-learn", "joblib"]
+# uvloop 0.22 dropped the implicit event loop that MLServer 1.7.1's inference workers rely on.
+MLSERVER_REQUIREMENTS = [
+    "mlserver==1.7.1",
+    "mlserver-sklearn==1.7.1",
+    "uvloop<0.22",
+    "scikit-learn",
+    "joblib",
+]
 
 
-def _venv(path: Path, requirements: list[str], marker: Path) -> None:
-    if marker.exists():
+def _venv(path: Path, requirements: list[str]) -> None:
+    """Create the virtualenv once per list of requirements (a changed list reinstalls)."""
+    marker = path / "drucker-bench-requirements.txt"
+    wanted = "\n".join(requirements) + "\n"
+    if marker.exists() and marker.read_text() == wanted:
         return
-    print(f"installing {' '.join(requirements)} into {path} (once)", file=sys.stderr)
+    print(f"installing {' '.join(requirements)} into {path}", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
     subprocess.run(
         [str(path / "bin" / "pip"), "install", "--quiet", *requirements],
         check=True,
     )
+    marker.write_text(wanted)
 
 
 def ensure_drucker045() -> None:
     """The original drucker's virtualenv."""
-    _venv(DRUCKER045_VENV, DRUCKER045_REQUIREMENTS, DRUCKER045_VENV / "bin" / "drucker045-ok")
-    (DRUCKER045_VENV / "bin" / "drucker045-ok").touch()
+    _venv(DRUCKER045_VENV, DRUCKER045_REQUIREMENTS)
 
 
 def ensure_mlserver() -> None:
     """Seldon MLServer's virtualenv."""
-    _venv(MLSERVER_VENV, MLSERVER_REQUIREMENTS, MLSERVER_BIN)
+    _venv(MLSERVER_VENV, MLSERVER_REQUIREMENTS)

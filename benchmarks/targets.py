@@ -89,6 +89,12 @@ TARGETS = {
     for t in [
         Target("floor", "drucker", _floor),
         Target("drucker", "drucker", _drucker()),
+        Target(
+            "drucker-tuned-1p-unbatched",
+            "drucker",
+            _drucker(),
+            env={**TUNED_ENV, "DRUCKER_BATCHING_ENABLED": "false"},
+        ),
         Target("drucker-tuned-1p", "drucker", _drucker(), env=TUNED_ENV),
         Target("drucker-tuned", "drucker", _drucker("--workers", "2"), env=TUNED_ENV),
         Target(

@@ -102,7 +102,10 @@ class Settings:
     )
     batch_max_size: int = _setting("batching.max_size", 64, doc="largest batch")
     batch_max_wait_ms: float = _setting(
-        "batching.max_wait_ms", 0.0, doc="pause before a batch that is not full (0: none)"
+        "batching.max_wait_ms",
+        1.0,
+        doc="pause before a batch that is not full, taken only while requests arrive "
+        "concurrently, so a lone caller never waits (0: never pause)",
     )
     management_auth: bool = _setting(
         "management.auth",

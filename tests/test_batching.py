@@ -80,3 +80,27 @@ def test_sklearn_batches_match_single_predictions(
     for one, other in zip(batched, single, strict=True):
         assert list(np.atleast_1d(one.output)) == list(np.atleast_1d(other.output))
         assert np.allclose(np.atleast_1d(one.score), np.atleast_1d(other.score), atol=1e-6)
+
+
+def test_a_lone_caller_never_waits_for_a_batch(tmp_path: Path) -> None:
+    """With a long pause configured, sequential calls still answer at once, one per batch."""
+    settings = {"batch_max_wait_ms": 500.0}
+    with ThreadedServer(BATCH_PLUGIN, None, settings, workdir=tmp_path) as server:
+        batch_echo_plugin.BATCH_CALLS.clear()
+
+        async def sequential() -> float:
+            started = asyncio.get_running_loop().time()
+            for index in range(10):
+                answer = (await _predict_many(server.target, [f"s{index}"]))[0]
+                assert answer.output == f"batch:s{index}"
+            return asyncio.get_running_loop().time() - started
+
+        elapsed = asyncio.run(sequential())
+        assert batch_echo_plugin.BATCH_CALLS == [1] * 10
+        assert elapsed < 2.5, f"10 sequential calls took {elapsed:.2f} s: they waited"
+
+        # Concurrent callers do pause for company: 64 calls in a few large batches.
+        batch_echo_plugin.BATCH_CALLS.clear()
+        answers = asyncio.run(_predict_many(server.target, [f"c{i}" for i in range(64)]))
+    assert [a.output for a in answers] == [f"batch:c{i}" for i in range(64)]
+    assert len(batch_echo_plugin.BATCH_CALLS) <= 8, batch_echo_plugin.BATCH_CALLS
