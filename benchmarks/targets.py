@@ -100,7 +100,7 @@ TARGETS = {
         Target(
             "drucker-v2",
             "v2",
-            _drucker("--workers", "2"),
+            _drucker(),
             env={**TUNED_ENV, "DRUCKER_APPLICATION_NAME": "bench"},
         ),
         Target("drucker-0.4.5", "drucker", _drucker045, prepare=ensure_drucker045),

@@ -62,14 +62,21 @@ class Batcher:
         self, value: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
     ) -> PredictResult:
         """Queue one prediction and wait for its answer (raises its error)."""
-        lane = self._lanes.setdefault((input_kind, output_kind), _Lane())
-        future: asyncio.Future[PredictResult] = asyncio.get_running_loop().create_future()
+        key = (input_kind, output_kind)
+        lane = self._lanes.get(key) or self._lanes.setdefault(key, _Lane())
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PredictResult] = loop.create_future()
         lane.pending.append(_Pending(value, option, future))
         if not lane.draining:
             lane.draining = True
-            task = asyncio.create_task(self._drain(lane, input_kind, output_kind))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if self._executor is None:
+                # A plain callback, not a task: it runs after the rpcs already runnable in this
+                # loop turn have queued, and costs less than a task for a lone request.
+                loop.call_soon(self._drain_inline, lane, key, False)
+            else:
+                task = loop.create_task(self._drain_in_thread(lane, key))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         return await future
 
     def _should_wait(self, lane: _Lane) -> bool:
@@ -81,41 +88,67 @@ class Batcher:
             return False
         return len(lane.pending) > 1 or lane.last_size > 1
 
-    async def _drain(self, lane: _Lane, input_kind: Kind, output_kind: Kind) -> None:
+    def _take(self, lane: _Lane) -> list[_Pending]:
+        """The next batch: up to ``max_size`` queued requests that are still waiting."""
+        batch = lane.pending[: self._max_size]
+        del lane.pending[: self._max_size]
+        batch = [item for item in batch if not item.future.done()]  # cancelled calls
+        lane.last_size = len(batch)
+        if batch and len(self.batch_sizes) < 10_000:
+            self.batch_sizes.append(len(batch))
+        return batch
+
+    def _predict(self, batch: list[_Pending], key: tuple[Kind, Kind]) -> list[Any]:
+        """One plugin batch call; an error answers every request of the batch."""
+        values = [item.value for item in batch]
+        options = [item.option for item in batch]
+        try:
+            return list(self._runtime.predict_batch(values, options, *key))
+        except DruckerError as error:
+            return [error] * len(batch)
+
+    @staticmethod
+    def _deliver(batch: list[_Pending], answers: list[Any]) -> None:
+        for item, answer in zip(batch, answers, strict=True):
+            if item.future.done():
+                continue
+            if isinstance(answer, BaseException):
+                item.future.set_exception(answer)
+            else:
+                item.future.set_result(answer)
+
+    def _drain_inline(self, lane: _Lane, key: tuple[Kind, Kind], waited: bool) -> None:
+        """Predict the queued batch on the event loop (a callback; reschedules itself)."""
+        loop = asyncio.get_running_loop()
+        if not waited and self._should_wait(lane):
+            loop.call_later(self._max_wait, self._drain_inline, lane, key, True)
+            return
+        batch = self._take(lane)
+        try:
+            answers = self._predict(batch, key) if batch else []
+        except Exception as error:  # never leave callers waiting on a broken batch
+            answers = [error] * len(batch)
+        self._deliver(batch, answers)
+        if lane.pending:  # more than one batch was queued
+            loop.call_soon(self._drain_inline, lane, key, False)
+        else:
+            lane.draining = False
+
+    async def _drain_in_thread(self, lane: _Lane, key: tuple[Kind, Kind]) -> None:
+        """Predict queued batches one after another in the batch thread."""
         loop = asyncio.get_running_loop()
         try:
             while lane.pending:
                 if self._should_wait(lane):
                     await asyncio.sleep(self._max_wait)
-                batch = lane.pending[: self._max_size]
-                del lane.pending[: self._max_size]
-                batch = [item for item in batch if not item.future.done()]  # cancelled calls
+                batch = self._take(lane)
                 if not batch:
                     continue
-                lane.last_size = len(batch)
-                if len(self.batch_sizes) < 10_000:
-                    self.batch_sizes.append(len(batch))
-                values = [item.value for item in batch]
-                options = [item.option for item in batch]
-                predict = self._runtime.predict_batch
                 try:
-                    if self._executor is None:
-                        answers = predict(values, options, input_kind, output_kind)
-                    else:
-                        answers = await loop.run_in_executor(
-                            self._executor, predict, values, options, input_kind, output_kind
-                        )
-                except DruckerError as error:
+                    answers = await loop.run_in_executor(self._executor, self._predict, batch, key)
+                except Exception as error:
                     answers = [error] * len(batch)
-                for item, answer in zip(batch, answers, strict=True):
-                    if item.future.done():
-                        continue
-                    if isinstance(answer, DruckerError):
-                        item.future.set_exception(answer)
-                    else:
-                        item.future.set_result(answer)
-                if self._executor is None:
-                    await asyncio.sleep(0)  # let the rpcs that arrived meanwhile join the lane
+                self._deliver(batch, answers)
         finally:
             lane.draining = False
 

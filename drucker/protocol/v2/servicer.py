@@ -207,6 +207,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
         if not rows:
             raise InvalidInputError("the input tensor has no rows")
         if self._batcher is not None:
+            if len(rows) == 1:  # the common case: no task to gather
+                return [await self._batcher.predict(rows[0], option, input_kind, output_kind)]
             calls = [self._batcher.predict(row, option, input_kind, output_kind) for row in rows]
             return list(await asyncio.gather(*calls))
         predict = self._runtime.predict
