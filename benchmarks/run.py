@@ -21,6 +21,7 @@ import grpc
 
 from benchmarks.model import train
 from benchmarks.procstat import cpu_seconds, peak_rss_mib
+from benchmarks.ratios import lines as target_lines
 from benchmarks.targets import TARGETS, Target, start
 
 
@@ -169,6 +170,8 @@ def main() -> None:
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"}
                 print(f"  {name} failed: {exc}", file=sys.stderr)
     print(table(results, args.concurrency))
+    print("\nTargets, as ratios within this run:")
+    print("\n".join(target_lines(results)))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 
