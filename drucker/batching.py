@@ -56,7 +56,6 @@ class Batcher:
             None if inline else ThreadPoolExecutor(1, thread_name_prefix="drucker-batch")
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self.batch_sizes: list[int] = []  # sizes of recent batches, for tests and metrics
 
     async def predict(
         self, value: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
@@ -94,8 +93,6 @@ class Batcher:
         del lane.pending[: self._max_size]
         batch = [item for item in batch if not item.future.done()]  # cancelled calls
         lane.last_size = len(batch)
-        if batch and len(self.batch_sizes) < 10_000:
-            self.batch_sizes.append(len(batch))
         return batch
 
     def _predict(self, batch: list[_Pending], key: tuple[Kind, Kind]) -> list[Any]:
