@@ -69,15 +69,10 @@ class AsyncClient:
             request, timeout=timeout or self.timeout, metadata=(*self._metadata, *metadata)
         )
 
-    async def _call(
-        self,
-        method: Any,
-        request: Any,
-        timeout: float | None,
-        metadata: Sequence[tuple[str, str]] = (),
-    ) -> Any:
+    async def _call(self, *call: Any) -> Any:
+        """Await a unary answer (arguments as for ``_start``); errors become client errors."""
         try:
-            return await self._start(method, request, timeout, metadata)
+            return await self._start(*call)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
