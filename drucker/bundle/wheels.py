@@ -94,11 +94,8 @@ def download_wheels(wheelhouse: Path, requirements: list[str], drucker_wheel: Pa
 
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file."""
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def pin(wheelhouse: Path) -> list[PinnedPackage]:

@@ -18,21 +18,14 @@ SUCCESS = 1
 Progress = Callable[[int, int], None]
 
 
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(UPLOAD_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def sha256_metadata(path: Path, sha256: str | bool) -> tuple[tuple[str, str], ...]:
     """The digest metadata of an upload: computed (``True``), given (a str) or none."""
     if sha256 is False:
         return ()
-    digest = file_sha256(path) if sha256 is True else sha256
-    return ((SHA256_METADATA, digest),)
+    if sha256 is True:
+        with path.open("rb") as handle:
+            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    return ((SHA256_METADATA, sha256),)
 
 
 def read_chunks(path: Path) -> Iterator[bytes]:

@@ -63,11 +63,8 @@ def _pid_alive(pid: int) -> bool:
 
 def sha256_of(path: Path) -> str:
     """The hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class Upload:
