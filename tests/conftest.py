@@ -1,10 +1,15 @@
-"""Shared fixtures: example models and real servers on loopback ports."""
+"""Shared fixtures: example models and real servers on loopback ports.
+
+In CI (``CI=true``) every test must run: a skipped test (no Docker engine, a missing
+third-party client, no grpcio-tools) fails the run instead of passing it silently.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -13,6 +18,25 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 ECHO_PLUGIN = str(REPO / "tests" / "plugins" / "echo_plugin.py")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def _fail_skips_in_ci(report: Any) -> None:
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome: Any = yield
+    _fail_skips_in_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome: Any = yield
+    _fail_skips_in_ci(outcome.get_result())
 
 
 @pytest.fixture(scope="session")

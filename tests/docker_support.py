@@ -1,4 +1,4 @@
-"""Docker for tests: skip without an engine on a workstation, fail without one in CI."""
+"""Docker for tests: skip without an engine (a skip fails the run in CI: see conftest)."""
 
 from __future__ import annotations
 
@@ -28,11 +28,9 @@ def docker_client() -> tuple[Any | None, str]:
 
 
 def require_docker() -> Any:
-    """The Docker client; skips the test without an engine, but fails it when CI=true."""
+    """The Docker client; skips the test without an engine."""
     client, reason = docker_client()
     if client is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Docker tests must run in CI: {reason}")
         pytest.skip(reason)
     return client
 
