@@ -36,12 +36,12 @@ def require_docker() -> Any:
 
 
 def base_image(client: Any) -> str:
-    """The local base image for bundle builds, made by .ci/docker-setup.sh when missing."""
+    """The local base image for bundle builds, made by .ci/setup.d/10-docker.sh when missing."""
     import docker.errors
 
     tag = os.environ.get("DRUCKER_TEST_BASE_IMAGE", DEFAULT_BASE_IMAGE)
     try:
         client.images.get(tag)
     except docker.errors.ImageNotFound:
-        subprocess.run(["bash", str(REPO / ".ci" / "docker-setup.sh")], check=True)
+        subprocess.run(["bash", str(REPO / ".ci" / "setup.d" / "10-docker.sh")], check=True)
     return tag
