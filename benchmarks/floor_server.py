@@ -18,7 +18,7 @@ import grpc.aio
 import joblib
 import numpy as np
 
-from drucker.protocol._generated import drucker_pb2
+from drucker._wire import drucker_pb2
 
 
 async def serve(model_path: str, port: int) -> None:

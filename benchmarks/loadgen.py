@@ -20,9 +20,9 @@ import grpc.aio
 import numpy as np
 
 from benchmarks.model import sample_rows
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
-from drucker.protocol._generated import grpc_predict_v2_pb2 as v2
-from drucker.protocol._generated import grpc_predict_v2_pb2_grpc as v2_grpc
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from drucker._wire import grpc_predict_v2_pb2 as v2
+from drucker._wire import grpc_predict_v2_pb2_grpc as v2_grpc
 
 CHANNELS = 8  # connections, so servers with several processes (SO_REUSEPORT) share the load
 

@@ -33,9 +33,9 @@ def free_port() -> int:
 
 def _first_prediction(target: Target, port: int, deadline: float) -> bool:
     """Poll until one real prediction succeeds (cold start ends there)."""
-    from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
-    from drucker.protocol._generated import grpc_predict_v2_pb2 as v2
-    from drucker.protocol._generated import grpc_predict_v2_pb2_grpc as v2_grpc
+    from drucker._wire import drucker_pb2, drucker_pb2_grpc
+    from drucker._wire import grpc_predict_v2_pb2 as v2
+    from drucker._wire import grpc_predict_v2_pb2_grpc as v2_grpc
 
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         while time.monotonic() < deadline:

@@ -1,29 +1,19 @@
-"""Evaluation: run the plugin's evaluate hook, compute metrics, store results as data.
+"""Evaluation metrics from a plugin's evaluation details (the hook runs in the runtime).
 
-Details stream from the plugin into a JSON-lines file while the metrics accumulate, so data
-sets larger than memory work. Metrics follow scikit-learn's ``classification_report``: per-class
-precision, recall and F1 (0 where undefined), over the sorted set of true and predicted labels.
+Metrics accumulate while details stream, so data sets larger than memory work. They follow
+scikit-learn's ``classification_report``: per-class precision, recall and F1 (0 where
+undefined), over the sorted set of true and predicted labels.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
 
-from drucker.errors import InvalidInputError, ModelNotLoadedError, NotFoundError, PluginFailure
-from drucker.runtime import Runtime
-from drucker.store.names import validate_name
 from drucker.types import EvaluationDetail
-
-DETAILS_SUFFIX = ".jsonl"
-METRICS_SUFFIX = ".metrics.json"
 
 
 @attrs.frozen
@@ -57,6 +47,15 @@ class MetricsAccumulator:
         self._true_positive: Counter[str] = Counter()
         self._predicted: Counter[str] = Counter()
         self._support: Counter[str] = Counter()
+
+    def records(self, details: Iterable[EvaluationDetail]) -> Iterator[dict[str, Any]]:
+        """Count every detail while passing on its record (see :func:`detail_record`)."""
+        for detail in details:
+            record = detail_record(detail)
+            self.add(
+                _label_text(detail.label), _label_text(detail.result.label), record["is_correct"]
+            )
+            yield record
 
     def add(self, truth: str, predicted: str, is_correct: bool) -> None:
         """Count one sample."""
@@ -110,80 +109,3 @@ def detail_record(detail: EvaluationDetail) -> dict[str, Any]:
         "score": _plain(detail.result.score),
         "is_correct": detail.correct(),
     }
-
-
-class ResultStore:
-    """Evaluation results as files: ``<name>.jsonl`` (details) and ``<name>.metrics.json``."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def paths(self, name: str) -> tuple[Path, Path]:
-        validate_name(name, "result name")
-        return (
-            self.directory / f"{name}{DETAILS_SUFFIX}",
-            self.directory / f"{name}{METRICS_SUFFIX}",
-        )
-
-    def write(self, name: str, runtime: Runtime, data_path: Path) -> EvaluationMetrics:
-        """Evaluate the active model on ``data_path`` and store the result under ``name``."""
-        details_path, metrics_path = self.paths(name)
-        active = runtime.active
-        if active is None:
-            raise ModelNotLoadedError("no model is loaded yet")
-        if not runtime.plugins.hook.drucker_evaluate.get_hookimpls():
-            raise PluginFailure("the model plugin does not implement drucker_evaluate")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        accumulator = MetricsAccumulator()
-        temp = details_path.with_name(f".{details_path.name}.{os.getpid()}.tmp")
-        try:
-            with temp.open("w", encoding="utf-8") as out:
-                details = runtime.plugins.hook.drucker_evaluate(
-                    model=active.model, data_path=str(data_path), settings=runtime.settings
-                )
-                for detail in details or ():
-                    record = detail_record(detail)
-                    accumulator.add(
-                        _label_text(detail.label),
-                        _label_text(detail.result.label),
-                        record["is_correct"],
-                    )
-                    out.write(json.dumps(record, default=str) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            if accumulator.num == 0:
-                raise InvalidInputError(f"{data_path.name} holds no samples to evaluate")
-            metrics = accumulator.metrics()
-            os.replace(temp, details_path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-        _write_json_atomically(metrics_path, attrs.asdict(metrics))
-        return metrics
-
-    def read_metrics(self, name: str) -> EvaluationMetrics:
-        """The stored metrics. :raises NotFoundError: when there is no such result."""
-        _, metrics_path = self.paths(name)
-        try:
-            data = json.loads(metrics_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise NotFoundError(f"no evaluation result named {name!r}") from None
-        return EvaluationMetrics(**data)
-
-    def read_details(self, name: str) -> Iterator[dict[str, Any]]:
-        """The stored per-sample records, streamed from disk."""
-        details_path, _ = self.paths(name)
-        if not details_path.is_file():
-            raise NotFoundError(f"no evaluation result named {name!r}")
-        with details_path.open(encoding="utf-8") as handle:
-            for line in handle:
-                yield json.loads(line)
-
-
-def _write_json_atomically(path: Path, data: Any) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with temp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)

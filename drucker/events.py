@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    import pluggy
+    from collections.abc import Callable
 
     from drucker.settings import Settings
 
@@ -79,15 +79,19 @@ LogRecord = SystemEvent | PredictionEvent
 
 
 class EventLog:
-    """Builds records for one service and broadcasts them through the ``drucker_log`` hook."""
+    """Builds records for one service and hands them to ``deliver``.
 
-    def __init__(self, plugins: pluggy.PluginManager, service: ServiceIdentity) -> None:
-        self._hook = plugins.hook.drucker_log
+    ``deliver`` is the ``drucker_log`` hook caller, given by the runtime (the only code that
+    holds the plugin manager), or any callable taking ``record=``.
+    """
+
+    def __init__(self, deliver: Callable[..., Any], service: ServiceIdentity) -> None:
+        self._deliver = deliver
         self.service = service
 
     def emit(self, record: LogRecord) -> None:
         """Deliver a record to every log plugin."""
-        self._hook(record=record)
+        self._deliver(record=record)
 
     def system(
         self,

@@ -14,10 +14,24 @@ arguments, in any order, by naming them::
     def drucker_predict(model, input, option, input_kind, output_kind):
         return drucker.PredictResult(label=..., score=..., option={})
 
-Model hooks (``drucker_load_model``, ``drucker_predict``, ``drucker_evaluate``) are answered by
-exactly one plugin (the first non-``None`` result wins, and two plugins implementing
-``drucker_predict`` are refused at start-up). ``drucker_log`` is a broadcast: every log plugin
-sees every record.
+Two kinds of plugins implement them:
+
+- the **model plugin**, named with ``drucker serve --plugin NAME`` (a module name, a ``.py``
+  file, or an entry point of the ``drucker.models`` group), implements the model hooks
+  (``drucker_load_model``, ``drucker_predict``, ``drucker_predict_batch``,
+  ``drucker_evaluate``, ``drucker_signature``). They are *first result wins* hooks: one plugin
+  answers; returning ``None`` means "no answer" (for ``drucker_signature``: nothing declared;
+  for the others it is an error). Two plugins implementing the same model hook are refused at
+  start-up;
+- **additive plugins** (log sinks, exporters) are loaded automatically from the
+  ``drucker.plugins`` entry-point group, as pytest loads ``pytest11``, and can be disabled with
+  ``drucker serve -p no:NAME``. They implement the broadcast hooks ``drucker_configure`` and
+  ``drucker_log``: every plugin is called, return values are ignored.
+
+A plugin implementing a hook name that is not below (say a misspelled ``drucker_evaluat``) is
+refused at start-up with the known names.
+
+Every hook here exists since drucker 0.5.0, the first release of this framework.
 """
 
 from __future__ import annotations
@@ -43,16 +57,27 @@ MODEL_HOOKS = (
     "drucker_predict",
     "drucker_predict_batch",
     "drucker_evaluate",
+    "drucker_signature",
 )
+
+
+@hookspec
+def drucker_configure(settings: Settings) -> None:
+    """Called once on every plugin when the service starts, with its settings.
+
+    Broadcast (return values are ignored); for additive plugins that follow settings such as
+    ``log.level``. Optional.
+    """
 
 
 @hookspec(firstresult=True)
 def drucker_load_model(model_path: str, settings: Settings) -> Any:
-    """Load the model stored at ``model_path`` and return it.
+    """Load the model stored at ``model_path`` and return it (first result wins).
 
     The returned object is passed as ``model`` to the other model hooks. Raise an exception
     when the file is not a usable model: at start-up the server then refuses to start, and on
-    a model switch the previous model keeps serving.
+    a model switch the previous model keeps serving; returning ``None`` counts as such a
+    failure. Optional: a plugin without it serves with ``model=None`` and no model file.
     """
 
 
@@ -60,7 +85,10 @@ def drucker_load_model(model_path: str, settings: Settings) -> Any:
 def drucker_predict(
     model: Any, input: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
 ) -> PredictResult:
-    """Predict for one input and return a :class:`drucker.PredictResult`.
+    """Predict for one input and return a :class:`drucker.PredictResult` (first result wins).
+
+    Required: the one hook every model plugin implements. Returning ``None`` is an error
+    (``INTERNAL``); a ``(label, score)`` tuple is accepted for a result.
 
     :param model: what ``drucker_load_model`` returned.
     :param input: ``str``, ``bytes``, ``list[int]``, ``list[float]`` or ``list[str]``,
@@ -86,26 +114,35 @@ def drucker_predict_batch(
     """Optional: predict many inputs at once, returning one result per input, in order.
 
     When a plugin implements it, concurrent requests of the same rpc are gathered (adaptive
-    batching, see the ``batching.*`` settings) and answered with one call. If it raises, each
-    input is retried alone through ``drucker_predict``, so one bad input fails only itself.
+    batching, see the ``batching.*`` settings) and answered with one call, and a multi-row V2
+    tensor is answered with one call. If it raises for gathered requests, each input is
+    retried alone through ``drucker_predict``, so one bad input fails only itself; for one
+    tensor the request fails. Returning ``None`` or a list of another length is an error.
+    ``options`` holds each input's request option (the same dict for the rows of a tensor).
     """
 
 
 @hookspec(firstresult=True)
 def drucker_evaluate(model: Any, data_path: str, settings: Settings) -> Iterable[EvaluationDetail]:
-    """Evaluate ``model`` on the labelled data stored at ``data_path``.
+    """Evaluate ``model`` on the labelled data stored at ``data_path`` (first result wins).
 
     Return (preferably yield, so large files stream) one :class:`drucker.EvaluationDetail` per
     sample; the framework computes accuracy and per-class precision, recall and F1 from them.
+    Raise ``ValueError`` for data the plugin cannot read (``INVALID_ARGUMENT``). Optional:
+    without it, evaluation rpcs answer ``INTERNAL`` with that reason.
     """
 
 
 @hookspec(firstresult=True)
 def drucker_signature(model: Any, settings: Settings) -> ModelSignature:
-    """Optional: the input and output tensors of ``model``, for Open Inference metadata.
+    """Optional: the input and output tensors of ``model`` (first result wins).
 
-    Without it, ModelMetadata reports one ``input`` tensor (FP32, shape [-1, -1]) and the
-    ``label`` (BYTES, [-1]) and ``score`` (FP32, [-1]) outputs.
+    Drives the Open Inference (V2) protocol: ``ModelMetadata`` reports it, a ``BYTES`` input
+    declared with ``content_type="str"`` reaches ``drucker_predict`` as text
+    (:attr:`Kind.STRING` / :attr:`Kind.ARR_STRING`), and the ``label`` output's datatype picks
+    the output kind and the answer's datatype when the request names none. Returning ``None``
+    (or not implementing it) means the default: one ``input`` tensor (FP32, shape [-1, -1]),
+    the ``label`` (BYTES, [-1]) and ``score`` (FP32, [-1]) outputs.
     """
 
 

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 import threading
-import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from drucker.errors import DruckerError, InvalidInputError, ModelLoadError, PluginFailure
-from drucker.evaluation import EvaluationMetrics, ResultStore
+import attrs
+
+from drucker.errors import DruckerError, InvalidInputError, ModelLoadError
+from drucker.evaluation import EvaluationMetrics, MetricsAccumulator
 from drucker.kinds import Kind
 from drucker.runtime import ActiveModel, Runtime
 from drucker.store.files import FileStore, Upload
+from drucker.store.results import ResultStore
+
+RESULTS_DIRECTORY = ".results"  # a name no upload can take (names start with a letter or digit)
 
 
 def _smoke_kind(value: Any) -> Kind:
@@ -36,7 +41,7 @@ class ModelManager:
         self.runtime = runtime
         self.models = FileStore(settings.model_store_dir, "model")
         self.data = FileStore(settings.eval_store_dir, "evaluation data")
-        self.results = ResultStore(settings.eval_store_dir / "results")
+        self.results = ResultStore(settings.eval_store_dir / RESULTS_DIRECTORY)
         self._switching = threading.Lock()
         self._smoke = json.loads(settings.smoke_input) if settings.smoke_input else None
         self._unfollowable: str | None = None
@@ -137,21 +142,30 @@ class ModelManager:
             raise ModelLoadError(f"{candidate.name} failed the smoke prediction: {error}") from None
 
     def evaluate(self, data_name: str, result_name: str) -> EvaluationMetrics:
-        """Evaluate the serving model on stored data and store the result."""
+        """Evaluate the serving model on stored data and store the result.
+
+        :raises DruckerError: for unknown data, a plugin failure (the runtime's policy), or
+            data without samples; the previous result of that name then stays.
+        """
         data_path = self.data.path(data_name)
-        try:
-            metrics = self.results.write(result_name, self.runtime, data_path)
-        except DruckerError:
-            raise
-        except ValueError as exc:
-            raise InvalidInputError(f"evaluation of {data_name} failed: {exc}") from exc
-        except Exception as exc:
-            self.runtime.log.error(
-                f"plugin evaluate failed: {type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-            )
-            raise PluginFailure(f"evaluation failed: {type(exc).__name__}: {exc}") from exc
+        accumulator = MetricsAccumulator()
+
+        def summarize() -> dict[str, Any]:
+            if accumulator.num == 0:
+                raise InvalidInputError(f"{data_name} holds no samples to evaluate")
+            return attrs.asdict(accumulator.metrics())
+
+        details = accumulator.records(self.runtime.evaluate(data_path))
+        metrics = EvaluationMetrics(**self.results.write(result_name, details, summarize))
         self.runtime.log.info(
             f"evaluated {data_name} into {result_name}", num=metrics.num, accuracy=metrics.accuracy
         )
         return metrics
+
+    def evaluation_result(self, name: str) -> tuple[EvaluationMetrics, Iterator[dict[str, Any]]]:
+        """A stored result's metrics and its per-sample records (streamed).
+
+        :raises NotFoundError: when there is no such result.
+        """
+        summary, records = self.results.read(name)
+        return EvaluationMetrics(**summary), records

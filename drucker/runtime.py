@@ -1,9 +1,20 @@
-"""The runtime: owns the plugins, the settings and the active model; knows nothing of gRPC."""
+"""The runtime: the only door to the plugins. Owns them, the settings and the active model.
+
+Every hook call of the framework goes through a :class:`Runtime` method, and so does the one
+policy for what a plugin's exception becomes (:meth:`Runtime._plugin_error`). The runtime knows
+nothing of gRPC, HTTP, metrics or object storage.
+
+Failures are raised *outside* the ``except`` block that caught the plugin's exception and carry
+no ``__cause__``/``__context__``: the caller's error then holds no traceback of the plugin's
+frames (which hold the request's input), so a failed request frees its input at once instead of
+at the next full garbage collection.
+"""
 
 from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +30,10 @@ from drucker.errors import (
     OutputKindError,
     PluginFailure,
 )
-from drucker.events import EventLog, PredictionEvent
+from drucker.events import EventLog, PredictionEvent, ServiceIdentity
 from drucker.kinds import Kind
 from drucker.settings import Settings
-from drucker.types import PredictResult
+from drucker.types import EvaluationDetail, ModelSignature, PredictResult
 
 SUPPRESS_LOG_OPTION = "suppress_log_input"
 
@@ -45,13 +56,20 @@ class Runtime:
     single reference assignment and requests in flight finish on the model they started with.
     """
 
-    def __init__(self, plugins: pluggy.PluginManager, settings: Settings, log: EventLog) -> None:
-        self.plugins = plugins
+    def __init__(self, plugins: pluggy.PluginManager, settings: Settings) -> None:
+        self._plugins = plugins
         self.settings = settings
-        self.log = log
+        self.log = EventLog(plugins.hook.drucker_log, ServiceIdentity.from_settings(settings))
+        hook = plugins.hook
+        self._predict_hook = hook.drucker_predict
+        self._batch_hook = hook.drucker_predict_batch
+        self.has_loader = bool(hook.drucker_load_model.get_hookimpls())
+        self.can_batch = bool(hook.drucker_predict_batch.get_hookimpls())
+        self.can_evaluate = bool(hook.drucker_evaluate.get_hookimpls())
         self._active: ActiveModel | None = None
-        self._predict = plugins.hook.drucker_predict
-        self._has_loader = bool(plugins.hook.drucker_load_model.get_hookimpls())
+        hook.drucker_configure(settings=settings)
+
+    # -- the active model --------------------------------------------------------------------
 
     @property
     def active(self) -> ActiveModel | None:
@@ -66,23 +84,29 @@ class Runtime:
     def load_model(self, path: str | Path | None, name: str | None = None) -> ActiveModel:
         """Load a model file through the plugin without activating it.
 
+        A plugin without ``drucker_load_model`` serves without a model file (``model`` is
+        ``None``); then ``path`` is ignored.
+
         :raises ModelLoadError: when the file is missing or the plugin fails or returns nothing.
         """
-        if not self._has_loader:
+        if not self.has_loader:
             return ActiveModel(model=None, name=name or "(no model file)", path=None)
         if path is None:
             raise ModelLoadError("no model file given")
         model_path = Path(path)
         if not model_path.is_file():
             raise ModelLoadError(f"model file {model_path} does not exist")
+        failure: DruckerError | None = None
         try:
-            model = self.plugins.hook.drucker_load_model(
+            model = self._plugins.hook.drucker_load_model(
                 model_path=str(model_path), settings=self.settings
             )
         except Exception as exc:
-            raise ModelLoadError(
+            failure = ModelLoadError(
                 f"the plugin failed to load {model_path}: {type(exc).__name__}: {exc}"
-            ) from exc
+            )
+        if failure is not None:
+            raise failure
         if model is None:
             raise ModelLoadError(f"the plugin returned no model for {model_path}")
         return ActiveModel(model=model, name=name or model_path.name, path=str(model_path))
@@ -92,29 +116,32 @@ class Runtime:
         previous, self._active = self._active, active
         return previous
 
-    @property
-    def can_batch(self) -> bool:
-        """Whether the plugin implements ``drucker_predict_batch``."""
-        return bool(self.plugins.hook.drucker_predict_batch.get_hookimpls())
-
     def _serving(self, model: ActiveModel | None) -> ActiveModel:
         active = model or self._active
         if active is None:
             raise ModelNotLoadedError("no model is loaded yet")
         return active
 
-    def _plugin_error(self, exc: Exception, active: ActiveModel) -> DruckerError:
-        """The drucker error for an exception a plugin raised (failures are logged)."""
+    # -- the one exception policy ------------------------------------------------------------
+
+    def _plugin_error(self, exc: BaseException, action: str, model: str) -> DruckerError:
+        """The drucker error for an exception a plugin raised (unexpected ones are logged).
+
+        A :class:`DruckerError` stays itself, ``ValueError`` is the plugin rejecting its input
+        (``INVALID_ARGUMENT``), anything else is a failure of the plugin (``INTERNAL``).
+        """
         if isinstance(exc, DruckerError):
-            return exc
+            return _detached(exc)
         if isinstance(exc, ValueError):
             return InvalidInputError(f"the model rejected the input: {exc}")
         self.log.error(
-            f"plugin predict failed: {type(exc).__name__}: {exc}",
+            f"plugin {action} failed: {type(exc).__name__}: {exc}",
             traceback="".join(traceback.format_exception(exc)),
-            model=active.name,
+            model=model,
         )
         return PluginFailure(f"the model failed: {type(exc).__name__}: {exc}")
+
+    # -- predictions -------------------------------------------------------------------------
 
     def predict(
         self,
@@ -124,7 +151,7 @@ class Runtime:
         output_kind: Kind,
         model: ActiveModel | None = None,
     ) -> PredictResult:
-        """Predict with the active model (or ``model``) and coerce the result to ``output_kind``.
+        """Predict one input with the active model (or ``model``), coerced to ``output_kind``.
 
         :raises ModelNotLoadedError: when no model is serving.
         :raises InvalidInputError: when the plugin rejects the input (``ValueError``).
@@ -133,8 +160,9 @@ class Runtime:
         """
         active = self._serving(model)
         started = time.perf_counter()
+        failure: DruckerError | None = None
         try:
-            result = self._predict(
+            result = self._predict_hook(
                 model=active.model,
                 input=value,
                 option=option,
@@ -142,8 +170,12 @@ class Runtime:
                 output_kind=output_kind,
             )
         except Exception as exc:
-            raise self._plugin_error(exc, active) from exc
-        return self._finish(value, option, result, input_kind, output_kind, started)
+            failure = self._plugin_error(exc, "predict", active.name)
+        if failure is not None:
+            raise failure
+        coerced = _coerce_result(result, output_kind)
+        self._log_prediction(value, option, coerced, input_kind, output_kind, started)
+        return coerced
 
     def predict_batch(
         self,
@@ -152,27 +184,15 @@ class Runtime:
         input_kind: Kind,
         output_kind: Kind,
     ) -> list[PredictResult | DruckerError]:
-        """Predict many inputs in one ``drucker_predict_batch`` call; one answer per input.
+        """Predict the inputs of many requests in one ``drucker_predict_batch`` call.
 
-        When the batch call fails, each input is predicted alone, so one bad input fails
-        only its own request. Errors are returned in place of results, not raised.
+        One answer per input, errors in place of results (never raised). When the batch call
+        fails, each input is predicted alone, so one bad input fails only its own request.
         """
         active = self._serving(None)
         started = time.perf_counter()
-        try:
-            results = self.plugins.hook.drucker_predict_batch(
-                model=active.model,
-                inputs=values,
-                options=options,
-                input_kind=input_kind,
-                output_kind=output_kind,
-            )
-            if results is None or len(results) != len(values):
-                raise PluginFailure(
-                    f"drucker_predict_batch returned {len(results or ())} results "
-                    f"for {len(values)} inputs"
-                )
-        except Exception:
+        results = self._call_batch_hook(active, values, options, input_kind, output_kind)
+        if isinstance(results, DruckerError):
             return [
                 self._predict_or_error(v, o, input_kind, output_kind, active)
                 for v, o in zip(values, options, strict=True)
@@ -180,12 +200,98 @@ class Runtime:
         answers: list[PredictResult | DruckerError] = []
         for value, option, result in zip(values, options, results, strict=True):
             try:
-                answers.append(
-                    self._finish(value, option, result, input_kind, output_kind, started)
-                )
+                coerced = _coerce_result(result, output_kind)
             except DruckerError as error:
-                answers.append(error)
+                answers.append(_detached(error))
+                continue
+            self._log_prediction(value, option, coerced, input_kind, output_kind, started)
+            answers.append(coerced)
         return answers
+
+    def predict_many(
+        self,
+        values: list[Any],
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+    ) -> list[PredictResult]:
+        """Predict the rows of one request (a V2 tensor): one batch hook call when the plugin
+        has one, else one ``drucker_predict`` call per row. Logged as one prediction.
+
+        :raises DruckerError: the first failure; the request fails as a whole.
+        """
+        active = self._serving(None)
+        started = time.perf_counter()
+        if self.can_batch:
+            options = [option] * len(values)
+            batch = self._call_batch_hook(active, values, options, input_kind, output_kind)
+            if isinstance(batch, DruckerError):
+                raise batch
+            results = [_coerce_result(result, output_kind) for result in batch]
+        else:
+            results = [
+                self._predict_unlogged(active, value, option, input_kind, output_kind)
+                for value in values
+            ]
+        if self.settings.log_predictions:
+            self._log_prediction(
+                values,
+                option,
+                PredictResult([r.label for r in results], [r.score for r in results]),
+                input_kind,
+                output_kind,
+                started,
+            )
+        return results
+
+    def _predict_unlogged(
+        self,
+        active: ActiveModel,
+        value: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+    ) -> PredictResult:
+        failure: DruckerError | None = None
+        try:
+            result = self._predict_hook(
+                model=active.model,
+                input=value,
+                option=option,
+                input_kind=input_kind,
+                output_kind=output_kind,
+            )
+        except Exception as exc:
+            failure = self._plugin_error(exc, "predict", active.name)
+        if failure is not None:
+            raise failure
+        return _coerce_result(result, output_kind)
+
+    def _call_batch_hook(
+        self,
+        active: ActiveModel,
+        values: list[Any],
+        options: list[dict[str, Any]],
+        input_kind: Kind,
+        output_kind: Kind,
+    ) -> list[Any] | DruckerError:
+        """The plugin's batch results, or the error its call became (returned, not raised)."""
+        try:
+            results = self._batch_hook(
+                model=active.model,
+                inputs=values,
+                options=options,
+                input_kind=input_kind,
+                output_kind=output_kind,
+            )
+        except Exception as exc:
+            return self._plugin_error(exc, "predict_batch", active.name)
+        if results is None or len(results) != len(values):
+            return PluginFailure(
+                f"drucker_predict_batch returned {len(results or ())} results "
+                f"for {len(values)} inputs"
+            )
+        return list(results)
 
     def _predict_or_error(
         self,
@@ -198,33 +304,106 @@ class Runtime:
         try:
             return self.predict(value, option, input_kind, output_kind, active)
         except DruckerError as error:
-            return error
+            return _detached(error)
 
-    def _finish(
+    def _log_prediction(
         self,
         value: Any,
         option: dict[str, Any],
-        result: Any,
+        result: PredictResult,
         input_kind: Kind,
         output_kind: Kind,
         started: float,
-    ) -> PredictResult:
-        coerced = _coerce_result(result, output_kind)
-        if self.settings.log_predictions:
-            suppressed = bool(option.get(SUPPRESS_LOG_OPTION, False))
-            self.log.emit(
-                PredictionEvent(
-                    service=self.log.service,
-                    input_kind=input_kind.wire_name,
-                    output_kind=output_kind.wire_name,
-                    input=None if suppressed else value,
-                    output=None if suppressed else coerced.label,
-                    score=None if suppressed else coerced.score,
-                    suppressed=suppressed,
-                    latency_seconds=time.perf_counter() - started,
-                )
+    ) -> None:
+        if not self.settings.log_predictions:
+            return
+        suppressed = bool(option.get(SUPPRESS_LOG_OPTION, False))
+        self.log.emit(
+            PredictionEvent(
+                service=self.log.service,
+                input_kind=input_kind.wire_name,
+                output_kind=output_kind.wire_name,
+                input=None if suppressed else value,
+                output=None if suppressed else result.label,
+                score=None if suppressed else result.score,
+                suppressed=suppressed,
+                latency_seconds=time.perf_counter() - started,
             )
-        return coerced
+        )
+
+    # -- evaluation and metadata -------------------------------------------------------------
+
+    def evaluate(self, data_path: str | Path) -> Iterator[EvaluationDetail]:
+        """The serving model's evaluation details for the labelled data at ``data_path``.
+
+        The plugin's details stream through; its exceptions (also those raised while
+        iterating) become drucker errors by the same policy as predictions.
+
+        :raises ModelNotLoadedError: when no model is serving.
+        :raises PluginFailure: when the plugin implements no ``drucker_evaluate``.
+        """
+        active = self._serving(None)
+        if not self.can_evaluate:
+            raise PluginFailure("the model plugin does not implement drucker_evaluate")
+        return self._evaluation(active, str(data_path))
+
+    def _evaluation(self, active: ActiveModel, data_path: str) -> Iterator[EvaluationDetail]:
+        failure: DruckerError | None = None
+        try:
+            details: Iterable[EvaluationDetail] | None = self._plugins.hook.drucker_evaluate(
+                model=active.model, data_path=data_path, settings=self.settings
+            )
+            for detail in details or ():
+                if not isinstance(detail, EvaluationDetail):
+                    failure = PluginFailure(
+                        f"drucker_evaluate gave a {type(detail).__name__}; it must give "
+                        "drucker.EvaluationDetail values"
+                    )
+                    break
+                yield detail
+        except Exception as exc:
+            failure = self._plugin_error(exc, "evaluate", active.name)
+        if failure is not None:
+            raise failure
+
+    def signature(self, model: ActiveModel | None = None) -> ModelSignature | None:
+        """What the serving model (or ``model``) declares through ``drucker_signature``.
+
+        ``None`` when no model serves or the plugin declares nothing.
+
+        :raises PluginFailure: when the hook fails or returns something else.
+        """
+        active = model or self._active
+        if active is None:
+            return None
+        failure: DruckerError | None = None
+        try:
+            declared = self._plugins.hook.drucker_signature(
+                model=active.model, settings=self.settings
+            )
+        except Exception as exc:
+            failure = self._plugin_error(exc, "signature", active.name)
+        if failure is not None:
+            raise failure
+        if declared is not None and not isinstance(declared, ModelSignature):
+            raise PluginFailure(
+                f"drucker_signature returned {type(declared).__name__}; it must return "
+                "drucker.ModelSignature"
+            )
+        return declared
+
+
+def system_event_log(plugins: pluggy.PluginManager, settings: Settings) -> EventLog:
+    """An event log over ``plugins`` for a process that serves no model (the supervisor)."""
+    plugins.hook.drucker_configure(settings=settings)
+    return EventLog(plugins.hook.drucker_log, ServiceIdentity.from_settings(settings))
+
+
+def _detached(error: DruckerError) -> DruckerError:
+    """``error`` without the traceback and chained exceptions that would keep frames alive."""
+    error.__traceback__ = None
+    error.__cause__ = error.__context__ = None
+    return error
 
 
 def _coerce_result(result: Any, output_kind: Kind) -> PredictResult:

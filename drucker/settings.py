@@ -138,6 +138,11 @@ class Settings:
         "",
         doc="JSON input predicted with a new model before a switch completes; empty: none",
     )
+    v2_max_rows: int = _setting(
+        "v2.max_rows",
+        100_000,
+        doc="most rows of one Open Inference (V2) request; more get RESOURCE_EXHAUSTED",
+    )
     tls_cert: str = _setting("tls.cert", "", doc="PEM certificate chain; with tls.key serves TLS")
     tls_key: str = _setting("tls.key", "", doc="PEM private key of tls.cert")
     source: str | None = attrs.field(default=None, metadata={"internal": True})
@@ -328,5 +333,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigurationError(f"{where}: key 'batching.max_size': at least 1")
     if settings.batch_max_wait_ms < 0:
         raise ConfigurationError(f"{where}: key 'batching.max_wait_ms': must not be negative")
+    if settings.v2_max_rows < 1:
+        raise ConfigurationError(f"{where}: key 'v2.max_rows': at least 1")
     if settings.max_message_bytes < 1024:
         raise ConfigurationError(f"{where}: key 'grpc.max_message_bytes': at least 1024")

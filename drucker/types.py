@@ -52,12 +52,14 @@ class TensorSpec:
     """A named tensor of the model's signature (Open Inference Protocol metadata).
 
     ``datatype`` is a V2 datatype name (``FP32``, ``INT64``, ``BYTES`` …); ``-1`` in ``shape``
-    marks a dimension of variable size.
+    marks a dimension of variable size. ``content_type`` tells what a ``BYTES`` tensor holds,
+    as MLServer's convention names it: ``"str"`` (UTF-8 text) or ``"bytes"`` (the default).
     """
 
     name: str
     datatype: str
     shape: tuple[int, ...]
+    content_type: str | None = None
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 
 CHUNK = 32 * 1024
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from drucker_jsonlog import JsonLinesLog
 
 from drucker.server.lifecycle import build_runtime, serve
 from drucker.settings import load_settings
@@ -51,7 +52,12 @@ class ThreadedServer:
         }
         self.settings = load_settings(None, environ={}, overrides=overrides)
         self.log = io.StringIO()
-        self.runtime = build_runtime(plugin, self.settings, self.log)
+        self.runtime = build_runtime(
+            plugin,
+            self.settings,
+            extra_plugins=(JsonLinesLog(self.log),),
+            disabled=("jsonlog",),
+        )
         self._model_file = model_file
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None

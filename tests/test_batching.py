@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from tests.plugins import batch_echo_plugin
 from tests.serving import ThreadedServer
 

@@ -13,6 +13,7 @@ import grpc
 import numpy as np
 import pytest
 
+from drucker._wire import drucker_pb2_grpc
 from drucker.client import (
     Client,
     DeadlineExceeded,
@@ -24,7 +25,6 @@ from drucker.client import (
     Unavailable,
 )
 from drucker.kinds import Kind
-from drucker.protocol._generated import drucker_pb2_grpc
 from tests.conftest import ECHO_PLUGIN
 from tests.plugins.echo_plugin import echo
 from tests.serving import ThreadedServer, free_port

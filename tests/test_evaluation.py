@@ -83,8 +83,10 @@ def test_results_are_data_and_stream_under_the_message_limit(
     first = details[0]
     assert list(first.input.tensor.val) == pytest.approx([5.1, 3.5, 1.4, 0.2])
     assert list(first.label.str.val) == ["setosa"]
-    stored = server.workdir / "eval" / "drucker" / "results" / "big-run.jsonl"
-    record = json.loads(stored.open().readline())
+    results = server.workdir / "eval" / "drucker" / ".results"
+    summary = json.loads((results / "big-run.summary.json").read_text())
+    assert summary["num"] == 6000
+    record = json.loads((results / summary["details_file"]).open().readline())
     assert record["label"] == "setosa" and record["is_correct"] is True
 
 

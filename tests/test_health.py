@@ -9,7 +9,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from tests.serving import ThreadedServer, free_port
 from tests.test_worker_rpcs import _SlowLoader
 

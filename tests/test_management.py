@@ -155,7 +155,7 @@ def test_sha256_is_verified(server: ThreadedServer) -> None:
 
 
 def test_cut_off_upload_leaves_nothing(server: ThreadedServer) -> None:
-    from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
+    from drucker._wire import drucker_pb2, drucker_pb2_grpc
 
     sent = threading.Event()
 

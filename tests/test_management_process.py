@@ -11,8 +11,8 @@ from pathlib import Path
 
 import grpc
 
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.kinds import Kind
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
 from tests.conftest import ECHO_PLUGIN
 from tests.management import list_models, switch_model, upload_model
 from tests.serving import ServeProcess, free_port

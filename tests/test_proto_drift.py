@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REPO
 
-GENERATED = REPO / "drucker" / "protocol" / "_generated"
+GENERATED = REPO / "drucker" / "_wire"
 
 
 def _load_generator() -> object:

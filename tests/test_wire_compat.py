@@ -9,7 +9,7 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pb2
 
-from drucker.protocol._generated import drucker_pb2
+from drucker._wire import drucker_pb2
 from tests.compat.drucker045 import Drucker045, load_drucker045
 from tests.serving import ThreadedServer
 

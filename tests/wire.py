@@ -7,8 +7,8 @@ from typing import Any
 import attrs
 import grpc
 
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.kinds import Kind, rpc_name
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
 
 SAMPLE_INPUTS: dict[Kind, Any] = {
     Kind.STRING: "1,2,3",

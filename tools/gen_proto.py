@@ -1,6 +1,6 @@
 """Generate the Python stubs for every .proto file in proto/ (used by `nox -s proto` and tests).
 
-python tools/gen_proto.py [OUTPUT_DIR]    # default: drucker/protocol/_generated
+python tools/gen_proto.py [OUTPUT_DIR]    # default: drucker/_wire
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from grpc_tools import protoc
 
 REPO = Path(__file__).resolve().parent.parent
 PROTO_DIR = REPO / "proto"
-DEFAULT_OUTPUT = REPO / "drucker" / "protocol" / "_generated"
-PACKAGE = "drucker.protocol._generated"
+DEFAULT_OUTPUT = REPO / "drucker" / "_wire"
+PACKAGE = "drucker._wire"
 # Protos whose names other libraries also define (tritonclient, kserve and MLServer all register
 # `inference.*`): their descriptors go into a private pool so both can live in one process.
 PRIVATE_POOL = {"grpc_predict_v2_pb2.py"}

@@ -6,15 +6,34 @@ import sys
 
 import click
 
+from drucker.plugins import DISABLE_PREFIX
 from drucker.server.lifecycle import ServeOptions, run
+
+
+def _plugins(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str | None, tuple[str, ...]]:
+    """Split ``-p`` values into the model plugin and the ``no:NAME`` disabled plugins."""
+    disabled = tuple(v[len(DISABLE_PREFIX) :] for v in values if v.startswith(DISABLE_PREFIX))
+    named = [v for v in values if not v.startswith(DISABLE_PREFIX)]
+    if len(named) > 1:
+        raise click.BadParameter(f"one model plugin, not {len(named)}: {', '.join(named)}")
+    if any(not name for name in disabled):
+        raise click.BadParameter("no: needs a plugin name, as in -p no:jsonlog")
+    return (named[0] if named else None), disabled
 
 
 @click.command()
 @click.option(
     "--plugin",
     "-p",
-    metavar="MODULE_OR_FILE",
-    help="The model plugin: a dotted module name, a .py file or a 'drucker' entry-point name.",
+    "plugins",
+    metavar="PLUGIN",
+    multiple=True,
+    callback=_plugins,
+    help="The model plugin: a module name (also in the current directory), a .py file or an "
+    "entry point of the 'drucker.models' group. `-p no:NAME` (repeatable) disables the "
+    "automatically loaded plugin NAME of the 'drucker.plugins' group, e.g. no:jsonlog.",
 )
 @click.option(
     "--settings",
@@ -33,7 +52,7 @@ from drucker.server.lifecycle import ServeOptions, run
 )
 @click.option("--worker", is_flag=True, hidden=True, help="Run as one of several workers.")
 def serve(
-    plugin: str | None,
+    plugins: tuple[str | None, tuple[str, ...]],
     settings_file: str | None,
     model_file: str | None,
     port: int | None,
@@ -42,8 +61,10 @@ def serve(
     worker: bool,
 ) -> None:
     """Serve a plugin's model over gRPC until SIGTERM or SIGINT."""
+    plugin, disabled = plugins
     options = ServeOptions(
         plugin=plugin,
+        disabled_plugins=disabled,
         settings_file=settings_file,
         model_file=model_file,
         port=port,

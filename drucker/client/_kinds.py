@@ -9,8 +9,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from drucker._wire import drucker_pb2
 from drucker.kinds import Kind, rpc_name
-from drucker.protocol._generated import drucker_pb2
 from drucker.types import PredictResult
 
 BYTES_CHUNK = 1024 * 1024  # the largest Bytes input message sent

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from drucker._wire import drucker_pb2
 from drucker.client.errors import ManagementError
 from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
-from drucker.protocol._generated import drucker_pb2
 
 UPLOAD_CHUNK = 256 * 1024
 SHA256_METADATA = "x-drucker-sha256"

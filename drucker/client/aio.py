@@ -10,6 +10,7 @@ import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.client import _kinds, _management
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
@@ -17,7 +18,6 @@ from drucker.client._management import Progress
 from drucker.client.errors import from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
 from drucker.kinds import Kind
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
 from drucker.types import PredictResult
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.errors import DruckerError, InvalidInputError
 from drucker.evaluation import EvaluationMetrics
 from drucker.management import ModelManager
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
 from drucker.protocol.status import abort_with
 from drucker.store.files import StoredFile, Upload
 
@@ -178,13 +178,10 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         return drucker_pb2.EvaluateModelResponse(metrics=metrics_message(metrics))
 
     async def EvaluationResult(self, request: Any, context: Any) -> AsyncIterator[Any]:
-        results = self._manager.results
         try:
-            metrics = results.read_metrics(request.result_path)
-            records = results.read_details(request.result_path)
+            metrics, records = self._manager.evaluation_result(request.result_path)
         except DruckerError as error:
             await abort_with(context, error)
-            return
         response = drucker_pb2.EvaluationResultResponse
         yield response(metrics=metrics_message(metrics))
         batch: list[Any] = []

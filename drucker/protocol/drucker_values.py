@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from drucker._wire import drucker_pb2
 from drucker.errors import InvalidInputError
 from drucker.kinds import Kind
-from drucker.protocol._generated import drucker_pb2
 
 INPUT_MESSAGES: dict[Kind, Any] = {
     kind: getattr(drucker_pb2, f"{kind.wire_name}Input") for kind in Kind

@@ -7,17 +7,13 @@ server-streaming, ``Bytes``→``Bytes`` is bidirectional, the rest are unary.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
 from typing import Any
 
 import grpc
 import grpc.aio
 
-from drucker.batching import Batcher
-from drucker.errors import DruckerError
+from drucker.dispatch import Dispatcher
 from drucker.kinds import Kind, rpc_name
 from drucker.protocol.drucker_values import (
     INPUT_MESSAGES,
@@ -28,33 +24,18 @@ from drucker.protocol.drucker_values import (
     input_value,
     parse_option,
 )
-from drucker.protocol.status import abort_with
-from drucker.runtime import Runtime
+from drucker.protocol.status import answer_or_abort
 from drucker.types import PredictResult
 
 SERVICE_NAME = "drucker.DruckerWorker"
 
 
-class _Predictor:
-    """Runs the runtime's predict through the batcher, a thread pool or the event loop."""
-
-    def __init__(self, runtime: Runtime, executor: Executor | None, batcher: Batcher | None):
-        self._runtime = runtime
-        self._executor = executor
-        self._batcher = batcher
-
-    async def __call__(
-        self, value: Any, option_text: str, input_kind: Kind, output_kind: Kind
-    ) -> tuple[PredictResult, str]:
-        option = parse_option(option_text)
-        if self._batcher is not None:
-            result = await self._batcher.predict(value, option, input_kind, output_kind)
-        elif self._executor is None:
-            result = self._runtime.predict(value, option, input_kind, output_kind)
-        else:
-            call = functools.partial(self._runtime.predict, value, option, input_kind, output_kind)
-            result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
-        return result, dump_option(result.option)
+async def _predict(
+    dispatcher: Dispatcher, value: Any, option_text: str, input_kind: Kind, output_kind: Kind
+) -> tuple[PredictResult, str]:
+    """Decode the option, predict, encode the answer's option."""
+    result = await dispatcher.predict(value, parse_option(option_text), input_kind, output_kind)
+    return result, dump_option(result.option)
 
 
 async def _joined_bytes(requests: AsyncIterator[Any]) -> tuple[bytes, str]:
@@ -69,7 +50,7 @@ async def _joined_bytes(requests: AsyncIterator[Any]) -> tuple[bytes, str]:
 
 
 def _make_handler(
-    predict: _Predictor, input_kind: Kind, output_kind: Kind, chunk_bytes: int
+    dispatcher: Dispatcher, input_kind: Kind, output_kind: Kind, chunk_bytes: int
 ) -> grpc.RpcMethodHandler:
     request_type = INPUT_MESSAGES[input_kind]
     response_type = OUTPUT_MESSAGES[output_kind]
@@ -78,13 +59,11 @@ def _make_handler(
         "response_serializer": response_type.SerializeToString,
     }
 
-    async def answer(value: Any, option_text: str, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            result, out_option = await predict(value, option_text, input_kind, output_kind)
-        except DruckerError as error:
-            await abort_with(context, error)
-            raise  # unreachable: abort raises
-        return result, out_option
+    async def answer(
+        value: Any, option_text: str, context: grpc.aio.ServicerContext
+    ) -> tuple[PredictResult, str]:
+        work = _predict(dispatcher, value, option_text, input_kind, output_kind)
+        return await answer_or_abort(context, work)
 
     if output_kind is Kind.BYTES:
 
@@ -127,12 +106,9 @@ def _make_handler(
     return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
 
 
-def worker_rpc_handler(
-    runtime: Runtime, executor: Executor | None, batcher: Batcher | None, chunk_bytes: int
-) -> grpc.GenericRpcHandler:
-    """The generic handler serving all 25 Predict rpcs for ``runtime``."""
-    predict = _Predictor(runtime, executor, batcher)
+def worker_rpc_handler(dispatcher: Dispatcher, chunk_bytes: int) -> grpc.GenericRpcHandler:
+    """The generic handler serving all 25 Predict rpcs through ``dispatcher``."""
     handlers = {
-        rpc_name(i, o): _make_handler(predict, i, o, chunk_bytes) for i in Kind for o in Kind
+        rpc_name(i, o): _make_handler(dispatcher, i, o, chunk_bytes) for i in Kind for o in Kind
     }
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)

@@ -7,7 +7,7 @@ from typing import Any
 import grpc.aio
 from grpc_health.v1 import health, health_pb2
 
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.runtime import Runtime
 
 _SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import NoReturn, TypeVar
+
 import grpc
 import grpc.aio
 
 from drucker.errors import DruckerError
+
+T = TypeVar("T")
 
 
 def status_code(error: DruckerError) -> grpc.StatusCode:
@@ -13,6 +18,23 @@ def status_code(error: DruckerError) -> grpc.StatusCode:
     return grpc.StatusCode[error.status]
 
 
-async def abort_with(context: grpc.aio.ServicerContext, error: DruckerError) -> None:
+async def abort_with(context: grpc.aio.ServicerContext, error: DruckerError) -> NoReturn:
     """End the rpc with the error's status code and message (raises, never returns)."""
-    await context.abort(status_code(error), str(error))
+    code, message = status_code(error), str(error)
+    del error
+    await context.abort(code, message)
+    raise AssertionError("context.abort returned")  # pragma: no cover
+
+
+async def answer_or_abort(context: grpc.aio.ServicerContext, work: Awaitable[T]) -> T:
+    """The result of ``work``, or the rpc ended with the status of the drucker error it raised.
+
+    The error is dropped before the rpc is aborted, so nothing it references (the request's
+    input in its traceback's frames) outlives the failed rpc.
+    """
+    try:
+        return await work
+    except DruckerError as error:
+        code, message = status_code(error), str(error)
+    await context.abort(code, message)
+    raise AssertionError("context.abort returned")  # pragma: no cover

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -10,20 +9,21 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from drucker.batching import Batcher
-from drucker.errors import ConfigurationError
-from drucker.management import ModelManager
-from drucker.protocol._generated import (
+from drucker._wire import (
     drucker_pb2,
     drucker_pb2_grpc,
     grpc_predict_v2_pb2,
     grpc_predict_v2_pb2_grpc,
 )
+from drucker.dispatch import Dispatcher
+from drucker.errors import ConfigurationError
+from drucker.management import ModelManager
 from drucker.protocol.auth import TokenAuthInterceptor, protected_methods
 from drucker.protocol.drucker_dashboard import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
 from drucker.protocol.drucker_worker import worker_rpc_handler
 from drucker.protocol.health import HealthReporter
+from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.servicer import InferenceServicer
 
 STREAM_CHUNK_BYTES = 1024 * 1024
@@ -56,21 +56,7 @@ class DruckerServer:
         self._settings = settings
         self.address = f"{host}:{port}"
         self._grace = settings.grace_seconds
-        self._executor = (
-            ThreadPoolExecutor(settings.predict_threads, thread_name_prefix="drucker-predict")
-            if settings.predict_threads > 0
-            else None
-        )
-        self._batcher = (
-            Batcher(
-                runtime,
-                settings.batch_max_size,
-                settings.batch_max_wait_ms / 1000,
-                inline=settings.predict_threads == 0,
-            )
-            if settings.batching and runtime.can_batch
-            else None
-        )
+        self.dispatcher = Dispatcher(runtime)
         interceptors = [TokenAuthInterceptor(token, protected_methods(settings))] if token else []
         self._server = grpc.aio.server(
             interceptors=interceptors,
@@ -82,14 +68,12 @@ class DruckerServer:
         )
         self.health = HealthReporter(runtime, SERVICE_NAMES)
         chunk = min(STREAM_CHUNK_BYTES, settings.max_message_bytes // 2)
-        self._server.add_generic_rpc_handlers(
-            (worker_rpc_handler(runtime, self._executor, self._batcher, chunk),)
-        )
+        self._server.add_generic_rpc_handlers((worker_rpc_handler(self.dispatcher, chunk),))
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
             DruckerDashboardServicer(manager), self._server
         )
         grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(manager, self._executor, self._batcher), self._server
+            InferenceServicer(DataPlane(manager, self.dispatcher)), self._server
         )
         drucker_pb2_grpc.add_HealthServicer_to_server(self.health.drucker, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.standard, self._server)
@@ -133,10 +117,7 @@ class DruckerServer:
         """Refuse new rpcs, let in-flight ones finish within the grace period, then stop."""
         await self.health.shutting_down()
         await self._server.stop(self._grace)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._batcher is not None:
-            self._batcher.close()
+        self.dispatcher.close()
 
     async def wait(self) -> None:
         """Wait until the server has stopped."""

@@ -6,16 +6,15 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
-from typing import TextIO
 
 import attrs
 
 from drucker.errors import DruckerError
-from drucker.events import EventLog, ServiceIdentity
+from drucker.events import EventLog
 from drucker.management import ModelManager
-from drucker.plugins import build_plugin_manager, new_plugin_manager
+from drucker.plugins import DISABLE_PREFIX, build_plugin_manager
 from drucker.protocol.auth import resolve_token
-from drucker.runtime import Runtime
+from drucker.runtime import Runtime, system_event_log
 from drucker.server.grpc_server import DruckerServer
 from drucker.server.supervisor import Supervisor
 from drucker.settings import Settings, load_settings
@@ -32,10 +31,13 @@ class ServeOptions:
     host: str | None = None
     workers: int | None = None
     worker: bool = False  # a child of the supervisor: bind with SO_REUSEPORT
+    disabled_plugins: tuple[str, ...] = ()  # additive plugins not to load (-p no:NAME)
 
     def worker_args(self) -> list[str]:
         """The command-line arguments a worker process needs (the port is added)."""
         args: list[str] = []
+        for name in self.disabled_plugins:
+            args += ["--plugin", DISABLE_PREFIX + name]
         for flag, value in (
             ("--plugin", self.plugin),
             ("--settings", self.settings_file),
@@ -61,29 +63,30 @@ def build_settings(options: ServeOptions) -> Settings:
     return load_settings(options.settings_file, overrides=overrides)
 
 
-def system_log(settings: Settings, log_stream: TextIO | None = None) -> EventLog:
-    """An event log with only the first-party JSON-lines plugin (no model plugin)."""
-    from drucker_jsonlog import JsonLinesLog
-
-    plugins = new_plugin_manager()
-    plugins.register(JsonLinesLog(log_stream))
-    return EventLog(plugins, ServiceIdentity.from_settings(settings))
+def system_log(settings: Settings, disabled: tuple[str, ...] = ()) -> EventLog:
+    """An event log through the additive (log) plugins only, for the worker supervisor."""
+    plugins = build_plugin_manager(None, disabled=disabled, require_model=False)
+    return system_event_log(plugins, settings)
 
 
 def build_runtime(
-    plugin: str | object | None, settings: Settings, log_stream: TextIO | None = None
+    plugin: str | object | None,
+    settings: Settings,
+    *,
+    extra_plugins: tuple[object, ...] = (),
+    disabled: tuple[str, ...] = (),
 ) -> Runtime:
-    """The runtime with the model plugin and the first-party JSON-lines log plugin."""
-    from drucker_jsonlog import JsonLinesLog
+    """The runtime with the model plugin, ``extra_plugins`` and the installed additive plugins.
 
-    plugins = build_plugin_manager(plugin, extra_plugins=(JsonLinesLog(log_stream),))
-    log = EventLog(plugins, ServiceIdentity.from_settings(settings))
-    return Runtime(plugins, settings, log)
+    :raises PluginError: when the plugins cannot be loaded or do not fit together.
+    """
+    plugins = build_plugin_manager(plugin, extra_plugins=extra_plugins, disabled=disabled)
+    return Runtime(plugins, settings)
 
 
 async def _load_initial_model(manager: ModelManager, model_file: str | None) -> None:
     runtime = manager.runtime
-    if not runtime.plugins.hook.drucker_load_model.get_hookimpls():
+    if not runtime.has_loader:
         runtime.activate(runtime.load_model(None))
         return
     await asyncio.get_running_loop().run_in_executor(None, manager.load_initial, model_file)
@@ -178,16 +181,15 @@ async def _serve_until(
         log.info("stopped")
 
 
-def run(options: ServeOptions, log_stream: TextIO | None = None) -> int:
+def run(options: ServeOptions) -> int:
     """Serve until a signal stops it; return the process exit code."""
     try:
         settings = build_settings(options)
         if settings.workers > 1:
             # The supervisor only starts processes: it loads neither the plugin nor a model.
-            return Supervisor(
-                settings, system_log(settings, log_stream), options.worker_args()
-            ).run()
-        runtime = build_runtime(options.plugin, settings, log_stream)
+            log = system_log(settings, options.disabled_plugins)
+            return Supervisor(settings, log, options.worker_args()).run()
+        runtime = build_runtime(options.plugin, settings, disabled=options.disabled_plugins)
     except DruckerError as exc:
         print(f"drucker serve: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from drucker.errors import (
     NotFoundError,
     TooLargeError,
 )
+from drucker.store.atomic import fsync_directory, sha256_of, write_json_atomically
 from drucker.store.names import validate_name
 
 INDEX_NAME = ".index.json"
@@ -43,14 +44,6 @@ class StoredFile:
     stored_at: float
 
 
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -59,12 +52,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def sha256_of(path: Path) -> str:
-    """The hex sha256 of a file, read in blocks."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class Upload:
@@ -112,7 +99,7 @@ class Upload:
             if not self._replace_active and index.get("active") == self.name:
                 raise AlreadyExistsError(f"{self.name} is the serving model; upload another name")
             os.replace(self._path, self._store.directory / self.name)
-            _fsync_directory(self._store.directory)
+            fsync_directory(self._store.directory)
             index["files"][self.name] = attrs.asdict(stored)
         return stored
 
@@ -152,13 +139,7 @@ class FileStore:
         return {"files": dict(data.get("files", {})), "active": data.get("active")}
 
     def _write_index(self, index: dict[str, Any]) -> None:
-        temp = self.directory / f"{INDEX_NAME}.{os.getpid()}.tmp"
-        with temp.open("w", encoding="utf-8") as handle:
-            json.dump(index, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, self.directory / INDEX_NAME)
-        _fsync_directory(self.directory)
+        write_json_atomically(self.directory / INDEX_NAME, index)
 
     @contextlib.contextmanager
     def locked_index(self) -> Iterator[dict[str, Any]]:

@@ -1,5 +1,9 @@
 """First-party log plugin: JSON lines with the Drucker 0.4.5 field names.
 
+Installed in the ``drucker.plugins`` entry-point group as ``jsonlog``, so every service loads it
+(``drucker serve -p no:jsonlog`` turns it off); the module itself is the plugin and writes to
+standard error. :class:`JsonLinesLog` writes to any stream, for embedding and tests.
+
 Each record becomes one line with ``host``, ``short_message``, ``timestamp``, ``level``
 (syslog severity, as 0.4.5 wrote it), ``service`` (``"drucker"``), ``ml_service`` (the
 application name), ``service_level``, and for predictions ``ml_input`` and ``ml_output``.
@@ -80,3 +84,12 @@ class JsonLinesLog:
         with self._lock:
             stream.write(text)
             stream.flush()
+
+
+_STANDARD_ERROR = JsonLinesLog()
+
+
+@drucker.hookimpl
+def drucker_log(record: LogRecord) -> None:
+    """Write the record to standard error as one JSON line."""
+    _STANDARD_ERROR.drucker_log(record)

@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any
 
 import numpy as np
 
+from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker.errors import InvalidInputError
-from drucker.protocol._generated import grpc_predict_v2_pb2 as pb
 
-# datatype → (numpy dtype of raw contents, InferTensorContents field)
+# datatype → (numpy dtype of raw contents, InferTensorContents field; FP16 travels raw only)
 DATATYPES: dict[str, tuple[Any, str]] = {
     "BOOL": (np.dtype("?"), "bool_contents"),
+    "INT8": (np.dtype("<i1"), "int_contents"),
+    "INT16": (np.dtype("<i2"), "int_contents"),
     "INT32": (np.dtype("<i4"), "int_contents"),
     "INT64": (np.dtype("<i8"), "int64_contents"),
+    "UINT8": (np.dtype("<u1"), "uint_contents"),
+    "UINT16": (np.dtype("<u2"), "uint_contents"),
     "UINT32": (np.dtype("<u4"), "uint_contents"),
     "UINT64": (np.dtype("<u8"), "uint64_contents"),
+    "FP16": (np.dtype("<f2"), ""),
     "FP32": (np.dtype("<f4"), "fp32_contents"),
     "FP64": (np.dtype("<f8"), "fp64_contents"),
     "BYTES": (np.dtype(object), "bytes_contents"),
 }
+MAX_DIMENSIONS = 16
 
 
-def _element_count(shape: tuple[int, ...], name: str) -> int:
-    if any(dim < 0 for dim in shape):
-        raise InvalidInputError(f"input {name!r} has a negative dimension in shape {list(shape)}")
-    return int(np.prod(shape, dtype=np.int64)) if shape else 1
+def element_count(shape: tuple[int, ...], name: str) -> int:
+    """The number of elements of ``shape``, in exact integers (no overflow).
+
+    :raises InvalidInputError: for too many dimensions, or a negative or zero dimension.
+    """
+    if len(shape) > MAX_DIMENSIONS:
+        raise InvalidInputError(
+            f"input {name!r} has {len(shape)} dimensions; at most {MAX_DIMENSIONS}"
+        )
+    if any(dim <= 0 for dim in shape):
+        raise InvalidInputError(
+            f"input {name!r}: shape {list(shape)} has a dimension that is not positive"
+        )
+    return math.prod(shape)
 
 
 def _split_bytes(raw: bytes, name: str) -> list[bytes]:
@@ -54,7 +71,9 @@ def decode_input(tensor: Any, raw: bytes | None) -> np.ndarray:
         known = ", ".join(DATATYPES)
         raise InvalidInputError(f"input {name!r}: datatype {datatype!r} is not one of {known}")
     dtype, field = DATATYPES[datatype]
-    count = _element_count(shape, name)
+    count = element_count(shape, name)
+    if raw is None and not field:
+        raise InvalidInputError(f"input {name!r}: {datatype} travels only in raw contents")
     if raw is not None:
         if datatype == "BYTES":
             values: Any = np.array(_split_bytes(raw, name), dtype=object)
@@ -67,7 +86,12 @@ def decode_input(tensor: Any, raw: bytes | None) -> np.ndarray:
             values = np.frombuffer(raw, dtype=dtype)
     else:
         contents = getattr(tensor.contents, field)
-        values = np.array(list(contents), dtype=object if datatype == "BYTES" else dtype)
+        try:
+            values = np.array(list(contents), dtype=object if datatype == "BYTES" else dtype)
+        except (OverflowError, ValueError) as exc:
+            raise InvalidInputError(
+                f"input {name!r}: a value does not fit {datatype}: {exc}"
+            ) from None
     if values.size != count:
         raise InvalidInputError(
             f"input {name!r}: {values.size} elements do not fill shape {list(shape)} ({count})"
@@ -90,7 +114,7 @@ def encode_output(name: str, datatype: str, array: np.ndarray, raw: bool) -> tup
         getattr(message.contents, field).extend(items)
         return message, b""
     typed = flat.astype(dtype)
-    if raw:
+    if raw or not field:
         return message, typed.tobytes()
     getattr(message.contents, field).extend(typed.tolist())
     return message, b""

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from drucker.protocol._generated import drucker_pb2 as drucker__pb2
+from drucker._wire import drucker_pb2 as drucker__pb2
 
 GRPC_GENERATED_VERSION = '1.75.1'
 GRPC_VERSION = grpc.__version__

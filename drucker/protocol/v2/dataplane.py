@@ -1,0 +1,347 @@
+"""The Open Inference Protocol (V2) without a wire: requests and answers as plain values.
+
+Both bindings (gRPC here, REST over HTTP) decode their messages into :class:`InferRequest`,
+call :class:`DataPlane`, and encode the :class:`InferResponse`; so typing rules, limits and
+errors are the same on every wire.
+
+Typing follows the model's signature (``drucker_signature``):
+
+- the input's kind comes from its datatype: ``FP16/FP32/FP64`` → ``ArrFloat``, integers and
+  ``BOOL`` → ``ArrInt``; ``BYTES`` → ``Bytes`` per row, or ``String`` when the text is meant
+  (the tensor's ``content_type`` parameter is ``str``, or the signature declares the input with
+  ``content_type="str"``); a row of several ``BYTES`` elements → ``ArrString``;
+- the output kind is the ``output_kind`` parameter when given, else follows the signature's
+  ``label`` datatype (``BYTES`` → ``String``, or ``ArrString`` for a 2-d label; floats →
+  ``ArrFloat``; integers → ``ArrInt``), and the answer's ``label`` and ``score`` datatypes are
+  the signature's whenever they fit the kind, so metadata and answers agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+
+from drucker._version import __version__
+from drucker.dispatch import Dispatcher
+from drucker.errors import InvalidInputError, NotFoundError, OutputKindError, TooLargeError
+from drucker.kinds import Kind
+from drucker.management import ModelManager
+from drucker.types import ModelSignature, PredictResult, TensorSpec
+
+OUTPUT_KIND_PARAMETER = "output_kind"
+CONTENT_TYPE_PARAMETER = "content_type"
+TEXT_CONTENT = "str"
+DEFAULT_SIGNATURE = ModelSignature(
+    inputs=(TensorSpec("input", "FP32", (-1, -1)),),
+    outputs=(TensorSpec("label", "BYTES", (-1,)), TensorSpec("score", "FP32", (-1,))),
+)
+OUTPUT_NAMES = ("label", "score")
+FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
+INT_TYPES = frozenset(
+    {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+)
+# The datatypes a label of each kind can be answered as; the first is the default.
+LABEL_DATATYPES: dict[Kind, tuple[str, ...]] = {
+    Kind.STRING: ("BYTES",),
+    Kind.BYTES: ("BYTES",),
+    Kind.ARR_STRING: ("BYTES",),
+    Kind.ARR_INT: ("INT32", "INT64", "INT16", "INT8", "UINT8", "UINT16", "UINT32", "UINT64"),
+    Kind.ARR_FLOAT: ("FP32", "FP64", "FP16"),
+}
+SCORE_DATATYPES = ("FP32", "FP64", "FP16")
+
+
+@attrs.frozen
+class InputTensor:
+    """One decoded input tensor: ``data`` has ``shape`` (BYTES elements are ``bytes``)."""
+
+    name: str
+    datatype: str
+    data: np.ndarray
+    parameters: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class InferRequest:
+    """A decoded inference request; ``outputs`` names the wanted outputs (empty: all)."""
+
+    model_name: str
+    model_version: str
+    inputs: list[InputTensor]
+    parameters: dict[str, Any] = attrs.field(factory=dict)
+    outputs: list[str] = attrs.field(factory=list)
+    id: str = ""
+
+
+@attrs.frozen
+class OutputTensor:
+    """One answer tensor: ``data`` (numeric dtype, or ``object`` of ``bytes`` for BYTES)."""
+
+    name: str
+    datatype: str
+    data: np.ndarray
+
+    @property
+    def shape(self) -> list[int]:
+        """The tensor's shape as a list."""
+        return list(self.data.shape)
+
+
+@attrs.frozen
+class InferResponse:
+    """An inference answer, to be encoded by a binding."""
+
+    model_name: str
+    model_version: str
+    outputs: list[OutputTensor]
+    parameters: dict[str, Any] = attrs.field(factory=dict)
+    id: str = ""
+
+
+@attrs.frozen
+class ModelMetadata:
+    """What ``ModelMetadata`` answers."""
+
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+
+@attrs.frozen
+class ServerMetadata:
+    """What ``ServerMetadata`` answers."""
+
+    name: str
+    version: str
+    extensions: tuple[str, ...] = ()
+
+
+class DataPlane:
+    """Health, metadata and inference of the model this server serves.
+
+    The served model is named after the application (``app.name``); its versions are the model
+    store's names, and the version serving now is the active model's name.
+    """
+
+    def __init__(self, manager: ModelManager, dispatcher: Dispatcher) -> None:
+        self._manager = manager
+        self._runtime = manager.runtime
+        self._dispatcher = dispatcher
+        self.name = self._runtime.settings.application_name
+        self._max_rows = self._runtime.settings.v2_max_rows
+
+    # -- health and metadata -----------------------------------------------------------------
+
+    def live(self) -> bool:
+        """The server answers."""
+        return True
+
+    def ready(self) -> bool:
+        """A model is loaded."""
+        return self._runtime.ready
+
+    def check_model(self, name: str, version: str = "") -> None:
+        """:raises NotFoundError: for another model's name or a version that is not serving."""
+        if name != self.name:
+            raise NotFoundError(f"no model named {name!r}; this server serves {self.name!r}")
+        active = self._runtime.active
+        if version and (active is None or version != active.name):
+            raise NotFoundError(f"version {version!r} of {name!r} is not serving")
+
+    def model_ready(self, name: str, version: str = "") -> bool:
+        """Whether ``name`` (at ``version``, if given) serves; unknown names raise."""
+        if name != self.name:
+            raise NotFoundError(f"no model named {name!r}; this server serves {self.name!r}")
+        active = self._runtime.active
+        return active is not None and version in ("", active.name)
+
+    def server_metadata(self) -> ServerMetadata:
+        """The server's name and version."""
+        return ServerMetadata(name="drucker", version=__version__)
+
+    def signature(self) -> ModelSignature:
+        """The serving model's signature, or the default one."""
+        return self._runtime.signature() or DEFAULT_SIGNATURE
+
+    def model_metadata(self, name: str, version: str = "") -> ModelMetadata:
+        """The model's versions and tensors."""
+        self.check_model(name, version)
+        signature = self.signature()
+        active = self._runtime.active
+        versions = [stored.name for stored in self._manager.models.list()]
+        if active is not None and active.name not in versions:
+            versions.insert(0, active.name)
+        return ModelMetadata(self.name, versions, "drucker", signature.inputs, signature.outputs)
+
+    # -- inference ---------------------------------------------------------------------------
+
+    async def infer(self, request: InferRequest) -> InferResponse:
+        """Predict every row of the request's input tensor; answer ``label`` and ``score``.
+
+        :raises DruckerError: ``INVALID_ARGUMENT`` for bad input, ``NOT_FOUND`` for another
+            model, ``RESOURCE_EXHAUSTED`` past ``v2.max_rows``, the plugin's errors.
+        """
+        self.check_model(request.model_name, request.model_version)
+        if len(request.inputs) != 1:
+            raise InvalidInputError(f"expected one input tensor, got {len(request.inputs)}")
+        wanted = request.outputs or list(OUTPUT_NAMES)
+        unknown = [name for name in wanted if name not in OUTPUT_NAMES]
+        if unknown:
+            raise InvalidInputError(f"unknown output {unknown[0]!r}; outputs are label, score")
+        signature = self.signature()
+        tensor = request.inputs[0]
+        option = dict(request.parameters)
+        output_kind = _output_kind(option.pop(OUTPUT_KIND_PARAMETER, None), signature)
+        rows, input_kind = self._rows(tensor, signature)
+        results = await self._dispatcher.predict_many(rows, option, input_kind, output_kind)
+        del rows
+        outputs = _outputs(results, output_kind, signature)
+        active = self._runtime.active
+        return InferResponse(
+            model_name=self.name,
+            model_version=active.name if active else "",
+            outputs=[outputs[name] for name in wanted],
+            parameters=dict(results[0].option) if results else {},
+            id=request.id,
+        )
+
+    def _rows(self, tensor: InputTensor, signature: ModelSignature) -> tuple[list[Any], Kind]:
+        """Split an input tensor into per-row plugin inputs, with their kind."""
+        array = tensor.data
+        rows = array.shape[0] if array.ndim > 1 else 1
+        if array.size == 0:
+            raise InvalidInputError(f"input {tensor.name!r} has no elements")
+        if rows > self._max_rows:
+            raise TooLargeError(
+                f"input {tensor.name!r} has {rows} rows; at most {self._max_rows} per request "
+                "(setting v2.max_rows)"
+            )
+        if tensor.datatype == "BYTES":
+            return _bytes_rows(tensor, _is_text(tensor, signature))
+        if tensor.datatype in FLOAT_TYPES:
+            kind = Kind.ARR_FLOAT
+        elif tensor.datatype in INT_TYPES:
+            kind = Kind.ARR_INT
+        else:
+            raise InvalidInputError(f"input {tensor.name!r}: datatype {tensor.datatype!r}")
+        if array.ndim <= 1:
+            return [array.reshape(-1).tolist()], kind
+        return array.reshape(rows, -1).tolist(), kind
+
+
+def _is_text(tensor: InputTensor, signature: ModelSignature) -> bool:
+    declared = tensor.parameters.get(CONTENT_TYPE_PARAMETER)
+    if declared is not None:
+        if declared not in (TEXT_CONTENT, "bytes"):
+            raise InvalidInputError(
+                f"input {tensor.name!r}: content_type {declared!r} is not 'str' or 'bytes'"
+            )
+        return bool(declared == TEXT_CONTENT)
+    specs = {spec.name: spec for spec in signature.inputs}
+    spec = specs.get(tensor.name) or (signature.inputs[0] if len(signature.inputs) == 1 else None)
+    return spec is not None and spec.content_type == TEXT_CONTENT
+
+
+def _text(value: bytes, name: str) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"input {name!r}: a BYTES element is not UTF-8 text") from None
+
+
+def _bytes_rows(tensor: InputTensor, text: bool) -> tuple[list[Any], Kind]:
+    array, name = tensor.data, tensor.name
+    if array.ndim <= 1 or (array.ndim == 2 and array.shape[1] == 1):
+        flat = array.reshape(-1)
+        if text:
+            return [_text(bytes(v), name) for v in flat], Kind.STRING
+        return [bytes(v) for v in flat], Kind.BYTES
+    rows = array.reshape(array.shape[0], -1)
+    return [[_text(bytes(v), name) for v in row] for row in rows], Kind.ARR_STRING
+
+
+def _output_kind(requested: Any, signature: ModelSignature) -> Kind:
+    if requested is not None:
+        try:
+            return Kind(requested)
+        except ValueError:
+            kinds = ", ".join(kind.value for kind in Kind)
+            raise InvalidInputError(f"parameter output_kind must be one of {kinds}") from None
+    label = _spec(signature, "label")
+    if label is None:
+        return Kind.STRING
+    if label.datatype in FLOAT_TYPES:
+        return Kind.ARR_FLOAT
+    if label.datatype in INT_TYPES:
+        return Kind.ARR_INT
+    return Kind.ARR_STRING if len(label.shape) > 1 else Kind.STRING
+
+
+def _spec(signature: ModelSignature, name: str) -> TensorSpec | None:
+    return next((spec for spec in signature.outputs if spec.name == name), None)
+
+
+def _outputs(
+    results: list[PredictResult], output_kind: Kind, signature: ModelSignature
+) -> dict[str, OutputTensor]:
+    """The ``label`` and ``score`` tensors of per-row results, typed by the signature."""
+    labels = [r.label for r in results]
+    scores = [r.score for r in results]
+    if output_kind.is_array:
+        lengths = {len(label) for label in labels} | {len(score) for score in scores}
+        if len(lengths) > 1:
+            raise OutputKindError(
+                f"rows answered with different numbers of labels or scores {sorted(lengths)}; "
+                "a V2 output tensor needs equal lengths"
+            )
+    label_spec, score_spec = _spec(signature, "label"), _spec(signature, "score")
+    label_type = _datatype(label_spec, LABEL_DATATYPES[output_kind])
+    score_type = _datatype(score_spec, SCORE_DATATYPES)
+    label_array: np.ndarray
+    if label_type == "BYTES" and output_kind.is_array:
+        label_array = np.array(labels, dtype=object).reshape(len(labels), -1)
+    elif label_type == "BYTES":
+        label_array = np.empty(len(labels), dtype=object)
+        label_array[:] = labels
+    else:
+        label_array = np.array(labels, dtype=_numpy_type(label_type))
+    score_array = np.array(scores, dtype=_numpy_type(score_type))
+    return {
+        "label": OutputTensor("label", label_type, _fit(label_array, label_spec)),
+        "score": OutputTensor("score", score_type, _fit(score_array, score_spec)),
+    }
+
+
+def _datatype(spec: TensorSpec | None, allowed: tuple[str, ...]) -> str:
+    return spec.datatype if spec is not None and spec.datatype in allowed else allowed[0]
+
+
+def _fit(array: np.ndarray, spec: TensorSpec | None) -> np.ndarray:
+    """``[N, 1]`` answers as ``[N]`` when the signature declares a 1-d tensor."""
+    if spec is not None and len(spec.shape) == 1 and array.ndim == 2 and array.shape[1] == 1:
+        return array.reshape(-1)
+    return array
+
+
+_NUMPY_TYPES = {
+    "BOOL": "?",
+    "INT8": "<i1",
+    "INT16": "<i2",
+    "INT32": "<i4",
+    "INT64": "<i8",
+    "UINT8": "<u1",
+    "UINT16": "<u2",
+    "UINT32": "<u4",
+    "UINT64": "<u8",
+    "FP16": "<f2",
+    "FP32": "<f4",
+    "FP64": "<f8",
+}
+
+
+def _numpy_type(datatype: str) -> np.dtype[Any]:
+    return np.dtype(_NUMPY_TYPES[datatype])
