@@ -110,6 +110,8 @@ def _setting(
     doc: str = "",
     check: Check | list[Check] | None = None,
 ) -> Any:
+    """One setting: its file ``key``, ``default``, environment variable (derived from the key
+    unless given), ``doc``, and ``check``: the validator(s) its values must pass."""
     env_name = env or "DRUCKER_" + key.upper().replace(".", "_")
     return attrs.field(
         default=default,
@@ -120,7 +122,10 @@ def _setting(
 
 @attrs.frozen
 class Settings:
-    """Typed service settings. Build one with :func:`load_settings`."""
+    """Typed service settings. Build one with :func:`load_settings`.
+
+    Building one directly checks each field's rule too (:class:`InvalidSetting` on a break).
+    """
 
     application_name: str = _setting(
         "app.name", "drucker", "DRUCKER_APPLICATION_NAME", check=_REQUIRED
