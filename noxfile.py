@@ -14,6 +14,7 @@ GRPCIO_TOOLS = "grpcio-tools==1.75.1"
 TEST_DEPS = [
     "pytest>=8",
     "pytest-timeout>=2.3",
+    "hypothesis>=6.100",  # property-based round trips (coercion, V2 tensors)
     "tritonclient[grpc]>=2.50",
     "kubernetes-validate>=1.30",
     "kserve>=0.15",  # KServe's own InferenceGRPCClient, run by tests/clients/kserve_v2.py

@@ -14,13 +14,17 @@ Precedence, highest first: explicit overrides (command-line flags), environment 
 the file, the defaults. Every key has one environment variable: the 0.4.5 names for the 0.4.5
 keys (``DRUCKER_SERVICE_PORT`` …) and ``DRUCKER_`` + the key upper-cased with dots as
 underscores for the rest (``app.workers`` → ``DRUCKER_APP_WORKERS``).
+
+Each field carries its own rule (an attrs validator: a port, at least 1, …), so a Settings is
+valid however it was built; :func:`load_settings` remembers which source gave each value and
+names that source (option, environment variable, or file and key) when a rule fails.
 """
 
 from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,21 +60,81 @@ class ServiceLevel(enum.Enum):
     PRODUCTION = "production"
 
 
-def _setting(key: str, default: Any, env: str | None = None, doc: str = "") -> Any:
+class InvalidSetting(ValueError):
+    """A setting's value breaks its rule. ``field`` is the attrs field, ``reason`` says why."""
+
+    def __init__(self, field: attrs.Attribute[Any], reason: str) -> None:
+        super().__init__(f"key {field.metadata.get('key', field.name)!r}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+Check = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _rule(holds: Callable[[Any], bool], reason: str) -> Check:
+    """A field validator: ``reason`` (formatted with ``value``) unless ``holds(value)``."""
+
+    def check(instance: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if not holds(value):
+            raise InvalidSetting(field, reason.format(value=value))
+
+    return check
+
+
+def _at_least(bound: float) -> Check:
+    return _rule(lambda value: value >= bound, f"at least {bound}, got {{value}}")
+
+
+_NOT_NEGATIVE = _rule(lambda value: value >= 0, "must not be negative, got {value}")
+_PORT = _rule(lambda value: 0 <= value <= 65535, "{value} is not a port (0 to 65535)")
+_REQUIRED = _rule(lambda value: bool(value.strip()), "a value is required")
+_FILE_OR_EMPTY = _rule(lambda value: not value or Path(value).is_file(), "no such file {value}")
+
+
+def _needs(partner: str) -> Check:
+    """Set only together with the field named ``partner`` (both empty or both given)."""
+
+    def check(instance: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value and not getattr(instance, partner):
+            other = attrs.fields_dict(type(instance))[partner].metadata["key"]
+            raise InvalidSetting(field, f"needs {other} as well")
+
+    return check
+
+
+def _setting(
+    key: str,
+    default: Any,
+    env: str | None = None,
+    doc: str = "",
+    check: Check | list[Check] | None = None,
+) -> Any:
+    """One setting: its file ``key``, ``default``, environment variable (derived from the key
+    unless given), ``doc``, and ``check``: the validator(s) its values must pass."""
     env_name = env or "DRUCKER_" + key.upper().replace(".", "_")
-    return attrs.field(default=default, metadata={"key": key, "env": env_name, "doc": doc})
+    return attrs.field(
+        default=default,
+        validator=check,
+        metadata={"key": key, "env": env_name, "doc": doc},
+    )
 
 
 @attrs.frozen
 class Settings:
-    """Typed service settings. Build one with :func:`load_settings`."""
+    """Typed service settings. Build one with :func:`load_settings`.
 
-    application_name: str = _setting("app.name", "drucker", "DRUCKER_APPLICATION_NAME")
+    Building one directly checks each field's rule too (:class:`InvalidSetting` on a break).
+    """
+
+    application_name: str = _setting(
+        "app.name", "drucker", "DRUCKER_APPLICATION_NAME", check=_REQUIRED
+    )
     service_name: str = _setting("app.service.name", "default", "DRUCKER_SERVICE_NAME")
     service_level: ServiceLevel = _setting(
         "app.service.level", ServiceLevel.DEVELOPMENT, "DRUCKER_SERVICE_LEVEL"
     )
-    port: int = _setting("app.port", 5000, "DRUCKER_SERVICE_PORT")
+    port: int = _setting("app.port", 5000, "DRUCKER_SERVICE_PORT", check=_PORT)
     model_dir: str = _setting("app.modeldir", "./model", "DRUCKER_SERVICE_MODEL_DIR")
     model_file: str = _setting("app.modelfile", "default.model", "DRUCKER_SERVICE_MODEL_FILE")
     eval_dir: str = _setting("app.evaldir", "./eval", "DRUCKER_SERVICE_EVAL_DIR")
@@ -79,18 +143,26 @@ class Settings:
         "app.workers",
         1,
         doc="server processes sharing the port (SO_REUSEPORT); more use more cores",
+        check=_at_least(1),
     )
     grace_seconds: float = _setting(
-        "app.grace_seconds", 10.0, doc="how long in-flight requests may finish on shutdown"
+        "app.grace_seconds",
+        10.0,
+        doc="how long in-flight requests may finish on shutdown",
+        check=_NOT_NEGATIVE,
     )
     predict_threads: int = _setting(
         "app.predict_threads",
         4,
         doc="threads that run the plugin's predict; 0 runs it on the event loop (fastest for "
         "quick models, but a slow predict then delays every other request)",
+        check=_NOT_NEGATIVE,
     )
     max_message_bytes: int = _setting(
-        "grpc.max_message_bytes", 64 * 1024 * 1024, doc="largest gRPC message sent or received"
+        "grpc.max_message_bytes",
+        64 * 1024 * 1024,
+        doc="largest gRPC message sent or received",
+        check=_at_least(1024),
     )
     log_predictions: bool = _setting(
         "log.predictions", True, doc="emit one log record per prediction"
@@ -100,12 +172,13 @@ class Settings:
         True,
         doc="gather concurrent requests into drucker_predict_batch calls (plugins with one)",
     )
-    batch_max_size: int = _setting("batching.max_size", 64, doc="largest batch")
+    batch_max_size: int = _setting("batching.max_size", 64, doc="largest batch", check=_at_least(1))
     batch_max_wait_ms: float = _setting(
         "batching.max_wait_ms",
         1.0,
         doc="pause before a batch that is not full, taken only while requests arrive "
         "concurrently, so a lone caller never waits (0: never pause)",
+        check=_NOT_NEGATIVE,
     )
     management_auth: bool = _setting(
         "management.auth",
@@ -142,9 +215,20 @@ class Settings:
         "v2.max_rows",
         100_000,
         doc="most rows of one Open Inference (V2) request; more get RESOURCE_EXHAUSTED",
+        check=_at_least(1),
     )
-    tls_cert: str = _setting("tls.cert", "", doc="PEM certificate chain; with tls.key serves TLS")
-    tls_key: str = _setting("tls.key", "", doc="PEM private key of tls.cert")
+    tls_cert: str = _setting(
+        "tls.cert",
+        "",
+        doc="PEM certificate chain; with tls.key serves TLS",
+        check=[_needs("tls_key"), _FILE_OR_EMPTY],
+    )
+    tls_key: str = _setting(
+        "tls.key",
+        "",
+        doc="PEM private key of tls.cert",
+        check=[_needs("tls_cert"), _FILE_OR_EMPTY],
+    )
     source: str | None = attrs.field(default=None, metadata={"internal": True})
     ignored_keys: tuple[str, ...] = attrs.field(default=(), metadata={"internal": True})
 
@@ -267,8 +351,10 @@ def load_settings(
 
     :param path: the settings file; ``None`` uses ``$DRUCKER_SETTINGS_YAML`` or no file at all.
     :param environ: the environment to read ``DRUCKER_*`` variables from (``os.environ``).
-    :param overrides: values by field name (e.g. ``{"port": 6000}``) that win over everything.
-    :raises ConfigurationError: naming the key and where it came from.
+    :param overrides: values by field name (e.g. ``{"port": 6000}``) that win over everything;
+        errors name them as the command-line option of that name (``--port``).
+    :raises ConfigurationError: naming the source that gave the bad value: the option, the
+        environment variable, or the file and key.
     """
     env = os.environ if environ is None else environ
     if path is None and env.get(SETTINGS_FILE_ENV):
@@ -283,23 +369,27 @@ def load_settings(
         raise ConfigurationError(f"{source}: unknown key {unknown[0]!r} (known keys: {known})")
 
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for field in setting_fields():
         key, env_name = field.metadata["key"], field.metadata["env"]
         if env_name in env:
-            origin, value = f"environment variable {env_name}", env[env_name]
+            origins[field.name], value = f"environment variable {env_name}", env[env_name]
         elif key in raw:
-            origin, value = f"{source}: key {key!r}", raw[key]
+            origins[field.name], value = f"{source}: key {key!r}", raw[key]
         else:
             continue
-        values[field.name] = _structure(field, value, origin)
+        values[field.name] = _structure(field, value, origins[field.name])
+    fields = attrs.fields_dict(Settings)
     for name, value in (overrides or {}).items():
-        field = attrs.fields_dict(Settings)[name]
-        values[name] = _structure(field, value, f"option for {field.metadata['key']!r}")
+        origins[name] = f"option --{name.replace('_', '-')}"
+        values[name] = _structure(fields[name], value, origins[name])
 
     ignored = tuple(sorted(set(raw) & LEGACY_KEYS))
-    settings = Settings(**values, source=str(source) if source else None, ignored_keys=ignored)
-    _validate(settings)
-    return settings
+    try:
+        return Settings(**values, source=str(source) if source else None, ignored_keys=ignored)
+    except InvalidSetting as invalid:
+        where = origins.get(invalid.field.name, f"default of {invalid.field.metadata['key']!r}")
+        raise ConfigurationError(f"{where}: {invalid.reason}") from None
 
 
 def _structure(field: attrs.Attribute[Any], value: Any, origin: str) -> Any:
@@ -309,31 +399,3 @@ def _structure(field: attrs.Attribute[Any], value: Any, origin: str) -> Any:
         return _converter.structure(value, field.type)  # type: ignore[arg-type]
     except (ValueError, TypeError, cattrs.BaseValidationError) as exc:
         raise ConfigurationError(f"{origin}: {exc}") from None
-
-
-def _validate(settings: Settings) -> None:
-    where = settings.source or "settings"
-    if not 0 <= settings.port <= 65535:
-        raise ConfigurationError(f"{where}: key 'app.port': {settings.port} is not a port")
-    if not settings.application_name.strip():
-        raise ConfigurationError(f"{where}: key 'app.name': a value is required")
-    if settings.workers < 1:
-        raise ConfigurationError(f"{where}: key 'app.workers': at least 1")
-    if settings.grace_seconds < 0:
-        raise ConfigurationError(f"{where}: key 'app.grace_seconds': must not be negative")
-    if settings.predict_threads < 0:
-        raise ConfigurationError(f"{where}: key 'app.predict_threads': must not be negative")
-    if bool(settings.tls_cert) != bool(settings.tls_key):
-        missing = "tls.key" if settings.tls_cert else "tls.cert"
-        raise ConfigurationError(f"{where}: key {missing!r}: needed with the other TLS key")
-    for key, value in (("tls.cert", settings.tls_cert), ("tls.key", settings.tls_key)):
-        if value and not Path(value).is_file():
-            raise ConfigurationError(f"{where}: key {key!r}: no such file {value}")
-    if settings.batch_max_size < 1:
-        raise ConfigurationError(f"{where}: key 'batching.max_size': at least 1")
-    if settings.batch_max_wait_ms < 0:
-        raise ConfigurationError(f"{where}: key 'batching.max_wait_ms': must not be negative")
-    if settings.v2_max_rows < 1:
-        raise ConfigurationError(f"{where}: key 'v2.max_rows': at least 1")
-    if settings.max_message_bytes < 1024:
-        raise ConfigurationError(f"{where}: key 'grpc.max_message_bytes': at least 1024")

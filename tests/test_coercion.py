@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from drucker.coercion import coerce_label, coerce_score
+from drucker._wire import drucker_pb2
+from drucker.coercion import INT32_MAX, INT32_MIN, coerce_label, coerce_score
 from drucker.errors import OutputKindError
 from drucker.kinds import Kind
 
@@ -63,3 +68,128 @@ def test_scores() -> None:
         coerce_score([0.1, 0.9], Kind.STRING)
     with pytest.raises(OutputKindError, match="not a number"):
         coerce_score("high", Kind.STRING)
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+int32s = st.integers(INT32_MIN, INT32_MAX)
+non_nan_floats = st.floats(allow_nan=False, allow_infinity=True)
+unbounded = settings(deadline=None)  # a shared CI machine must not fail a test for its speed
+
+
+def sequences(elements: st.SearchStrategy[Any]) -> st.SearchStrategy[tuple[list[Any], Any]]:
+    """(values, a 1-D result as plugins return it: a list, a tuple or a (1, n) numpy array)."""
+    return st.lists(elements, max_size=20).flatmap(
+        lambda items: st.tuples(
+            st.just(items),
+            st.sampled_from([items, tuple(items), np.array([items], dtype=object)]),
+        )
+    )
+
+
+def wire_round_trip(kind: Kind, label: Any, score: Any) -> tuple[Any, Any]:
+    """The label and score after the worker rpc's output message is encoded and parsed."""
+    message_type = getattr(drucker_pb2, f"{kind.wire_name}Output")
+    parsed = message_type.FromString(message_type(output=label, score=score).SerializeToString())
+    if kind.is_array:
+        return list(parsed.output), list(parsed.score)
+    return parsed.output, parsed.score
+
+
+@unbounded
+@given(st.lists(int32s, max_size=20), st.sampled_from(["list", "tuple", "int32", "int64"]))
+def test_int32_labels_survive_coercion_and_the_wire(values: list[int], shape: str) -> None:
+    label: Any = {
+        "list": values,
+        "tuple": tuple(values),
+        "int32": np.array(values, dtype=np.int32),
+        "int64": np.array(values, dtype=np.int64),
+    }[shape]
+    coerced = coerce_label(label, Kind.ARR_INT)
+    assert coerced == values and all(type(v) is int for v in coerced)
+    assert coerce_label(coerced, Kind.ARR_INT) == coerced  # idempotent
+    scores = coerce_score([0.5] * len(values), Kind.ARR_INT)
+    assert wire_round_trip(Kind.ARR_INT, coerced, scores) == (values, scores)
+
+
+@unbounded
+@given(st.integers().filter(lambda v: not INT32_MIN <= v <= INT32_MAX))
+def test_integers_outside_int32_are_refused(value: int) -> None:
+    with pytest.raises(OutputKindError, match="outside the 32-bit range"):
+        coerce_label([value], Kind.ARR_INT)
+
+
+@unbounded
+@given(int32s)
+def test_integral_floats_are_integers(value: int) -> None:
+    assert coerce_label(np.array([float(value)]), Kind.ARR_INT) == [value]
+
+
+@unbounded
+@given(hnp.arrays(hnp.floating_dtypes(sizes=(32, 64)), st.integers(0, 20)))
+def test_float_labels_and_scores_keep_their_value_up_to_the_wire_precision(
+    array: np.ndarray,
+) -> None:
+    label = coerce_label(array, Kind.ARR_FLOAT)
+    score = coerce_score(array, Kind.ARR_FLOAT)
+    assert all(type(v) is float for v in label + score)
+    np.testing.assert_array_equal(np.array(label, dtype=array.dtype), array)
+    wire_label, wire_score = wire_round_trip(Kind.ARR_FLOAT, label, score)
+    with np.errstate(over="ignore"):  # beyond float32's range is infinite on the wire too
+        expected = array.astype(np.float32)  # the worker protocol's floats are 32-bit
+    np.testing.assert_array_equal(np.array(wire_label, dtype=np.float32), expected)
+    np.testing.assert_array_equal(np.array(wire_score, dtype=np.float32), expected)
+
+
+@unbounded
+@given(sequences(st.text()))
+def test_string_arrays_survive_coercion_and_the_wire(case: tuple[list[str], Any]) -> None:
+    values, label = case
+    coerced = coerce_label(label, Kind.ARR_STRING)
+    assert coerced == values
+    assert wire_round_trip(Kind.ARR_STRING, coerced, [1.0] * len(coerced))[0] == values
+
+
+@unbounded
+@given(st.text(), non_nan_floats)
+def test_text_goes_through_bytes_and_back(text: str, score: float) -> None:
+    as_bytes = coerce_label(text, Kind.BYTES)
+    assert as_bytes == text.encode("utf-8")
+    assert coerce_label(as_bytes, Kind.STRING) == text
+    assert coerce_label(np.str_(text), Kind.STRING) == text
+    assert coerce_label([text], Kind.STRING) == text
+    label, wire_score = wire_round_trip(Kind.STRING, text, coerce_score(score, Kind.STRING))
+    assert label == text
+    with np.errstate(over="ignore"):  # beyond float32's range is infinite on the wire too
+        assert wire_score == float(np.float32(score))
+
+
+@unbounded
+@given(st.binary())
+def test_bytes_labels_are_kept_byte_for_byte(data: bytes) -> None:
+    assert coerce_label(data, Kind.BYTES) == data
+    assert coerce_label(bytearray(data), Kind.BYTES) == data
+    assert coerce_label(memoryview(data), Kind.BYTES) == data
+
+
+@unbounded
+@given(st.one_of(int32s, non_nan_floats, st.text()), st.sampled_from(list(Kind)))
+def test_a_scalar_is_a_one_element_array_and_back(value: Any, kind: Kind) -> None:
+    try:
+        coerced = coerce_label(value, kind)
+    except OutputKindError:
+        return  # a value the kind cannot hold (text as a number, a fraction as an integer)
+    if kind.is_array:
+        assert len(coerced) == 1
+        assert coerce_label(coerced, kind) == coerced
+    else:
+        assert coerce_label([value], kind) == coerced
+
+
+@unbounded
+@given(st.floats())
+def test_a_scalar_score_is_one_float(score: float) -> None:
+    for wrapped in (score, [score], (score,), np.float64(score), np.array([score])):
+        coerced = coerce_score(wrapped, Kind.STRING)
+        assert type(coerced) is float
+        assert coerced == score or (math.isnan(coerced) and math.isnan(score))

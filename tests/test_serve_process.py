@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import grpc
-import pytest
 
 from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN, REPO
-from tests.serving import ServeProcess, free_port
+from tests.serving import ServeProcess, free_port, wait_for
 from tests.wire import Answer, call
+
+GATE_PLUGIN = str(REPO / "tests" / "plugins" / "gate_plugin.py")
 
 
 def test_serves_the_iris_example_from_settings(tmp_path: Path, iris_model: Path) -> None:
@@ -46,40 +47,58 @@ def test_serves_the_iris_example_from_settings(tmp_path: Path, iris_model: Path)
     assert all(record["ml_service"] == "iris" for record in records)
 
 
+def poll_until_refused(channel: grpc.Channel, limit: float = 30) -> grpc.StatusCode:
+    """Send new requests until one is refused; the refusal's status code.
+
+    A request that reaches the server just as it begins to stop may still be answered, or be
+    cancelled by gRPC itself; both mean "not stopped yet" here, so polling goes on.
+    """
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            call(channel, Kind.STRING, Kind.STRING, "late", timeout=5)
+        except grpc.RpcError as error:
+            if error.code() is not grpc.StatusCode.CANCELLED:
+                return error.code()
+        time.sleep(0.01)
+    raise TimeoutError(f"new requests were still answered after {limit} s")
+
+
 def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(
     tmp_path: Path, echo_model: Path
 ) -> None:
     port = free_port()
     server = ServeProcess(
-        ["--plugin", ECHO_PLUGIN, "--model", str(echo_model), "--port", str(port)], cwd=tmp_path
+        ["--plugin", GATE_PLUGIN, "--model", str(echo_model), "--port", str(port)], cwd=tmp_path
     )
+    entered, gate = tmp_path / "entered", tmp_path / "gate"
+    held = json.dumps({"entered": str(entered), "gate": str(gate)})
     results: list[Answer | grpc.RpcError] = []
     try:
         server.wait_serving(port)
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
 
-        def slow_request() -> None:
+        def held_request() -> None:
             try:
-                results.append(call(channel, Kind.STRING, Kind.STRING, "slow", '{"sleep": 1.5}'))
+                results.append(call(channel, Kind.STRING, Kind.STRING, "held", held, timeout=60))
             except grpc.RpcError as error:
                 results.append(error)
 
-        worker = threading.Thread(target=slow_request)
+        worker = threading.Thread(target=held_request)
         worker.start()
-        time.sleep(0.5)  # the request is in flight
+        wait_for(entered.exists, "the held request to reach the plugin")
         server.process.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        with pytest.raises(grpc.RpcError) as refused:
-            call(channel, Kind.STRING, Kind.STRING, "late", timeout=5)
-        assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
-        worker.join(10)
+        assert poll_until_refused(channel) is grpc.StatusCode.UNAVAILABLE
+        assert server.process.poll() is None  # still draining the held request
+        gate.touch()
+        worker.join(60)
         channel.close()
         code = server.wait(30)
     finally:
         server.kill()
     assert code == 0
-    assert len(results) == 1 and isinstance(results[0], Answer)
-    assert results[0].label == "slow"
+    assert len(results) == 1 and isinstance(results[0], Answer), results
+    assert results[0].label == "held"
 
 
 def test_sigint_also_stops_cleanly(tmp_path: Path, echo_model: Path) -> None:

@@ -59,5 +59,5 @@ def test_tls_round_trip(certificate: tuple[Path, Path], echo_model: Path, tmp_pa
 
 def test_tls_settings_need_both_files(certificate: tuple[Path, Path]) -> None:
     cert, _ = certificate
-    with pytest.raises(ConfigurationError, match=r"'tls\.key': needed"):
+    with pytest.raises(ConfigurationError, match=r"^option --tls-cert: needs tls\.key as well"):
         load_settings(None, environ={}, overrides={"tls_cert": str(cert)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -28,6 +29,19 @@ def answers_by_pid(port: int, connections: int = 24) -> dict[int, str]:
     return seen
 
 
+def answers_until(
+    port: int, condition: Callable[[dict[int, str]], bool], limit: float = 30
+) -> dict[int, str]:
+    """Ask (as :func:`answers_by_pid`) until the answers meet ``condition``, at most ``limit`` s."""
+    deadline = time.monotonic() + limit
+    seen = answers_by_pid(port)
+    while not condition(seen):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"answers after {limit} s: {seen}")
+        seen = answers_by_pid(port)
+    return seen
+
+
 def test_workers_share_the_port_and_follow_switches(tmp_path: Path, echo_model: Path) -> None:
     port = free_port()
     server = ServeProcess(
@@ -46,18 +60,15 @@ def test_workers_share_the_port_and_follow_switches(tmp_path: Path, echo_model: 
     )
     try:
         server.wait_serving(port)
-        deadline = time.monotonic() + 30
-        seen = answers_by_pid(port)
-        while len(seen) < 2 and time.monotonic() < deadline:  # the second may still load
-            seen = answers_by_pid(port)
-        assert len(seen) == 2 and set(seen.values()) == {"echo-a"}
+        seen = answers_until(port, lambda seen: len(seen) == 2)  # the second may still load
+        assert set(seen.values()) == {"echo-a"}
         assert server.process.pid not in seen
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             assert upload_model(channel, "b.model", b"echo-b", TOKEN).status == 1
             assert switch_model(channel, "b.model", TOKEN).status == 1
-        time.sleep(1.5)  # workers poll the store twice a second
-        seen = answers_by_pid(port)
-        assert set(seen.values()) == {"echo-b"}, seen
+        # The other worker follows when it next polls the store.
+        seen = answers_until(port, lambda seen: set(seen.values()) == {"echo-b"})
+        assert len(seen) == 2 and server.process.pid not in seen, seen
     finally:
         code = server.terminate()
     assert code == 0

@@ -27,6 +27,23 @@ EXIT_REFUSED = 7  # a management call answered with status 0
 EXIT_OTHER = 8
 
 
+def exit_codes_help(usage: str, refused: bool = False) -> str:
+    """The "Exit codes" paragraph of a command's help, from the table above.
+
+    :param usage: what exit code 2 means for the command.
+    :param refused: whether the command can get a refusal (exit code 7).
+    """
+    by_code: dict[int, list[str]] = {}
+    for status, code in EXIT_CODES.items():
+        by_code.setdefault(code, []).append(status.name)
+    lines = ["0  success", f"2  usage: {usage}"]
+    lines += [f"{code}  {' or '.join(names)}" for code, names in sorted(by_code.items())]
+    if refused:
+        lines.append(f"{EXIT_REFUSED}  the server refused the request")
+    lines.append(f"{EXIT_OTHER}  any other error")
+    return "\b\nExit codes:\n" + "\n".join("  " + line for line in lines)
+
+
 def exit_code(error: ClientError) -> int:
     """The process exit code for a failed call."""
     if error.code is None:

@@ -8,35 +8,112 @@ import sys
 from typing import Any
 
 import click
+import grpc
 
-from drucker.cli._client import client_options
-from drucker.client import Client
+from drucker.cli._client import client_options, exit_codes_help
+from drucker.client import Client, ClientError, output_kind_of
 from drucker.kinds import Kind
 
 KIND_NAMES = [kind.value for kind in Kind]
+_ARRAY_HINT = "ArrInt, ArrFloat or ArrString"
 
 
-def _read_input(value: str | None, file: str | None, raw: bool) -> Any:
+def _read_input(value: str | None, file: str | None) -> str | bytes:
+    """The argument's text, or the file's (or standard input's) bytes."""
     if value is not None and file is not None:
         raise click.UsageError("give the input as an argument or with --file, not both")
     if value is None and file is None:
         raise click.UsageError("give the input as an argument, or --file PATH (- for stdin)")
-    if file is not None:
-        stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
-        with stream:
-            data = stream.read()
-        if raw:
-            return data
-        text = data.decode("utf-8")
-    else:
+    if file is None:
         assert value is not None
-        if raw:
-            return value.encode("utf-8")
-        text = value
+        return value
+    if file == "-":
+        return sys.stdin.buffer.read()
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text  # plain text is a String input
+        with open(file, "rb") as stream:
+            return stream.read()
+    except OSError as error:
+        raise click.UsageError(f"cannot read --file {file}: {error.strerror}") from None
+
+
+def _scalar_refusal(text: str, parsed: Any) -> click.UsageError:
+    """Why a JSON number, boolean or null is not sent, and what to write instead."""
+    shown = text.strip()
+    if parsed is None:
+        what = "null, not a value"
+    elif isinstance(parsed, bool):
+        what = "a single boolean"
+    else:
+        what = "a single number"
+    return click.UsageError(
+        f"{shown} is {what}, and no input kind carries one: "
+        f"write an array ('[{shown}]') for ArrInt or ArrFloat input, "
+        f"or --input-kind String to send the text {shown!r}"
+    )
+
+
+def interpret_input(data: str | bytes, raw: bool, input_kind: Kind | None) -> Any:
+    """The value to send for the user's input, taken as they evidently meant it.
+
+    ``--raw`` or ``Bytes`` sends the bytes; ``String`` sends the text literally; an array kind
+    reads JSON (one value becomes a one-element array). Without a kind, JSON arrays and strings
+    go as themselves, a JSON object and text that is not JSON go as text (``String``), and a
+    lone number, boolean or null is refused with a hint.
+
+    :raises click.UsageError: for input no kind can carry.
+    """
+    if raw or input_kind is Kind.BYTES:
+        return data.encode("utf-8") if isinstance(data, str) else data
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise click.UsageError("the input is not UTF-8 text: send it with --raw") from None
+    if input_kind is Kind.STRING:
+        return data
+    try:
+        parsed = json.loads(data)
+    except json.JSONDecodeError as error:
+        if input_kind is not None:
+            raise click.UsageError(f"--input-kind {input_kind.value} reads JSON: {error}") from None
+        return data  # plain text is a String input
+    if input_kind is not None:  # an array kind
+        if isinstance(parsed, dict) or parsed is None:
+            raise click.UsageError(f"--input-kind {input_kind.value} needs a JSON array")
+        return parsed if isinstance(parsed, list) else [parsed]
+    if isinstance(parsed, str | list):
+        if parsed == []:
+            raise click.UsageError(f"an empty array needs --input-kind ({_ARRAY_HINT})")
+        return parsed
+    if isinstance(parsed, dict):
+        return data  # a JSON document travels as text, as typed
+    raise _scalar_refusal(data, parsed)
+
+
+def _option(option_json: str | None) -> dict[str, Any] | None:
+    if not option_json:
+        return None
+    try:
+        option = json.loads(option_json)
+    except json.JSONDecodeError as error:
+        raise click.UsageError(f"--option is not JSON: {error}") from None
+    if not isinstance(option, dict):
+        raise click.UsageError("--option must be a JSON object, e.g. '{\"key\": 1}'")
+    return option
+
+
+def default_output(client: Client) -> Kind:
+    """The output kind the serving model's signature names; ``String`` when there is none.
+
+    A server that cannot be reached is an error (the prediction would fail the same way); a
+    server that offers no signature (no Open Inference service, a protected ServiceInfo) is not.
+    """
+    try:
+        return output_kind_of(client.signature())
+    except ClientError as error:
+        if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise
+        return Kind.STRING
 
 
 def _printable(value: Any) -> Any:
@@ -48,12 +125,21 @@ def _printable(value: Any) -> Any:
     return value
 
 
-@click.command()
+@click.command(epilog=exit_codes_help(usage="bad options, or an input no kind can carry"))
 @click.argument("value", required=False)
 @click.option("--file", "-f", metavar="PATH", help="Read the input from a file ('-': stdin).")
 @click.option("--raw", is_flag=True, help="Send the input as raw bytes (a Bytes rpc).")
-@click.option("--output", "-o", type=click.Choice(KIND_NAMES), default="String", show_default=True)
-@click.option("--input-kind", type=click.Choice(KIND_NAMES), help="Force the input kind.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(KIND_NAMES),
+    help="The output kind (default: from the model's signature, else String).",
+)
+@click.option(
+    "--input-kind",
+    type=click.Choice(KIND_NAMES),
+    help="Force the input kind (String: the text as it is; Arr*: JSON, one value or an array).",
+)
 @click.option("--option", "option_json", metavar="JSON", help="The request option object.")
 @client_options
 def predict(
@@ -61,22 +147,25 @@ def predict(
     value: str | None,
     file: str | None,
     raw: bool,
-    output: str,
+    output: str | None,
     input_kind: str | None,
     option_json: str | None,
 ) -> None:
     """Send one input and print the answer as JSON.
 
-    VALUE is JSON (e.g. '[5.1, 3.5, 1.4, 0.2]' is an ArrFloat input) or plain text (a String
-    input). Exit codes: 0 ok, 2 usage, 3 invalid argument, 4 unavailable, 5 unauthenticated,
-    6 not found, 8 any other error.
+    VALUE is a JSON array (e.g. '[5.1, 3.5, 1.4, 0.2]' is an ArrFloat input), a JSON string or
+    object, or plain text (the last three are String inputs).
     """
-    payload = _read_input(value, file, raw)
+    kind = Kind(input_kind) if input_kind else None
+    if raw and kind not in (None, Kind.BYTES):
+        raise click.UsageError(f"--raw sends Bytes, not {kind.value}")
+    payload = interpret_input(_read_input(value, file), raw, kind)
+    option = _option(option_json)
+    output_kind = Kind(output) if output else default_output(client)
     try:
-        option = json.loads(option_json) if option_json else None
-    except json.JSONDecodeError as exc:
-        raise click.UsageError(f"--option is not JSON: {exc}") from None
-    result = client.predict(payload, output=output, option=option, input_kind=input_kind)
+        result = client.predict(payload, output=output_kind, option=option, input_kind=kind)
+    except (TypeError, ValueError) as error:  # the value does not fit the kind
+        raise click.UsageError(str(error)) from None
     answer = {
         "label": _printable(result.label),
         "score": result.score,

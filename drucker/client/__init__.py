@@ -9,6 +9,7 @@
 It knows the wire protocol only (never the server or the runtime).
 """
 
+from drucker.client._kinds import output_kind_of
 from drucker.client._sync import Client
 from drucker.client.errors import (
     ClientError,
@@ -40,4 +41,5 @@ __all__ = [
     "StoredModel",
     "Unauthenticated",
     "Unavailable",
+    "output_kind_of",
 ]

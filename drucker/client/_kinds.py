@@ -11,7 +11,7 @@ import numpy as np
 
 from drucker._wire import drucker_pb2
 from drucker.kinds import Kind, rpc_name
-from drucker.types import PredictResult
+from drucker.types import ModelSignature, PredictResult, TensorSpec
 
 BYTES_CHUNK = 1024 * 1024  # the largest Bytes input message sent
 
@@ -147,3 +147,35 @@ def joined_bytes_result(messages: Sequence[Any]) -> PredictResult | None:
     first = messages[0]
     label = b"".join(message.output for message in messages)
     return PredictResult(label=label, score=first.score, option=_option(first.option.val))
+
+
+# The output kind whose label a V2 ``label`` tensor of this datatype carries.
+_KIND_OF_LABEL_DATATYPE = {
+    **dict.fromkeys(("FP16", "FP32", "FP64"), Kind.ARR_FLOAT),
+    **dict.fromkeys(("INT8", "INT16", "INT32", "INT64"), Kind.ARR_INT),
+    **dict.fromkeys(("UINT8", "UINT16", "UINT32", "UINT64"), Kind.ARR_INT),
+    "BYTES": Kind.STRING,
+}
+
+
+def signature_of(reply: Any) -> ModelSignature:
+    """The signature in an Open Inference ``ModelMetadataResponse``."""
+
+    def specs(tensors: Any) -> tuple[TensorSpec, ...]:
+        return tuple(TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in tensors)
+
+    return ModelSignature(inputs=specs(reply.inputs), outputs=specs(reply.outputs))
+
+
+def output_kind_of(signature: ModelSignature | None) -> Kind:
+    """The output kind a model's signature implies: from its ``label`` tensor's datatype.
+
+    FP* → ``ArrFloat``, INT*/UINT* → ``ArrInt``, BYTES → ``String``; ``String`` when there is
+    no signature, no ``label`` output or another datatype.
+    """
+    if signature is None:
+        return Kind.STRING
+    for tensor in signature.outputs:
+        if tensor.name == "label":
+            return _KIND_OF_LABEL_DATATYPE.get(tensor.datatype, Kind.STRING)
+    return Kind.STRING

@@ -10,6 +10,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
+from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
 from drucker.client import _kinds, _management
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
@@ -17,7 +19,7 @@ from drucker.client._management import Progress
 from drucker.client.errors import from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
 from drucker.kinds import Kind
-from drucker.types import PredictResult
+from drucker.types import ModelSignature, PredictResult
 
 
 class Client:
@@ -56,6 +58,7 @@ class Client:
         self._worker = drucker_pb2_grpc.DruckerWorkerStub(self._channel)
         self._dashboard = drucker_pb2_grpc.DruckerDashboardStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._inference = v2_pb2_grpc.GRPCInferenceServiceStub(self._channel)
 
     def close(self) -> None:
         """Close the channel."""
@@ -119,6 +122,19 @@ class Client:
         """Application, service, level and the serving model."""
         reply = self._call(self._dashboard.ServiceInfo, drucker_pb2.ServiceInfoRequest(), None)
         return _management.service_info_of(reply)
+
+    def signature(self, *, timeout: float | None = None) -> ModelSignature:
+        """The serving model's input and output tensors (Open Inference ``ModelMetadata``).
+
+        The model is named after the application, which ``ServiceInfo`` reports.
+
+        :raises ClientError: e.g. ``ServerError`` (UNIMPLEMENTED) from a server without the
+            Open Inference service, such as Drucker 0.4.5.
+        """
+        name = (self.service_info()).application_name
+        request = v2_pb2.ModelMetadataRequest(name=name)
+        reply = self._call(self._inference.ModelMetadata, request, timeout)
+        return _kinds.signature_of(reply)
 
     def health(self, service: str = "") -> bool:
         """Whether the server reports SERVING on the standard health service."""

@@ -11,6 +11,8 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
+from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
 from drucker.client import _kinds, _management
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
@@ -18,7 +20,7 @@ from drucker.client._management import Progress
 from drucker.client.errors import from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
 from drucker.kinds import Kind
-from drucker.types import PredictResult
+from drucker.types import ModelSignature, PredictResult
 
 
 class AsyncClient:
@@ -46,6 +48,7 @@ class AsyncClient:
         self._worker = drucker_pb2_grpc.DruckerWorkerStub(self._channel)
         self._dashboard = drucker_pb2_grpc.DruckerDashboardStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._inference = v2_pb2_grpc.GRPCInferenceServiceStub(self._channel)
 
     async def close(self) -> None:
         """Close the channel."""
@@ -110,6 +113,19 @@ class AsyncClient:
         request = drucker_pb2.ServiceInfoRequest()
         reply = await self._call(self._dashboard.ServiceInfo, request, None)
         return _management.service_info_of(reply)
+
+    async def signature(self, *, timeout: float | None = None) -> ModelSignature:
+        """The serving model's input and output tensors (Open Inference ``ModelMetadata``).
+
+        The model is named after the application, which ``ServiceInfo`` reports.
+
+        :raises ClientError: e.g. ``ServerError`` (UNIMPLEMENTED) from a server without the
+            Open Inference service, such as Drucker 0.4.5.
+        """
+        name = (await self.service_info()).application_name
+        request = v2_pb2.ModelMetadataRequest(name=name)
+        reply = await self._call(self._inference.ModelMetadata, request, timeout)
+        return _kinds.signature_of(reply)
 
     async def health(self, service: str = "") -> bool:
         """Whether the server reports SERVING on the standard health service."""
