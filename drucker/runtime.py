@@ -4,10 +4,11 @@ Every hook call of the framework goes through a :class:`Runtime` method, and so 
 policy for what a plugin's exception becomes (:meth:`Runtime._plugin_error`). The runtime knows
 nothing of gRPC, HTTP, metrics or object storage.
 
-Failures are raised *outside* the ``except`` block that caught the plugin's exception and carry
-no ``__cause__``/``__context__``: the caller's error then holds no traceback of the plugin's
-frames (which hold the request's input), so a failed request frees its input at once instead of
-at the next full garbage collection.
+Failures are raised *outside* the ``except`` block that caught the plugin's exception, carry no
+``__cause__``/``__context__``, and are dropped from the raising frame's locals as they leave it:
+the caller's error then holds no traceback of the plugin's frames and no reference cycle through
+the frames that hold the request's input, so a failed request frees its input at once instead
+of at the next full garbage collection.
 """
 
 from __future__ import annotations
@@ -106,7 +107,10 @@ class Runtime:
                 f"the plugin failed to load {model_path}: {type(exc).__name__}: {exc}"
             )
         if failure is not None:
-            raise failure
+            try:
+                raise failure
+            finally:
+                del failure  # no cycle through this frame, which holds the input
         if model is None:
             raise ModelLoadError(f"the plugin returned no model for {model_path}")
         return ActiveModel(model=model, name=name or model_path.name, path=str(model_path))
@@ -130,16 +134,24 @@ class Runtime:
         A :class:`DruckerError` stays itself, ``ValueError`` is the plugin rejecting its input
         (``INVALID_ARGUMENT``), anything else is a failure of the plugin (``INTERNAL``).
         """
-        if isinstance(exc, DruckerError):
-            return _detached(exc)
-        if isinstance(exc, ValueError):
-            return InvalidInputError(f"the model rejected the input: {exc}")
-        self.log.error(
-            f"plugin {action} failed: {type(exc).__name__}: {exc}",
-            traceback="".join(traceback.format_exception(exc)),
-            model=model,
-        )
-        return PluginFailure(f"the model failed: {type(exc).__name__}: {exc}")
+        frames = exc.__traceback__
+        try:
+            if isinstance(exc, DruckerError):
+                return _detached(exc)
+            if isinstance(exc, ValueError):
+                return InvalidInputError(f"the model rejected the input: {exc}")
+            self.log.error(
+                f"plugin {action} failed: {type(exc).__name__}: {exc}",
+                traceback="".join(traceback.format_exception(exc)),
+                model=model,
+            )
+            return PluginFailure(f"the model failed: {type(exc).__name__}: {exc}")
+        finally:
+            # The plugin's finished frames (and pluggy's, which hold the exception in a cycle)
+            # would keep the request's input alive until a full garbage collection.
+            traceback.clear_frames(frames)
+            exc.__traceback__ = None
+            del frames
 
     # -- predictions -------------------------------------------------------------------------
 
@@ -172,7 +184,10 @@ class Runtime:
         except Exception as exc:
             failure = self._plugin_error(exc, "predict", active.name)
         if failure is not None:
-            raise failure
+            try:
+                raise failure
+            finally:
+                del failure  # no cycle through this frame, which holds the input
         coerced = _coerce_result(result, output_kind)
         self._log_prediction(value, option, coerced, input_kind, output_kind, started)
         return coerced
@@ -226,7 +241,10 @@ class Runtime:
             options = [option] * len(values)
             batch = self._call_batch_hook(active, values, options, input_kind, output_kind)
             if isinstance(batch, DruckerError):
-                raise batch
+                try:
+                    raise batch
+                finally:
+                    del batch
             results = [_coerce_result(result, output_kind) for result in batch]
         else:
             results = [
@@ -264,7 +282,10 @@ class Runtime:
         except Exception as exc:
             failure = self._plugin_error(exc, "predict", active.name)
         if failure is not None:
-            raise failure
+            try:
+                raise failure
+            finally:
+                del failure  # no cycle through this frame, which holds the input
         return _coerce_result(result, output_kind)
 
     def _call_batch_hook(
@@ -364,7 +385,10 @@ class Runtime:
         except Exception as exc:
             failure = self._plugin_error(exc, "evaluate", active.name)
         if failure is not None:
-            raise failure
+            try:
+                raise failure
+            finally:
+                del failure  # no cycle through this frame, which holds the input
 
     def signature(self, model: ActiveModel | None = None) -> ModelSignature | None:
         """What the serving model (or ``model``) declares through ``drucker_signature``.
@@ -384,7 +408,10 @@ class Runtime:
         except Exception as exc:
             failure = self._plugin_error(exc, "signature", active.name)
         if failure is not None:
-            raise failure
+            try:
+                raise failure
+            finally:
+                del failure  # no cycle through this frame, which holds the input
         if declared is not None and not isinstance(declared, ModelSignature):
             raise PluginFailure(
                 f"drucker_signature returned {type(declared).__name__}; it must return "
