@@ -12,6 +12,7 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 # tests/test_proto_drift.py fails when the committed stubs differ from its output.
 GRPCIO_TOOLS = "grpcio-tools==1.75.1"
 TEST_DEPS = [
+    "pytest-cov>=5",
     "pytest>=8",
     "pytest-timeout>=2.3",
     "hypothesis>=6.100",  # property-based round trips (coercion, V2 tensors)
@@ -27,7 +28,8 @@ PYTHON = "3.11"
 def tests(session: nox.Session) -> None:
     """Run the test suite against real servers on loopback (and Docker when available)."""
     session.install("-e", ".[sklearn,bundle]", *TEST_DEPS)
-    session.run("pytest", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+    coverage = ["--cov=drucker", "--cov-report=term:skip-covered"] if not session.posargs else []
+    session.run("pytest", *coverage, *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
 
 
 @nox.session(python=PYTHON)
