@@ -428,6 +428,7 @@ def system_event_log(plugins: pluggy.PluginManager, settings: Settings) -> Event
 
 def _detached(error: DruckerError) -> DruckerError:
     """``error`` without the traceback and chained exceptions that would keep frames alive."""
+    traceback.clear_frames(error.__traceback__)
     error.__traceback__ = None
     error.__cause__ = error.__context__ = None
     return error

@@ -1,7 +1,8 @@
 """The ``drucker.DruckerWorker`` service: 25 ``Predict_<In>_<Out>`` rpcs from one table.
 
 Every pair of input and output kinds gets a handler of the streaming shape the 0.4.5 protocol
-gives it: ``Bytes`` input is client-streaming (all chunks are joined), ``Bytes`` output is
+gives it: ``Bytes`` input is client-streaming (all chunks are joined, up to the message size
+limit in all), ``Bytes`` output is
 server-streaming, ``Bytes``→``Bytes`` is bidirectional, the rest are unary.
 """
 
@@ -14,6 +15,7 @@ import grpc
 import grpc.aio
 
 from drucker.dispatch import Dispatcher
+from drucker.errors import TooLargeError
 from drucker.kinds import Kind, rpc_name
 from drucker.protocol.drucker_values import (
     INPUT_MESSAGES,
@@ -38,11 +40,20 @@ async def _predict(
     return result, dump_option(result.option)
 
 
-async def _joined_bytes(requests: AsyncIterator[Any]) -> tuple[bytes, str]:
-    """All chunks of a client-streamed Bytes input, and the first non-empty option."""
+async def _joined_bytes(requests: AsyncIterator[Any], limit: int) -> tuple[bytes, str]:
+    """All chunks of a client-streamed Bytes input, and the first non-empty option.
+
+    :raises TooLargeError: as soon as the chunks add up to more than ``limit`` bytes.
+    """
     chunks: list[bytes] = []
     option_text = ""
+    total = 0
     async for request in requests:
+        total += len(request.input)
+        if total > limit:
+            raise TooLargeError(
+                f"the streamed Bytes input exceeds {limit} bytes (grpc.max_message_bytes)"
+            )
         chunks.append(request.input)
         if not option_text and request.option.val:
             option_text = request.option.val
@@ -50,7 +61,7 @@ async def _joined_bytes(requests: AsyncIterator[Any]) -> tuple[bytes, str]:
 
 
 def _make_handler(
-    dispatcher: Dispatcher, input_kind: Kind, output_kind: Kind, chunk_bytes: int
+    dispatcher: Dispatcher, input_kind: Kind, output_kind: Kind, chunk_bytes: int, max_bytes: int
 ) -> grpc.RpcMethodHandler:
     request_type = INPUT_MESSAGES[input_kind]
     response_type = OUTPUT_MESSAGES[output_kind]
@@ -75,7 +86,8 @@ def _make_handler(
         if input_kind is Kind.BYTES:
 
             async def bytes_bytes(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
-                value, option_text = await _joined_bytes(requests)
+                joined = _joined_bytes(requests, max_bytes)
+                value, option_text = await answer_or_abort(context, joined)
                 async for message in stream_out(value, option_text, context):
                     yield message
 
@@ -95,7 +107,8 @@ def _make_handler(
     if input_kind is Kind.BYTES:
 
         async def bytes_unary(requests: AsyncIterator[Any], context: Any) -> Any:
-            value, option_text = await _joined_bytes(requests)
+            joined = _joined_bytes(requests, max_bytes)
+            value, option_text = await answer_or_abort(context, joined)
             return await respond(value, option_text, context)
 
         return grpc.stream_unary_rpc_method_handler(bytes_unary, **codec)
@@ -106,9 +119,16 @@ def _make_handler(
     return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
 
 
-def worker_rpc_handler(dispatcher: Dispatcher, chunk_bytes: int) -> grpc.GenericRpcHandler:
-    """The generic handler serving all 25 Predict rpcs through ``dispatcher``."""
+def worker_rpc_handler(
+    dispatcher: Dispatcher, chunk_bytes: int, max_bytes: int
+) -> grpc.GenericRpcHandler:
+    """The generic handler serving all 25 Predict rpcs through ``dispatcher``.
+
+    A client-streamed Bytes input may add up to ``max_bytes`` (the message size limit).
+    """
     handlers = {
-        rpc_name(i, o): _make_handler(dispatcher, i, o, chunk_bytes) for i in Kind for o in Kind
+        rpc_name(i, o): _make_handler(dispatcher, i, o, chunk_bytes, max_bytes)
+        for i in Kind
+        for o in Kind
     }
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)

@@ -7,7 +7,7 @@ from pathlib import Path
 import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from drucker._wire import (
     drucker_pb2,
@@ -22,6 +22,7 @@ from drucker.protocol.auth import TokenAuthInterceptor, protected_methods
 from drucker.protocol.drucker_dashboard import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
 from drucker.protocol.drucker_worker import worker_rpc_handler
+from drucker.protocol.guard import guarded_server
 from drucker.protocol.health import HealthReporter
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.servicer import InferenceServicer
@@ -68,22 +69,25 @@ class DruckerServer:
         )
         self.health = HealthReporter(runtime, SERVICE_NAMES)
         chunk = min(STREAM_CHUNK_BYTES, settings.max_message_bytes // 2)
-        self._server.add_generic_rpc_handlers((worker_rpc_handler(self.dispatcher, chunk),))
+        registry = guarded_server(self._server)  # every rpc of every service is guarded
+        registry.add_generic_rpc_handlers(
+            (worker_rpc_handler(self.dispatcher, chunk, settings.max_message_bytes),)
+        )
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
-            DruckerDashboardServicer(manager), self._server
+            DruckerDashboardServicer(manager), registry
         )
         grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(DataPlane(manager, self.dispatcher)), self._server
+            InferenceServicer(DataPlane(manager, self.dispatcher)), registry
         )
-        drucker_pb2_grpc.add_HealthServicer_to_server(self.health.drucker, self._server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health.standard, self._server)
-        reflection.enable_server_reflection(
-            [
-                *SERVICE_NAMES,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ],
-            self._server,
+        drucker_pb2_grpc.add_HealthServicer_to_server(self.health.drucker, registry)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health.standard, registry)
+        reflected = [
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ]
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+            reflection.aio.ReflectionServicer(reflected), registry
         )
         self.port: int | None = None
 

@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 import drucker
@@ -33,8 +34,11 @@ def _loggable(value: Any) -> Any:
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, str) and len(value) > MAX_LOGGED_CHARS:
         return value[:MAX_LOGGED_CHARS] + f"... <{len(value)} characters>"
-    if isinstance(value, list) and len(value) > MAX_LOGGED_CHARS:
-        return [*value[:MAX_LOGGED_CHARS], f"... <{len(value)} items>"]
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        # lists, and the repeated fields array inputs arrive as
+        if len(value) > MAX_LOGGED_CHARS:
+            return [*value[:MAX_LOGGED_CHARS], f"... <{len(value)} items>"]
+        return list(value)
     return value
 
 

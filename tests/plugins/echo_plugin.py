@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import drucker
@@ -18,14 +19,14 @@ from drucker import Kind, PredictResult
 def _as_text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8")
-    if isinstance(value, list):
+    if isinstance(value, Sequence) and not isinstance(value, str):
         return ",".join(str(v) for v in value)
     return str(value)
 
 
 def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
     text = _as_text(value)
     return text.split(",") if text else []
 
