@@ -1,4 +1,8 @@
-"""Bearer-token protection of management (and optionally other) rpcs.
+"""Bearer-token protection: every rpc needs the token except those opened by name.
+
+Health, reflection and the V2 probes are always open; predictions (Drucker and V2, metadata
+included) and ``ServiceInfo`` are open unless the settings protect them; management rpcs and
+anything not listed (a new rpc or service) are closed.
 
 The token comes from ``management.token`` / ``DRUCKER_MANAGEMENT_TOKEN``; without one the server
 generates a token at start and writes it to a file only its user can read. ``management.auth:
@@ -7,31 +11,46 @@ false`` opens everything, for 0.4.5 tooling that cannot send metadata.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
+import stat
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
 import grpc.aio
 
+from drucker.errors import ConfigurationError
 from drucker.events import EventLog
+from drucker.kinds import Kind, rpc_name
 from drucker.settings import Settings
 
 DASHBOARD = "/drucker.DruckerDashboard/"
-MANAGEMENT_METHODS = frozenset(
-    DASHBOARD + name
-    for name in (
-        "UploadModel",
-        "SwitchModel",
-        "UploadEvaluationData",
-        "EvaluateModel",
-        "EvaluationResult",
-        "ListModels",
-    )
-)
+V2 = "/inference.GRPCInferenceService/"
 WORKER_PREFIX = "/drucker.DruckerWorker/"
+# Rpcs anyone may call: health, reflection and the V2 probes. Everything not named in one of
+# these sets needs the token, so an rpc or service added later is closed until opened here.
+ALWAYS_OPEN = frozenset(
+    {
+        "/drucker.Health/Check",
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/Watch",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        V2 + "ServerLive",
+        V2 + "ServerReady",
+        V2 + "ModelReady",
+        V2 + "ServerMetadata",
+    }
+)
+# Every path to a prediction: open unless ``management.protect_predictions``.
+PREDICTION_METHODS = frozenset(
+    {WORKER_PREFIX + rpc_name(i, o) for i in Kind for o in Kind}
+    | {V2 + "ModelInfer", V2 + "ModelMetadata"}
+)
+SERVICE_INFO = DASHBOARD + "ServiceInfo"
 
 
 def resolve_token(settings: Settings, log: EventLog) -> str | None:
@@ -48,31 +67,101 @@ def resolve_token(settings: Settings, log: EventLog) -> str | None:
     if settings.management_token:
         return settings.management_token
     path = settings.token_file
-    if path.is_file() and (path.stat().st_mode & 0o077) == 0:
-        token = path.read_text(encoding="utf-8").strip()
-        if token:
-            log.info(f"management token read from {path}", token_file=str(path))
-            return token
-    path.parent.mkdir(parents=True, exist_ok=True)
+    token = read_token_file(path)
+    if token is not None:
+        log.info(f"management token read from {path}", token_file=str(path))
+        return token
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(token + "\n")
+    write_token_file(path, token)
     log.info(f"management token generated and written to {path}", token_file=str(path))
     return token
 
 
+def read_token_file(path: Path) -> str | None:
+    """The token in ``path``, or ``None`` when there is no such file.
+
+    :raises ConfigurationError: when the path is a symbolic link, not a regular file, not
+        owned by this user, readable or writable by others than its owner, or empty.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if os.path.islink(path):
+            raise ConfigurationError(
+                f"the management token file {path} is a symbolic link; refusing to follow it"
+            ) from None
+        raise ConfigurationError(f"cannot read the management token file {path}: {exc}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ConfigurationError(f"the management token file {path} is not a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_uid != os.geteuid():
+            raise ConfigurationError(
+                f"the management token file {path} belongs to another user (uid {info.st_uid})"
+            )
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            raise ConfigurationError(
+                f"the management token file {path} has mode "
+                f"{stat.S_IMODE(info.st_mode):04o}; it must be 0600 (chmod 600 {path})"
+            )
+        token = handle.read(4096).decode("utf-8", errors="replace").strip()
+    if not token:
+        raise ConfigurationError(
+            f"the management token file {path} is empty; remove it to have a token generated"
+        )
+    return token
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """Create ``path`` holding ``token``, mode 0600; never replaces or follows anything.
+
+    The token is written to a new file of its own and then linked to ``path``, which fails
+    when ``path`` exists (another process won the race, or something was placed there).
+
+    :raises ConfigurationError: when the file cannot be created.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open(temp, flags, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), 0o600)
+                handle.write(token + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temp, path, follow_symlinks=False)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+    except FileExistsError:
+        raise ConfigurationError(
+            f"the management token file {path} appeared while it was being created; start again"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write the management token file {path}: {exc}") from None
+
+
+def open_methods(settings: Settings) -> frozenset[str]:
+    """The full method names callable without the token, under these settings."""
+    opened = set(ALWAYS_OPEN)
+    if not settings.protect_predictions:
+        opened |= PREDICTION_METHODS
+    if not settings.protect_service_info:
+        opened.add(SERVICE_INFO)
+    return frozenset(opened)
+
+
 def protected_methods(settings: Settings) -> Callable[[str], bool]:
-    """Whether a full method name needs the token, under these settings."""
-    service_info = DASHBOARD + "ServiceInfo"
+    """Whether a full method name needs the token: every method that is not open."""
+    opened = open_methods(settings)
 
     def needs_token(method: str) -> bool:
-        if method in MANAGEMENT_METHODS:
-            return True
-        if method == service_info:
-            return settings.protect_service_info
-        return settings.protect_predictions and method.startswith(WORKER_PREFIX)
+        return method not in opened
 
     return needs_token
 
