@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+import pytest
 
 from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN
 from tests.management import switch_model, upload_model
-from tests.serving import ServeProcess, free_port
+from tests.serving import ServeProcess, free_port, wait_for
 from tests.wire import call
 
 TOKEN = "workers-token"
@@ -82,3 +85,35 @@ def test_workers_that_cannot_start_stop_the_supervisor(tmp_path: Path) -> None:
     )
     assert server.wait(60) == 2
     assert "could not start" in server.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_workers_die_with_a_supervisor_killed_by_sigkill(tmp_path: Path, echo_model: Path) -> None:
+    port = free_port()
+    server = ServeProcess(
+        ["-p", ECHO_PLUGIN, "-m", str(echo_model), "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env={"DRUCKER_MANAGEMENT_TOKEN": TOKEN},
+    )
+    try:
+        server.wait_serving(port)
+        workers = set(answers_until(port, lambda seen: len(seen) == 2))
+    finally:
+        server.kill()  # SIGKILL: the supervisor cannot forward anything
+    try:
+        wait_for(lambda: not any(_alive(p) for p in workers), "the orphaned workers to end", 30)
+    finally:
+        for pid in workers:  # leave no orphan behind when the test fails
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    with pytest.raises(grpc.RpcError) as caught:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call(channel, Kind.STRING, Kind.STRING, "x", timeout=2)
+    assert caught.value.code() is grpc.StatusCode.UNAVAILABLE

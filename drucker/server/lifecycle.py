@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from drucker.plugins import DISABLE_PREFIX, build_plugin_manager
 from drucker.protocol.auth import resolve_token
 from drucker.runtime import Runtime, system_event_log
 from drucker.server.grpc_server import DruckerServer
+from drucker.server.parent import die_with_supervisor, supervisor_gone
 from drucker.server.supervisor import Supervisor
 from drucker.settings import Settings, load_settings
 
@@ -100,6 +102,10 @@ async def _follow_switches(manager: ModelManager) -> None:
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+        if supervisor_gone():  # a worker whose supervisor died stops like on SIGTERM
+            manager.runtime.log.error("the supervisor is gone; stopping this worker")
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         try:
             await loop.run_in_executor(None, manager.follow_store)
         except DruckerError as error:
@@ -193,6 +199,8 @@ def run(options: ServeOptions) -> int:
     except DruckerError as exc:
         print(f"drucker serve: {exc}", file=sys.stderr)
         return 2
+    if options.worker:
+        die_with_supervisor()
     try:
         asyncio.run(
             serve(

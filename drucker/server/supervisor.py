@@ -4,7 +4,8 @@ The supervisor reserves the port with ``SO_REUSEPORT``, starts ``drucker serve -
 children that bind it too (the kernel spreads connections across them), forwards SIGTERM and
 SIGINT, restarts a child that dies, and exits 0 once every child has drained. A child that
 exits with code 2 could not start (bad model, bad plugin): the supervisor then stops them all.
-Model switches reach every worker: each follows the model store's active model.
+Model switches reach every worker: each follows the model store's active model. Workers end
+with the supervisor, also when it is killed (see :mod:`drucker.server.parent`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import FrameType
 from drucker.errors import ConfigurationError
 from drucker.events import EventLog
 from drucker.protocol.auth import resolve_token
+from drucker.server.parent import supervisor_environment
 from drucker.settings import Settings
 
 START_FAILURE = 2
@@ -51,7 +53,7 @@ class Supervisor:
 
     def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "drucker", "serve", "--worker", "--port", str(port)]
-        return subprocess.Popen([*command, *self._worker_args])
+        return subprocess.Popen([*command, *self._worker_args], env=supervisor_environment())
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
