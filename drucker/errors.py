@@ -83,3 +83,26 @@ class UnauthenticatedError(DruckerError):
     """A management call came without a valid bearer token."""
 
     status = "UNAUTHENTICATED"
+
+
+class StorageError(DruckerError):
+    """The server's storage failed (an I/O error, a directory where a file belongs)."""
+
+    status = "INTERNAL"
+
+
+class StorageFullError(StorageError):
+    """The server's storage is full (no space left, quota exceeded, file size limit)."""
+
+    status = "RESOURCE_EXHAUSTED"
+
+
+_FULL = frozenset({28, 122, 27})  # ENOSPC, EDQUOT, EFBIG
+
+
+def storage_error(exc: OSError) -> StorageError:
+    """The drucker error for an operating-system error of the store (no paths in the text)."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _FULL:
+        return StorageFullError(f"the server's storage is full: {reason}")
+    return StorageError(f"the server's storage failed: {reason}")

@@ -47,8 +47,14 @@ class ModelManager:
         self._unfollowable: str | None = None
 
     def begin_model_upload(self, name: str) -> Upload:
-        """Start receiving a model file (the serving model's name is refused)."""
-        return self.models.begin(name, self.runtime.settings.max_upload_bytes)
+        """Start receiving a model file (the serving model's name and file are refused)."""
+        return self.models.begin(
+            name, self.runtime.settings.max_upload_bytes, serving=self._serving_path
+        )
+
+    def _serving_path(self) -> str | None:
+        active = self.runtime.active
+        return active.path if active is not None else None
 
     def begin_data_upload(self, name: str) -> Upload:
         """Start receiving an evaluation data file."""

@@ -14,7 +14,7 @@ import grpc
 import grpc.aio
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
-from drucker.errors import DruckerError, InvalidInputError
+from drucker.errors import DruckerError, InvalidInputError, storage_error
 from drucker.evaluation import EvaluationMetrics
 from drucker.management import ModelManager
 from drucker.protocol.status import abort_with
@@ -68,7 +68,11 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         self._chunk_budget = min(1 << 20, settings.max_message_bytes // 2)
 
     async def _in_thread(self, call: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, call, *args)
+        """``call(*args)`` in a thread; an operating-system error becomes a drucker error."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, call, *args)
+        except OSError as exc:
+            raise storage_error(exc) from None
 
     async def ServiceInfo(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         settings = self._runtime.settings
@@ -93,11 +97,16 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         try:
             async for request in requests:
                 name = name_of(request)
-                if upload is None:
-                    upload = begin(name)
-                elif name and name != upload.name:
-                    raise InvalidInputError(f"one upload carried two names: {upload.name}, {name}")
-                upload.write(request.data)
+                try:
+                    if upload is None:
+                        upload = begin(name)
+                    elif name and name != upload.name:
+                        raise InvalidInputError(
+                            f"one upload carried two names: {upload.name}, {name}"
+                        )
+                    upload.write(request.data)
+                except OSError as exc:
+                    raise storage_error(exc) from None
             if upload is None:
                 raise InvalidInputError("the upload carried no message")
             expected = dict(context.invocation_metadata() or ()).get(SHA256_METADATA)
@@ -182,6 +191,8 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
             metrics, records = self._manager.evaluation_result(request.result_path)
         except DruckerError as error:
             await abort_with(context, error)
+        except OSError as exc:
+            await abort_with(context, storage_error(exc))
         response = drucker_pb2.EvaluationResultResponse
         yield response(metrics=metrics_message(metrics))
         batch: list[Any] = []

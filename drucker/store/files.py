@@ -3,7 +3,8 @@
 Writes go to a temporary file in the same directory, are checksummed while they stream,
 fsynced and renamed into place, so a file is either complete or absent. The index
 (``.index.json``) is replaced atomically under an exclusive lock, so several server processes
-may share a store. Temporary files of processes that died mid-upload are removed on open.
+may share a store. A temporary upload is locked by its writer for as long as it is open; on
+open, the store removes the ones no writer holds (of processes that died mid-upload).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,14 +45,27 @@ class StoredFile:
     stored_at: float
 
 
-def _pid_alive(pid: int) -> bool:
+def _open_locked_temp(directory: Path) -> tuple[Path, IO[bytes]]:
+    """A new temporary upload file, exclusively locked for as long as it is open.
+
+    The lock, not a process id, tells a live upload from one whose writer died (process ids
+    repeat: a container's entrypoint is PID 1 on every start). A cleaner may remove the file
+    between its creation and its locking; then it is created again.
+    """
+    while True:
+        path = directory / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
+        handle = path.open("xb")
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if os.fstat(handle.fileno()).st_nlink > 0:
+            return path, handle
+        handle.close()
+
+
+def _same_file(a: Path, b: Path) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
 
 
 class Upload:
@@ -61,15 +75,23 @@ class Upload:
     :meth:`abort` (also done on any exception when used as a context manager).
     """
 
-    def __init__(self, store: FileStore, name: str, max_bytes: int, replace_active: bool):
+    def __init__(
+        self,
+        store: FileStore,
+        name: str,
+        max_bytes: int,
+        replace_active: bool,
+        serving: Callable[[], str | None] | None = None,
+    ):
         self._store = store
         self.name = name
         self._max_bytes = max_bytes
         self._replace_active = replace_active
+        self._serving = serving
         self._digest = hashlib.sha256()
         self.size = 0
-        self._path = store.directory / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
-        self._handle: IO[bytes] | None = self._path.open("xb")
+        self._path, handle = _open_locked_temp(store.directory)
+        self._handle: IO[bytes] | None = handle
 
     def write(self, chunk: bytes) -> None:
         """Append a chunk. :raises TooLargeError: past the size limit."""
@@ -92,24 +114,37 @@ class Upload:
             )
         self._handle.flush()
         os.fsync(self._handle.fileno())
-        self._handle.close()
-        self._handle = None
         stored = StoredFile(self.name, self.size, sha256, time.time())
+        target = self._store.directory / self.name
         with self._store.locked_index() as index:
             if not self._replace_active and index.get("active") == self.name:
                 raise AlreadyExistsError(f"{self.name} is the serving model; upload another name")
-            os.replace(self._path, self._store.directory / self.name)
+            serving = self._serving() if self._serving is not None else None
+            if not self._replace_active and serving and _same_file(Path(serving), target):
+                raise AlreadyExistsError(
+                    f"{self.name} is the file the serving model was loaded from; "
+                    "upload another name"
+                )
+            os.replace(self._path, target)
             fsync_directory(self._store.directory)
             index["files"][self.name] = attrs.asdict(stored)
+        self._handle.close()  # releases the lock only now that the file is in place
+        self._handle = None
         return stored
 
     def abort(self) -> None:
-        """Drop the temporary file; the store is left as it was."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-        with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
+        """Drop the temporary file; the store is left as it was.
+
+        The file is removed also when closing fails (a full disk fails the final flush).
+        """
+        handle, self._handle = self._handle, None
+        try:
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    handle.close()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
 
     def __enter__(self) -> Upload:
         return self
@@ -156,9 +191,22 @@ class FileStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _remove_orphaned_uploads(self) -> None:
+        """Remove temporary files no writer holds: uploads and index copies of dead writers."""
         for path in self.directory.glob(f"{TEMP_PREFIX}*"):
-            pid_text = path.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-            if not pid_text.isdigit() or not _pid_alive(int(pid_text)):
+            try:
+                handle = path.open("rb")
+            except FileNotFoundError:
+                continue
+            with handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live upload holds it
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        # The index is only written under the index lock, so its copies seen under it are dead.
+        with self.locked_index():
+            for path in self.directory.glob(f".{INDEX_NAME}.*.tmp"):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
 
@@ -204,10 +252,21 @@ class FileStore:
 
     # -- changes -----------------------------------------------------------------------------
 
-    def begin(self, name: str, max_bytes: int, *, replace_active: bool = False) -> Upload:
-        """Start receiving a file. :raises InvalidNameError: for an unsafe name."""
+    def begin(
+        self,
+        name: str,
+        max_bytes: int,
+        *,
+        replace_active: bool = False,
+        serving: Callable[[], str | None] | None = None,
+    ) -> Upload:
+        """Start receiving a file. :raises InvalidNameError: for an unsafe name.
+
+        Unless ``replace_active``, neither the active file nor the file at the path
+        ``serving()`` names (the one actually in use) can be replaced.
+        """
         validate_name(name, f"{self.what} name")
-        return Upload(self, name, max_bytes, replace_active)
+        return Upload(self, name, max_bytes, replace_active, serving)
 
     def set_active(self, name: str) -> None:
         """Record ``name`` as the active file (persisted)."""

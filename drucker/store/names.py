@@ -10,17 +10,17 @@ MAX_NAME_LENGTH = 128
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 
-def validate_name(name: str, what: str = "name") -> str:
+def validate_name(name: str, what: str = "name", max_length: int = MAX_NAME_LENGTH) -> str:
     """Return ``name`` if it is a safe plain file name, else raise :class:`InvalidNameError`.
 
-    Allowed: 1 to 128 characters of letters, digits, ``.``, ``_``, ``+`` and ``-``, starting
-    with a letter or digit, so no path separators, no ``..``, no absolute paths and no hidden
-    files (the store keeps its own bookkeeping in dot-files).
+    Allowed: 1 to ``max_length`` (128) characters of letters, digits, ``.``, ``_``, ``+`` and
+    ``-``, starting with a letter or digit, so no path separators, no ``..``, no absolute
+    paths and no hidden files (the store keeps its own bookkeeping in dot-files).
     """
     if not name:
         raise InvalidNameError(f"{what} is empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidNameError(f"{what} is {len(name)} characters long; at most {MAX_NAME_LENGTH}")
+    if len(name) > max_length:
+        raise InvalidNameError(f"{what} is {len(name)} characters long; at most {max_length}")
     if "/" in name or "\\" in name:
         raise InvalidNameError(f"{what} {name!r} contains a path separator")
     if name in (".", "..") or not _NAME.fullmatch(name):

@@ -19,11 +19,14 @@ from typing import Any
 
 from drucker.errors import NotFoundError
 from drucker.store.atomic import atomic_writer, fsync_directory, write_json_atomically
-from drucker.store.names import validate_name
+from drucker.store.names import MAX_NAME_LENGTH, validate_name
 
 SUMMARY_SUFFIX = ".summary.json"
 DETAILS_KEY = "details_file"
 LOCK_NAME = ".lock"
+# Room for a data name of the longest kind and a suffix such as the default ".result"; the
+# file names built from it (a token and ".jsonl" or ".summary.json") stay far below 255 bytes.
+MAX_RESULT_NAME_LENGTH = MAX_NAME_LENGTH + 32
 
 
 class ResultStore:
@@ -33,7 +36,7 @@ class ResultStore:
         self.directory = directory
 
     def _summary_path(self, name: str) -> Path:
-        validate_name(name, "result name")
+        validate_name(name, "result name", MAX_RESULT_NAME_LENGTH)
         return self.directory / f"{name}{SUMMARY_SUFFIX}"
 
     @contextlib.contextmanager
