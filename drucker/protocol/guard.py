@@ -161,7 +161,9 @@ def guard_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
             request = _checked(request, context)
         try:
             responses = behavior(request, context)
-            if hasattr(responses, "__aiter__"):
+            if inspect.isawaitable(responses):  # a handler that writes with context.write
+                await responses
+            elif hasattr(responses, "__aiter__"):
                 async for response in responses:
                     yield response
             else:
