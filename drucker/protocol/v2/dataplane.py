@@ -18,6 +18,9 @@ Typing follows the model's signature (``drucker_signature``):
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import threading
 from typing import Any
 
 import attrs
@@ -38,6 +41,9 @@ DEFAULT_SIGNATURE = ModelSignature(
     outputs=(TensorSpec("label", "BYTES", (-1,)), TensorSpec("score", "FP32", (-1,))),
 )
 OUTPUT_NAMES = ("label", "score")
+# A tensor of more elements than this is split into rows and assembled from results in a
+# thread: for 100,000 rows that work takes long enough to delay health checks on the loop.
+INLINE_MAX_ELEMENTS = 4096
 FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
 INT_TYPES = frozenset(
     {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
@@ -120,6 +126,38 @@ class ServerMetadata:
     extensions: tuple[str, ...] = ()
 
 
+class _CollectorPause:
+    """Keeps Python's cyclic garbage collector off while a big tensor is served.
+
+    The rows and results of 100,000 rows are some 500,000 container objects; each full
+    collection they trigger walks them all while holding the GIL, which stalled the event loop
+    (and health checks) for up to half a second at a time. They hold no cycles and are freed by
+    reference counting when the request ends; the collector resumes when no big tensor is in
+    flight.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._resume = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._in_flight == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._in_flight += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._resume:
+                gc.enable()
+
+
+COLLECTOR_PAUSE = _CollectorPause()
+
+
 class DataPlane:
     """Health, metadata and inference of the model this server serves.
 
@@ -196,10 +234,17 @@ class DataPlane:
         tensor = request.inputs[0]
         option = dict(request.parameters)
         output_kind = _output_kind(option.pop(OUTPUT_KIND_PARAMETER, None), signature)
-        rows, input_kind = self._rows(tensor, signature)
-        results = await self._dispatcher.predict_many(rows, option, input_kind, output_kind)
-        del rows
-        outputs = _outputs(results, output_kind, signature)
+        if tensor.data.size > INLINE_MAX_ELEMENTS:
+            with COLLECTOR_PAUSE:
+                rows, input_kind = await asyncio.to_thread(self._rows, tensor, signature)
+                results = await self._dispatcher.predict_many(rows, option, input_kind, output_kind)
+                del rows
+                outputs = await asyncio.to_thread(_outputs, results, output_kind, signature)
+        else:
+            rows, input_kind = self._rows(tensor, signature)
+            results = await self._dispatcher.predict_many(rows, option, input_kind, output_kind)
+            del rows
+            outputs = _outputs(results, output_kind, signature)
         active = self._runtime.active
         return InferResponse(
             model_name=self.name,
@@ -230,7 +275,13 @@ class DataPlane:
             raise InvalidInputError(f"input {tensor.name!r}: datatype {tensor.datatype!r}")
         if array.ndim <= 1:
             return [array.reshape(-1).tolist()], kind
-        return array.reshape(rows, -1).tolist(), kind
+        matrix = array.reshape(rows, -1)
+        # In slices: one tolist() of 100,000 rows holds the GIL (and so the event loop) for
+        # hundreds of milliseconds.
+        step = max(1, INLINE_MAX_ELEMENTS // max(1, matrix.shape[1]))
+        return [
+            row for start in range(0, rows, step) for row in matrix[start : start + step].tolist()
+        ], kind
 
 
 def _is_text(tensor: InputTensor, signature: ModelSignature) -> bool:

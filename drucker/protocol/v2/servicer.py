@@ -6,7 +6,9 @@ encodes the answer; typing rules, limits and errors live in the data plane.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from typing import Any
 
 import grpc
@@ -17,12 +19,13 @@ from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.protocol.status import answer_or_abort
 from drucker.protocol.v2.dataplane import (
     CONTENT_TYPE_PARAMETER,
+    INLINE_MAX_ELEMENTS,
     DataPlane,
     InferRequest,
     InferResponse,
     InputTensor,
 )
-from drucker.protocol.v2.tensors import DATATYPES, decode_input, encode_output
+from drucker.protocol.v2.tensors import DATATYPES, MAX_DIMENSIONS, decode_input, encode_output
 from drucker.types import TensorSpec
 
 
@@ -99,6 +102,17 @@ def _tensor_metadata(spec: TensorSpec) -> Any:
     return message
 
 
+def _is_big(request: Any) -> bool:
+    """Whether a request's tensors are too big to decode and encode on the event loop."""
+    if sum(len(raw) for raw in request.raw_input_contents) > 4 * INLINE_MAX_ELEMENTS:
+        return True
+    for tensor in request.inputs:
+        shape = list(tensor.shape)
+        if len(shape) <= MAX_DIMENSIONS and math.prod(shape) > INLINE_MAX_ELEMENTS:
+            return True
+    return False
+
+
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
     """Health, metadata and inference of the Open Inference Protocol over gRPC."""
 
@@ -140,7 +154,11 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     async def ModelInfer(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         async def infer() -> Any:
-            answer = await self._plane.infer(decode_request(request))
-            return encode_response(answer, raw=bool(request.raw_input_contents))
+            raw = bool(request.raw_input_contents)
+            if not _is_big(request):
+                return encode_response(await self._plane.infer(decode_request(request)), raw)
+            # Decoding and encoding a big tensor would hold the event loop (health checks).
+            answer = await self._plane.infer(await asyncio.to_thread(decode_request, request))
+            return await asyncio.to_thread(encode_response, answer, raw)
 
         return await answer_or_abort(context, infer())
