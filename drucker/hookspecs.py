@@ -91,8 +91,10 @@ def drucker_predict(
     (``INTERNAL``); a ``(label, score)`` tuple is accepted for a result.
 
     :param model: what ``drucker_load_model`` returned.
-    :param input: ``str``, ``bytes``, ``list[int]``, ``list[float]`` or ``list[str]``,
-        according to ``input_kind``.
+    :param input: ``str`` or ``bytes``, or for the array kinds of the Drucker protocol a
+        list-like sequence of ``int``, ``float`` or ``str`` (the request's repeated field:
+        ``len``, indexing, iteration, ``==`` with a list, ``numpy.asarray``; ``list(input)``
+        makes a list), according to ``input_kind``. V2 tensor rows are lists.
     :param option: the request's option JSON object as a dict (``{}`` when absent).
     :param input_kind: the :class:`drucker.Kind` of the rpc's input.
     :param output_kind: the :class:`drucker.Kind` the label must be given as; the framework
