@@ -17,6 +17,7 @@ from tests.conftest import ECHO_PLUGIN
 from tests.management import (
     evaluate,
     evaluation_result,
+    list_models,
     switch_model,
     upload_data,
     upload_model,
@@ -195,3 +196,17 @@ def test_concurrent_evaluations_into_one_result_name_stay_consistent(
     results = tmp_path / "eval" / "drucker" / ".results"
     assert len(list(results.glob("shared.*.jsonl"))) == 1
     assert _temporary_files(results) == []
+
+
+def test_an_unexpected_failure_of_the_framework_is_internal_not_unknown(
+    tmp_path: Path, echo_model: Path
+) -> None:
+    with ThreadedServer(ECHO_PLUGIN, str(echo_model), SETTINGS, workdir=tmp_path) as server:
+        index = tmp_path / "model" / "drucker" / ".index.json"
+        index.unlink(missing_ok=True)
+        index.mkdir()  # ListModels has no answer for an unreadable index of its own
+        with server.channel() as channel:
+            with pytest.raises(grpc.RpcError) as caught:
+                list_models(channel, TOKEN)
+    assert caught.value.code() is grpc.StatusCode.INTERNAL
+    assert "IsADirectoryError" in (caught.value.details() or "")

@@ -110,10 +110,6 @@ async def _checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerConte
         yield request
 
 
-async def _result(outcome: Any) -> Any:
-    return await outcome if inspect.isawaitable(outcome) else outcome
-
-
 async def _fail(context: grpc.aio.ServicerContext, exc: Exception) -> None:
     message = f"drucker failed: {type(exc).__name__}: {exc}"
     traceback.clear_frames(exc.__traceback__)
@@ -143,7 +139,8 @@ def guard_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if streaming_in:
             request = _checked(request, context)
         try:
-            return await _result(behavior(request, context))
+            outcome = behavior(request, context)
+            return await outcome if inspect.isawaitable(outcome) else outcome
         except grpc.aio.AbortError as aborted:
             del request
             _forget(aborted)
