@@ -106,3 +106,15 @@ def storage_error(exc: OSError) -> StorageError:
     if exc.errno in _FULL:
         return StorageFullError(f"the server's storage is full: {reason}")
     return StorageError(f"the server's storage failed: {reason}")
+
+
+class StoreUnavailableError(DruckerError):
+    """The model store cannot be reached or refused a read or write (network, disk, rights)."""
+
+    status = "UNAVAILABLE"
+
+
+class ConflictError(DruckerError):
+    """A compare-and-set in the store lost: the record changed since it was read."""
+
+    status = "ABORTED"

@@ -6,18 +6,25 @@ Knows files and the runtime, not gRPC; the dashboard servicer translates to and 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from drucker.errors import DruckerError, InvalidInputError, ModelLoadError
+from drucker.errors import DruckerError, InvalidInputError, ModelLoadError, NotFoundError
 from drucker.evaluation import EvaluationMetrics, MetricsAccumulator
 from drucker.kinds import Kind
 from drucker.runtime import ActiveModel, Runtime
-from drucker.store.files import FileStore, Upload
+from drucker.store.atomic import sha256_of
+from drucker.store.backends import open_stores
+from drucker.store.base import ActiveRecord, PendingUpload, SwitchEvent, unavailable_on_os_error
+from drucker.store.files import StoredFile
+from drucker.store.history import previous_model
 from drucker.store.results import ResultStore
 
 RESULTS_DIRECTORY = ".results"  # a name no upload can take (names start with a letter or digit)
@@ -33,20 +40,41 @@ def _smoke_kind(value: Any) -> Kind:
     raise InvalidInputError(f"management.smoke_input {value!r} is not a usable input")
 
 
+FOLLOW_BACKOFF_LIMIT_SECONDS = 60.0
+
+
+@attrs.define
+class _FollowFailure:
+    """A record this replica could not load, and when to try it again."""
+
+    record: ActiveRecord
+    attempts: int
+    retry_at: float
+
+
 class ModelManager:
-    """Uploads, switches and evaluations for one runtime; at most one switch at a time."""
+    """Uploads, switches and evaluations for one runtime; at most one switch at a time.
+
+    A switch is persisted in the store's active-model record (compare-and-set) *before* the new
+    model serves, so a failed write leaves the old model serving; every replica on the same
+    store follows the record (:meth:`follow_store`).
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
         self.runtime = runtime
-        self.models = FileStore(settings.model_store_dir, "model")
-        self.data = FileStore(settings.eval_store_dir, "evaluation data")
+        stores = open_stores(settings)
+        self.models = stores.models
+        self.data = stores.data
+        self.shared_store = stores.shared
         self.results = ResultStore(settings.eval_store_dir / RESULTS_DIRECTORY)
         self._switching = threading.Lock()
         self._smoke = json.loads(settings.smoke_input) if settings.smoke_input else None
-        self._unfollowable: str | None = None
+        self._failure: _FollowFailure | None = None
+        self.follow_failures = 0  # loads of the store's active model that failed, in total
+        self._identity = f"{socket.gethostname()}:{settings.port} (pid {os.getpid()})"
 
-    def begin_model_upload(self, name: str) -> Upload:
+    def begin_model_upload(self, name: str) -> PendingUpload:
         """Start receiving a model file (the serving model's name and file are refused)."""
         return self.models.begin(
             name, self.runtime.settings.max_upload_bytes, serving=self._serving_path
@@ -56,87 +84,172 @@ class ModelManager:
         active = self.runtime.active
         return active.path if active is not None else None
 
-    def begin_data_upload(self, name: str) -> Upload:
+    def begin_data_upload(self, name: str) -> PendingUpload:
         """Start receiving an evaluation data file."""
         return self.data.begin(name, self.runtime.settings.max_upload_bytes, replace_active=True)
 
-    def choose_initial_model(self, explicit: str | None) -> tuple[Path, str, str]:
-        """The model to serve at start-up: path, name and why it was chosen.
+    def load_initial(self, explicit: str | None, explicit_sha256: str | None = None) -> ActiveModel:
+        """Load and activate the start-up model.
 
-        The store's active model (the last successful switch) wins over ``--model`` and the
-        settings, as Drucker 0.4.5's model assignment did.
+        The store's active-model record (the last successful switch) wins over ``--model`` and
+        the settings, as Drucker 0.4.5's model assignment did; when it cannot be loaded, the
+        configured model serves and the record is followed later.
         """
-        active = self.models.active
-        if active is not None:
-            return self.models.path(active), active, "the last model switched to (model store)"
-        if explicit is not None:
-            return Path(explicit), Path(explicit).name, "given with --model"
-        path = self.runtime.settings.default_model_path
-        return path, path.name, "from the settings (app.modeldir/app.name/app.modelfile)"
-
-    def load_initial(self, explicit: str | None) -> ActiveModel:
-        """Load and activate the start-up model, falling back from a broken store entry."""
         log = self.runtime.log
-        path, name, reason = self.choose_initial_model(explicit)
         try:
-            active = self._load(path, name)
-        except ModelLoadError as error:
-            if self.models.active is None:
-                raise
-            log.error(f"the stored active model {name} cannot be loaded: {error}")
-            fallback = Path(explicit) if explicit else self.runtime.settings.default_model_path
-            path, name, reason = fallback, fallback.name, "fallback to the configured model"
-            active = self._load(path, name)
+            record = self.models.active_record()
+        except DruckerError as error:
+            log.error(f"cannot read the store's active model, starting without it: {error}")
+            record = None
+        if record is not None:
+            try:
+                active = self._load_record(record)
+            except DruckerError as error:
+                log.error(f"the stored active model {record.name} cannot be loaded: {error}")
+            else:
+                self.runtime.activate(active)
+                log.info(
+                    f"loaded model {record.name} (the last model switched to, model store)",
+                    model_path=active.path,
+                    sha256=active.sha256,
+                )
+                return active
+        path, name, reason = self._configured_model(explicit, explicit_sha256)
+        active = self._load(path, name, sha256_of(path) if path.is_file() else None)
         self.runtime.activate(active)
         log.info(f"loaded model {name} ({reason})", model_path=str(path), sha256=active.sha256)
         return active
 
-    def _load(self, path: Path, name: str) -> ActiveModel:
+    def _configured_model(
+        self, explicit: str | None, explicit_sha256: str | None
+    ) -> tuple[Path, str, str]:
+        if explicit is not None and "://" in explicit:
+            from drucker.store.cache import ObjectCache  # an optional extra
+            from drucker.store.remote import fetch_url, redact
+
+            cache = ObjectCache(self.runtime.settings.cache_dir)
+            path, _sha256 = fetch_url(explicit, cache, explicit_sha256)
+            return path, Path(explicit).name, f"downloaded from {redact(explicit)}"
+        if explicit is not None:
+            path = Path(explicit)
+            if explicit_sha256 and path.is_file() and sha256_of(path) != explicit_sha256.lower():
+                raise ModelLoadError(f"{explicit} does not have sha256 {explicit_sha256}")
+            return path, path.name, "given with --model"
+        path = self.runtime.settings.default_model_path
+        return path, path.name, "from the settings (app.modeldir/app.name/app.modelfile)"
+
+    def _load(self, path: Path, name: str, sha256: str | None) -> ActiveModel:
         active = self.runtime.load_model(path, name)
-        try:
-            sha256 = self.models.get(name).sha256 if path.parent == self.models.directory else None
-        except DruckerError:
-            sha256 = None
         return ActiveModel(active.model, active.name, active.path, sha256, active.loaded_at)
 
-    def switch(self, name: str) -> ActiveModel:
-        """Load a stored model, smoke-test it, make it serve and persist the choice.
+    def _load_stored(self, stored: StoredFile, path: Path) -> ActiveModel:
+        candidate = self._load(path, stored.name, stored.sha256)
+        if self._smoke is not None:
+            self._smoke_test(candidate)
+        return candidate
 
-        Any failure leaves the current model serving and raises a :class:`DruckerError`.
+    def _load_record(self, record: ActiveRecord) -> ActiveModel:
+        with self.models.checkout(record.name, record.sha256) as (stored, path):
+            return self._load_stored(stored, path)
+
+    def switch(self, name: str, sha256: str | None = None, by: str = "") -> ActiveModel:
+        """Load a stored model, smoke-test it, persist the choice, then make it serve.
+
+        With ``sha256``, exactly those bytes (stored under ``name``) are switched to. Any
+        failure leaves the current model serving and raises a :class:`DruckerError`.
         """
         with self._switching:
-            stored = self.models.get(name)
-            candidate = self._load(self.models.path(name), stored.name)
-            if self._smoke is not None:
-                self._smoke_test(candidate)
-            previous = self.runtime.activate(candidate)
-            self.models.set_active(name)
+            serving = self.runtime.active
+            try:
+                with self.models.checkout(name, sha256) as (stored, path):
+                    candidate = self._load_stored(stored, path)
+                self.models.set_active(stored)
+            except DruckerError as error:
+                self._record(name, sha256 or "", serving, by, f"failed: {error}")
+                raise
+            self.runtime.activate(candidate)
+        self._record(name, stored.sha256, serving, by, "ok")
         self.runtime.log.info(
             f"switched to model {name}",
-            previous=previous.name if previous else None,
+            previous=serving.name if serving else None,
             sha256=candidate.sha256,
         )
         return candidate
 
-    def follow_store(self) -> ActiveModel | None:
-        """Switch to the store's active model if another process switched to it.
+    def rollback(self, by: str = "") -> ActiveModel:
+        """Switch back to the model that served before the last successful switch.
 
-        Returns the newly loaded model, or ``None`` when nothing changed.
+        :raises NotFoundError: when the history names no earlier model.
         """
-        name = self.models.active
-        current = self.runtime.active
-        if name is None or name == self._unfollowable or (current and current.name == name):
-            return None
-        with self._switching:
+        last = previous_model(self.models.history())
+        if last is None or last.from_name is None:
+            raise NotFoundError("the switch history has no earlier model to return to")
+        return self.switch(last.from_name, last.from_sha256, by=by or "rollback")
+
+    def history(self) -> list[SwitchEvent]:
+        """The store's switch history, oldest first."""
+        return self.models.history()
+
+    def _record(
+        self, name: str, sha256: str, serving: ActiveModel | None, by: str, result: str
+    ) -> None:
+        """Add a switch to the history; a failure to do so is logged, never raised."""
+        event = SwitchEvent(
+            at=time.time(),
+            to_name=name,
+            to_sha256=sha256,
+            from_name=serving.name if serving else None,
+            from_sha256=serving.sha256 if serving else None,
+            by=f"{by} via {self._identity}" if by else self._identity,
+            result=result,
+        )
+        try:
+            with unavailable_on_os_error("cannot record the switch history"):
+                self.models.record_switch(event)
+        except DruckerError as error:
+            self.runtime.log.warning(f"switch to {name} not recorded in the history: {error}")
+
+    def follow_store(self) -> ActiveModel | None:
+        """Switch to the store's active model if another replica or worker switched to it.
+
+        A record that cannot be loaded is retried with an exponential backoff (up to
+        :data:`FOLLOW_BACKOFF_LIMIT_SECONDS`) while the current model keeps serving. Returns
+        the newly loaded model, or ``None`` when nothing changed.
+
+        :raises DruckerError: when the store cannot be read or the model cannot be loaded.
+        """
+        if not self._switching.acquire(blocking=False):
+            return None  # a switch through this replica is under way; look again next time
+        try:
+            record = self.models.active_record()
+            current = self.runtime.active
+            if record is None or (
+                current is not None
+                and (current.name, current.sha256) == (record.name, record.sha256)
+            ):
+                self._failure = None
+                return None
+            failure = self._failure
+            retry_at = failure.retry_at if failure and failure.record == record else 0.0
+            if time.monotonic() < retry_at:
+                return None
             try:
-                candidate = self._load(self.models.path(name), name)
+                candidate = self._load_record(record)
             except DruckerError:
-                self._unfollowable = name  # reported once, not every poll
+                attempts = failure.attempts + 1 if failure and failure.record == record else 1
+                interval = self.runtime.settings.store_follow_interval
+                delay = min(interval * 2**attempts, FOLLOW_BACKOFF_LIMIT_SECONDS)
+                self._failure = _FollowFailure(record, attempts, time.monotonic() + delay)
+                self.follow_failures += 1
                 raise
+            self._failure = None
             previous = self.runtime.activate(candidate)
+        finally:
+            self._switching.release()
         self.runtime.log.info(
-            f"switched to model {name}, following another worker",
+            f"switched to model {record.name}, following the model store",
             previous=previous.name if previous else None,
+            sha256=record.sha256,
         )
         return candidate
 

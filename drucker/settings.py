@@ -217,6 +217,25 @@ class Settings:
         doc="most rows of one Open Inference (V2) request; more get RESOURCE_EXHAUSTED",
         check=_at_least(1),
     )
+    store_url: str = _setting(
+        "store.url",
+        "",
+        doc="where models, evaluation data, the active-model record and the switch history live "
+        "(s3://bucket/prefix, gs://bucket/prefix, file:///shared/path); empty: app.modeldir "
+        "and app.evaldir on this machine",
+        check=_rule(lambda value: not value or "://" in value, "expected a URL, got {value!r}"),
+    )
+    store_cache_dir: str = _setting(
+        "store.cache_dir",
+        "",
+        doc="this replica's cache of store objects; empty: <app.modeldir>/<app.name>/.cache",
+    )
+    store_follow_interval: float = _setting(
+        "store.follow_interval",
+        2.0,
+        doc="seconds between checks of the store's active model by each replica (and worker)",
+        check=_rule(lambda value: value > 0, "must be above 0, got {value}"),
+    )
     tls_cert: str = _setting(
         "tls.cert",
         "",
@@ -241,6 +260,13 @@ class Settings:
     def eval_store_dir(self) -> Path:
         """Where this application's evaluation data live: ``<eval dir>/<application name>``."""
         return Path(self.eval_dir) / self.application_name
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where this replica caches objects of a remote store."""
+        if self.store_cache_dir:
+            return Path(self.store_cache_dir)
+        return self.model_store_dir / ".cache"
 
     @property
     def token_file(self) -> Path:

@@ -75,7 +75,7 @@ def test_workers_share_the_port_and_follow_switches(tmp_path: Path, echo_model: 
     finally:
         code = server.terminate()
     assert code == 0
-    assert "following another worker" in server.stderr
+    assert "following the model store" in server.stderr
 
 
 def test_workers_that_cannot_start_stop_the_supervisor(tmp_path: Path) -> None:

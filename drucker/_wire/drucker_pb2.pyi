@@ -39,6 +39,38 @@ class HealthCheckResponse(_message.Message):
     status: HealthCheckResponse.ServingStatus
     def __init__(self, status: _Optional[_Union[HealthCheckResponse.ServingStatus, str]] = ...) -> None: ...
 
+class ModelHistoryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ModelSwitch(_message.Message):
+    __slots__ = ("at", "to_name", "to_sha256", "from_name", "from_sha256", "by", "result")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    TO_NAME_FIELD_NUMBER: _ClassVar[int]
+    TO_SHA256_FIELD_NUMBER: _ClassVar[int]
+    FROM_NAME_FIELD_NUMBER: _ClassVar[int]
+    FROM_SHA256_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    at: float
+    to_name: str
+    to_sha256: str
+    from_name: str
+    from_sha256: str
+    by: str
+    result: str
+    def __init__(self, at: _Optional[float] = ..., to_name: _Optional[str] = ..., to_sha256: _Optional[str] = ..., from_name: _Optional[str] = ..., from_sha256: _Optional[str] = ..., by: _Optional[str] = ..., result: _Optional[str] = ...) -> None: ...
+
+class ModelHistoryResponse(_message.Message):
+    __slots__ = ("switches",)
+    SWITCHES_FIELD_NUMBER: _ClassVar[int]
+    switches: _containers.RepeatedCompositeFieldContainer[ModelSwitch]
+    def __init__(self, switches: _Optional[_Iterable[_Union[ModelSwitch, _Mapping]]] = ...) -> None: ...
+
+class RollbackModelRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class ListModelsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

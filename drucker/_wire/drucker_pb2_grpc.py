@@ -145,6 +145,16 @@ class DruckerDashboardStub(object):
                 request_serializer=drucker__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=drucker__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.ModelHistory = channel.unary_unary(
+                '/drucker.DruckerDashboard/ModelHistory',
+                request_serializer=drucker__pb2.ModelHistoryRequest.SerializeToString,
+                response_deserializer=drucker__pb2.ModelHistoryResponse.FromString,
+                _registered_method=True)
+        self.RollbackModel = channel.unary_unary(
+                '/drucker.DruckerDashboard/RollbackModel',
+                request_serializer=drucker__pb2.RollbackModelRequest.SerializeToString,
+                response_deserializer=drucker__pb2.ModelResponse.FromString,
+                _registered_method=True)
 
 
 class DruckerDashboardServicer(object):
@@ -194,6 +204,20 @@ class DruckerDashboardServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ModelHistory(self, request, context):
+        """Addition to 0.4.5: the model store's switch history, and a switch back to the model that
+        served before the last switch (answered like SwitchModel).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DruckerDashboardServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -231,6 +255,16 @@ def add_DruckerDashboardServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=drucker__pb2.ListModelsRequest.FromString,
                     response_serializer=drucker__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'ModelHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModelHistory,
+                    request_deserializer=drucker__pb2.ModelHistoryRequest.FromString,
+                    response_serializer=drucker__pb2.ModelHistoryResponse.SerializeToString,
+            ),
+            'RollbackModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackModel,
+                    request_deserializer=drucker__pb2.RollbackModelRequest.FromString,
+                    response_serializer=drucker__pb2.ModelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -423,6 +457,60 @@ class DruckerDashboard(object):
             '/drucker.DruckerDashboard/ListModels',
             drucker__pb2.ListModelsRequest.SerializeToString,
             drucker__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModelHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/ModelHistory',
+            drucker__pb2.ModelHistoryRequest.SerializeToString,
+            drucker__pb2.ModelHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/RollbackModel',
+            drucker__pb2.RollbackModelRequest.SerializeToString,
+            drucker__pb2.ModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import attrs
 import click
 
 from drucker.cli._client import client_options
@@ -49,6 +50,30 @@ def upload(client: Client, file: Path, name: str | None) -> None:
 def switch(client: Client, name: str) -> None:
     """Make the stored model NAME serve (the old one serves until it is loaded)."""
     click.echo(client.switch_model(name))
+
+
+@model.command()
+@client_options
+def rollback(client: Client) -> None:
+    """Switch back to the model that served before the last switch."""
+    click.echo(client.rollback_model())
+
+
+@model.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per switch.")
+@client_options
+def history(client: Client, as_json: bool) -> None:
+    """List the switches of the model store, oldest first: when, from, to, result, by whom."""
+    for event in client.model_history():
+        if as_json:
+            click.echo(json.dumps(attrs.asdict(event)))
+            continue
+        when = datetime.datetime.fromtimestamp(event.at, datetime.UTC)
+        before = f"{event.from_name} ({event.from_sha256[:12]})" if event.from_name else "-"
+        click.echo(
+            f"{when.isoformat(timespec='seconds')}\t{before} -> {event.to_name} "
+            f"({event.to_sha256[:12]})\t{event.result}\t{event.by}"
+        )
 
 
 @model.command(name="list")

@@ -42,7 +42,18 @@ def _plugins(
     metavar="FILE",
     help="settings.yml (default: $DRUCKER_SETTINGS_YAML, else built-in defaults).",
 )
-@click.option("--model", "-m", "model_file", metavar="FILE", help="The model file to load.")
+@click.option(
+    "--model",
+    "-m",
+    "model_file",
+    metavar="FILE|URL",
+    help="The model file to load: a path, or a store URL (s3://bucket/key.joblib, gs://…).",
+)
+@click.option(
+    "--model-sha256",
+    metavar="HEX",
+    help="Refuse to serve the --model file unless its bytes have this sha256.",
+)
 @click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (0: any free).")
 @click.option("--host", help="Address to listen on (default [::], every interface).")
 @click.option(
@@ -55,6 +66,7 @@ def serve(
     plugins: tuple[str | None, tuple[str, ...]],
     settings_file: str | None,
     model_file: str | None,
+    model_sha256: str | None,
     port: int | None,
     host: str | None,
     workers: int | None,
@@ -67,6 +79,7 @@ def serve(
         disabled_plugins=disabled,
         settings_file=settings_file,
         model_file=model_file,
+        model_sha256=model_sha256,
         port=port,
         host=host,
         workers=workers,

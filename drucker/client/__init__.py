@@ -21,7 +21,7 @@ from drucker.client.errors import (
     Unauthenticated,
     Unavailable,
 )
-from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
+from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
 from drucker.kinds import Kind
 from drucker.types import PredictResult
 
@@ -34,6 +34,7 @@ __all__ = [
     "Kind",
     "ManagementError",
     "Metrics",
+    "ModelSwitch",
     "NotFound",
     "PredictResult",
     "ServerError",

@@ -9,7 +9,13 @@ from typing import Any
 
 from drucker._wire import drucker_pb2
 from drucker.client.errors import ManagementError
-from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
+from drucker.client.types import (
+    EvaluationRecord,
+    Metrics,
+    ModelSwitch,
+    ServiceInfo,
+    StoredModel,
+)
 
 UPLOAD_CHUNK = 256 * 1024
 SHA256_METADATA = "x-drucker-sha256"
@@ -80,6 +86,13 @@ def service_info_of(reply: Any) -> ServiceInfo:
 
 def models_of(reply: Any) -> list[StoredModel]:
     return [StoredModel(m.name, m.size, m.sha256, m.uploaded_at, m.active) for m in reply.models]
+
+
+def history_of(reply: Any) -> list[ModelSwitch]:
+    return [
+        ModelSwitch(s.at, s.to_name, s.to_sha256, s.from_name, s.from_sha256, s.by, s.result)
+        for s in reply.switches
+    ]
 
 
 def metrics_of(message: Any) -> Metrics:

@@ -17,7 +17,7 @@ from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
 from drucker.client._management import Progress
 from drucker.client.errors import from_rpc_error, no_answer
-from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
+from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
 from drucker.kinds import Kind
 from drucker.types import ModelSignature, PredictResult
 
@@ -186,6 +186,17 @@ class Client:
         """Make a stored model serve. :raises ManagementError: when it cannot be loaded."""
         request = drucker_pb2.SwitchModelRequest(path=name)
         return _management.checked(self._call(self._dashboard.SwitchModel, request, timeout))
+
+    def rollback_model(self, *, timeout: float | None = None) -> str:
+        """Switch back to the model that served before the last switch (every replica of a
+        shared store follows). :raises ManagementError: when there is none or it fails."""
+        request = drucker_pb2.RollbackModelRequest()
+        return _management.checked(self._call(self._dashboard.RollbackModel, request, timeout))
+
+    def model_history(self) -> list[ModelSwitch]:
+        """The switch history of the server's model store, oldest first."""
+        request = drucker_pb2.ModelHistoryRequest()
+        return _management.history_of(self._call(self._dashboard.ModelHistory, request, None))
 
     def list_models(self) -> tuple[list[StoredModel], str]:
         """The stored models and the name of the one serving."""

@@ -18,7 +18,7 @@ from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
 from drucker.client._management import Progress
 from drucker.client.errors import from_rpc_error, no_answer
-from drucker.client.types import EvaluationRecord, Metrics, ServiceInfo, StoredModel
+from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
 from drucker.kinds import Kind
 from drucker.types import ModelSignature, PredictResult
 
@@ -172,6 +172,19 @@ class AsyncClient:
         request = drucker_pb2.SwitchModelRequest(path=name)
         reply = await self._call(self._dashboard.SwitchModel, request, timeout)
         return _management.checked(reply)
+
+    async def rollback_model(self, *, timeout: float | None = None) -> str:
+        """Switch back to the model that served before the last switch (every replica of a
+        shared store follows). :raises ManagementError: when there is none or it fails."""
+        request = drucker_pb2.RollbackModelRequest()
+        reply = await self._call(self._dashboard.RollbackModel, request, timeout)
+        return _management.checked(reply)
+
+    async def model_history(self) -> list[ModelSwitch]:
+        """The switch history of the server's model store, oldest first."""
+        request = drucker_pb2.ModelHistoryRequest()
+        reply = await self._call(self._dashboard.ModelHistory, request, None)
+        return _management.history_of(reply)
 
     async def list_models(self) -> tuple[list[StoredModel], str]:
         """The stored models and the name of the one serving."""

@@ -30,6 +30,24 @@ class StoredModel:
 
 
 @attrs.frozen
+class ModelSwitch:
+    """One entry of the model store's switch history."""
+
+    at: float  # seconds since the epoch
+    to_name: str
+    to_sha256: str
+    from_name: str  # empty when nothing served before
+    from_sha256: str
+    by: str
+    result: str  # "ok", or "failed: <reason>"
+
+    @property
+    def ok(self) -> bool:
+        """Whether the switch succeeded."""
+        return self.result == "ok"
+
+
+@attrs.frozen
 class Metrics:
     """Evaluation metrics; per-class lists follow ``labels``."""
 

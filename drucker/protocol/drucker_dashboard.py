@@ -7,6 +7,7 @@ Upload and switch answer with ``status = 1`` (success) or ``status = 0`` and a m
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,7 +19,9 @@ from drucker.errors import DruckerError, InvalidInputError, storage_error
 from drucker.evaluation import EvaluationMetrics
 from drucker.management import ModelManager
 from drucker.protocol.status import abort_with
-from drucker.store.files import StoredFile, Upload
+from drucker.runtime import ActiveModel
+from drucker.store.base import PendingUpload
+from drucker.store.files import StoredFile
 
 SHA256_METADATA = "x-drucker-sha256"
 SUCCESS, FAILURE = 1, 0
@@ -88,12 +91,12 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
     async def _receive(
         self,
         requests: AsyncIterator[Any],
-        begin: Callable[[str], Upload],
+        begin: Callable[[str], PendingUpload],
         name_of: Callable[[Any], str],
         context: grpc.aio.ServicerContext,
     ) -> StoredFile:
         """Stream an upload into a store; a cut-off or failed upload leaves nothing behind."""
-        upload: Upload | None = None
+        upload: PendingUpload | None = None
         try:
             async for request in requests:
                 name = name_of(request)
@@ -135,15 +138,43 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         )
 
     async def SwitchModel(self, request: Any, context: Any) -> Any:
+        switch = functools.partial(self._manager.switch, request.path, by=context.peer())
+        return await self._switch_reply(switch, repr(request.path))
+
+    async def _switch_reply(self, switch: Callable[[], ActiveModel], what: str) -> Any:
         try:
-            active = await self._in_thread(self._manager.switch, request.path)
+            active = await self._in_thread(switch)
         except DruckerError as error:
-            self._runtime.log.error(f"switch to {request.path!r} failed: {error}")
+            self._runtime.log.error(f"switch to {what} failed: {error}")
             return drucker_pb2.ModelResponse(
                 status=FAILURE, message=f"Error: Switching model file. {error}"
             )
         return drucker_pb2.ModelResponse(
             status=SUCCESS, message=f"Success: Switching model file. {active.name} is serving"
+        )
+
+    async def RollbackModel(self, request: Any, context: Any) -> Any:
+        rollback = functools.partial(self._manager.rollback, by=f"rollback for {context.peer()}")
+        return await self._switch_reply(rollback, "the previous model")
+
+    async def ModelHistory(self, request: Any, context: Any) -> Any:
+        try:
+            events = await self._in_thread(self._manager.history)
+        except DruckerError as error:
+            await abort_with(context, error)
+        return drucker_pb2.ModelHistoryResponse(
+            switches=[
+                drucker_pb2.ModelSwitch(
+                    at=event.at,
+                    to_name=event.to_name,
+                    to_sha256=event.to_sha256,
+                    from_name=event.from_name or "",
+                    from_sha256=event.from_sha256 or "",
+                    by=event.by,
+                    result=event.result,
+                )
+                for event in events
+            ]
         )
 
     async def UploadEvaluationData(self, requests: AsyncIterator[Any], context: Any) -> Any:
@@ -209,7 +240,10 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
 
     async def ListModels(self, request: Any, context: Any) -> Any:
         store = self._manager.models
-        recorded = store.active
+        try:
+            recorded, stored = await self._in_thread(lambda: (store.active, store.list()))
+        except DruckerError as error:
+            await abort_with(context, error)
         active = self._runtime.active
         return drucker_pb2.ListModelsResponse(
             models=[
@@ -220,7 +254,7 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
                     uploaded_at=f.stored_at,
                     active=f.name == recorded,
                 )
-                for f in store.list()
+                for f in stored
             ],
             serving=active.name if active else "",
         )

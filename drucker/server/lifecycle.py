@@ -29,6 +29,7 @@ class ServeOptions:
     plugin: str | None = None
     settings_file: str | None = None
     model_file: str | None = None
+    model_sha256: str | None = None
     port: int | None = None
     host: str | None = None
     workers: int | None = None
@@ -44,6 +45,7 @@ class ServeOptions:
             ("--plugin", self.plugin),
             ("--settings", self.settings_file),
             ("--model", self.model_file),
+            ("--model-sha256", self.model_sha256),
             ("--host", self.host),
         ):
             if value is not None:
@@ -86,22 +88,23 @@ def build_runtime(
     return Runtime(plugins, settings)
 
 
-async def _load_initial_model(manager: ModelManager, model_file: str | None) -> None:
+async def _load_initial_model(
+    manager: ModelManager, model_file: str | None, model_sha256: str | None
+) -> None:
     runtime = manager.runtime
     if not runtime.has_loader:
         runtime.activate(runtime.load_model(None))
         return
-    await asyncio.get_running_loop().run_in_executor(None, manager.load_initial, model_file)
-
-
-FOLLOW_INTERVAL_SECONDS = 0.5
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, manager.load_initial, model_file, model_sha256)
 
 
 async def _follow_switches(manager: ModelManager) -> None:
-    """Load the store's active model when another worker switched to it."""
+    """Load the store's active model when another worker or replica switched to it."""
     loop = asyncio.get_running_loop()
+    interval = manager.runtime.settings.store_follow_interval
     while True:
-        await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+        await asyncio.sleep(interval)
         if supervisor_gone():  # a worker whose supervisor died stops like on SIGTERM
             manager.runtime.log.error("the supervisor is gone; stopping this worker")
             os.kill(os.getpid(), signal.SIGTERM)
@@ -109,13 +112,17 @@ async def _follow_switches(manager: ModelManager) -> None:
         try:
             await loop.run_in_executor(None, manager.follow_store)
         except DruckerError as error:
-            manager.runtime.log.error(f"cannot follow the model switch: {error}")
+            manager.runtime.log.error(
+                f"cannot follow the model store's active model: {error}",
+                follow_failures=manager.follow_failures,
+            )
 
 
 async def serve(
     runtime: Runtime,
     *,
     model_file: str | None = None,
+    model_sha256: str | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[int], None] | None = None,
     handle_signals: bool = False,
@@ -124,8 +131,8 @@ async def serve(
     """Bind, load the model, serve until ``stop`` is set, then drain in-flight requests.
 
     With ``handle_signals`` (main thread only), SIGTERM and SIGINT set ``stop`` too. With
-    ``follow_store`` (one of several workers), the port is shared and the worker follows model
-    switches made through its siblings.
+    ``follow_store`` (one of several workers), the port is shared. A worker, and any replica of
+    a shared store (``store.url``), follows the model switches made through the others.
 
     :raises DruckerError: when the port cannot be bound or the model cannot be loaded.
     """
@@ -147,12 +154,13 @@ async def serve(
         # Health answers NOT_SERVING (and predictions UNAVAILABLE) while the model loads.
         await server.start()
         try:
-            await _load_initial_model(manager, model_file)
+            await _load_initial_model(manager, model_file, model_sha256)
         except BaseException:
             await server.stop()
             raise
         await server.health.refresh()
-        follower = asyncio.create_task(_follow_switches(manager)) if follow_store else None
+        following = follow_store or manager.shared_store
+        follower = asyncio.create_task(_follow_switches(manager)) if following else None
         try:
             await _serve_until(stop, runtime, server, port, on_ready)
         finally:
@@ -206,6 +214,7 @@ def run(options: ServeOptions) -> int:
             serve(
                 runtime,
                 model_file=options.model_file,
+                model_sha256=options.model_sha256,
                 handle_signals=True,
                 follow_store=options.worker,
             )

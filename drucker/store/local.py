@@ -1,0 +1,143 @@
+"""The local backend of the model store: a :class:`FileStore` directory, its index's active
+entry as the active-model record, and a JSON-lines switch history beside it.
+
+Several processes on one machine (``--workers``) share it safely: every change of the record
+happens under the index's exclusive lock, which is what makes it a compare-and-set.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from drucker.errors import ConflictError, ModelLoadError, NotFoundError
+from drucker.store.atomic import sha256_of
+from drucker.store.base import ActiveRecord, PendingUpload, SwitchEvent, unavailable_on_os_error
+from drucker.store.files import FileStore, StoredFile
+from drucker.store.history import HistoryFile
+from drucker.store.names import validate_name
+
+HISTORY_NAME = ".history.jsonl"
+SNAPSHOT_PREFIX = ".snapshot-"
+STALE_SNAPSHOT_SECONDS = 3600.0
+
+
+class LocalModelStore:
+    """Models in a local directory (the embedded default backend)."""
+
+    def __init__(self, files: FileStore) -> None:
+        self.files = files
+        self.what = files.what
+        self.location = str(files.directory)
+        self._history = HistoryFile(files.directory / HISTORY_NAME)
+        self._remove_stale_snapshots()
+
+    def _remove_stale_snapshots(self) -> None:
+        # A snapshot is a hard link made for one load; creating it sets the inode's ctime, so one
+        # older than any load could take was left by a process that died while loading.
+        limit = STALE_SNAPSHOT_SECONDS
+        for path in self.files.directory.glob(f"{SNAPSHOT_PREFIX}*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_ctime < time.time() - limit:
+                    path.unlink()
+
+    # -- named files ---------------------------------------------------------------------------
+
+    def list(self) -> list[StoredFile]:
+        return self.files.list()
+
+    def get(self, name: str) -> StoredFile:
+        return self.files.get(name)
+
+    def path(self, name: str) -> Path:
+        return self.files.path(name)
+
+    def begin(
+        self,
+        name: str,
+        max_bytes: int,
+        *,
+        replace_active: bool = False,
+        serving: Callable[[], str | None] | None = None,
+    ) -> PendingUpload:
+        return self.files.begin(name, max_bytes, replace_active=replace_active, serving=serving)
+
+    # -- the active-model record -----------------------------------------------------------------
+
+    @property
+    def active(self) -> str | None:
+        return self.files.active
+
+    def active_record(self) -> ActiveRecord | None:
+        with unavailable_on_os_error("cannot read the model store index"):
+            name = self.files.active
+            if name is None:
+                return None
+            try:
+                stored = self.files.get(name)
+            except NotFoundError:
+                return None
+        return ActiveRecord(stored.name, stored.sha256)
+
+    @contextlib.contextmanager
+    def checkout(self, name: str, sha256: str | None = None) -> Iterator[tuple[StoredFile, Path]]:
+        """A hard link to the file as indexed now, so an upload of the same name (a rename over
+        it) cannot change the bytes that are loaded; its digest is checked before use."""
+        validate_name(name, "model name")
+        directory = self.files.directory
+        link = directory / f"{SNAPSHOT_PREFIX}{os.urandom(6).hex()}{Path(name).suffix}"
+        with (
+            unavailable_on_os_error(f"cannot read model {name}"),
+            self.files.locked_index() as index,
+        ):
+            entry = index["files"].get(name)
+            if entry is None or not (directory / name).is_file():
+                raise NotFoundError(f"no model named {name!r}")
+            stored = StoredFile(**entry)
+            if sha256 is not None and stored.sha256 != sha256:
+                raise NotFoundError(
+                    f"model {name} now holds other bytes (sha256 {stored.sha256}) than "
+                    f"{sha256}; a local store keeps only the latest upload of a name"
+                )
+            os.link(directory / name, link)
+        try:
+            with unavailable_on_os_error(f"cannot read model {name}"):
+                actual = sha256_of(link)
+            if actual != stored.sha256:
+                raise ModelLoadError(
+                    f"{name} has sha256 {actual} on disk, not {stored.sha256} as stored; refused"
+                )
+            yield stored, link
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
+
+    def set_active(self, stored: StoredFile) -> ActiveRecord | None:
+        """Record ``stored`` as active if its name still holds its bytes; the previous record."""
+        with (
+            unavailable_on_os_error("cannot record the active model"),
+            self.files.locked_index() as index,
+        ):
+            entry = index["files"].get(stored.name)
+            if entry is None or entry["sha256"] != stored.sha256:
+                raise ConflictError(
+                    f"{stored.name} was replaced by an upload during the switch; switch again"
+                )
+            previous_name = index["active"]
+            previous = index["files"].get(previous_name) if previous_name else None
+            index["active"] = stored.name
+        return ActiveRecord(previous_name, previous["sha256"]) if previous else None
+
+    # -- history -------------------------------------------------------------------------------
+
+    def record_switch(self, event: SwitchEvent) -> None:
+        with unavailable_on_os_error("cannot record the switch history"):
+            self._history.append(event)
+
+    def history(self) -> builtins.list[SwitchEvent]:
+        with unavailable_on_os_error("cannot read the switch history"):
+            return self._history.read()
