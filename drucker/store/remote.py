@@ -60,11 +60,12 @@ from drucker.store.history import event_from_json, event_to_json
 from drucker.store.names import validate_name
 
 CAS_ATTEMPTS = 20
+# Fail a call within seconds when the store is down, instead of retrying for minutes.
 S3_OPTIONS: dict[str, Any] = {
-    # Fail a call within seconds when the store is down, instead of retrying for minutes.
-    "retries": 2,
+    "skip_instance_cache": True,  # the endpoint and credentials are read when it is made
     "config_kwargs": {"connect_timeout": 3, "read_timeout": 30, "retries": {"max_attempts": 2}},
 }
+S3_RETRIES = 2
 
 
 def redact(url: str) -> str:
@@ -82,8 +83,6 @@ def _remote_errors(action: str) -> Iterator[None]:
     try:
         yield
     except DruckerError:
-        raise
-    except FileNotFoundError:
         raise
     except Exception as error:  # boto, aiohttp and google errors share no base class
         raise StoreUnavailableError(f"{action}: {error or type(error).__name__}") from None
@@ -421,12 +420,16 @@ def open_backend(url: str) -> Backend:
     ``file:///path``). :raises StoreUnavailableError: for a scheme fsspec cannot serve."""
     scheme = urlsplit(url).scheme
     options = S3_OPTIONS if scheme in ("s3", "s3a") else {}
+    if scheme == "file":
+        options = {"auto_mkdir": True}
     try:
         fs, root = fsspec.core.url_to_fs(url, **options)
     except (ImportError, ValueError) as error:
         raise StoreUnavailableError(
             f"store.url {redact(url)}: {error} (install drucker[s3] or drucker[gcs])"
         ) from None
+    if options is S3_OPTIONS:
+        fs.retries = S3_RETRIES
     if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
         fs.makedirs(root, exist_ok=True)
     return Backend(fs, root)

@@ -1,0 +1,182 @@
+"""The object-storage backend against a real S3 API server (moto) and a shared directory:
+content addressing, the verified cache, compare-and-set of the active record, faults."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from drucker.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    ModelLoadError,
+    StoreUnavailableError,
+)
+from drucker.store.base import SwitchEvent
+from drucker.store.cache import ObjectCache
+from drucker.store.remote import RemoteModelStore, fetch_url, open_backend
+from tests.s3 import S3Server, running_s3
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    with running_s3() as server:
+        yield server
+
+
+@pytest.fixture(params=["s3", "file"])
+def store_url(request: pytest.FixtureRequest, s3: S3Server, tmp_path: Path) -> str:
+    if request.param == "s3":
+        return s3.new_bucket() + "/app"
+    return f"file://{tmp_path}/shared/app"
+
+
+def replica(url: str, cache: Path) -> RemoteModelStore:
+    """The model store as one replica sees it (its own cache)."""
+    return RemoteModelStore(open_backend(url), ObjectCache(cache))
+
+
+def put(store: RemoteModelStore, name: str, data: bytes) -> str:
+    with store.begin(name, 1 << 20) as upload:
+        upload.write(data)
+        return upload.commit().sha256
+
+
+def s3_object(url: str, key: str) -> tuple[str, str]:
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    return bucket, f"{prefix}/{key}"
+
+
+def test_upload_is_content_addressed_and_cached(store_url: str, tmp_path: Path) -> None:
+    store = replica(store_url, tmp_path / "cache-1")
+    sha = put(store, "a.model", b"model-a")
+    assert sha == hashlib.sha256(b"model-a").hexdigest()
+    assert [(f.name, f.size, f.sha256) for f in store.list()] == [("a.model", 7, sha)]
+    with store.checkout("a.model") as (stored, path):
+        assert path.read_bytes() == b"model-a" and stored.sha256 == sha
+        assert path.name == f"{sha}.model"
+    # Another replica sees the same index; a second upload of equal bytes adds a name only.
+    other = replica(store_url, tmp_path / "cache-2")
+    assert put(other, "copy.model", b"model-a") == sha
+    assert [f.name for f in store.list()] == ["a.model", "copy.model"]
+
+
+def test_cached_objects_are_not_downloaded_again(s3: S3Server, tmp_path: Path) -> None:
+    url = s3.new_bucket() + "/app"
+    store = replica(url, tmp_path / "cache")
+    sha = put(store, "a.model", b"model-a")
+    with store.checkout("a.model"):
+        pass
+    bucket, key = s3_object(url, f"models/objects/{sha}")
+    boto3.client("s3").delete_object(Bucket=bucket, Key=key)
+    with store.checkout("a.model") as (_, path):  # served from the cache, no download
+        assert path.read_bytes() == b"model-a"
+    fresh = replica(url, tmp_path / "other-cache")
+    with pytest.raises(Exception, match="no object"), fresh.checkout("a.model"):
+        pass
+
+
+def test_a_corrupted_cache_entry_is_fetched_again(store_url: str, tmp_path: Path) -> None:
+    store = replica(store_url, tmp_path / "cache")
+    put(store, "a.model", b"model-a")
+    with store.checkout("a.model") as (_, path):
+        cached = path
+    cached.write_bytes(b"bit rot")
+    with store.checkout("a.model") as (_, path):
+        assert path.read_bytes() == b"model-a"
+
+
+def test_a_corrupted_object_is_refused(s3: S3Server, tmp_path: Path) -> None:
+    url = s3.new_bucket() + "/app"
+    store = replica(url, tmp_path / "cache")
+    sha = put(store, "a.model", b"model-a")
+    bucket, key = s3_object(url, f"models/objects/{sha}")
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=b"model-evil")
+    with pytest.raises(ModelLoadError, match="refused"), store.checkout("a.model"):
+        pass
+    assert not list((tmp_path / "cache").glob(f"{sha}*"))
+
+
+def test_an_aborted_or_wrong_upload_leaves_nothing(store_url: str, tmp_path: Path) -> None:
+    store = replica(store_url, tmp_path / "cache")
+    with store.begin("a.model", 1 << 20) as upload:
+        upload.write(b"half a mod")
+    with pytest.raises(InvalidInputError, match="sha256 mismatch"):
+        with store.begin("b.model", 1 << 20) as upload:
+            upload.write(b"model-b")
+            upload.commit("0" * 64)
+    assert store.list() == []
+    assert not list((tmp_path / "cache" / "spool").iterdir())
+    fs, root = store.backend.fs, store.backend.root
+    assert not fs.exists(f"{root}/models/objects")
+
+
+def test_the_active_name_cannot_be_uploaded_again(store_url: str, tmp_path: Path) -> None:
+    store = replica(store_url, tmp_path / "cache")
+    put(store, "a.model", b"model-a")
+    store.set_active(store.get("a.model"))
+    with pytest.raises(AlreadyExistsError):
+        put(store, "a.model", b"model-b")
+    assert store.get("a.model").sha256 == hashlib.sha256(b"model-a").hexdigest()
+
+
+def test_concurrent_switches_are_never_lost(store_url: str, tmp_path: Path) -> None:
+    """Compare-and-set: 16 switches from 4 replicas, each counted once in the generation."""
+    first = replica(store_url, tmp_path / "cache-0")
+    stored = [first.get(name) for name in (put(first, "a.model", b"a") and "a.model",)]
+    stored.append(first.get(put(first, "b.model", b"b") and "b.model"))
+    replicas = [replica(store_url, tmp_path / f"cache-{i}") for i in range(4)]
+    previous: list[str | None] = []
+
+    def switch(store: RemoteModelStore, index: int) -> None:
+        for turn in range(4):
+            old = store.set_active(stored[(index + turn) % 2])
+            previous.append(old.name if old else None)
+
+    threads = [threading.Thread(target=switch, args=(r, i)) for i, r in enumerate(replicas)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    record = first.active_record()
+    assert record is not None and record.generation == 16
+    assert record.name in ("a.model", "b.model")
+    assert previous.count(None) == 1  # exactly one switch found no record before it
+
+
+def test_history_is_shared_and_ordered(store_url: str, tmp_path: Path) -> None:
+    one, two = replica(store_url, tmp_path / "c1"), replica(store_url, tmp_path / "c2")
+    for index, store in enumerate((one, two, one)):
+        store.record_switch(SwitchEvent(float(index), f"m{index}", "s", None, None, "t", "ok"))
+    assert [event.to_name for event in two.history()] == ["m0", "m1", "m2"]
+
+
+def test_fetch_url_verifies_the_digest(s3: S3Server, tmp_path: Path) -> None:
+    url = s3.new_bucket()
+    bucket = url.removeprefix("s3://")
+    boto3.client("s3").put_object(Bucket=bucket, Key="models/iris.joblib", Body=b"model-a")
+    sha = hashlib.sha256(b"model-a").hexdigest()
+    cache = ObjectCache(tmp_path / "cache")
+    path, digest = fetch_url(f"{url}/models/iris.joblib", cache, None)
+    assert digest == sha and path.read_bytes() == b"model-a" and path.suffix == ".joblib"
+    assert fetch_url(f"{url}/models/iris.joblib", cache, sha.upper())[1] == sha
+    with pytest.raises(ModelLoadError, match="refused"):
+        fetch_url(f"{url}/models/iris.joblib", ObjectCache(tmp_path / "c2"), "1" * 64)
+
+
+def test_an_unreachable_store_is_reported_as_unavailable(tmp_path: Path) -> None:
+    with running_s3() as server:
+        url = server.new_bucket() + "/app"
+        store = replica(url, tmp_path / "cache")
+        put(store, "a.model", b"model-a")
+        with server.down():
+            with pytest.raises(StoreUnavailableError, match="active-model record"):
+                store.active_record()
+            with pytest.raises(StoreUnavailableError):
+                store.list()
+        assert [f.name for f in store.list()] == ["a.model"]

@@ -1,0 +1,145 @@
+"""A switch is persisted before it serves, and an upload of the same name cannot slip between
+loading a model and recording it (hardening items 7 and 11), on the local store."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import drucker
+from drucker import PredictResult
+from drucker.kinds import Kind
+from tests.management import service_info, switch_model, upload_model
+from tests.serving import ThreadedServer
+from tests.wire import call
+
+TOKEN = "consistency-token"
+
+
+class LoadWatcher:
+    """A model plugin (the model is the file's text) that calls ``on_load(text)`` while a model
+    is being loaded, so a test can act at exactly that moment."""
+
+    def __init__(self) -> None:
+        self.on_load: Callable[[str], None] | None = None
+
+    @drucker.hookimpl
+    def drucker_load_model(self, model_path: str) -> str:
+        text = Path(model_path).read_text(encoding="utf-8")
+        if self.on_load is not None:
+            self.on_load(text)
+        return text
+
+    @drucker.hookimpl
+    def drucker_predict(self, model: str, input: Any, option: dict[str, Any]) -> PredictResult:
+        return PredictResult(label=model, score=1.0)
+
+
+def start(workdir: Path, model: Path) -> tuple[ThreadedServer, LoadWatcher]:
+    plugin = LoadWatcher()
+    server = ThreadedServer(plugin, str(model), {"management_token": TOKEN}, workdir=workdir)
+    return server.start(), plugin
+
+
+def serving(server: ThreadedServer) -> str:
+    with server.channel() as channel:
+        return str(call(channel, Kind.STRING, Kind.STRING, "x").label)
+
+
+def test_a_switch_that_cannot_be_persisted_leaves_the_old_model(tmp_path: Path) -> None:
+    model = tmp_path / "a.model"
+    model.write_text("model-a")
+    store = tmp_path / "model" / "drucker"
+    server, plugin = start(tmp_path, model)
+    try:
+        with server.channel() as channel:
+            assert upload_model(channel, "b.model", b"model-b", TOKEN).status == 1
+
+            def break_the_store(text: str) -> None:
+                # While b loads, the store becomes unwritable: its lock file is now a directory.
+                if text == "model-b":
+                    (store / ".lock").unlink()
+                    (store / ".lock").mkdir()
+
+            plugin.on_load = break_the_store
+            reply = switch_model(channel, "b.model", TOKEN)
+            assert reply.status == 0, reply.message
+            assert "cannot record the active model" in reply.message
+            assert serving(server) == "model-a"
+            assert service_info(channel).model_name == "a.model"
+    finally:
+        server.stop()
+    (store / ".lock").rmdir()
+    restarted, _ = start(tmp_path, model)
+    try:
+        assert serving(restarted) == "model-a"
+    finally:
+        restarted.stop()
+
+
+def test_an_upload_during_a_switch_of_the_same_name_is_never_half_seen(tmp_path: Path) -> None:
+    model = tmp_path / "a.model"
+    model.write_text("model-a")
+    server, plugin = start(tmp_path, model)
+    try:
+        with server.channel() as channel:
+            assert upload_model(channel, "x.model", b"model-x1", TOKEN).status == 1
+
+            def upload_over_it(text: str) -> None:
+                # x1 is loaded; before the switch completes, x.model gets other bytes.
+                if text == "model-x1":
+                    with server.channel() as other:
+                        reply = upload_model(other, "x.model", b"model-x2", TOKEN)
+                        assert reply.status == 1, reply.message
+
+            plugin.on_load = upload_over_it
+            reply = switch_model(channel, "x.model", TOKEN)
+            info = service_info(channel)
+            served = serving(server)
+            assert hashlib.sha256(served.encode()).hexdigest() == info.model_sha256 or (
+                served == "model-a" and info.model_name == "a.model"
+            )
+            assert reply.status == 0 and "replaced by an upload" in reply.message
+            plugin.on_load = None
+            assert switch_model(channel, "x.model", TOKEN).status == 1
+            info = service_info(channel)
+            assert serving(server) == "model-x2"
+            assert info.model_sha256 == hashlib.sha256(b"model-x2").hexdigest()
+    finally:
+        server.stop()
+    restarted, _ = start(tmp_path, model)
+    try:
+        assert serving(restarted) == "model-x2"
+    finally:
+        restarted.stop()
+
+
+def test_rollback_and_history_on_the_local_store(tmp_path: Path) -> None:
+    model = tmp_path / "a.model"
+    model.write_text("model-a")
+    server, _ = start(tmp_path, model)
+    try:
+        with server.channel() as channel:
+            for name in ("b.model", "c.model"):
+                upload_model(channel, name, name.encode(), TOKEN)
+                assert switch_model(channel, name, TOKEN).status == 1
+            assert switch_model(channel, "missing.model", TOKEN).status == 0
+            from drucker.client import Client
+
+            with Client(server.target, token=TOKEN) as client:
+                assert "b.model is serving" in client.rollback_model()
+                history = client.model_history()
+        assert serving(server) == "b.model"
+        assert [(h.from_name, h.to_name, h.ok) for h in history] == [
+            ("a.model", "b.model", True),
+            ("b.model", "c.model", True),
+            ("c.model", "missing.model", False),
+            ("c.model", "b.model", True),
+        ]
+        assert history[-1].by.startswith("rollback")
+    finally:
+        server.stop()
+    shutil.rmtree(tmp_path / "model")
