@@ -160,19 +160,20 @@ class ModelManager:
         """
         with self._switching:
             serving = self.runtime.active
+            before = (serving.name, serving.sha256) if serving else (None, None)
             try:
                 with self.models.checkout(name, sha256) as (stored, path):
                     candidate = self._load_stored(stored, path)
-                self.models.set_active(stored)
+                replaced = self.models.set_active(stored)
             except DruckerError as error:
-                self._record(name, sha256 or "", serving, by, f"failed: {error}")
+                self._record(name, sha256 or "", before, by, f"failed: {error}")
                 raise
             self.runtime.activate(candidate)
-        self._record(name, stored.sha256, serving, by, "ok")
+        # "from" is the record this switch replaced: what all replicas served, or were about to.
+        after = (replaced.name, replaced.sha256) if replaced else before
+        self._record(name, stored.sha256, after, by, "ok")
         self.runtime.log.info(
-            f"switched to model {name}",
-            previous=serving.name if serving else None,
-            sha256=candidate.sha256,
+            f"switched to model {name}", previous=after[0], sha256=candidate.sha256
         )
         return candidate
 
@@ -181,7 +182,7 @@ class ModelManager:
 
         :raises NotFoundError: when the history names no earlier model.
         """
-        last = previous_model(self.models.history())
+        last = previous_model(self.models.history(), self.models.active_record())
         if last is None or last.from_name is None:
             raise NotFoundError("the switch history has no earlier model to return to")
         return self.switch(last.from_name, last.from_sha256, by=by or "rollback")
@@ -191,15 +192,20 @@ class ModelManager:
         return self.models.history()
 
     def _record(
-        self, name: str, sha256: str, serving: ActiveModel | None, by: str, result: str
+        self,
+        name: str,
+        sha256: str,
+        before: tuple[str | None, str | None],
+        by: str,
+        result: str,
     ) -> None:
         """Add a switch to the history; a failure to do so is logged, never raised."""
         event = SwitchEvent(
             at=time.time(),
             to_name=name,
             to_sha256=sha256,
-            from_name=serving.name if serving else None,
-            from_sha256=serving.sha256 if serving else None,
+            from_name=before[0],
+            from_sha256=before[1],
             by=f"{by} via {self._identity}" if by else self._identity,
             result=result,
         )

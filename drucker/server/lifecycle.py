@@ -103,15 +103,21 @@ async def _follow_switches(manager: ModelManager) -> None:
     """Load the store's active model when another worker or replica switched to it."""
     loop = asyncio.get_running_loop()
     interval = manager.runtime.settings.store_follow_interval
+    failures = 0
     while True:
-        await asyncio.sleep(interval)
+        # After failures (the store is down) look less often, but never less than every 30 s.
+        await asyncio.sleep(
+            max(interval, min(interval * 2**failures, 30.0)) if failures else interval
+        )
         if supervisor_gone():  # a worker whose supervisor died stops like on SIGTERM
             manager.runtime.log.error("the supervisor is gone; stopping this worker")
             os.kill(os.getpid(), signal.SIGTERM)
             return
         try:
             await loop.run_in_executor(None, manager.follow_store)
+            failures = 0
         except DruckerError as error:
+            failures += 1
             manager.runtime.log.error(
                 f"cannot follow the model store's active model: {error}",
                 follow_failures=manager.follow_failures,

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from drucker.store.base import SwitchEvent
+from drucker.store.base import ActiveRecord, SwitchEvent
 
 
 def event_to_json(event: SwitchEvent) -> bytes:
@@ -26,11 +26,13 @@ def event_from_json(text: bytes | str) -> SwitchEvent | None:
         return None
 
 
-def previous_model(events: list[SwitchEvent]) -> SwitchEvent | None:
-    """The successful switch that made the current model serve, whose ``from`` is the model
-    a rollback returns to; ``None`` when there is no earlier model."""
+def previous_model(events: list[SwitchEvent], current: ActiveRecord | None) -> SwitchEvent | None:
+    """The latest successful switch to the ``current`` record, whose ``from`` is the model a
+    rollback returns to; ``None`` when there is no earlier model."""
     for event in reversed(events):
-        if event.result == "ok":
+        if event.result != "ok":
+            continue
+        if current is None or (event.to_name, event.to_sha256) == (current.name, current.sha256):
             return event if event.from_name and event.from_sha256 else None
     return None
 
