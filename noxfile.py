@@ -20,6 +20,8 @@ TEST_DEPS = [
     "tritonclient[grpc]>=2.50",
     "kubernetes-validate>=1.30",
     "kserve>=0.15",  # KServe's own InferenceGRPCClient, run by tests/clients/kserve_v2.py
+    "moto[server]>=5.1",  # an S3 API server on loopback for the shared model store
+    "s3fs>=2024.6",  # the store's S3 backend (drucker[s3])
     GRPCIO_TOOLS,
 ]
 PYTHON = "3.11"

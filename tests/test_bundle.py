@@ -169,6 +169,26 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     assert container["readinessProbe"]["grpc"]["port"] == 5000
     assert container["image"] == tag
     assert service["spec"]["ports"][0]["appProtocol"] == "kubernetes.io/h2c"
+    shared = tmp_path / "shared.yaml"
+    result = CliRunner().invoke(
+        main,
+        [
+            *("bundle", "k8s", tag, "-o", str(shared), "--store", str(store.root)),
+            *("--store-url", "s3://models/iris", "--store-secret", "iris-s3"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    deployment = next(yaml.safe_load_all(shared.read_text()))
+    kubernetes_validate.validate(deployment, latest_version(), strict=True)
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DRUCKER_STORE_URL"]["value"] == "s3://models/iris"
+    assert "value" not in env["DRUCKER_MANAGEMENT_TOKEN"]  # from a Secret, never inlined
+    assert container["envFrom"] == [{"secretRef": {"name": "iris-s3"}}]
+    assert pod["volumes"][0]["emptyDir"] == {}
+    assert container["volumeMounts"][0]["mountPath"] == env["DRUCKER_STORE_CACHE_DIR"]["value"]
+    assert "AWS_SECRET_ACCESS_KEY" not in shared.read_text()
     broken = manifests(store.get(tag)[1])[0]
     broken["spec"]["replicas"] = "two"
     with pytest.raises(kubernetes_validate.ValidationError):

@@ -28,8 +28,13 @@ def manifests(
     memory: str = "512Mi",
     cpu_limit: str = "2",
     memory_limit: str = "1Gi",
+    store_url: str | None = None,
+    store_secret: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The three resources, named after the bundle; ``image`` defaults to ``NAME:VERSION``."""
+    """The three resources, named after the bundle; ``image`` defaults to ``NAME:VERSION``.
+
+    With ``store_url`` the replicas share that model store (see :func:`shared_store`).
+    """
     labels = _labels(manifest)
     selector = {"app.kubernetes.io/name": manifest.name}
     port = manifest.port
@@ -115,7 +120,37 @@ def manifests(
             ],
         },
     }
+    if store_url:
+        shared_store(deployment, manifest, store_url, store_secret)
     return [deployment, service, autoscaler]
+
+
+CACHE_MOUNT = "/var/cache/drucker"
+
+
+def shared_store(
+    deployment: dict[str, Any], manifest: Manifest, url: str, secret: str | None
+) -> None:
+    """Point every replica at one model store: the URL, its credentials from the Secret
+    ``secret`` (all its keys become environment variables, e.g. ``AWS_ACCESS_KEY_ID``; never
+    inlined), a cache volume (``emptyDir``), and one management token for all replicas from the
+    Secret ``<name>-management-token`` (key ``token``)."""
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    container["env"] = [
+        {"name": "DRUCKER_STORE_URL", "value": url},
+        {"name": "DRUCKER_STORE_CACHE_DIR", "value": CACHE_MOUNT},
+        {
+            "name": "DRUCKER_MANAGEMENT_TOKEN",
+            "valueFrom": {
+                "secretKeyRef": {"name": f"{manifest.name}-management-token", "key": "token"}
+            },
+        },
+    ]
+    if secret:
+        container["envFrom"] = [{"secretRef": {"name": secret}}]
+    container["volumeMounts"] = [{"name": "model-cache", "mountPath": CACHE_MOUNT}]
+    pod["volumes"] = [{"name": "model-cache", "emptyDir": {}}]
 
 
 def render(resources: list[dict[str, Any]]) -> str:

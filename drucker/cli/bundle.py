@@ -162,6 +162,16 @@ def serve(tag: str, port: int | None, store_root: str | None) -> None:
 @click.option("--image", help="Image reference (default NAME:VERSION), e.g. with a registry.")
 @click.option("--replicas", default=2, show_default=True, type=click.IntRange(1))
 @click.option("--max-replicas", default=10, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--store-url",
+    help="A model store shared by the replicas (s3://bucket/prefix, gs://…): uploads and "
+    "switches through any pod reach all of them.",
+)
+@click.option(
+    "--store-secret",
+    metavar="NAME",
+    help="Secret whose keys become the store's credentials (e.g. AWS_ACCESS_KEY_ID).",
+)
 @store_option
 def k8s(
     tag: str,
@@ -169,13 +179,25 @@ def k8s(
     image: str | None,
     replicas: int,
     max_replicas: int,
+    store_url: str | None,
+    store_secret: str | None,
     store_root: str | None,
 ) -> None:
     """Write Kubernetes manifests (Deployment, Service, HPA) for a bundle's image."""
     from drucker.bundle.k8s import manifests, render
 
+    if store_secret and not store_url:
+        raise click.UsageError("--store-secret needs --store-url")
     _, manifest = _guard(lambda: _store(store_root).get(tag))
-    text = render(manifests(manifest, image=image, replicas=replicas, max_replicas=max_replicas))
+    resources = manifests(
+        manifest,
+        image=image,
+        replicas=replicas,
+        max_replicas=max_replicas,
+        store_url=store_url,
+        store_secret=store_secret,
+    )
+    text = render(resources)
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
