@@ -180,3 +180,48 @@ def test_an_unreachable_store_is_reported_as_unavailable(tmp_path: Path) -> None
             with pytest.raises(StoreUnavailableError):
                 store.list()
         assert [f.name for f in store.list()] == ["a.model"]
+
+
+def test_serve_a_model_by_url_and_manage_it_with_the_cli(s3: S3Server, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from drucker.cli import main
+    from tests.conftest import ECHO_PLUGIN
+    from tests.serving import ServeProcess, ThreadedServer
+
+    url = s3.new_bucket()
+    boto3.client("s3").put_object(Bucket=url[5:], Key="start/a.model", Body=b"echo-a\n")
+    sha = hashlib.sha256(b"echo-a\n").hexdigest()
+    settings = {"store_url": f"{url}/store", "management_token": "t", "store_follow_interval": 0.1}
+    refused = ServeProcess(
+        ["-p", ECHO_PLUGIN, "--model", f"{url}/start/a.model", "--model-sha256", "0" * 64],
+        cwd=tmp_path,
+        env={"DRUCKER_STORE_URL": f"{url}/store", "DRUCKER_SERVICE_PORT": "0"},
+    )
+    assert refused.wait(60) == 2
+    assert "refused" in refused.stderr
+    with ThreadedServer(ECHO_PLUGIN, f"{url}/start/a.model", settings, workdir=tmp_path) as server:
+        from drucker.client import Client
+
+        with Client(server.target, token="t") as client:
+            assert client.service_info().model_sha256 == sha
+        for name in ("b", "c"):
+            (tmp_path / f"{name}.model").write_text(f"echo-{name}\n")
+
+        def cli(*args: str) -> str:
+            result = CliRunner().invoke(main, [*args, "--target", server.target, "--token", "t"])
+            assert result.exit_code == 0, result.output
+            return result.stdout
+
+        for name in ("b", "c"):
+            cli("model", "upload", str(tmp_path / f"{name}.model"))
+            cli("model", "switch", f"{name}.model")
+        assert "b.model is serving" in cli("model", "rollback")
+        lines = cli("model", "history").splitlines()
+        moves = [line.split("\t")[1] for line in lines]
+        assert [(m.split(" (")[0], m.split("-> ")[1].split(" (")[0]) for m in moves] == [
+            ("a.model", "b.model"),
+            ("b.model", "c.model"),
+            ("c.model", "b.model"),
+        ]
+        assert all("\tok\t" in line for line in lines)
