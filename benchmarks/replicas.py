@@ -1,7 +1,7 @@
 """Three replicas on one S3 model store (moto's server on loopback): how long a switch takes to
 reach the last replica, and predictions per second while switches happen against none.
 
-    python -m benchmarks.replicas --switches 10 --duration 10 --follow-interval 2
+    python -m benchmarks.replicas --switches 10 --duration 8 --repetitions 3 --follow-interval 2
 
 Needs `pip install -e '.[sklearn,s3]' 'moto[server]'`. Prints one JSON object and a summary.
 """
@@ -116,12 +116,38 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def loaded_while_switching(
+    replicas: list[Any], args: argparse.Namespace, names: list[str], digests: dict[str, str]
+) -> dict[str, Any]:
+    """One load window during which switches follow each other back to back."""
+    stop = threading.Event()
+    switched = 0
+
+    def keep_switching() -> None:
+        nonlocal switched
+        time.sleep(1)  # the load generators' warm-up
+        while not stop.is_set():
+            name = names[switched % 2]
+            switch_and_wait(replicas, switched % 3, name, digests[name])
+            switched += 1
+
+    switcher = threading.Thread(target=keep_switching)
+    switcher.start()
+    try:
+        result = summary(load(replicas, args.duration, args.concurrency))
+    finally:
+        stop.set()
+        switcher.join()
+    return {**result, "switches": switched}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--switches", type=int, default=10)
     parser.add_argument("--duration", type=float, default=10, help="seconds of each load run")
     parser.add_argument("--concurrency", type=int, default=4, help="per replica")
     parser.add_argument("--follow-interval", type=float, default=2.0)
+    parser.add_argument("--repetitions", type=int, default=3, help="load windows of each kind")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="drucker-bench-replicas-"))
@@ -156,30 +182,18 @@ def main() -> None:
             time.sleep(pause.uniform(0, args.follow_interval))
             name = names[turn % 2]
             times.append(switch_and_wait(replicas, turn % 3, name, digests[name]))
-        quiet = summary(load(replicas, args.duration, args.concurrency))
-        stop = threading.Event()
-        switched = 0
-
-        def keep_switching() -> None:
-            nonlocal switched
-            time.sleep(1)  # the load generators' warm-up
-            while not stop.is_set():
-                name = names[switched % 2]
-                switch_and_wait(replicas, switched % 3, name, digests[name])
-                switched += 1
-
-        switcher = threading.Thread(target=keep_switching)
-        switcher.start()
-        busy = summary(load(replicas, args.duration, args.concurrency))
-        stop.set()
-        switcher.join()
+        quiet: list[dict[str, Any]] = []
+        busy: list[dict[str, Any]] = []
+        for _ in range(args.repetitions):  # alternating windows, so drift hits both alike
+            quiet.append(summary(load(replicas, args.duration, args.concurrency)))
+            busy.append(loaded_while_switching(replicas, args, names, digests))
     finally:
         for process, client, _ in replicas:
             client.close()
             process.terminate()
             process.wait(30)
         s3.stop()
-    result = {
+    result: dict[str, Any] = {
         "follow_interval_s": args.follow_interval,
         "switch_to_last_replica_s": {
             "median": statistics.median(times),
@@ -188,9 +202,12 @@ def main() -> None:
             "all": [round(t, 3) for t in times],
         },
         "no_switches": quiet,
-        "with_switches": {**busy, "switches": switched},
-        "rps_ratio_with_to_without": busy["rps"] / quiet["rps"],
+        "with_switches": busy,
+        "median_rps_without": statistics.median(q["rps"] for q in quiet),
+        "median_rps_with": statistics.median(b["rps"] for b in busy),
+        "errors": sum(r["errors"] for r in quiet + busy),
     }
+    result["rps_ratio_with_to_without"] = result["median_rps_with"] / result["median_rps_without"]
     print(json.dumps(result, indent=1))
 
 
