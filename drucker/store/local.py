@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import errno
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -103,7 +105,12 @@ class LocalModelStore:
                     f"model {name} now holds other bytes (sha256 {stored.sha256}) than "
                     f"{sha256}; a local store keeps only the latest upload of a name"
                 )
-            os.link(directory / name, link)
+            try:
+                os.link(directory / name, link)
+            except OSError as error:
+                if error.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+                    raise
+                shutil.copyfile(directory / name, link)  # a file system without hard links
         try:
             with unavailable_on_os_error(f"cannot read model {name}"):
                 actual = sha256_of(link)
