@@ -364,6 +364,8 @@ class RemoteModelStore(RemoteFiles):
             seen_etag, seen = self._seen
             if etag is not None and etag == seen_etag:
                 return seen
+            if etag is None and self.backend.conditional_writes:
+                return None  # no record yet (the HEAD said so; no GET needed)
             data, token = self.backend.read(self._active_path)
             record = _record_of(data)
             self._seen = (token, record)
