@@ -105,9 +105,9 @@ async def _follow_switches(manager: ModelManager) -> None:
     interval = manager.runtime.settings.store_follow_interval
     failures = 0
     while True:
-        # After failures (the store is down) look less often, but never less than every 30 s.
+        # After failures (the store is down) look less often, but at least every 10 s.
         await asyncio.sleep(
-            max(interval, min(interval * 2**failures, 30.0)) if failures else interval
+            max(interval, min(interval * 2**failures, 10.0)) if failures else interval
         )
         if supervisor_gone():  # a worker whose supervisor died stops like on SIGTERM
             manager.runtime.log.error("the supervisor is gone; stopping this worker")
