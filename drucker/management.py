@@ -144,6 +144,11 @@ class ModelManager:
 
     def _load_stored(self, stored: StoredFile, path: Path) -> ActiveModel:
         candidate = self._load(path, stored.name, stored.sha256)
+        if not self.shared_store:
+            # Loaded from a snapshot of the stored file; it serves as that file (which uploads
+            # cannot replace while it is active). A shared store's model serves from the cache.
+            source = str(Path(self.models.location) / stored.name)
+            candidate = attrs.evolve(candidate, path=source)
         if self._smoke is not None:
             self._smoke_test(candidate)
         return candidate
