@@ -225,3 +225,25 @@ def test_serve_a_model_by_url_and_manage_it_with_the_cli(s3: S3Server, tmp_path:
             ("c.model", "b.model"),
         ]
         assert all("\tok\t" in line for line in lines)
+
+
+def test_store_settings_are_checked(tmp_path: Path) -> None:
+    from drucker.errors import ConfigurationError
+    from drucker.settings import load_settings
+    from drucker.store.backends import open_stores
+
+    with pytest.raises(ConfigurationError, match="DRUCKER_STORE_URL: expected a URL"):
+        load_settings(None, environ={"DRUCKER_STORE_URL": "/srv/models"})
+    with pytest.raises(ConfigurationError, match="DRUCKER_STORE_FOLLOW_INTERVAL"):
+        load_settings(None, environ={"DRUCKER_STORE_FOLLOW_INTERVAL": "0"})
+    unknown = load_settings(None, environ={"DRUCKER_STORE_URL": "nosuch://bucket/models"})
+    with pytest.raises(StoreUnavailableError, match="nosuch://bucket/models"):
+        open_stores(unknown)
+    shared = load_settings(
+        None,
+        environ={"DRUCKER_STORE_URL": f"file://{tmp_path}/shared"},
+        overrides={"model_dir": str(tmp_path / "model")},
+    )
+    stores = open_stores(shared)
+    assert stores.shared and stores.models.location.endswith("shared/drucker/models")
+    assert shared.cache_dir == tmp_path / "model" / "drucker" / ".cache"
