@@ -22,7 +22,13 @@ from drucker.kinds import Kind
 from drucker.runtime import ActiveModel, Runtime
 from drucker.store.atomic import sha256_of
 from drucker.store.backends import open_stores
-from drucker.store.base import ActiveRecord, PendingUpload, SwitchEvent, unavailable_on_os_error
+from drucker.store.base import (
+    ActiveRecord,
+    PendingUpload,
+    Results,
+    SwitchEvent,
+    unavailable_on_os_error,
+)
 from drucker.store.files import StoredFile
 from drucker.store.history import previous_model
 from drucker.store.results import ResultStore
@@ -67,7 +73,8 @@ class ModelManager:
         self.models = stores.models
         self.data = stores.data
         self.shared_store = stores.shared
-        self.results = ResultStore(settings.eval_store_dir / RESULTS_DIRECTORY)
+        local_results = ResultStore(settings.eval_store_dir / RESULTS_DIRECTORY)
+        self.results: Results = stores.results or local_results
         self._switching = threading.Lock()
         self._smoke = json.loads(settings.smoke_input) if settings.smoke_input else None
         self._failure: _FollowFailure | None = None

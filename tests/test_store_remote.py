@@ -247,3 +247,42 @@ def test_store_settings_are_checked(tmp_path: Path) -> None:
     stores = open_stores(shared)
     assert stores.shared and stores.models.location.endswith("shared/drucker/models")
     assert shared.cache_dir == tmp_path / "model" / "drucker" / ".cache"
+
+
+def test_evaluation_data_and_results_are_shared(
+    s3: S3Server, tmp_path: Path, iris_model: Path
+) -> None:
+    """Data uploaded to one replica is evaluated by another; a third reads the result."""
+    from tests.management import evaluate, evaluation_result, upload_data
+    from tests.serving import ThreadedServer
+    from tests.test_evaluation import write_iris_csv
+
+    settings = {"store_url": s3.new_bucket() + "/store", "management_token": "t"}
+    data = write_iris_csv(tmp_path / "iris.csv", noise=0.6)
+    servers = [
+        ThreadedServer("drucker_sklearn", str(iris_model), settings, workdir=tmp_path / f"r{i}")
+        for i in range(3)
+    ]
+    for server in servers:
+        server.start()
+    try:
+        with servers[0].channel() as channel:
+            assert upload_data(channel, "iris.csv", data, "t").status == 1
+        with servers[1].channel() as channel:
+            metrics = evaluate(channel, "iris.csv", "run1", "t").metrics
+        with servers[2].channel() as channel:
+            replies = evaluation_result(channel, "run1", "t")
+        assert replies[0].metrics.num == metrics.num == 150
+        assert sum(len(reply.detail) for reply in replies[1:]) == 150
+        # A second evaluation under the same name replaces the result whole.
+        with servers[2].channel() as channel:
+            assert evaluate(channel, "iris.csv", "run1", "t").metrics.num == 150
+        with servers[0].channel() as channel:
+            replies = evaluation_result(channel, "run1", "t")
+        assert sum(len(reply.detail) for reply in replies[1:]) == 150
+    finally:
+        for server in servers:
+            server.stop()
+    bucket = settings["store_url"][5:].split("/")[0]
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="store/drucker/results/")
+    assert len([o for o in listed["Contents"] if o["Key"].endswith(".jsonl")]) == 1

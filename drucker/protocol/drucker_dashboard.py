@@ -219,7 +219,9 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
 
     async def EvaluationResult(self, request: Any, context: Any) -> AsyncIterator[Any]:
         try:
-            metrics, records = self._manager.evaluation_result(request.result_path)
+            metrics, records = await self._in_thread(
+                self._manager.evaluation_result, request.result_path
+            )
         except DruckerError as error:
             await abort_with(context, error)
         except OSError as exc:

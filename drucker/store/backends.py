@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from drucker.settings import Settings
-from drucker.store.base import ModelStore, NamedFiles
+from drucker.store.base import ModelStore, NamedFiles, Results
 from drucker.store.files import FileStore
 from drucker.store.local import LocalModelStore
 
@@ -17,6 +17,7 @@ class Stores:
     models: ModelStore
     data: NamedFiles
     shared: bool  # other machines may change it (a replica follows its active model)
+    results: Results | None = None  # None: evaluation results stay in app.evaldir
 
 
 def open_stores(settings: Settings) -> Stores:
@@ -30,8 +31,10 @@ def open_stores(settings: Settings) -> Stores:
     # Imported here: fsspec is an optional extra, needed only for a store URL.
     from drucker.store.cache import ObjectCache
     from drucker.store.remote import RemoteFiles, RemoteModelStore, open_backend
+    from drucker.store.remote_results import RemoteResults
 
     backend = open_backend(settings.store_url.rstrip("/") + "/" + settings.application_name)
     cache = ObjectCache(settings.cache_dir)
     data = RemoteFiles(backend, "data", "evaluation data", cache)
-    return Stores(RemoteModelStore(backend, cache), data, True)
+    results = RemoteResults(backend, cache.directory / "spool")
+    return Stores(RemoteModelStore(backend, cache), data, True, results)

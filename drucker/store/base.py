@@ -9,9 +9,9 @@ record* changed only by compare-and-set, and a switch history.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -24,6 +24,7 @@ __all__ = [
     "ModelStore",
     "NamedFiles",
     "PendingUpload",
+    "Results",
     "StoreUnavailableError",
     "SwitchEvent",
     "unavailable_on_os_error",
@@ -141,6 +142,23 @@ class ModelStore(NamedFiles, Protocol):
 
     def history(self) -> list[SwitchEvent]:
         """The switch history, oldest first."""
+        ...
+
+
+class Results(Protocol):
+    """Named evaluation results: a summary and the per-sample records it was computed from."""
+
+    def write(
+        self,
+        name: str,
+        records: Iterable[dict[str, Any]],
+        summarize: Callable[[], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Store ``records`` and then ``summarize()`` under ``name``; the summary."""
+        ...
+
+    def read(self, name: str) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+        """The summary and its records (streamed). :raises NotFoundError: for no such result."""
         ...
 
 

@@ -10,6 +10,7 @@ Layout under ``<store.url>/<app.name>/``::
     models/history/<ns>-<id>.json  one object per switch
     data/objects/<sha256>       evaluation data, the same way
     data/index.json
+    results/                    evaluation results (:mod:`drucker.store.remote_results`)
 
 The index and the active record change only by compare-and-set: on S3 a conditional PUT
 (``If-Match`` the ETag read, ``If-None-Match: *`` to create); on a local or mounted file system
@@ -77,7 +78,7 @@ def redact(url: str) -> str:
 
 
 @contextlib.contextmanager
-def _remote_errors(action: str) -> Iterator[None]:
+def remote_errors(action: str) -> Iterator[None]:
     """Any failure of the backend library (network, HTTP, credentials) as a
     :class:`StoreUnavailableError` naming ``action``; drucker's own errors pass unchanged."""
     try:
@@ -223,7 +224,7 @@ class RemoteUpload:
         self._handle.close()
         self._handle = None
         files = self._files
-        with _remote_errors(f"cannot store {self.name}"):
+        with remote_errors(f"cannot store {self.name}"):
             target = files.object_path(sha256)
             files.backend.fs.invalidate_cache(target)
             if not files.backend.fs.exists(target):
@@ -262,7 +263,7 @@ class RemoteFiles:
         return self.backend.path(self.kind, "objects", sha256)
 
     def _files(self) -> dict[str, Any]:
-        with _remote_errors(f"cannot read the {self.what} index"):
+        with remote_errors(f"cannot read the {self.what} index"):
             index = self.backend.read(self._index)[0] or {}
         return dict(index.get("files", {}))
 
@@ -289,7 +290,7 @@ class RemoteFiles:
         source = self.object_path(sha256)
 
         def download(target: Path) -> None:
-            with _remote_errors(f"cannot download {name}"):
+            with remote_errors(f"cannot download {name}"):
                 try:
                     self.backend.fs.get_file(source, str(target))
                 except FileNotFoundError:
@@ -327,7 +328,7 @@ class RemoteFiles:
             files[stored.name] = attrs.asdict(stored)
             return {**index, "files": files}
 
-        with _remote_errors(f"cannot index {stored.name}"):
+        with remote_errors(f"cannot index {stored.name}"):
             self.backend.update(self._index, change)
 
 
@@ -359,7 +360,7 @@ class RemoteModelStore(RemoteFiles):
 
     def active_record(self) -> ActiveRecord | None:
         """The record as stored now: a HEAD per call, a GET only when it changed."""
-        with _remote_errors("cannot read the active-model record"):
+        with remote_errors("cannot read the active-model record"):
             etag = self.backend.etag(self._active_path)
             seen_etag, seen = self._seen
             if etag is not None and etag == seen_etag:
@@ -396,18 +397,18 @@ class RemoteModelStore(RemoteFiles):
                 "switched_at": time.time(),
             }
 
-        with _remote_errors("cannot record the active model"):
+        with remote_errors("cannot record the active model"):
             old, _new = self.backend.update(self._active_path, change)
         return _record_of(old)
 
     def record_switch(self, event: SwitchEvent) -> None:
         name = f"{time.time_ns():020d}-{os.urandom(4).hex()}.json"
-        with _remote_errors("cannot record the switch history"):
+        with remote_errors("cannot record the switch history"):
             self.backend.fs.pipe_file(f"{self._history}/{name}", event_to_json(event))
 
     def history(self) -> list[SwitchEvent]:
         fs = self.backend.fs
-        with _remote_errors("cannot read the switch history"):
+        with remote_errors("cannot read the switch history"):
             try:
                 paths = sorted(fs.ls(self._history, detail=False, refresh=True))
             except FileNotFoundError:
@@ -444,7 +445,7 @@ def fetch_url(url: str, cache: ObjectCache, sha256: str | None) -> tuple[Path, s
     name = Path(urlsplit(url).path).name or "model"
 
     def download(target: Path) -> None:
-        with _remote_errors(f"cannot download {redact(url)}"):
+        with remote_errors(f"cannot download {redact(url)}"):
             try:
                 backend.fs.get_file(backend.root, str(target))
             except FileNotFoundError:
