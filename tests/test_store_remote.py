@@ -286,3 +286,37 @@ def test_evaluation_data_and_results_are_shared(
     bucket = settings["store_url"][5:].split("/")[0]
     listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="store/drucker/results/")
     assert len([o for o in listed["Contents"] if o["Key"].endswith(".jsonl")]) == 1
+
+
+@pytest.mark.parametrize("kind", ["s3", "file", "memory"])
+def test_a_write_between_read_and_write_is_not_lost(
+    kind: str, s3: S3Server, tmp_path: Path
+) -> None:
+    """Compare-and-set on each kind of backend (memory:// stands for one without conditional
+    writes or locks, such as GCS through gcsfs): a record written by another writer after our
+    read makes our write retry on top of it; on file:// the other writer waits for our lock."""
+    urls = {
+        "s3": s3.new_bucket() + "/cas",
+        "file": f"file://{tmp_path}/cas",
+        "memory": f"memory://cas-{tmp_path.name}",
+    }
+    backend = open_backend(urls[kind])
+    path = backend.path("record.json")
+    backend.update(path, lambda old: {"writes": ["first"]})
+
+    def other_writer() -> None:
+        other = open_backend(urls[kind])
+        other.update(path, lambda current: {"writes": [*current["writes"], "other"]})
+
+    intruder = threading.Thread(target=other_writer)
+
+    def change(old: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not intruder.is_alive() and intruder.ident is None:
+            intruder.start()  # gets in between our read and our write, where it can
+            intruder.join(1.0)
+        return {"writes": [*old["writes"], "ours"]}
+
+    backend.update(path, change)
+    intruder.join(30)
+    expected = ["first", "ours", "other"] if kind == "file" else ["first", "other", "ours"]
+    assert backend.read(path)[0] == {"writes": expected}
