@@ -27,7 +27,7 @@ from drucker.store.base import (
     PendingUpload,
     Results,
     SwitchEvent,
-    unavailable_on_os_error,
+    storage_failures,
 )
 from drucker.store.files import StoredFile
 from drucker.store.history import previous_model
@@ -222,7 +222,7 @@ class ModelManager:
             result=result,
         )
         try:
-            with unavailable_on_os_error("cannot record the switch history"):
+            with storage_failures("cannot record the switch history"):
                 self.models.record_switch(event)
         except DruckerError as error:
             self.runtime.log.warning(f"switch to {name} not recorded in the history: {error}")

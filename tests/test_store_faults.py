@@ -209,4 +209,4 @@ def test_an_unexpected_failure_of_the_framework_is_internal_not_unknown(
             with pytest.raises(grpc.RpcError) as caught:
                 list_models(channel, TOKEN)
     assert caught.value.code() is grpc.StatusCode.INTERNAL
-    assert "IsADirectoryError" in (caught.value.details() or "")
+    assert "Is a directory" in (caught.value.details() or "")  # the reason, however reported

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from drucker.errors import ConflictError, DruckerError, StoreUnavailableError
+from drucker.errors import ConflictError, DruckerError, StoreUnavailableError, storage_error
 from drucker.store.files import StoredFile
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
     "Results",
     "StoreUnavailableError",
     "SwitchEvent",
-    "unavailable_on_os_error",
+    "storage_failures",
 ]
 
 
@@ -163,13 +163,13 @@ class Results(Protocol):
 
 
 @contextlib.contextmanager
-def unavailable_on_os_error(action: str) -> Iterator[None]:
-    """Turn an ``OSError`` (full disk, network failure, refused credentials) into a
-    :class:`StoreUnavailableError` that says what was being done."""
+def storage_failures(action: str) -> Iterator[None]:
+    """Turn an ``OSError`` of local storage (a full disk, an I/O error) into the drucker error
+    :func:`drucker.errors.storage_error` picks for it, saying what was being done."""
     try:
         yield
     except DruckerError:
         raise
     except OSError as error:
-        reason = error.strerror or str(error) or type(error).__name__
-        raise StoreUnavailableError(f"{action}: {reason}") from None
+        failure = storage_error(error)
+        raise type(failure)(f"{action}: {failure}") from None

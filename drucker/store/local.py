@@ -18,7 +18,7 @@ from pathlib import Path
 
 from drucker.errors import ConflictError, ModelLoadError, NotFoundError
 from drucker.store.atomic import sha256_of
-from drucker.store.base import ActiveRecord, PendingUpload, SwitchEvent, unavailable_on_os_error
+from drucker.store.base import ActiveRecord, PendingUpload, SwitchEvent, storage_failures
 from drucker.store.files import FileStore, StoredFile
 from drucker.store.history import HistoryFile
 from drucker.store.names import validate_name
@@ -75,7 +75,7 @@ class LocalModelStore:
         return self.files.active
 
     def active_record(self) -> ActiveRecord | None:
-        with unavailable_on_os_error("cannot read the model store index"):
+        with storage_failures("cannot read the model store index"):
             name = self.files.active
             if name is None:
                 return None
@@ -93,7 +93,7 @@ class LocalModelStore:
         directory = self.files.directory
         link = directory / f"{SNAPSHOT_PREFIX}{os.urandom(6).hex()}{Path(name).suffix}"
         with (
-            unavailable_on_os_error(f"cannot read model {name}"),
+            storage_failures(f"cannot read model {name}"),
             self.files.locked_index() as index,
         ):
             entry = index["files"].get(name)
@@ -112,7 +112,7 @@ class LocalModelStore:
                     raise
                 shutil.copyfile(directory / name, link)  # a file system without hard links
         try:
-            with unavailable_on_os_error(f"cannot read model {name}"):
+            with storage_failures(f"cannot read model {name}"):
                 actual = sha256_of(link)
             if actual != stored.sha256:
                 raise ModelLoadError(
@@ -126,7 +126,7 @@ class LocalModelStore:
     def set_active(self, stored: StoredFile) -> ActiveRecord | None:
         """Record ``stored`` as active if its name still holds its bytes; the previous record."""
         with (
-            unavailable_on_os_error("cannot record the active model"),
+            storage_failures("cannot record the active model"),
             self.files.locked_index() as index,
         ):
             entry = index["files"].get(stored.name)
@@ -142,9 +142,9 @@ class LocalModelStore:
     # -- history -------------------------------------------------------------------------------
 
     def record_switch(self, event: SwitchEvent) -> None:
-        with unavailable_on_os_error("cannot record the switch history"):
+        with storage_failures("cannot record the switch history"):
             self._history.append(event)
 
     def history(self) -> builtins.list[SwitchEvent]:
-        with unavailable_on_os_error("cannot read the switch history"):
+        with storage_failures("cannot read the switch history"):
             return self._history.read()
