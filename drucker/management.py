@@ -5,6 +5,7 @@ Knows files and the runtime, not gRPC; the dashboard servicer translates to and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -122,7 +123,9 @@ class ModelManager:
                 )
                 return active
         path, name, reason = self._configured_model(explicit, explicit_sha256)
-        active = self._load(path, name, sha256_of(path) if path.is_file() else None)
+        active = self._load(path, name, None)
+        with contextlib.suppress(OSError):  # loaded, so readable; the digest is for reports
+            active = attrs.evolve(active, sha256=sha256_of(path))
         self.runtime.activate(active)
         log.info(f"loaded model {name} ({reason})", model_path=str(path), sha256=active.sha256)
         return active
