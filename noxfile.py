@@ -22,6 +22,8 @@ TEST_DEPS = [
     "kserve>=0.15",  # KServe's own InferenceGRPCClient, run by tests/clients/kserve_v2.py
     "moto[server]>=5.1",  # an S3 API server on loopback for the shared model store
     "s3fs>=2024.6",  # the store's S3 backend (drucker[s3])
+    "playwright>=1.45",  # drives Debian's chromium in the dashboard's browser tests
+    "schemathesis>=4.0",  # property-based run against the dashboard's OpenAPI schema
     GRPCIO_TOOLS,
 ]
 PYTHON = "3.11"
@@ -30,7 +32,7 @@ PYTHON = "3.11"
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite against real servers on loopback (and Docker when available)."""
-    session.install("-e", ".[sklearn,bundle]", *TEST_DEPS)
+    session.install("-e", ".[sklearn,bundle,dashboard]", *TEST_DEPS)
     coverage = ["--cov=drucker", "--cov-report=term:skip-covered"] if not session.posargs else []
     session.run("pytest", *coverage, *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
 
@@ -60,7 +62,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Check types with mypy in strict mode."""
-    session.install("-e", ".[sklearn,bundle]", "mypy==2.4.1", "types-PyYAML", "types-protobuf")
+    session.install("-e", ".[sklearn,bundle,dashboard]", "mypy==2.4.1", "types-PyYAML", "types-protobuf")
     session.run("mypy")
 
 

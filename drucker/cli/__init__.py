@@ -6,6 +6,7 @@ import click
 
 from drucker._version import __version__
 from drucker.cli.bundle import bundle
+from drucker.cli.dashboard import dashboard
 from drucker.cli.demo import demo
 from drucker.cli.health import health
 from drucker.cli.model import evaluate, model
@@ -26,3 +27,4 @@ main.add_command(bundle)
 main.add_command(predict)
 main.add_command(model)
 main.add_command(evaluate)
+main.add_command(dashboard)

@@ -1,0 +1,79 @@
+"""Users and their API tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from drucker.dashboard import security
+from drucker.dashboard.models import ApiToken, Role, User, now
+
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
+
+
+class AccountError(ValueError):
+    """A user name, role or password was refused."""
+
+
+def check_name(name: str) -> str:
+    if not 1 <= len(name) <= 64 or not set(name) <= NAME_CHARS:
+        raise AccountError("a user name is 1-64 letters, digits or . _ - @")
+    return name
+
+
+def create_user(session: Session, name: str, role: str, password: str) -> User:
+    """A new user. :raises AccountError: for a bad or taken name, role or short password."""
+    check_name(name)
+    try:
+        Role(role)
+    except ValueError:
+        raise AccountError(f"role must be one of {', '.join(r.value for r in Role)}") from None
+    if len(password) < 8:
+        raise AccountError("a password has at least 8 characters")
+    if find_user(session, name) is not None:
+        raise AccountError(f"user {name!r} exists")
+    user = User(name=name, role=role, password_hash=security.hash_password(password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_user(session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == name))
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The user when the password matches; ``None`` otherwise."""
+    user = find_user(session, name)
+    if user is None:
+        security.check_password(_DUMMY_HASH, password)  # same work for unknown names
+        return None
+    return user if security.check_password(user.password_hash, password) else None
+
+
+_DUMMY_HASH = security.hash_password("not a password of anyone")
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def issue_token(session: Session, user: User, name: str) -> str:
+    """A new API token for ``user``; the clear token is returned once and never stored."""
+    token = security.new_api_token()
+    session.add(
+        ApiToken(user=user, name=name[:64] or "token", token_sha256=security.token_digest(token))
+    )
+    session.flush()
+    return token
+
+
+def user_of_token(session: Session, token: str) -> User | None:
+    """The owner of an API token, noting its use; ``None`` for an unknown token."""
+    record = session.scalar(
+        select(ApiToken).where(ApiToken.token_sha256 == security.token_digest(token))
+    )
+    if record is None:
+        return None
+    record.last_used_at = now()
+    return record.user

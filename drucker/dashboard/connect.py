@@ -1,0 +1,42 @@
+"""Clients for a registered service: its address, management token and TLS CA."""
+
+from __future__ import annotations
+
+import attrs
+
+from drucker.client import Client
+from drucker.client.aio import AsyncClient
+from drucker.dashboard.models import Service
+
+
+@attrs.frozen
+class Endpoint:
+    """What it takes to reach one service (a snapshot, free of the database session)."""
+
+    id: int
+    address: str
+    token: str = ""
+    tls_ca: str = ""
+    metrics_url: str = ""
+
+    @classmethod
+    def of(cls, service: Service) -> Endpoint:
+        return cls(service.id, service.address, service.token, service.tls_ca, service.metrics_url)
+
+    @property
+    def _tls(self) -> bytes | bool:
+        return self.tls_ca.encode("utf-8") if self.tls_ca else False
+
+    def client(self, timeout: float = 30.0) -> Client:
+        """A blocking client (uploads, switches and evaluations are never retried)."""
+        return Client(self.address, token=self.token or None, tls=self._tls, timeout=timeout)
+
+    def async_client(self, timeout: float) -> AsyncClient:
+        """An asyncio client that fails fast: one attempt, short deadline."""
+        return AsyncClient(
+            self.address,
+            token=self.token or None,
+            tls=self._tls,
+            timeout=timeout,
+            max_attempts=1,
+        )

@@ -1,0 +1,82 @@
+"""Passwords (argon2), API tokens, CSRF tokens and the sign-in rate limit."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+import secrets
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "drk_"
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash with a random salt."""
+    return _hasher.hash(password)
+
+
+def check_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches the hash (never raises for a wrong password)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_password() -> str:
+    """A generated password for ``create-user`` when none is given."""
+    return secrets.token_urlsafe(15)
+
+
+def new_api_token() -> str:
+    """A new API token; only :func:`token_digest` of it is stored."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def same_token(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison; a missing token never matches."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+class LoginLimiter:
+    """At most ``attempts`` failed sign-ins per user name and client within ``window`` s."""
+
+    def __init__(self, attempts: int, window: float) -> None:
+        self.attempts = attempts
+        self.window = window
+        self._failures: dict[tuple[str, str], collections.deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str]) -> collections.deque[float]:
+        failures = self._failures.setdefault(key, collections.deque())
+        cutoff = time.monotonic() - self.window
+        while failures and failures[0] < cutoff:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, user: str, client: str) -> float:
+        """Seconds until another attempt is allowed (0: allowed now)."""
+        failures = self._recent((user.lower(), client))
+        if len(failures) < self.attempts:
+            return 0.0
+        return max(0.0, failures[0] + self.window - time.monotonic())
+
+    def failed(self, user: str, client: str) -> None:
+        self._recent((user.lower(), client)).append(time.monotonic())
+
+    def succeeded(self, user: str, client: str) -> None:
+        self._failures.pop((user.lower(), client), None)

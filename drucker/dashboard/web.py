@@ -1,0 +1,109 @@
+"""Shared web plumbing: the application state, who is signed in, roles and CSRF checks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from drucker.dashboard import security
+from drucker.dashboard.config import DashboardSettings
+from drucker.dashboard.db import Database
+from drucker.dashboard.models import Role, Service, User
+from drucker.dashboard.operations import UploadProgress
+from drucker.dashboard.status import StatusBoard
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+READ_CHUNK = 1024 * 1024
+
+
+@attrs.frozen
+class Viewer:
+    """The signed-in user as the web layer sees it (no database session attached)."""
+
+    id: int
+    name: str
+    role: Role
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        return cls(user.id, user.name, user.role_enum)
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role.can_edit
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role.is_admin
+
+
+@attrs.define
+class State:
+    """Everything one dashboard process holds; attached to ``app.state.dashboard``."""
+
+    settings: DashboardSettings
+    db: Database
+    board: StatusBoard
+    limiter: security.LoginLimiter
+    templates: Jinja2Templates
+    uploads: dict[str, UploadProgress] = attrs.field(factory=dict)
+
+    @property
+    def upload_dir(self) -> Path:
+        path = Path(self.settings.data_dir) / "uploads"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def state(request: Request) -> State:
+    return request.app.state.dashboard  # type: ignore[no-any-return]
+
+
+class Denied(Exception):
+    """The user may not do this (HTTP 403), or is not signed in (401)."""
+
+    def __init__(self, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def require(viewer: Viewer, *, edit: bool = False, admin: bool = False) -> Viewer:
+    if admin and not viewer.is_admin:
+        raise Denied("this needs the admin role")
+    if edit and not viewer.can_edit:
+        raise Denied("this needs the editor or admin role")
+    return viewer
+
+
+def fetch_services(state_: State) -> list[Service]:
+    """Every registered service, detached from its session, ordered for display."""
+    from sqlalchemy import select
+
+    with state_.db.session() as session:
+        rows = list(
+            session.scalars(
+                select(Service).order_by(Service.application, Service.level, Service.address)
+            )
+        )
+        for row in rows:
+            session.expunge(row)
+    return rows
+
+
+def format_time(value: float | None) -> str:
+    if not value:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+
+
+async def in_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking operation in a worker thread."""
+    return await asyncio.to_thread(function, *args, **kwargs)
