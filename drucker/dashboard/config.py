@@ -43,7 +43,7 @@ class DashboardSettings:
     database: str = ""
     data_dir: str = attrs.field(factory=_default_data_dir)
     secret_key: str = ""
-    status_ttl: float = 3.0
+    status_ttl: float = 2.0
     status_timeout: float = 1.5
     login_attempts: int = 5
     login_window: float = 60.0

@@ -36,7 +36,7 @@ class ServiceStatus:
 class StatusBoard:
     """Cached, concurrent status checks of services (one per service at a time)."""
 
-    def __init__(self, ttl: float = 3.0, timeout: float = 1.5) -> None:
+    def __init__(self, ttl: float = 2.0, timeout: float = 1.5) -> None:
         self.ttl = ttl
         self.timeout = timeout
         self._cache: dict[int, ServiceStatus] = {}
