@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("fastapi")
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path("/usr/bin/chromium").exists():
-    pytest.skip("Debian's chromium is not installed (.ci/setup.d)", allow_module_level=True)
+pytest.importorskip("playwright.sync_api")
 
 import joblib
+from playwright.sync_api import expect, sync_playwright
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
@@ -34,7 +33,6 @@ from tests.dashboard_support import (
 from tests.serving import ServeProcess, free_port
 from tests.test_evaluation import write_iris_csv
 
-expect = sync_api.expect
 PASSWORDS = {"admin": "admin-password", "viewer": "viewer-password"}
 
 
@@ -95,7 +93,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, iris_model: Path) -> Iterato
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/setup.d/40-chromium.sh)")
+    with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
@@ -262,7 +262,7 @@ def test_flow3_evaluate_draw_charts_and_compare(stack: Stack, page: Any, tmp_pat
     expect(differences).to_have_count(3)
     expect(page.locator("svg.bars rect.bar")).to_have_count(6)
     deltas = page.locator("#differences td.delta")
-    expect(deltas.first).not_to_have_text("–")
+    expect(deltas.first).not_to_have_text("\u2013")
     worse = page.locator("#differences td.delta.worse")
     assert worse.count() >= 1  # the noisy data scores worse on some class
     shot(page, "flow3-compare")
