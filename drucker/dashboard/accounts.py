@@ -12,7 +12,11 @@ NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 
 
 class AccountError(ValueError):
-    """A user name, role or password was refused."""
+    """A user name, role or password was refused (``status``: the HTTP status to answer)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def check_name(name: str) -> str:
@@ -31,7 +35,7 @@ def create_user(session: Session, name: str, role: str, password: str) -> User:
     if len(password) < 8:
         raise AccountError("a password has at least 8 characters")
     if find_user(session, name) is not None:
-        raise AccountError(f"user {name!r} exists")
+        raise AccountError(f"user {name!r} exists", 409)
     user = User(name=name, role=role, password_hash=security.hash_password(password))
     session.add(user)
     session.flush()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
+import attrs
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -25,12 +27,33 @@ _bearer = HTTPBearer(auto_error=False, description="a dashboard API token")
 STATUS_WAIT = 0.5
 
 
+MAX_ID = 2**31 - 1
+Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+ServiceId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+# A stored file's name, as services accept it.
+FileName = Annotated[
+    str, PathParam(pattern=operations.NAME_PATTERN, description="a file name in a store")
+]
+
+
+class CSVResponse(PlainTextResponse):
+    media_type = "text/csv"
+
+
 class Problem(BaseModel):
-    detail: str
+    detail: str | list[dict[str, Any]]
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem} for code in (400, 401, 403, 404, 409, 422, 502)
+ERROR_CODES = (400, 401, 403, 404, 409, 422, 502)
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in ERROR_CODES}
+# Routes that answer text still answer errors as JSON.
+TEXT_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {
+        "model": Problem,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for code in ERROR_CODES
 }
 
 
@@ -73,10 +96,16 @@ class ServiceOut(BaseModel):
 
 
 class ServiceIn(BaseModel):
-    address: str = Field(..., min_length=3, max_length=255, examples=["127.0.0.1:5000"])
-    token: str = Field("", max_length=4096)
+    address: str = Field(
+        ...,
+        max_length=255,
+        pattern=r"^[^\s/:]+:[0-9]{1,5}$|^\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$",
+        examples=["127.0.0.1:5000"],
+        description="HOST:PORT of a running drucker service",
+    )
+    token: str = Field("", max_length=4096, pattern=r"^[!-~]*$", description="printable ASCII")
     tls_ca: str = Field("", max_length=65536, description="PEM of the CA; empty: plaintext")
-    metrics_url: str = Field("", max_length=1024)
+    metrics_url: str = Field("", max_length=1024, pattern=r"^(https?://\S+)?$")
 
 
 class StoredModelOut(BaseModel):
@@ -99,7 +128,7 @@ class LevelSwitchIn(SwitchIn):
 
 
 class OutcomeOut(BaseModel):
-    service_id: int
+    service_id: Id
     address: str
     ok: bool
     message: str
@@ -158,7 +187,7 @@ class AuditOut(BaseModel):
 
 
 class UserIn(BaseModel):
-    name: str = Field(..., min_length=1, max_length=64)
+    name: str = Field(..., pattern=r"^[A-Za-z0-9._@-]{1,64}$")
     role: Role
     password: str = Field(..., min_length=8, max_length=1024)
 
@@ -185,7 +214,7 @@ def _service_out(service: Service, status: Any) -> ServiceOut:
     return out
 
 
-def _get_service(request: Request, service_id: int) -> Service:
+def _get_service(request: Request, service_id: Id) -> Service:
     with state(request).db.session() as session:
         service = session.get(Service, service_id)
         if service is None:
@@ -244,19 +273,19 @@ def build_api() -> FastAPI:
         return _service_out(service, None)
 
     @api.get("/services/{service_id}", response_model=ServiceOut)
-    async def service(request: Request, user: User, service_id: int) -> ServiceOut:
+    async def service(request: Request, user: User, service_id: Id) -> ServiceOut:
         row = _get_service(request, service_id)
         status = (await state(request).board.statuses([Endpoint.of(row)], STATUS_WAIT))[row.id]
         return _service_out(row, status)
 
     @api.delete("/services/{service_id}", status_code=204)
-    async def remove(request: Request, user: User, service_id: int) -> None:
+    async def remove(request: Request, user: User, service_id: Id) -> None:
         require(user, admin=True)
         await in_thread(operations.remove_service, state(request).db, user.name, service_id)
         state(request).board.forget(service_id)
 
     @api.get("/services/{service_id}/models", response_model=list[StoredModelOut])
-    async def models(request: Request, user: User, service_id: int) -> list[StoredModelOut]:
+    async def models(request: Request, user: User, service_id: Id) -> list[StoredModelOut]:
         row = _get_service(request, service_id)
         timeout = state(request).settings.status_timeout
         try:
@@ -280,6 +309,7 @@ def build_api() -> FastAPI:
     @api.put(
         "/models/{name}",
         response_model=UploadOut,
+        responses={502: {"model": UploadOut, "description": "a service refused the upload"}},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -292,16 +322,22 @@ def build_api() -> FastAPI:
     async def upload(
         request: Request,
         user: User,
-        name: str,
-        service: Annotated[list[int], Query(description="ids of the services to upload to")],
+        name: FileName,
+        service: Annotated[
+            list[ServiceId], Query(min_length=1, description="ids of the services to upload to")
+        ],
         description: Annotated[str, Query(max_length=2000)] = "",
     ) -> Any:
         """Stream the request body (the model file) to every service named by ``service``."""
         require(user, edit=True)
         return await uploads.receive_and_push(request, user, name, service, description, "")
 
-    @api.post("/services/{service_id}/switch", response_model=OutcomeOut)
-    async def switch(request: Request, user: User, service_id: int, body: SwitchIn) -> Any:
+    @api.post(
+        "/services/{service_id}/switch",
+        response_model=OutcomeOut,
+        responses={502: {"model": OutcomeOut, "description": "the service refused the switch"}},
+    )
+    async def switch(request: Request, user: User, service_id: Id, body: SwitchIn) -> Any:
         require(user, edit=True)
         row = _get_service(request, service_id)
         _confirm(row, body.confirm)
@@ -309,9 +345,15 @@ def build_api() -> FastAPI:
             operations.switch, state(request).db, user.name, row.id, body.model
         )
         state(request).board.forget(row.id)
-        return JSONResponse(OutcomeOut(**outcome.__dict__).model_dump(), 200 if outcome.ok else 502)
+        return JSONResponse(
+            OutcomeOut(**attrs.asdict(outcome)).model_dump(), 200 if outcome.ok else 502
+        )
 
-    @api.post("/levels/switch", response_model=list[OutcomeOut])
+    @api.post(
+        "/levels/switch",
+        response_model=list[OutcomeOut],
+        responses={502: {"model": list[OutcomeOut], "description": "a service refused"}},
+    )
     async def switch_level(request: Request, user: User, body: LevelSwitchIn) -> Any:
         require(user, edit=True)
         rows = operations.services_of_level(state(request).db, body.application, body.level)
@@ -327,19 +369,25 @@ def build_api() -> FastAPI:
         )
         for row in rows:
             state(request).board.forget(row.id)
-        content = [OutcomeOut(**o.__dict__).model_dump() for o in outcomes]
+        content = [OutcomeOut(**attrs.asdict(o)).model_dump() for o in outcomes]
         return JSONResponse(content, 200 if all(o.ok for o in outcomes) else 502)
 
-    @api.post("/services/{service_id}/rollback", response_model=OutcomeOut)
-    async def rollback(request: Request, user: User, service_id: int) -> Any:
+    @api.post(
+        "/services/{service_id}/rollback",
+        response_model=OutcomeOut,
+        responses={502: {"model": OutcomeOut, "description": "the service refused the switch"}},
+    )
+    async def rollback(request: Request, user: User, service_id: Id) -> Any:
         require(user, edit=True)
         row = _get_service(request, service_id)
         outcome = await in_thread(operations.rollback, state(request).db, user.name, row.id)
         state(request).board.forget(row.id)
-        return JSONResponse(OutcomeOut(**outcome.__dict__).model_dump(), 200 if outcome.ok else 502)
+        return JSONResponse(
+            OutcomeOut(**attrs.asdict(outcome)).model_dump(), 200 if outcome.ok else 502
+        )
 
     @api.get("/services/{service_id}/switches", response_model=list[SwitchOut])
-    async def switches(request: Request, user: User, service_id: int) -> list[SwitchOut]:
+    async def switches(request: Request, user: User, service_id: Id) -> list[SwitchOut]:
         _get_service(request, service_id)
         return [
             SwitchOut(
@@ -354,8 +402,12 @@ def build_api() -> FastAPI:
             for s in operations.history(state(request).db, service_id)
         ]
 
-    @api.get("/services/{service_id}/manifests", response_class=PlainTextResponse)
-    async def manifests(request: Request, user: User, service_id: int) -> str:
+    @api.get(
+        "/services/{service_id}/manifests",
+        response_class=PlainTextResponse,
+        responses=TEXT_ROUTE_ERRORS,
+    )
+    async def manifests(request: Request, user: User, service_id: Id) -> str:
         """The Kubernetes manifests kept for the service (``drucker bundle k8s`` output)."""
         return _get_service(request, service_id).k8s_manifests
 
@@ -373,20 +425,24 @@ def build_api() -> FastAPI:
             ]
 
     @api.get("/evaluations/{evaluation_id}", response_model=EvaluationOut)
-    async def evaluation(request: Request, user: User, evaluation_id: int) -> EvaluationOut:
+    async def evaluation(request: Request, user: User, evaluation_id: Id) -> EvaluationOut:
         with state(request).db.session() as session:
             row = session.get(Evaluation, evaluation_id)
             if row is None:
                 raise HTTPException(404, f"no evaluation {evaluation_id}")
             return EvaluationOut.model_validate(row, from_attributes=True)
 
-    @api.get("/evaluations/{evaluation_id}/details.csv", response_class=PlainTextResponse)
-    async def evaluation_csv(request: Request, user: User, evaluation_id: int) -> PlainTextResponse:
+    @api.get(
+        "/evaluations/{evaluation_id}/details.csv",
+        response_class=CSVResponse,
+        responses=TEXT_ROUTE_ERRORS,
+    )
+    async def evaluation_csv(request: Request, user: User, evaluation_id: Id) -> PlainTextResponse:
         with state(request).db.session() as session:
             row = session.get(Evaluation, evaluation_id)
             if row is None:
                 raise HTTPException(404, f"no evaluation {evaluation_id}")
-            return PlainTextResponse(row.details_csv, media_type="text/csv")
+            return CSVResponse(row.details_csv)
 
     @api.put(
         "/services/{service_id}/evaluation-data/{name}",
@@ -400,7 +456,9 @@ def build_api() -> FastAPI:
             }
         },
     )
-    async def evaluate(request: Request, user: User, service_id: int, name: str) -> EvaluationOut:
+    async def evaluate(
+        request: Request, user: User, service_id: Id, name: FileName
+    ) -> EvaluationOut:
         """Upload the request body as evaluation data and evaluate the serving model on it."""
         require(user, edit=True)
         row = _get_service(request, service_id)
@@ -435,7 +493,7 @@ def build_api() -> FastAPI:
             try:
                 created = accounts.create_user(session, body.name, body.role.value, body.password)
             except accounts.AccountError as error:
-                raise HTTPException(400, str(error)) from None
+                raise HTTPException(error.status, str(error)) from None
             audit.record(session, user.name, "add user", target=body.name, after=body.role.value)
             return Me(name=created.name, role=created.role_enum)
 

@@ -22,6 +22,8 @@ from drucker.dashboard.db import Database
 from drucker.dashboard.models import LEVELS, Evaluation, ModelNote, Service, Switch
 
 REGISTER_TIMEOUT = 5.0
+# Names services accept for stored files: letters, digits, . _ + -, not starting with a dot.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$"
 
 
 class OperationError(Exception):

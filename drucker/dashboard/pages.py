@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import pathlib
+import tempfile
 import urllib.parse
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import select
 from starlette.responses import Response
@@ -27,6 +29,7 @@ from drucker.dashboard.web import (
 )
 
 router = APIRouter(include_in_schema=False)
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 OVERVIEW_WAIT = 0.2  # seconds a page waits for fresh status before showing what it has
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -192,7 +195,7 @@ async def register(
     return back(f"/services/{service.id}", message=f"registered {service.address}")
 
 
-def _service_or_404(app_state: State, service_id: int) -> Service:
+def _service_or_404(app_state: State, service_id: Id) -> Service:
     with app_state.db.session() as session:
         service = session.get(Service, service_id)
         if service is None:
@@ -202,7 +205,7 @@ def _service_or_404(app_state: State, service_id: int) -> Service:
 
 
 @router.get("/services/{service_id}")
-async def service_page(request: Request, user: SignedIn, service_id: int) -> HTMLResponse:
+async def service_page(request: Request, user: SignedIn, service_id: Id) -> HTMLResponse:
     app_state = state(request)
     service = _service_or_404(app_state, service_id)
     endpoint = Endpoint.of(service)
@@ -233,7 +236,7 @@ async def service_page(request: Request, user: SignedIn, service_id: int) -> HTM
 
 
 @router.post("/services/{service_id}/delete")
-async def remove(request: Request, user: Checked, service_id: int) -> RedirectResponse:
+async def remove(request: Request, user: Checked, service_id: Id) -> RedirectResponse:
     require(user, admin=True)
     await in_thread(operations.remove_service, state(request).db, user.name, service_id)
     state(request).board.forget(service_id)
@@ -244,7 +247,7 @@ async def remove(request: Request, user: Checked, service_id: int) -> RedirectRe
 async def manifests(
     request: Request,
     user: Checked,
-    service_id: int,
+    service_id: Id,
     text: Annotated[str, Form()] = "",
     file: UploadFile | None = None,
 ) -> RedirectResponse:
@@ -259,9 +262,7 @@ async def manifests(
 
 
 @router.get("/services/{service_id}/manifests.yaml")
-async def manifests_download(
-    request: Request, user: SignedIn, service_id: int
-) -> PlainTextResponse:
+async def manifests_download(request: Request, user: SignedIn, service_id: Id) -> PlainTextResponse:
     service = _service_or_404(state(request), service_id)
     name = f"{service.service_name or 'service'}-k8s.yaml"
     return PlainTextResponse(
@@ -279,7 +280,7 @@ def _is_production(service: Service) -> bool:
 async def switch(
     request: Request,
     user: Checked,
-    service_id: int,
+    service_id: Id,
     model: Annotated[str, Form()],
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
@@ -304,7 +305,7 @@ async def switch(
 
 
 @router.post("/services/{service_id}/rollback")
-async def rollback(request: Request, user: Checked, service_id: int) -> Response:
+async def rollback(request: Request, user: Checked, service_id: Id) -> Response:
     require(user, edit=True)
     app_state = state(request)
     service = _service_or_404(app_state, service_id)
@@ -388,7 +389,7 @@ async def upload_progress(request: Request, user: SignedIn, job: str) -> JSONRes
 # -- evaluations ------------------------------------------------------------------------------
 
 
-def _evaluation(app_state: State, evaluation_id: int) -> Evaluation:
+def _evaluation(app_state: State, evaluation_id: Id) -> Evaluation:
     with app_state.db.session() as session:
         row = session.get(Evaluation, evaluation_id)
         if row is None:
@@ -420,16 +421,18 @@ async def evaluate(
     app_state = state(request)
     _service_or_404(app_state, service_id)
     name = (file.filename or "data").rsplit("/", 1)[-1] or "data"
-    import tempfile
-    from pathlib import Path
-
     with tempfile.NamedTemporaryFile(dir=app_state.upload_dir, prefix="data-") as handle:
         while chunk := await file.read(1024 * 1024):
             handle.write(chunk)
         handle.flush()
         try:
             row = await in_thread(
-                operations.evaluate, app_state.db, user.name, service_id, Path(handle.name), name
+                operations.evaluate,
+                app_state.db,
+                user.name,
+                service_id,
+                pathlib.Path(handle.name),
+                name,
             )
         except operations.OperationError as error:
             return back("/evaluations", error=error.message)
@@ -437,7 +440,12 @@ async def evaluate(
 
 
 @router.get("/evaluations/compare")
-async def compare_page(request: Request, user: SignedIn, a: int, b: int) -> HTMLResponse:
+async def compare_page(
+    request: Request,
+    user: SignedIn,
+    a: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    b: Annotated[int, Query(ge=1, le=2**31 - 1)],
+) -> HTMLResponse:
     app_state = state(request)
     first, second = _evaluation(app_state, a), _evaluation(app_state, b)
     rows = evaluations.compare(
@@ -456,7 +464,7 @@ async def compare_page(request: Request, user: SignedIn, a: int, b: int) -> HTML
 
 
 @router.get("/evaluations/{evaluation_id}")
-async def evaluation_page(request: Request, user: SignedIn, evaluation_id: int) -> HTMLResponse:
+async def evaluation_page(request: Request, user: SignedIn, evaluation_id: Id) -> HTMLResponse:
     row = _evaluation(state(request), evaluation_id)
     chart = charts.bar_chart(
         row.labels, {"precision": row.precision, "recall": row.recall, "F1": row.f1}
@@ -477,7 +485,7 @@ async def evaluation_page(request: Request, user: SignedIn, evaluation_id: int) 
 
 
 @router.get("/evaluations/{evaluation_id}/details.csv")
-async def evaluation_csv(request: Request, user: SignedIn, evaluation_id: int) -> PlainTextResponse:
+async def evaluation_csv(request: Request, user: SignedIn, evaluation_id: Id) -> PlainTextResponse:
     row = _evaluation(state(request), evaluation_id)
     return PlainTextResponse(
         row.details_csv,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
@@ -71,10 +72,13 @@ async def receive_and_push(
     app_state = state(request)
     if not service_ids:
         return JSONResponse({"detail": "choose at least one service"}, 400)
-    if not name or "/" in name or "\\" in name or name in (".", ".."):
-        return JSONResponse({"detail": "a model name without path separators"}, 400)
+    if not re.fullmatch(operations.NAME_PATTERN, name):
+        return JSONResponse(
+            {"detail": "a model name is letters, digits, '.', '_', '+' and '-'"}, 400
+        )
     for service_id in service_ids:
         service_exists(app_state, service_id)
+    service_ids = list(dict.fromkeys(service_ids))
     job = job[:64] or secrets.token_hex(8)
     async with received_file(request, app_state.upload_dir) as (path, sha256, size):
         progress = operations.UploadProgress(total=size)

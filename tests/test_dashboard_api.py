@@ -1,0 +1,220 @@
+"""The dashboard's JSON API against a real dashboard process and a real `drucker serve`:
+every endpoint without a token, with a wrong one and with each role; then schemathesis,
+property-based, against the served OpenAPI schema."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("schemathesis")
+
+import httpx
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from tests.dashboard_support import TOKEN, DashboardProcess, iris_service
+from tests.test_evaluation import write_iris_csv
+
+ROLES = ("admin", "editor", "viewer")
+
+
+def api_token(url: str, name: str, password: str) -> str:
+    """Sign in through the pages and make an API token on the account page."""
+    with httpx.Client(base_url=url, follow_redirects=True) as browser:
+        page = browser.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf is not None
+        signed_in = browser.post(
+            "/login", data={"name": name, "password": password, "csrf_token": csrf[1]}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        csrf = re.search(r'data-csrf="([^"]+)"', signed_in.text)
+        assert csrf is not None
+        account = browser.post("/account/tokens", data={"name": "tests", "csrf_token": csrf[1]})
+        token = re.search(r'id="new-token">([^<]+)<', account.text)
+        assert token is not None
+        return token[1]
+
+
+class Setup:
+    def __init__(self, root: Path, iris_model: Path) -> None:
+        self.service, self.port = iris_service(root / "svc", iris_model, "iris-api", "development")
+        self.dashboard = DashboardProcess(root / "dashboard")
+        self.service.wait_serving(self.port)
+        self.dashboard.wait_ready()
+        self.dashboard.create_user("admin", "admin", "admin-password")
+        self.tokens = {"admin": api_token(self.dashboard.url, "admin", "admin-password")}
+        for role in ("editor", "viewer"):
+            user = {"name": role, "role": role, "password": f"{role}-password"}
+            assert self.call("admin", "POST", "/users", json=user).status_code == 201
+            self.tokens[role] = api_token(self.dashboard.url, role, f"{role}-password")
+        self.address = f"127.0.0.1:{self.port}"
+        registered = self.call(
+            "admin", "POST", "/services", json={"address": self.address, "token": TOKEN}
+        )
+        assert registered.status_code == 201, registered.text
+        self.service_id = registered.json()["id"]
+        self.model = root / "svc" / "model" / "iris" / "iris.joblib"
+        self.data = write_iris_csv(root / "iris.csv")
+
+    def call(self, role: str | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if role == "wrong":
+            headers["Authorization"] = "Bearer drk_not-a-token"
+        elif role is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[role]}"
+        return httpx.request(
+            method, self.dashboard.url + "/api" + path, headers=headers, timeout=60, **kwargs
+        )
+
+    def close(self) -> None:
+        self.dashboard.stop()
+        self.service.kill()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory, iris_model: Path) -> Iterator[Setup]:
+    running = Setup(tmp_path_factory.mktemp("dashboard-api"), iris_model)
+    yield running
+    running.close()
+
+
+# (method, path, request arguments, least role, statuses an allowed role may get)
+def endpoints(s: Setup) -> list[tuple[str, str, dict[str, Any], str, set[int]]]:
+    sid = s.service_id
+    octets = {"Content-Type": "application/octet-stream"}
+    return [
+        ("GET", "/me", {}, "viewer", {200}),
+        ("GET", "/services", {}, "viewer", {200}),
+        ("GET", f"/services/{sid}", {}, "viewer", {200}),
+        ("GET", f"/services/{sid}/models", {}, "viewer", {200}),
+        ("GET", f"/services/{sid}/switches", {}, "viewer", {200}),
+        ("GET", f"/services/{sid}/manifests", {}, "viewer", {200}),
+        ("GET", "/evaluations", {}, "viewer", {200}),
+        ("GET", "/evaluations/999999", {}, "viewer", {404}),
+        ("GET", "/evaluations/999999/details.csv", {}, "viewer", {404}),
+        ("GET", "/audit", {}, "viewer", {200}),
+        (
+            "PUT",
+            f"/models/api.joblib?service={sid}&description=from%20the%20API",
+            {"content": s.model.read_bytes(), "headers": octets},
+            "editor",
+            {200},
+        ),
+        ("POST", f"/services/{sid}/switch", {"json": {"model": "api.joblib"}}, "editor", {200}),
+        ("POST", f"/services/{sid}/rollback", {}, "editor", {200, 409}),
+        (
+            "POST",
+            "/levels/switch",
+            {"json": {"application": "iris", "level": "development", "model": "iris.joblib"}},
+            "editor",
+            {200},
+        ),
+        (
+            "PUT",
+            f"/services/{sid}/evaluation-data/iris.csv",
+            {"content": s.data.read_bytes(), "headers": octets},
+            "editor",
+            {200},
+        ),
+        ("GET", "/users", {}, "admin", {200}),
+        (
+            "POST",
+            "/users",
+            {"json": {"name": "made-by-api", "role": "viewer", "password": "long enough"}},
+            "admin",
+            {201},
+        ),
+        ("POST", "/services", {"json": {"address": s.address}}, "admin", {409}),
+        ("DELETE", "/services/999999", {}, "admin", {404}),
+    ]
+
+
+RANK = {"viewer": 0, "editor": 1, "admin": 2}
+
+
+def test_every_endpoint_with_and_without_a_token_and_with_each_role(setup: Setup) -> None:
+    for method, path, arguments, least, allowed in endpoints(setup):
+        for who in (None, "wrong"):
+            reply = setup.call(who, method, path, **arguments)
+            assert reply.status_code == 401, (who, method, path, reply.text)
+            assert reply.headers["www-authenticate"] == "Bearer"
+        for role in ("admin", "editor", "viewer"):
+            reply = setup.call(role, method, path, **arguments)
+            if RANK[role] >= RANK[least]:
+                assert reply.status_code in allowed, (role, method, path, reply.text)
+            else:
+                assert reply.status_code == 403, (role, method, path, reply.text)
+
+
+def test_what_the_api_did_is_in_the_history_and_the_audit_log(setup: Setup) -> None:
+    if not setup.call("viewer", "GET", f"/services/{setup.service_id}/switches").json():
+        test_every_endpoint_with_and_without_a_token_and_with_each_role(setup)
+    switches = setup.call("viewer", "GET", f"/services/{setup.service_id}/switches").json()
+    assert {s["to_model"] for s in switches} >= {"api.joblib", "iris.joblib"}
+    assert all(s["user"] in ("admin", "editor") for s in switches)
+    actions = {e["action"] for e in setup.call("viewer", "GET", "/audit?application=iris").json()}
+    assert {"register", "upload", "switch", "evaluate"} <= actions
+    evaluations = setup.call("viewer", "GET", "/evaluations").json()
+    assert evaluations and evaluations[0]["num"] == 150
+    assert len(evaluations[0]["confusion"]) == 3
+    service = setup.call("viewer", "GET", f"/services/{setup.service_id}").json()
+    assert service["up"] is True and service["has_token"] is True
+    assert "token" not in service and TOKEN not in str(service)
+
+
+def test_a_production_service_needs_confirm(setup: Setup, tmp_path: Path, iris_model: Path) -> None:
+    process, port = iris_service(tmp_path / "prod", iris_model, "iris-prod", "production")
+    try:
+        process.wait_serving(port)
+        created = setup.call(
+            "admin", "POST", "/services", json={"address": f"127.0.0.1:{port}", "token": TOKEN}
+        )
+        assert created.status_code == 201 and created.json()["level"] == "production"
+        path = f"/services/{created.json()['id']}/switch"
+        refused = setup.call("editor", "POST", path, json={"model": "iris.joblib"})
+        assert refused.status_code == 409 and "confirm" in refused.json()["detail"]
+        done = setup.call("editor", "POST", path, json={"model": "iris.joblib", "confirm": True})
+        assert done.status_code == 200 and done.json()["ok"] is True
+        assert setup.call("admin", "DELETE", f"/services/{created.json()['id']}").status_code == 204
+    finally:
+        process.kill()
+
+
+def test_api_schemathesis(setup: Setup) -> None:
+    """Property-based requests to every operation of the served schema, as the admin (who may
+    do anything): no 500 answers, every answer (502 included) matching its schema."""
+    schema = schemathesis.openapi.from_url(setup.dashboard.url + "/api/openapi.json")
+    headers = {"Authorization": f"Bearer {setup.tokens['admin']}"}
+    failures: list[str] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 19
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=8,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case: Any) -> None:
+            # 502 (a service did not answer) is a meaningful answer here; 500 never is.
+            response = case.call_and_validate(
+                headers=headers, timeout=30, excluded_checks=[not_a_server_error]
+            )
+            assert response.status_code != 500, response.text
+
+        try:
+            run()
+        except Exception as error:
+            failures.append(f"{operation.label}: {error}")
+    assert not failures, "\n\n".join(failures)
