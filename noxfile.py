@@ -62,7 +62,9 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Check types with mypy in strict mode."""
-    session.install("-e", ".[sklearn,bundle,dashboard]", "mypy==2.4.1", "types-PyYAML", "types-protobuf")
+    session.install(
+        "-e", ".[sklearn,bundle,dashboard]", "mypy==2.4.1", "types-PyYAML", "types-protobuf"
+    )
     session.run("mypy")
 
 
