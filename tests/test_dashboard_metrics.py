@@ -73,20 +73,20 @@ def test_rate_and_p99_come_from_the_interval_between_two_scrapes(
         endpoint = Endpoint(1, server.target, metrics_url=exporter.url)
 
         async def scenario() -> tuple[Any, Any, float, float]:
-            board = StatusBoard(ttl=0.0, timeout=2.0)
+            board = StatusBoard(ttl=3600, timeout=2.0)  # checks only when asked
             try:
                 started = time.monotonic()
                 first = await board.refresh(endpoint)
                 after_first = time.monotonic()
                 exporter.serve(98, 0.003)
                 exporter.serve(2, 0.8, rpc="Predict_ArrFloat_String")
-                await asyncio.sleep(0.2)  # an interval to measure a rate over
+                await asyncio.sleep(0.6)  # an interval to measure a rate over
                 before_second = time.monotonic()
                 second = await board.refresh(endpoint)
                 finished = time.monotonic()
                 return first, second, before_second - after_first, finished - started
             finally:
-                await board.close()
+                board.close()
 
         first, second, shortest, longest = asyncio.run(scenario())
     assert first.up and first.request_rate is None  # one scrape gives no rate yet
@@ -103,7 +103,7 @@ def test_a_service_without_metrics_or_with_a_dead_endpoint_is_still_up(tmp_path:
         dead = f"http://127.0.0.1:{free_port()}/metrics"
 
         async def scenario() -> list[Any]:
-            board = StatusBoard(ttl=0.0, timeout=1.0)
+            board = StatusBoard(ttl=3600, timeout=1.0)
             try:
                 return [
                     await board.refresh(Endpoint(1, server.target)),
@@ -111,7 +111,7 @@ def test_a_service_without_metrics_or_with_a_dead_endpoint_is_still_up(tmp_path:
                     await board.refresh(Endpoint(3, f"127.0.0.1:{free_port()}")),
                 ]
             finally:
-                await board.close()
+                board.close()
 
         plain, dead_metrics, down = asyncio.run(scenario())
     assert plain.up and plain.request_rate is None

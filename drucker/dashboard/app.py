@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,10 +19,11 @@ from drucker._version import __version__
 from drucker.dashboard import operations, security
 from drucker.dashboard.api import build_api
 from drucker.dashboard.config import DashboardSettings, ensure_secret_key
+from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.db import Database
 from drucker.dashboard.pages import render, router
 from drucker.dashboard.status import StatusBoard
-from drucker.dashboard.web import STATIC, TEMPLATES, Denied, State
+from drucker.dashboard.web import STATIC, TEMPLATES, Denied, State, fetch_services
 
 SESSION_COOKIE = "drucker_dashboard"
 SECURITY_HEADERS = {
@@ -51,10 +54,11 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.migrate()
+        dashboard.board.watch(map(Endpoint.of, fetch_services(dashboard)))  # warm the cache
         try:
             yield
         finally:
-            await dashboard.board.close()
+            await asyncio.to_thread(dashboard.board.close)
             db.close()
 
     app = FastAPI(
@@ -80,7 +84,10 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        started = time.perf_counter()
         response = await call_next(request)
+        elapsed = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
         if not request.url.path.startswith("/api/docs"):
             response.headers.update(SECURITY_HEADERS)
         return response

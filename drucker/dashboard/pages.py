@@ -30,7 +30,7 @@ from drucker.dashboard.web import (
 
 router = APIRouter(include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-OVERVIEW_WAIT = 0.2  # seconds a page waits for fresh status before showing what it has
+OVERVIEW_WAIT = 0.1  # seconds a page waits for fresh status before showing what it has
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
