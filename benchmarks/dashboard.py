@@ -307,17 +307,16 @@ def upload(root: Path, size_mib: int) -> dict[str, float]:
             _wait(registered, 60, "service registration")
         client.get("/")
         assert dashboard.process is not None
-        before, _ = peak_rss_mib(dashboard.process.pid)
+        before = _rss_mib(dashboard.process.pid)
         sampled: list[float] = []
         done = threading.Event()
 
         def sample() -> None:
             while not done.is_set():
-                status = Path(f"/proc/{dashboard.process.pid}/status").read_text()  # type: ignore[union-attr]
-                rss = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
-                sampled.append(int(rss.split()[1]) / 1024)
+                sampled.append(_rss_mib(pid))
                 time.sleep(0.05)
 
+        pid = dashboard.process.pid
         sampler = threading.Thread(target=sample)
         sampler.start()
         started = time.perf_counter()
@@ -350,6 +349,12 @@ def upload(root: Path, size_mib: int) -> dict[str, float]:
             process.wait(30)
 
 
+def _rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["overview", "upload"])
@@ -374,12 +379,15 @@ def main() -> None:
             figures = upload(root / "upload", args.size_mib)
             print(
                 f"upload {figures['size_mib']} MiB to two services: dashboard RSS "
-                f"{figures['rss_before_mib']:.0f} MiB before, peak {figures['rss_peak_mib']:.0f} "
-                f"MiB (x{figures['rss_peak_mib'] / figures['rss_before_mib']:.2f}), "
+                f"{figures['rss_before_mib']:.0f} MiB before, at most "
+                f"{figures['rss_sampled_max_mib']:.0f} MiB during the upload (sampled every "
+                f"50 ms; x{figures['rss_sampled_max_mib'] / figures['rss_before_mib']:.2f}), "
+                f"process high-water mark {figures['rss_peak_mib']:.0f} MiB; "
                 f"{figures['seconds']:.1f} s ({figures['mib_per_s_to_each']:.0f} MiB/s to each)"
             )
-            verdict = "met" if figures["rss_peak_mib"] < RSS_TARGET_MIB else "MISSED"
-            print(f"  target: peak RSS under {RSS_TARGET_MIB} MiB: {verdict}")
+            worst = max(figures["rss_sampled_max_mib"], figures["rss_peak_mib"])
+            verdict = "met" if worst < RSS_TARGET_MIB else "MISSED"
+            print(f"  target: RSS (high-water mark included) under {RSS_TARGET_MIB} MiB: {verdict}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -50,12 +52,14 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     """The user when the password matches; ``None`` otherwise."""
     user = find_user(session, name)
     if user is None:
-        security.check_password(_DUMMY_HASH, password)  # same work for unknown names
+        security.check_password(_dummy_hash(), password)  # same work for unknown names
         return None
     return user if security.check_password(user.password_hash, password) else None
 
 
-_DUMMY_HASH = security.hash_password("not a password of anyone")
+@functools.cache
+def _dummy_hash() -> str:
+    return security.hash_password("not a password of anyone")
 
 
 def list_users(session: Session) -> list[User]:
