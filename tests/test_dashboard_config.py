@@ -1,0 +1,112 @@
+"""Dashboard settings, the secret key, the sign-in limiter and `drucker dashboard create-user`."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from drucker.dashboard import accounts, charts, evaluations
+from drucker.dashboard.config import ensure_secret_key, load_dashboard_settings
+from drucker.dashboard.db import Database
+from drucker.dashboard.security import LoginLimiter
+from drucker.errors import ConfigurationError
+from tests.dashboard_support import drucker_cli
+
+
+def test_options_win_over_the_environment_which_wins_over_the_file(tmp_path: Path) -> None:
+    settings_file = tmp_path / "dashboard.yml"
+    settings_file.write_text("dashboard.port: 18001\ndashboard.host: 0.0.0.0\n")
+    from_file = load_dashboard_settings(settings_file, environ={})
+    assert (from_file.port, from_file.host) == (18001, "0.0.0.0")
+    from_env = load_dashboard_settings(settings_file, environ={"DRUCKER_DASHBOARD_PORT": "18002"})
+    assert from_env.port == 18002
+    from_option = load_dashboard_settings(
+        settings_file, environ={"DRUCKER_DASHBOARD_PORT": "18002"}, overrides={"port": 18003}
+    )
+    assert from_option.port == 18003
+    assert from_option.database_url.startswith("sqlite:///")
+    postgres = load_dashboard_settings(
+        None, environ={}, overrides={"database": "postgresql://u@h/d"}
+    )
+    assert postgres.database_url == "postgresql+psycopg://u@h/d"
+
+
+def test_bad_settings_name_the_key(tmp_path: Path) -> None:
+    settings_file = tmp_path / "dashboard.yml"
+    settings_file.write_text("dashboard.prot: 1\n")
+    with pytest.raises(ConfigurationError, match=r"unknown key 'dashboard\.prot'"):
+        load_dashboard_settings(settings_file, environ={})
+    with pytest.raises(ConfigurationError, match="DRUCKER_DASHBOARD_PORT: expected int"):
+        load_dashboard_settings(None, environ={"DRUCKER_DASHBOARD_PORT": "many"})
+
+
+def test_a_generated_secret_key_is_kept_with_mode_0600(tmp_path: Path) -> None:
+    settings = load_dashboard_settings(None, environ={}, overrides={"data_dir": str(tmp_path)})
+    first, second = ensure_secret_key(settings), ensure_secret_key(settings)
+    assert first.secret_key == second.secret_key and len(first.secret_key) > 40
+    assert stat.S_IMODE((tmp_path / "secret-key").stat().st_mode) == 0o600
+
+
+def test_the_limiter_refuses_after_the_allowed_failures_per_user_and_client() -> None:
+    limiter = LoginLimiter(attempts=2, window=60)
+    for _ in range(2):
+        assert limiter.retry_after("ada", "10.0.0.1") == 0
+        limiter.failed("ada", "10.0.0.1")
+    assert limiter.retry_after("ADA", "10.0.0.1") > 0
+    assert limiter.retry_after("ada", "10.0.0.2") == 0
+    limiter.succeeded("ada", "10.0.0.1")
+    assert limiter.retry_after("ada", "10.0.0.1") == 0
+
+
+def test_create_user_reads_stdin_or_generates_a_password(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    drucker_cli(
+        "dashboard",
+        "create-user",
+        "ada",
+        "--role",
+        "admin",
+        "--data-dir",
+        data,
+        input="a good password\n",
+    )
+    generated = drucker_cli("dashboard", "create-user", "bob", "--data-dir", data).strip()
+    assert len(generated) >= 16
+    db = Database(f"sqlite:///{tmp_path / 'data' / 'dashboard.sqlite3'}")
+    with db.session() as session:
+        ada = accounts.authenticate(session, "ada", "a good password")
+        bob = accounts.authenticate(session, "bob", generated)
+        assert ada is not None and ada.role == "admin"
+        assert bob is not None and bob.role == "viewer"
+    db.close()
+
+
+def test_details_and_charts_of_an_evaluation() -> None:
+    from drucker.client import EvaluationRecord
+
+    records = [
+        EvaluationRecord([1.0], "a", "a", [0.9], True),
+        EvaluationRecord([2.0], "a", "b", [0.6], False),
+        EvaluationRecord([3.0], "b", "b", [0.8], True),
+        EvaluationRecord([4.0], "c", "b", [0.5], False),  # a label the metrics did not name
+    ]
+    details = evaluations.details_of(["a", "b"], records)
+    assert details.labels == ["a", "b", "c"]
+    assert details.confusion == [[1, 1, 0], [0, 1, 0], [0, 1, 0]]
+    assert details.csv.splitlines()[0] == "input,label,output,score,is_correct"
+    assert len(details.csv.splitlines()) == 5
+    heat = charts.heat_map(details.labels, details.confusion)
+    assert [c.count for c in heat.cells] == [1, 1, 0, 0, 1, 0, 0, 1, 0]
+    assert max(c.opacity for c in heat.cells) == 1.0
+    bars = charts.bar_chart(["a", "b"], {"precision": [1.0, 0.5], "recall": [0.5, 0.0]})
+    heights = [bar.height for bar in bars.bars]
+    assert heights[0] == pytest.approx(bars.plot_bottom - bars.plot_top)
+    assert heights[1] == pytest.approx(heights[0] / 2) and heights[3] == 0
+    differences = evaluations.compare(
+        {"a": (1.0, 1.0, 1.0)}, {"a": (0.5, 1.0, 0.75), "b": (1, 1, 1)}
+    )
+    assert differences[0].delta == (-0.5, 0.0, -0.25) and differences[1].delta is None
