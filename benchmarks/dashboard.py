@@ -62,7 +62,7 @@ class Dashboard:
         root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (root / "dashboard.log").open("wb")
+        self.log = (root / "dashboard.log").open("ab")
         self.process: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str, input: str = "") -> None:
@@ -179,6 +179,8 @@ def overview(root: Path, requests: int) -> dict[str, float]:
         dashboard.start()
         client = dashboard.signed_in()
         empty = _page_times(client, requests)
+        client.close()
+        dashboard.stop()
         db = Database(DashboardSettings(data_dir=str(dashboard.data)).database_url)
         with db.session() as session:
             for i, address in enumerate(up + down):
@@ -192,17 +194,18 @@ def overview(root: Path, requests: int) -> dict[str, float]:
                     )
                 )
         db.close()
+        dashboard = Dashboard(root)  # a restart with 50 registered services
+        dashboard.start()
+        client = dashboard.signed_in()
         page = client.get("/")
         cold = server_ms(page)
         assert page.status_code == 200 and page.text.count('class="service"') == 50
-        _wait(
-            lambda: (
-                client.get("/fragments/overview").text.count('data-state="down"') == 5
-                and client.get("/fragments/overview").text.count('data-state="up"') == 45
-            ),
-            10,
-            "every status known",
-        )
+
+        def all_known() -> bool:
+            text = client.get("/fragments/overview").text
+            return text.count('data-state="down"') == 5 and text.count('data-state="up"') == 45
+
+        _wait(all_known, 10, "every status known")
         full = _page_times(client, requests)
         client.close()
         return {"cold_ms": cold, **full, "empty_median_ms": empty["median_ms"]}
@@ -368,8 +371,9 @@ def main() -> None:
             print(
                 f"overview, 50 services (5 down), {args.requests} requests: "
                 f"median {figures['median_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
-                f"max {figures['max_ms']:.1f} ms, first (cold cache) {figures['cold_ms']:.1f} ms "
-                f"(server time); median as the client saw it {figures['client_median_ms']:.1f} ms; "
+                f"max {figures['max_ms']:.1f} ms, first page after a restart "
+                f"{figures['cold_ms']:.1f} ms (server time); "
+                f"median as the client saw it {figures['client_median_ms']:.1f} ms; "
                 f"no services: median {figures['empty_median_ms']:.1f} ms "
                 f"(x{figures['median_ms'] / figures['empty_median_ms']:.1f})"
             )

@@ -270,6 +270,7 @@ def build_api() -> FastAPI:
             tls_ca=body.tls_ca,
             metrics_url=body.metrics_url,
         )
+        state(request).board.watch([Endpoint.of(service)])
         return _service_out(service, None)
 
     @api.get("/services/{service_id}", response_model=ServiceOut)

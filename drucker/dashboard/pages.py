@@ -192,6 +192,7 @@ async def register(
         )
     except operations.OperationError as error:
         return back("/", error=error.message)
+    state(request).board.watch([Endpoint.of(service)])
     return back(f"/services/{service.id}", message=f"registered {service.address}")
 
 
