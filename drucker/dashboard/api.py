@@ -412,6 +412,25 @@ def build_api() -> FastAPI:
         """The Kubernetes manifests kept for the service (``drucker bundle k8s`` output)."""
         return _get_service(request, service_id).k8s_manifests
 
+    @api.put(
+        "/services/{service_id}/manifests",
+        status_code=204,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/yaml": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    async def set_manifests(request: Request, user: User, service_id: Id) -> None:
+        """Keep Kubernetes manifests (YAML, e.g. ``drucker bundle k8s`` output) for a service."""
+        require(user, admin=True)
+        body = await request.body()
+        if len(body) > 4 * 1024 * 1024:
+            raise HTTPException(400, "manifests are at most 4 MiB")
+        text = body.decode("utf-8", errors="replace")
+        await in_thread(operations.set_manifests, state(request).db, user.name, service_id, text)
+
     @api.get("/evaluations", response_model=list[EvaluationOut])
     async def evaluations(
         request: Request, user: User, application: str | None = None
