@@ -15,7 +15,7 @@ from drucker.dashboard import accounts, audit, operations
 from drucker.dashboard.config import normalized_database_url
 from drucker.dashboard.db import Database
 from drucker.dashboard.models import Evaluation, Service, Switch
-from tests.dashboard_support import postgres_cluster
+from tests.dashboard_support import DashboardProcess, drucker_cli, postgres_cluster
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +132,28 @@ def test_evaluations_keep_json_columns(db: Database) -> None:
         row = session.scalars(select(Evaluation)).one()
         assert row.labels == ["a", "b"] and row.confusion == [[1, 1], [0, 1]]
         assert row.f1[0] == pytest.approx(2 / 3)
+
+
+def test_the_dashboard_process_runs_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """`drucker dashboard --database postgresql://...`: migrations at start, users from the CLI."""
+    import httpx
+
+    from tests.test_dashboard_api import api_token
+
+    data = str(tmp_path / "data")
+    drucker_cli(
+        *("dashboard", "create-user", "ada", "--role", "admin", "--data-dir", data),
+        *("--database", postgres_url),
+        input="a good password\n",
+    )
+    dashboard = DashboardProcess(tmp_path / "data", database=postgres_url)
+    try:
+        dashboard.wait_ready()
+        token = api_token(dashboard.url, "ada", "a good password")
+        me = httpx.get(
+            dashboard.url + "/api/me", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        assert me.json() == {"name": "ada", "role": "admin"}
+    finally:
+        dashboard.stop()
+    assert not (tmp_path / "data" / "dashboard.sqlite3").exists()
