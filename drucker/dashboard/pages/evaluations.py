@@ -1,0 +1,140 @@
+"""Evaluations: run one, see its charts, compare two, download the details."""
+
+from __future__ import annotations
+
+import pathlib
+import tempfile
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from sqlalchemy import select
+from starlette.responses import Response
+
+from drucker.dashboard import charts, evaluations, operations
+from drucker.dashboard.models import Evaluation
+from drucker.dashboard.pages.common import (
+    Checked,
+    Id,
+    SignedIn,
+    back,
+    render,
+    service_or_404,
+)
+from drucker.dashboard.web import (
+    Denied,
+    State,
+    fetch_services,
+    in_thread,
+    require,
+    state,
+)
+
+router = APIRouter()
+
+# -- evaluations ------------------------------------------------------------------------------
+
+
+def _evaluation(app_state: State, evaluation_id: Id) -> Evaluation:
+    with app_state.db.session() as session:
+        row = session.get(Evaluation, evaluation_id)
+        if row is None:
+            raise Denied(f"no evaluation {evaluation_id}", 404)
+        session.expunge(row)
+        return row
+
+
+@router.get("/evaluations")
+async def evaluations_page(request: Request, user: SignedIn) -> HTMLResponse:
+    app_state = state(request)
+    with app_state.db.session() as session:
+        rows = list(session.scalars(select(Evaluation).order_by(Evaluation.id.desc())))
+        for row in rows:
+            session.expunge(row)
+    return render(
+        request, "evaluations.html", user=user, rows=rows, services=fetch_services(app_state)
+    )
+
+
+@router.post("/evaluations")
+async def evaluate(
+    request: Request,
+    user: Checked,
+    service_id: Annotated[int, Form()],
+    file: Annotated[UploadFile, Form()],
+) -> Response:
+    require(user, edit=True)
+    app_state = state(request)
+    service_or_404(app_state, service_id)
+    name = (file.filename or "data").rsplit("/", 1)[-1] or "data"
+    with tempfile.NamedTemporaryFile(dir=app_state.upload_dir, prefix="data-") as handle:
+        while chunk := await file.read(1024 * 1024):
+            handle.write(chunk)
+        handle.flush()
+        try:
+            row = await in_thread(
+                operations.evaluate,
+                app_state.db,
+                user.name,
+                service_id,
+                pathlib.Path(handle.name),
+                name,
+            )
+        except operations.OperationError as error:
+            return back("/evaluations", error=error.message)
+    return back(f"/evaluations/{row.id}", message="evaluated")
+
+
+@router.get("/evaluations/compare")
+async def compare_page(
+    request: Request,
+    user: SignedIn,
+    a: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    b: Annotated[int, Query(ge=1, le=2**31 - 1)],
+) -> HTMLResponse:
+    app_state = state(request)
+    first, second = _evaluation(app_state, a), _evaluation(app_state, b)
+    rows = evaluations.compare(
+        evaluations.per_class(first.labels, first.precision, first.recall, first.f1),
+        evaluations.per_class(second.labels, second.precision, second.recall, second.f1),
+    )
+    labels = [row.label for row in rows]
+    chart = charts.bar_chart(
+        labels,
+        {
+            f"F1 #{first.id}": [row.a[2] if row.a else 0.0 for row in rows],
+            f"F1 #{second.id}": [row.b[2] if row.b else 0.0 for row in rows],
+        },
+    )
+    return render(request, "compare.html", user=user, a=first, b=second, rows=rows, chart=chart)
+
+
+@router.get("/evaluations/{evaluation_id}")
+async def evaluation_page(request: Request, user: SignedIn, evaluation_id: Id) -> HTMLResponse:
+    row = _evaluation(state(request), evaluation_id)
+    chart = charts.bar_chart(
+        row.labels, {"precision": row.precision, "recall": row.recall, "F1": row.f1}
+    )
+    heat = charts.heat_map(row.labels, row.confusion)
+    with state(request).db.session() as session:
+        others = [
+            (e.id, e.data_name, e.model_name)
+            for e in session.scalars(
+                select(Evaluation)
+                .where(Evaluation.application == row.application, Evaluation.id != row.id)
+                .order_by(Evaluation.id.desc())
+            )
+        ]
+    return render(
+        request, "evaluation.html", user=user, row=row, chart=chart, heat=heat, others=others
+    )
+
+
+@router.get("/evaluations/{evaluation_id}/details.csv")
+async def evaluation_csv(request: Request, user: SignedIn, evaluation_id: Id) -> PlainTextResponse:
+    row = _evaluation(state(request), evaluation_id)
+    return PlainTextResponse(
+        row.details_csv,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="evaluation-{row.id}.csv"'},
+    )

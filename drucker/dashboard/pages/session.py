@@ -1,0 +1,67 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.responses import Response
+
+from drucker.dashboard import accounts, security
+from drucker.dashboard.pages.common import (
+    CSRF_FIELD,
+    Checked,
+    render,
+)
+from drucker.dashboard.web import (
+    Denied,
+    Viewer,
+    in_thread,
+    state,
+)
+
+router = APIRouter()
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", next=next if next.startswith("/") else "/")
+
+
+@router.post("/login", response_model=None)
+async def login(
+    request: Request,
+    name: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+    csrf_token_: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    if not security.same_token(request.session.get("csrf"), csrf_token_):
+        raise Denied("the form is out of date or forged (CSRF token missing or wrong)")
+    app_state = state(request)
+    client = request.client.host if request.client else "?"
+    wait = app_state.limiter.retry_after(name, client)
+    if wait > 0:
+        response = render(
+            request, "login.html", 429, next=next, error="Too many attempts; try again later."
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    with app_state.db.session() as session:
+        user = await in_thread(accounts.authenticate, session, name, password)
+        known = Viewer.of(user) if user is not None else None
+        password_mark = user.password_hash[-16:] if user is not None else ""
+    if known is None:
+        app_state.limiter.failed(name, client)
+        return render(request, "login.html", 401, next=next, error="Wrong name or password.")
+    app_state.limiter.succeeded(name, client)
+    request.session.clear()
+    request.session.update(uid=known.id, pw=password_mark, csrf=security.new_csrf_token())
+    return RedirectResponse(next if next.startswith("/") else "/", status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request, user: Checked) -> RedirectResponse:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
