@@ -161,3 +161,44 @@ def test_quantiles_grow_with_q_and_stay_within_the_buckets(
         return
     assert first is not None and second is not None
     assert 0 <= first <= second <= bounds[-1]
+
+
+def test_the_overview_shows_rate_and_p99_of_a_registered_service(
+    exporter: Exporter, tmp_path: Path
+) -> None:
+    """The whole path: a dashboard process scraping a real endpoint every status refresh."""
+    import httpx
+
+    from tests.dashboard_support import DashboardProcess, wait_until
+    from tests.test_dashboard_api import api_token
+
+    model = tmp_path / "echo.model"
+    model.write_text("echo-a\n")
+    dashboard = DashboardProcess(tmp_path / "data")
+    try:
+        with ThreadedServer(ECHO_PLUGIN, str(model)) as server:
+            dashboard.wait_ready()
+            dashboard.create_user("ada", "admin", "a good password")
+            headers = {
+                "Authorization": f"Bearer {api_token(dashboard.url, 'ada', 'a good password')}"
+            }
+            created = httpx.post(
+                dashboard.url + "/api/services",
+                json={"address": server.target, "metrics_url": exporter.url},
+                headers=headers,
+                timeout=30,
+            )
+            assert created.status_code == 201, created.text
+            url = f"{dashboard.url}/api/services/{created.json()['id']}"
+
+            def traffic_shown() -> bool:
+                exporter.serve(50, 0.02)
+                service = httpx.get(url, headers=headers, timeout=30).json()
+                return bool(service["request_rate"]) and service["p99_seconds"] is not None
+
+            wait_until(traffic_shown, 30, "rate and p99 in the API")
+            service = httpx.get(url, headers=headers, timeout=30).json()
+            assert service["request_rate"] > 0
+            assert 0.01 <= service["p99_seconds"] <= 0.025  # all in the (10 ms, 25 ms] bucket
+    finally:
+        dashboard.stop()
