@@ -47,10 +47,18 @@ class Setup:
     def __init__(self, root: Path, iris_model: Path) -> None:
         self.service, self.port = iris_service(root / "svc", iris_model, "iris-api", "development")
         self.dashboard = DashboardProcess(root / "dashboard")
+        self.tokens: dict[str, str] = {}
+        try:
+            self._start(root)
+        except BaseException:
+            self.close()  # no processes left behind by a failed start
+            raise
+
+    def _start(self, root: Path) -> None:
         self.service.wait_serving(self.port)
         self.dashboard.wait_ready()
         self.dashboard.create_user("admin", "admin", "admin-password")
-        self.tokens = {"admin": api_token(self.dashboard.url, "admin", "admin-password")}
+        self.tokens["admin"] = api_token(self.dashboard.url, "admin", "admin-password")
         for role in ("editor", "viewer"):
             user = {"name": role, "role": role, "password": f"{role}-password"}
             assert self.call("admin", "POST", "/users", json=user).status_code == 201

@@ -67,9 +67,13 @@ class Stack:
         )
         self.processes.append(self.echo)
         self.dashboard = DashboardProcess(root / "dashboard")
-        for process, port in zip(self.processes, self.ports.values(), strict=True):
-            process.wait_serving(port)
-        self.dashboard.wait_ready()
+        try:
+            for process, port in zip(self.processes, self.ports.values(), strict=True):
+                process.wait_serving(port)
+            self.dashboard.wait_ready()
+        except BaseException:
+            self.close()  # no processes left behind by a failed start
+            raise
 
     def address(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
