@@ -30,7 +30,7 @@ PYTHON = "3.11"
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite against real servers on loopback (and Docker when available)."""
-    session.install("-e", ".[sklearn,bundle]", *TEST_DEPS)
+    session.install("-e", ".[sklearn,bundle,otel]", *TEST_DEPS)
     coverage = ["--cov=drucker", "--cov-report=term:skip-covered"] if not session.posargs else []
     session.run("pytest", *coverage, *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
 
@@ -60,7 +60,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Check types with mypy in strict mode."""
-    session.install("-e", ".[sklearn,bundle]", "mypy==2.4.1", "types-PyYAML", "types-protobuf")
+    session.install("-e", ".[sklearn,bundle,otel]", "mypy==2.4.1", "types-PyYAML", "types-protobuf")
     session.run("mypy")
 
 
