@@ -82,11 +82,10 @@ class Metrics:
             (*grpc_labels, "grpc_code"),
             registry=registry,
         )
-        self.grpc_handling = Histogram(
+        self.grpc_handling = Histogram(  # Prometheus' default buckets, as py-grpc-prometheus
             "grpc_server_handling_seconds",
             "Response latency of RPCs handled by the server, in seconds.",
             grpc_labels,
-            buckets=LATENCY_BUCKETS,
             registry=registry,
         )
         self.requests = Counter(
