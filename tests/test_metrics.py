@@ -87,9 +87,7 @@ def test_every_rpc_is_counted_by_protocol_rpc_and_code(server: ThreadedServer) -
     handled = "grpc_server_handled_total"
     dashboard = {"grpc_service": "drucker.DruckerDashboard", "grpc_method": "ListModels"}
     assert value(samples, handled, **dashboard, grpc_type="unary", grpc_code="OK") == 1
-    assert (
-        value(samples, handled, **dashboard, grpc_type="unary", grpc_code="UNAUTHENTICATED") == 1
-    )
+    assert value(samples, handled, **dashboard, grpc_type="unary", grpc_code="UNAUTHENTICATED") == 1
     assert total(samples, handled, grpc_service="grpc.health.v1.Health", grpc_code="OK") == 1
     bidi = {"grpc_service": "drucker.DruckerWorker", "grpc_method": "Predict_Bytes_Bytes"}
     assert value(samples, handled, **bidi, grpc_type="bidi_stream", grpc_code="OK") == 1
