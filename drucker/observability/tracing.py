@@ -63,7 +63,12 @@ class Tracing:
             from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
         except ImportError:
             return None
-        resource = Resource.create({SERVICE_NAME: service_name}).merge(Resource.create())
+        resource = Resource.create()  # OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME
+        named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+            "OTEL_RESOURCE_ATTRIBUTES", ""
+        )
+        if not named:
+            resource = resource.merge(Resource({SERVICE_NAME: service_name}))
         provider = TracerProvider(resource=resource)
         if os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "console":
             exporter: Any = ConsoleSpanExporter()
