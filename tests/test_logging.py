@@ -112,7 +112,7 @@ def event_log(stream: io.StringIO, text: bool = False) -> EventLog:
 
     plugins = new_plugin_manager()
     plugins.register(log_plugin("text" if text else "json", stream, Level.DEBUG))
-    return EventLog(plugins, ServiceIdentity("host", "app", "svc", "development"))
+    return EventLog(plugins.hook.drucker_log, ServiceIdentity("host", "app", "svc", "development"))
 
 
 def test_exceptions_keep_their_traceback(root_logger: logging.Logger) -> None:

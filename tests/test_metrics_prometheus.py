@@ -19,9 +19,9 @@ from typing import Any
 import grpc
 import pytest
 
+from drucker._wire import grpc_predict_v2_pb2 as pb
+from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
-from drucker.protocol._generated import grpc_predict_v2_pb2 as pb
-from drucker.protocol._generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from tests.conftest import ECHO_PLUGIN
 from tests.metrics_support import http_get
 from tests.serving import ServeProcess, free_port

@@ -13,10 +13,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from drucker._wire import drucker_pb2
+from drucker._wire import grpc_predict_v2_pb2 as pb
+from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
-from drucker.protocol._generated import drucker_pb2
-from drucker.protocol._generated import grpc_predict_v2_pb2 as pb
-from drucker.protocol._generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from tests.conftest import ECHO_PLUGIN
 from tests.serving import ServeProcess, free_port
 from tests.wire import call
