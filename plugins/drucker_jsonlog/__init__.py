@@ -7,6 +7,8 @@ standard error. :class:`JsonLinesLog` writes to any stream, for embedding and te
 Each record becomes one line with ``host``, ``short_message``, ``timestamp``, ``level``
 (syslog severity, as 0.4.5 wrote it), ``service`` (``"drucker"``), ``ml_service`` (the
 application name), ``service_level``, and for predictions ``ml_input`` and ``ml_output``.
+With ``log.format: text`` (:class:`TextLinesLog`) it is a readable line instead; ``log.level``
+sets the lowest level written (both through ``drucker_configure``).
 """
 
 from __future__ import annotations
