@@ -5,15 +5,14 @@ For every rpc: the standard gRPC server series (``grpc_server_started_total``,
 them). For prediction rpcs also drucker's own: ``drucker_requests_total``,
 ``drucker_request_duration_seconds`` and ``drucker_inflight_requests``.
 
-Per rpc the cost is a dictionary look-up and a few pre-resolved metric children: the wrapped
-handler and the label children are built once per method.
+The wrapped handler and the method's recorder (:mod:`drucker.observability.rpc_stats`) are
+made once per method; per rpc the cost is a dictionary look-up and the recorder's updates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ import grpc.aio
 
 if TYPE_CHECKING:
     from drucker.observability.metrics import Metrics
+    from drucker.observability.rpc_stats import RpcRecorder
 
 # Full method name ("/package.Service/Method") -> protocol label, for the prediction rpcs.
 PredictionRpcs = Callable[[str], str | None]
@@ -40,52 +40,9 @@ _BEHAVIOURS = {
 }
 
 
-class _RpcRecorder:
-    """The metric children of one method, resolved once."""
-
-    def __init__(self, metrics: Metrics, method: str, grpc_type: str, protocol: str | None):
-        service, _, name = method.lstrip("/").rpartition("/")
-        labels = (grpc_type, service, name)
-        self._handled = metrics.grpc_handled
-        self._labels = labels
-        self._started = metrics.grpc_started.labels(*labels)
-        self._handling = metrics.grpc_handling.labels(*labels)
-        self._by_code: dict[str, Any] = {}
-        self.predicting = protocol is not None
-        if protocol is not None:
-            self._requests = metrics.requests
-            self._protocol, self._rpc = protocol, name
-            self._duration = metrics.request_duration.labels(protocol, name)
-            self._inflight = metrics.inflight.labels(protocol)
-            self._requests_by_code: dict[str, Any] = {}
-
-    def started(self) -> float:
-        self._started.inc()
-        if self.predicting:
-            self._inflight.inc()
-        return time.perf_counter()
-
-    def finished(self, started: float, code: str) -> None:
-        seconds = time.perf_counter() - started
-        self._handling.observe(seconds)
-        handled = self._by_code.get(code)
-        if handled is None:
-            handled = self._by_code[code] = self._handled.labels(*self._labels, code)
-        handled.inc()
-        if self.predicting:
-            self._inflight.dec()
-            self._duration.observe(seconds)
-            requests = self._requests_by_code.get(code)
-            if requests is None:
-                requests = self._requests_by_code[code] = self._requests.labels(
-                    self._protocol, self._rpc, code
-                )
-            requests.inc()
-
-
 def _code(context: grpc.aio.ServicerContext, error: BaseException | None) -> str:
     """The status name the rpc ended with."""
-    if isinstance(error, asyncio.CancelledError):
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):  # the caller went away
         return "CANCELLED"
     code = context.code()
     if isinstance(code, grpc.StatusCode):
@@ -95,7 +52,7 @@ def _code(context: grpc.aio.ServicerContext, error: BaseException | None) -> str
     return "OK" if error is None else "UNKNOWN"
 
 
-def _recorded(behaviour: Callable[..., Any], recorder: _RpcRecorder) -> Callable[..., Any]:
+def _recorded(behaviour: Callable[..., Any], recorder: RpcRecorder) -> Callable[..., Any]:
     """``behaviour`` (a coroutine or async-generator function) with the rpc recorded."""
     if inspect.isasyncgenfunction(behaviour):
 
@@ -156,8 +113,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         shape = (bool(handler.request_streaming), bool(handler.response_streaming))
         attribute, make = _BEHAVIOURS[shape]
-        recorder = _RpcRecorder(
-            self._metrics, method, _GRPC_TYPES[shape], self._prediction_rpcs(method)
+        service, _, name = method.lstrip("/").rpartition("/")
+        recorder = self._metrics.rpc_recorder(
+            (_GRPC_TYPES[shape], service, name), self._prediction_rpcs(method)
         )
         wrapped: grpc.RpcMethodHandler = make(
             _recorded(getattr(handler, attribute), recorder),

@@ -24,31 +24,14 @@ from prometheus_client import (
     generate_latest,
 )
 
+from drucker.observability.rpc_stats import RpcStatsCollector, SharedRpcMetrics
+
 if TYPE_CHECKING:
     from drucker.observability.grpc_metrics import MetricsInterceptor, PredictionRpcs
+    from drucker.observability.rpc_stats import RpcRecorder
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-# Sub-millisecond models up to multi-second ones.
-LATENCY_BUCKETS = (
-    0.0001,
-    0.00025,
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-)
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
@@ -69,45 +52,14 @@ class Metrics:
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
             GCCollector(registry=registry)
-        grpc_labels = ("grpc_type", "grpc_service", "grpc_method")
-        self.grpc_started = Counter(
-            "grpc_server_started_total",
-            "RPCs started on the server.",
-            grpc_labels,
-            registry=registry,
-        )
-        self.grpc_handled = Counter(
-            "grpc_server_handled_total",
-            "RPCs completed on the server, regardless of success or failure.",
-            (*grpc_labels, "grpc_code"),
-            registry=registry,
-        )
-        self.grpc_handling = Histogram(  # Prometheus' default buckets, as py-grpc-prometheus
-            "grpc_server_handling_seconds",
-            "Response latency of RPCs handled by the server, in seconds.",
-            grpc_labels,
-            registry=registry,
-        )
-        self.requests = Counter(
-            "drucker_requests_total",
-            "Prediction rpcs answered, by protocol, rpc and gRPC status code.",
-            ("protocol", "rpc", "code"),
-            registry=registry,
-        )
-        self.request_duration = Histogram(
-            "drucker_request_duration_seconds",
-            "Time from receiving a prediction rpc to its last answer, in seconds.",
-            ("protocol", "rpc"),
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.inflight = Gauge(
-            "drucker_inflight_requests",
-            "Prediction rpcs being answered now.",
-            ("protocol",),
-            multiprocess_mode="livesum",
-            registry=registry,
-        )
+        # The per-rpc series: plain counts on the event loop in one process, shared files
+        # with several workers (see rpc_stats).
+        self._rpcs: RpcStatsCollector | SharedRpcMetrics
+        if self.multiprocess:
+            self._rpcs = SharedRpcMetrics(registry)
+        else:
+            self._rpcs = RpcStatsCollector()
+            registry.register(self._rpcs)
         self.batch_size = Histogram(
             "drucker_batch_size",
             "Number of requests in each batch the adaptive batcher formed.",
@@ -137,6 +89,11 @@ class Metrics:
 
         return MetricsInterceptor(self, prediction_rpcs)
 
+    def rpc_recorder(self, labels: tuple[str, str, str], protocol: str | None) -> RpcRecorder:
+        """The recorder of one method (``grpc_type``, ``grpc_service``, ``grpc_method``);
+        ``protocol`` names the prediction rpcs' protocol, ``None`` for the others."""
+        return self._rpcs.recorder(labels, protocol)
+
     def observe_batch(self, size: int) -> None:
         """Record the size of a batch the batcher formed."""
         self.batch_size.observe(size)
@@ -156,7 +113,10 @@ class Metrics:
     # -- exposition --------------------------------------------------------------------------
 
     def exposition(self) -> tuple[bytes, str]:
-        """The text exposition of every series (summed over workers) and its content type."""
+        """The text exposition of every series (summed over workers) and its content type.
+
+        In one process, call it on the event loop (where the rpc counts change).
+        """
         if self.multiprocess:
             from prometheus_client import multiprocess
 

@@ -49,6 +49,10 @@ class MetricsApp:
             else:
                 await _respond(send, 503, b"not ready\n")
         else:
-            # Reading the multiprocess files of many workers takes a while: not on the loop.
-            body, content_type = await asyncio.to_thread(self._metrics.exposition)
+            # The files of many workers take a while to read: not on the loop. One process's
+            # counts are read on the loop, where they change, so a scrape sees whole rpcs.
+            if self._metrics.multiprocess:
+                body, content_type = await asyncio.to_thread(self._metrics.exposition)
+            else:
+                body, content_type = self._metrics.exposition()
             await _respond(send, 200, body, content_type.encode())
