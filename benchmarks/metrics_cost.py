@@ -8,6 +8,11 @@ with the same closed-loop load (``benchmarks.loadgen``, concurrency 32), and rep
 the best window (the least disturbed by other work, as ``timeit`` takes the minimum): the
 highest req/s and the lowest CPU time of the server's event-loop thread per request
 (``time.thread_time``; the interceptor and every metric update run there). Medians follow.
+
+First it times the metrics interceptor's own path for one prediction rpc (handler look-up,
+wrapper, counts and histogram), without the network: the best of 7 runs of 20,000 calls,
+against the same look-up and call without the interceptor. That figure hardly moves with the
+machine's load.
 """
 
 from __future__ import annotations
@@ -24,8 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 from benchmarks.model import train
 from benchmarks.run import free_port
+from drucker.observability import Metrics
+from drucker.server.grpc_server import PREDICTION_RPCS
 from drucker.server.lifecycle import build_runtime, serve
 from drucker.settings import load_settings
 
@@ -81,6 +90,48 @@ class _Server:
         self._thread.join(30)
 
 
+class _Call:
+    """What the interceptor reads of an rpc: its method and, at the end, its status."""
+
+    method = "/drucker.DruckerWorker/Predict_ArrFloat_String"
+    invocation_metadata = ()
+
+    def code(self) -> None:
+        return None
+
+
+async def _interceptor_path(calls: int = 20_000, runs: int = 7) -> tuple[float, float]:
+    """Best microseconds per rpc: without the interceptor, and with it."""
+
+    async def behaviour(request: Any, context: Any) -> Any:
+        return request
+
+    handler = grpc.unary_unary_rpc_method_handler(behaviour)
+
+    async def continuation(details: Any) -> Any:
+        return handler
+
+    interceptor = Metrics().interceptor(PREDICTION_RPCS)
+    call = _Call()
+
+    async def plain() -> None:
+        found = await continuation(call)
+        await found.unary_unary(None, call)
+
+    async def observed() -> None:
+        found: Any = await interceptor.intercept_service(continuation, call)
+        await found.unary_unary(None, call)
+
+    best = {plain: float("inf"), observed: float("inf")}
+    for _ in range(runs):
+        for path in best:
+            started = time.perf_counter()
+            for _ in range(calls):
+                await path()
+            best[path] = min(best[path], (time.perf_counter() - started) / calls)
+    return best[plain] * 1e6, best[observed] * 1e6
+
+
 def _window(server: _Server, args: argparse.Namespace) -> dict[str, float]:
     command = [
         sys.executable,
@@ -111,6 +162,11 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
+    plain, observed = asyncio.run(_interceptor_path())
+    print(
+        f"interceptor path per prediction rpc: {observed:.2f} us with metrics, {plain:.2f} us "
+        f"without (+{observed - plain:.2f} us)"
+    )
     with tempfile.TemporaryDirectory(prefix="drucker-bench-") as temp:
         workdir = Path(temp)
         model = train(workdir / "model.joblib")
