@@ -14,6 +14,7 @@ from drucker.errors import DruckerError
 from drucker.events import EventLog, Level
 from drucker.management import ModelManager
 from drucker.observability import NO_METRICS, Metrics, Tracing, bridge_logging
+from drucker.observability.tracing import wanted as tracing_wanted
 from drucker.plugins import DISABLE_PREFIX, build_plugin_manager
 from drucker.protocol.auth import resolve_token
 from drucker.runtime import Runtime, system_event_log
@@ -155,6 +156,8 @@ async def serve(
         log.warning(f"settings key {key!r} is from drucker 0.4.5 and has no effect now")
     metrics = Metrics() if settings.metrics_port else None
     tracing = Tracing.from_environment(settings.application_name)
+    if tracing is None and tracing_wanted():
+        log.warning("OTEL_* asks for traces, but the otel extra is not installed: no tracing")
     manager = ModelManager(runtime, metrics or NO_METRICS)
     token = resolve_token(settings, log)
     server = DruckerServer(
