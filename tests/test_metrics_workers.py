@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -28,10 +29,10 @@ def predict_over_connections(port: int, connections: int = 16) -> Counter[int]:
     return pids
 
 
-def until(condition: object, timeout: float = 30) -> None:
+def until(condition: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
@@ -59,11 +60,16 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
         expected = sum(sent.values())
         (metrics_dir,) = temp.glob("drucker-metrics-*")
         assert any(metrics_dir.glob("*.db"))
+        requests = {"protocol": "drucker", "rpc": "Predict_String_String", "code": "OK"}
 
+        def requests_counted() -> float:
+            return value(scrape(metrics_port), "drucker_requests_total", **requests)
+
+        # Workers share their counts every second (and the one answering, at once).
+        until(lambda: requests_counted() == expected, timeout=10)
         # Whichever worker answers the scrape, it shows both workers' requests.
         for _ in range(4):
             samples = scrape(metrics_port)
-            requests = {"protocol": "drucker", "rpc": "Predict_String_String", "code": "OK"}
             assert value(samples, "drucker_requests_total", **requests) == expected
             assert (
                 total(samples, "grpc_server_handled_total", grpc_method="Predict_String_String")
@@ -77,7 +83,7 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
         killed = next(iter(sent))
         os.kill(killed, signal.SIGKILL)
         until(lambda: not list(metrics_dir.glob(f"gauge_live*_{killed}.db")))
-        assert list(metrics_dir.glob(f"counter_{killed}.db"))
+        assert list(metrics_dir.glob(f"drucker_rpcs_{killed}_*.json"))  # its counts
         more: Counter[int] = Counter()
 
         def both_workers_answered() -> bool:
@@ -86,8 +92,8 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
 
         until(both_workers_answered)  # the surviving worker and the one that replaced it
         assert killed not in more
-        samples = scrape(metrics_port)
-        assert value(samples, "drucker_requests_total", **requests) == expected + sum(more.values())
+        until(lambda: requests_counted() == expected + sum(more.values()), timeout=10)
+        assert value(scrape(metrics_port), "drucker_inflight_requests", protocol="drucker") == 0
     finally:
         code = server.terminate()
     assert code == 0, server.stderr

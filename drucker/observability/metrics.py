@@ -11,8 +11,10 @@ answers the sum over all of them (``prometheus_client``'s multiprocess mode).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
+import time
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -24,7 +26,11 @@ from prometheus_client import (
     generate_latest,
 )
 
-from drucker.observability.rpc_stats import RpcStatsCollector, SharedRpcMetrics
+from drucker.observability.rpc_stats import (
+    RpcStatsCollector,
+    WorkersRpcStatsCollector,
+    snapshot_path,
+)
 
 if TYPE_CHECKING:
     from drucker.observability.grpc_metrics import MetricsInterceptor, PredictionRpcs
@@ -52,14 +58,14 @@ class Metrics:
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
             GCCollector(registry=registry)
-        # The per-rpc series: plain counts on the event loop in one process, shared files
-        # with several workers (see rpc_stats).
-        self._rpcs: RpcStatsCollector | SharedRpcMetrics
-        if self.multiprocess:
-            self._rpcs = SharedRpcMetrics(registry)
-        else:
-            self._rpcs = RpcStatsCollector()
-            registry.register(self._rpcs)
+        # The per-rpc series: plain counts on the event loop (see rpc_stats), written to a file
+        # of the multiprocess directory when there are several workers.
+        self._rpcs = RpcStatsCollector()
+        registry.register(self._rpcs)
+        directory = multiprocess_dir()
+        self._snapshot = (
+            snapshot_path(directory, os.getpid(), time.time_ns()) if directory else None
+        )
         self.batch_size = Histogram(
             "drucker_batch_size",
             "Number of requests in each batch the adaptive batcher formed.",
@@ -112,16 +118,36 @@ class Metrics:
 
     # -- exposition --------------------------------------------------------------------------
 
+    def share(self) -> None:
+        """With several workers: write this worker's rpc counts for the others' scrapes.
+
+        Call it on the event loop (where the counts change), so it writes whole rpcs.
+        """
+        if self._snapshot is not None:
+            self._rpcs.write(self._snapshot)
+
+    async def keep_shared(self, interval: float = 1.0) -> None:
+        """:meth:`share` every ``interval`` seconds until cancelled, and once more then."""
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                self.share()
+        finally:
+            self.share()
+
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition of every series (summed over workers) and its content type.
 
-        In one process, call it on the event loop (where the rpc counts change).
+        In one process, call it on the event loop (where the rpc counts change); with several
+        workers, after :meth:`share` on the loop, in a thread (it reads every worker's files).
         """
-        if self.multiprocess:
+        directory = multiprocess_dir()
+        if directory is not None:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(WorkersRpcStatsCollector(directory))
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
@@ -133,6 +159,9 @@ class NoMetrics(Metrics):
         pass
 
     def observe_batch(self, size: int) -> None:
+        pass
+
+    def share(self) -> None:
         pass
 
     def model_serving(self, name: str, sha256: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import grpc
@@ -71,6 +72,7 @@ class DruckerServer:
         self.dispatcher = Dispatcher(runtime)
         self._metrics = metrics
         self._tracing = tracing
+        self._sharing: asyncio.Task[None] | None = None
         # Metrics first, so that they see every rpc, also those refused by the token check.
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if metrics is not None:
@@ -143,6 +145,8 @@ class DruckerServer:
         # metrics and tracing of this server there.
         observability.metrics.use(self._metrics or observability.NO_METRICS)
         observability.tracing.use(self._tracing)
+        if self._metrics is not None and self._metrics.multiprocess:
+            self._sharing = asyncio.create_task(self._metrics.keep_shared())
         await self._server.start()
         await self.health.refresh()
 
@@ -151,6 +155,9 @@ class DruckerServer:
         await self.health.shutting_down()
         await self._server.stop(self._grace)
         self.dispatcher.close()
+        if self._sharing is not None:  # a last write of the worker's counts
+            self._sharing.cancel()
+            await asyncio.gather(self._sharing, return_exceptions=True)
 
     async def wait(self) -> None:
         """Wait until the server has stopped."""

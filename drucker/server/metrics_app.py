@@ -52,6 +52,7 @@ class MetricsApp:
             # The files of many workers take a while to read: not on the loop. One process's
             # counts are read on the loop, where they change, so a scrape sees whole rpcs.
             if self._metrics.multiprocess:
+                self._metrics.share()  # this worker's counts up to now
                 body, content_type = await asyncio.to_thread(self._metrics.exposition)
             else:
                 body, content_type = self._metrics.exposition()
