@@ -119,7 +119,8 @@ def test_batches_are_measured_where_the_batcher_forms_them(tmp_path: Path) -> No
 def test_a_switch_changes_the_model_info(server: ThreadedServer, echo_model: Path) -> None:
     port = metrics_port(server)
     before = scrape(port)
-    assert value(before, "drucker_model_info", name=echo_model.name, sha256="") == 1
+    first = hashlib.sha256(echo_model.read_bytes()).hexdigest()
+    assert value(before, "drucker_model_info", name=echo_model.name, sha256=first) == 1
     data = b"echo-b\n"
     with server.channel() as channel:
         assert upload_model(channel, "b.model", data, TOKEN).status == 1
@@ -130,7 +131,7 @@ def test_a_switch_changes_the_model_info(server: ThreadedServer, echo_model: Pat
     sha256 = hashlib.sha256(data).hexdigest()
     for samples in (after, after_failure):
         assert value(samples, "drucker_model_info", name="b.model", sha256=sha256) == 1
-        assert value(samples, "drucker_model_info", name=echo_model.name, sha256="") == 0
+        assert value(samples, "drucker_model_info", name=echo_model.name, sha256=first) == 0
         assert value(samples, "drucker_model_switches_total", result="ok") == 1
     assert value(after, "drucker_model_switches_total", result="failed") == 0
     assert value(after_failure, "drucker_model_switches_total", result="failed") == 1

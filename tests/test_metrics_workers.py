@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -61,6 +62,7 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
         (metrics_dir,) = temp.glob("drucker-metrics-*")
         assert any(metrics_dir.glob("*.db"))
         requests = {"protocol": "drucker", "rpc": "Predict_String_String", "code": "OK"}
+        digest = hashlib.sha256(echo_model.read_bytes()).hexdigest()
 
         def requests_counted() -> float:
             return value(scrape(metrics_port), "drucker_requests_total", **requests)
@@ -76,7 +78,7 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
                 == expected
             )
             assert value(samples, "drucker_inflight_requests", protocol="drucker") == 0
-            assert value(samples, "drucker_model_info", name=echo_model.name, sha256="") == 1
+            assert value(samples, "drucker_model_info", name=echo_model.name, sha256=digest) == 1
         assert http_get(metrics_port, "/readyz")[0] == 200
 
         # A replaced worker's live gauges go; its counts stay in the sum.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -129,7 +130,9 @@ def test_rpcs_and_predictions_are_traced(
         assert child.trace_id == rpc_span.trace_id
         details = _attributes(child.attributes)
         assert details["drucker.model.name"] == echo_model.name
-        assert details["drucker.model.sha256"] == ""
+        assert (
+            details["drucker.model.sha256"] == hashlib.sha256(echo_model.read_bytes()).hexdigest()
+        )
         assert details["drucker.input_kind"] == input_kind
         assert details["drucker.output_kind"] == "String"
         assert details["drucker.rows"] == rows
