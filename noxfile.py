@@ -32,7 +32,7 @@ PYTHON = "3.11"
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite against real servers on loopback (and Docker when available)."""
-    session.install("-e", ".[sklearn,bundle,dashboard]", *TEST_DEPS)
+    session.install("-e", ".[sklearn,bundle,dashboard,otel]", *TEST_DEPS)
     coverage = ["--cov=drucker", "--cov-report=term:skip-covered"] if not session.posargs else []
     session.run("pytest", *coverage, *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
 
@@ -63,7 +63,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """Check types with mypy in strict mode."""
     session.install(
-        "-e", ".[sklearn,bundle,dashboard]", "mypy==2.4.1", "types-PyYAML", "types-protobuf"
+        "-e", ".[sklearn,bundle,dashboard,otel]", "mypy==2.4.1", "types-PyYAML", "types-protobuf"
     )
     session.run("mypy")
 

@@ -13,6 +13,7 @@ MLSERVER = "mlserver-1.7.1"
 ORIGINAL = "drucker-0.4.5"
 V2 = "drucker-v2"
 UNBATCHED = "drucker-tuned-1p-unbatched"
+NO_METRICS = "drucker-tuned-1p-nometrics"
 
 _COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le}
 
@@ -77,6 +78,12 @@ def lines(results: dict[str, Any]) -> list[str]:
             1 / 3,
         ),
         ("c=32 req/s, V2: drucker / MLServer", _ratio(rps(V2, 32), rps(MLSERVER, 32)), ">=", 3),
+        (
+            "c=32 req/s, metrics on / off",
+            _ratio(rps(DRUCKER, 32), rps(NO_METRICS, 32)),
+            ">=",
+            0.95,
+        ),
     ]
     drucker = results.get(DRUCKER, {})
     checks += [

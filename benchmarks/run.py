@@ -2,6 +2,7 @@
 
 python -m benchmarks                      # every target, 15 s windows, 3 repetitions
 python -m benchmarks --targets floor,drucker-tuned --duration 5 --repetitions 1
+python -m benchmarks --targets drucker-tuned-1p,drucker-tuned-1p-nometrics --interleave
 """
 
 from __future__ import annotations
@@ -77,36 +78,87 @@ def _load(target: Target, port: int, concurrency: int, args: argparse.Namespace)
     return dict(json.loads(output))
 
 
-def measure(target: Target, model: Path, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Cold start, then each concurrency for several repetitions."""
+def _launch(
+    target: Target, model: Path, workdir: Path
+) -> tuple[subprocess.Popen[bytes], int, float]:
+    """Start the server and wait for its first prediction: (process, port, cold start s)."""
     target.prepare()
     port = free_port()
     launched = time.monotonic()
     server = start(target, model, port, workdir)
+    if not _first_prediction(target, port, launched + 120):
+        _stop(server)
+        log = (workdir / f"{target.name}.log").read_text(errors="replace")[-1500:]
+        raise RuntimeError(f"{target.name} did not answer:\n{log}")
+    return server, port, time.monotonic() - launched
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
     try:
-        if not _first_prediction(target, port, launched + 120):
-            log = (workdir / f"{target.name}.log").read_text(errors="replace")[-1500:]
-            raise RuntimeError(f"{target.name} did not answer:\n{log}")
-        result: dict[str, Any] = {"cold_start_s": time.monotonic() - launched, "runs": {}}
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def _window(
+    target: Target,
+    server: subprocess.Popen[bytes],
+    port: int,
+    concurrency: int,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """One load window, with the server's CPU per 1,000 requests."""
+    cpu_before = cpu_seconds(server.pid)
+    run = _load(target, port, concurrency, args)
+    cpu = cpu_seconds(server.pid) - cpu_before
+    # The window includes the warm-up: charge CPU to all requests sent in it.
+    sent = run["requests"] * (args.duration + args.warmup) / args.duration
+    run["server_cpu_per_1000"] = 1000 * cpu / max(sent, 1)
+    return run
+
+
+def measure(target: Target, model: Path, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Cold start, then each concurrency for several repetitions."""
+    server, port, cold_start = _launch(target, model, workdir)
+    try:
+        result: dict[str, Any] = {"cold_start_s": cold_start, "runs": {}}
         for concurrency in args.concurrency:
-            runs = []
-            for _ in range(args.repetitions):
-                cpu_before = cpu_seconds(server.pid)
-                run = _load(target, port, concurrency, args)
-                cpu = cpu_seconds(server.pid) - cpu_before
-                # The window includes the warm-up: charge CPU to all requests sent in it.
-                sent = run["requests"] * (args.duration + args.warmup) / args.duration
-                run["server_cpu_per_1000"] = 1000 * cpu / max(sent, 1)
-                runs.append(run)
-            result["runs"][concurrency] = runs
+            result["runs"][concurrency] = [
+                _window(target, server, port, concurrency, args) for _ in range(args.repetitions)
+            ]
         result["peak_rss_mib"], result["tree_rss_mib"] = peak_rss_mib(server.pid)
         return result
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
+
+
+def measure_interleaved(
+    names: list[str], model: Path, args: argparse.Namespace, workdir: Path
+) -> dict[str, dict[str, Any]]:
+    """Every target runs at once; each repetition loads them in turn (one at a time).
+
+    On a shared or noisy machine a slow moment then hits every target alike, which matters
+    when the targets differ by a few percent (metrics on and off).
+    """
+    launched: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for name in names:
+            server, port, cold_start = _launch(TARGETS[name], model, workdir)
+            launched[name] = (server, port)
+            results[name] = {"cold_start_s": cold_start, "runs": {}}
+        for concurrency in args.concurrency:
+            for _ in range(args.repetitions):
+                for name, (server, port) in launched.items():
+                    run = _window(TARGETS[name], server, port, concurrency, args)
+                    results[name]["runs"].setdefault(concurrency, []).append(run)
+        for name, (server, _) in launched.items():
+            results[name]["peak_rss_mib"], results[name]["tree_rss_mib"] = peak_rss_mib(server.pid)
+        return results
+    finally:
+        for server, _ in launched.values():
+            _stop(server)
 
 
 def _cell(values: list[float], digits: int = 0) -> str:
@@ -153,6 +205,11 @@ def main() -> None:
         "--concurrency", type=lambda s: [int(v) for v in s.split(",")], default=[1, 32]
     )
     parser.add_argument("--json", type=Path, help="write the raw results here")
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run every target at once and take their windows in turn",
+    )
     args = parser.parse_args()
     names = [name.strip() for name in args.targets.split(",") if name.strip()]
     unknown = [name for name in names if name not in TARGETS]
@@ -162,13 +219,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="drucker-bench-") as temp:
         workdir = Path(temp)
         model = train(workdir / "model.joblib")
-        for name in names:
-            print(f"measuring {name} ...", file=sys.stderr, flush=True)
-            try:
-                results[name] = measure(TARGETS[name], model, args, workdir)
-            except Exception as exc:  # one failing peer should not hide the others
-                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                print(f"  {name} failed: {exc}", file=sys.stderr)
+        if args.interleave:
+            print(f"measuring {', '.join(names)} interleaved ...", file=sys.stderr, flush=True)
+            results = measure_interleaved(names, model, args, workdir)
+        else:
+            for name in names:
+                print(f"measuring {name} ...", file=sys.stderr, flush=True)
+                try:
+                    results[name] = measure(TARGETS[name], model, args, workdir)
+                except Exception as exc:  # one failing peer should not hide the others
+                    results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                    print(f"  {name} failed: {exc}", file=sys.stderr)
     print(table(results, args.concurrency))
     print("\nTargets, as ratios within this run:")
     print("\n".join(target_lines(results)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -96,6 +97,12 @@ TARGETS = {
             env={**TUNED_ENV, "DRUCKER_BATCHING_ENABLED": "false"},
         ),
         Target("drucker-tuned-1p", "drucker", _drucker(), env=TUNED_ENV),
+        Target(
+            "drucker-tuned-1p-nometrics",
+            "drucker",
+            _drucker(),
+            env={**TUNED_ENV, "DRUCKER_METRICS_PORT": "0"},
+        ),
         Target("drucker-tuned", "drucker", _drucker("--workers", "2"), env=TUNED_ENV),
         Target(
             "drucker-v2",
@@ -111,10 +118,17 @@ TARGETS = {
 }
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def start(target: Target, model: Path, port: int, workdir: Path) -> subprocess.Popen[bytes]:
     """Launch the server (its output goes to a log file in ``workdir``)."""
     log = (workdir / f"{target.name}.log").open("wb")
-    env = {**os.environ, **target.env}
+    # Metrics on (the default), on a free port rather than 8082, unless the target says.
+    env = {**os.environ, "DRUCKER_METRICS_PORT": str(_free_port()), **target.env}
     return subprocess.Popen(
         target.command(model, port, workdir), stdout=log, stderr=log, env=env, cwd=workdir
     )

@@ -22,6 +22,7 @@ import attrs
 
 from drucker.errors import DruckerError
 from drucker.kinds import Kind
+from drucker.observability import metrics
 from drucker.runtime import Runtime
 from drucker.types import PredictResult
 
@@ -93,6 +94,7 @@ class Batcher:
         del lane.pending[: self._max_size]
         batch = [item for item in batch if not item.future.done()]  # cancelled calls
         lane.last_size = len(batch)
+        metrics.observe_batch(len(batch))
         return batch
 
     def _predict(self, batch: list[_Pending], key: tuple[Kind, Kind]) -> list[Any]:

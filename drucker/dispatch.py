@@ -14,6 +14,7 @@ from typing import Any
 
 from drucker.batching import Batcher
 from drucker.kinds import Kind
+from drucker.observability import tracing
 from drucker.runtime import Runtime
 from drucker.types import PredictResult
 
@@ -63,12 +64,13 @@ class Dispatcher:
 
         :raises DruckerError: as :meth:`Runtime.predict` does.
         """
-        if self._batcher is not None:
-            return await self._batcher.predict(value, option, input_kind, output_kind)
-        if self._executor is None:
-            return self.runtime.predict(value, option, input_kind, output_kind)
-        call = functools.partial(self.runtime.predict, value, option, input_kind, output_kind)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        with tracing.predict_span(self.runtime.active, input_kind, output_kind):
+            if self._batcher is not None:
+                return await self._batcher.predict(value, option, input_kind, output_kind)
+            if self._executor is None:
+                return self.runtime.predict(value, option, input_kind, output_kind)
+            call = functools.partial(self.runtime.predict, value, option, input_kind, output_kind)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     async def predict_many(
         self, values: list[Any], option: dict[str, Any], input_kind: Kind, output_kind: Kind
@@ -83,10 +85,11 @@ class Dispatcher:
         if len(values) == 1:
             return [await self.predict(values[0], option, input_kind, output_kind)]
         call = functools.partial(self.runtime.predict_many, values, option, input_kind, output_kind)
-        if self._executor is None and len(values) <= INLINE_MAX_ROWS:
-            return call()
-        # A big request without predict threads runs in the loop's default executor.
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(values)):
+            if self._executor is None and len(values) <= INLINE_MAX_ROWS:
+                return call()
+            # A big request without predict threads runs in the loop's default executor.
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     def close(self) -> None:
         """Stop the threads (queued work is abandoned)."""

@@ -20,6 +20,7 @@ import attrs
 from drucker.errors import DruckerError, InvalidInputError, ModelLoadError, NotFoundError
 from drucker.evaluation import EvaluationMetrics, MetricsAccumulator
 from drucker.kinds import Kind
+from drucker.observability import NO_METRICS, Metrics
 from drucker.runtime import ActiveModel, Runtime
 from drucker.store.atomic import sha256_of
 from drucker.store.backends import open_stores
@@ -67,9 +68,10 @@ class ModelManager:
     store follows the record (:meth:`follow_store`).
     """
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, metrics: Metrics = NO_METRICS) -> None:
         settings = runtime.settings
         self.runtime = runtime
+        self._metrics = metrics
         stores = open_stores(settings)
         self.models = stores.models
         self.data = stores.data
@@ -115,7 +117,7 @@ class ModelManager:
             except DruckerError as error:
                 log.error(f"the stored active model {record.name} cannot be loaded: {error}")
             else:
-                self.runtime.activate(active)
+                self._activate(active)
                 log.info(
                     f"loaded model {record.name} (the last model switched to, model store)",
                     model_path=active.path,
@@ -126,7 +128,7 @@ class ModelManager:
         active = self._load(path, name, None)
         with contextlib.suppress(OSError):  # loaded, so readable; the digest is for reports
             active = attrs.evolve(active, sha256=sha256_of(path))
-        self.runtime.activate(active)
+        self._activate(active)
         log.info(f"loaded model {name} ({reason})", model_path=str(path), sha256=active.sha256)
         return active
 
@@ -182,8 +184,10 @@ class ModelManager:
                 replaced = self.models.set_active(stored)
             except DruckerError as error:
                 self._record(name, sha256 or "", before, by, f"failed: {error}")
+                self._metrics.model_switched(ok=False)
                 raise
-            self.runtime.activate(candidate)
+            self._activate(candidate)
+            self._metrics.model_switched(ok=True)
         # "from" is the record this switch replaced: what all replicas served, or were about to.
         after = (replaced.name, replaced.sha256) if replaced else before
         self._record(name, stored.sha256, after, by, "ok")
@@ -264,7 +268,7 @@ class ModelManager:
                 self.follow_failures += 1
                 raise
             self._failure = None
-            previous = self.runtime.activate(candidate)
+            previous = self._activate(candidate)
         finally:
             self._switching.release()
         self.runtime.log.info(
@@ -273,6 +277,11 @@ class ModelManager:
             sha256=record.sha256,
         )
         return candidate
+
+    def _activate(self, active: ActiveModel) -> ActiveModel | None:
+        previous = self.runtime.activate(active)
+        self._metrics.model_serving(active.name, active.sha256)
+        return previous
 
     def _smoke_test(self, candidate: ActiveModel) -> None:
         kind = _smoke_kind(self._smoke)

@@ -50,6 +50,10 @@ LEGACY_KEYS = frozenset(
 )
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("json", "text")
+
+
 class ServiceLevel(enum.Enum):
     """The five service levels of Drucker deployments."""
 
@@ -90,6 +94,12 @@ _NOT_NEGATIVE = _rule(lambda value: value >= 0, "must not be negative, got {valu
 _PORT = _rule(lambda value: 0 <= value <= 65535, "{value} is not a port (0 to 65535)")
 _REQUIRED = _rule(lambda value: bool(value.strip()), "a value is required")
 _FILE_OR_EMPTY = _rule(lambda value: not value or Path(value).is_file(), "no such file {value}")
+
+
+def _one_of(allowed: tuple[str, ...]) -> Check:
+    return _rule(
+        lambda value: value in allowed, f"expected one of {', '.join(allowed)}, got {{value!r}}"
+    )
 
 
 def _needs(partner: str) -> Check:
@@ -166,6 +176,24 @@ class Settings:
     )
     log_predictions: bool = _setting(
         "log.predictions", True, doc="emit one log record per prediction"
+    )
+    log_level: str = _setting(
+        "log.level",
+        "info",
+        doc="lowest level logged: debug, info, warning or error",
+        check=_one_of(LOG_LEVELS),
+    )
+    log_format: str = _setting(
+        "log.format",
+        "json",
+        doc="json (one JSON object a line, the 0.4.5 field names) or text (for a terminal)",
+        check=_one_of(LOG_FORMATS),
+    )
+    metrics_port: int = _setting(
+        "metrics.port",
+        8082,
+        doc="HTTP port of /metrics (Prometheus), /livez and /readyz on app.host; 0: off",
+        check=_PORT,
     )
     batching: bool = _setting(
         "batching.enabled",

@@ -57,6 +57,7 @@ class ThreadedServer:
             "port": port,
             "model_dir": str(self.workdir / "model"),
             "eval_dir": str(self.workdir / "eval"),
+            "metrics_port": 0,  # off unless a test asks: parallel servers would share 8082
             **(settings or {}),
         }
         self.settings = load_settings(None, environ={}, overrides=overrides)
@@ -132,7 +133,8 @@ class ServeProcess:
 
     def __init__(self, args: list[str], cwd: Path, env: Mapping[str, str] | None = None):
         self.stderr_path = cwd / f"serve-{time.monotonic_ns()}.log"
-        full_env = {**os.environ, **(env or {})}
+        # Metrics off unless a test asks: parallel servers would all take port 8082.
+        full_env = {**os.environ, "DRUCKER_METRICS_PORT": "0", **(env or {})}
         self._stderr = self.stderr_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "drucker", "serve", *args],

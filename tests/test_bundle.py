@@ -169,6 +169,13 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     assert container["readinessProbe"]["grpc"]["port"] == 5000
     assert container["image"] == tag
     assert service["spec"]["ports"][0]["appProtocol"] == "kubernetes.io/h2c"
+    # The metrics port, named and announced to Prometheus' pod discovery.
+    assert container["ports"][1] == {"name": "metrics", "containerPort": 8082}
+    assert service["spec"]["ports"][1]["targetPort"] == "metrics"
+    annotations = spec["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == "8082"
+    assert annotations["prometheus.io/path"] == "/metrics"
     shared = tmp_path / "shared.yaml"
     result = CliRunner().invoke(
         main,

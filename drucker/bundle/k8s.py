@@ -8,6 +8,9 @@ import yaml
 
 from drucker.bundle.dockerfile import STOP_GRACE_SECONDS, UID
 from drucker.bundle.manifest import Manifest
+from drucker.settings import Settings
+
+METRICS_PORT_ENV = "DRUCKER_METRICS_PORT"
 
 
 def _labels(manifest: Manifest) -> dict[str, str]:
@@ -16,6 +19,11 @@ def _labels(manifest: Manifest) -> dict[str, str]:
         "app.kubernetes.io/version": manifest.version,
         "app.kubernetes.io/managed-by": "drucker",
     }
+
+
+def _metrics_port(manifest: Manifest) -> int:
+    """The image's metrics port (``metrics.port``; 0: metrics off)."""
+    return int(manifest.env.get(METRICS_PORT_ENV, Settings().metrics_port))
 
 
 def manifests(
@@ -39,6 +47,28 @@ def manifests(
     selector = {"app.kubernetes.io/name": manifest.name}
     port = manifest.port
     probe = {"grpc": {"port": port}, "periodSeconds": 10, "timeoutSeconds": 3}
+    metrics_port = _metrics_port(manifest)
+    container_ports: list[dict[str, Any]] = [{"name": "grpc", "containerPort": port}]
+    service_ports: list[dict[str, Any]] = [
+        {
+            "name": "grpc",
+            "port": port,
+            "targetPort": "grpc",
+            "protocol": "TCP",
+            "appProtocol": "kubernetes.io/h2c",
+        }
+    ]
+    annotations = {"drucker.io/bundle-digest": manifest.digest}
+    if metrics_port:
+        container_ports.append({"name": "metrics", "containerPort": metrics_port})
+        service_ports.append(
+            {"name": "metrics", "port": metrics_port, "targetPort": "metrics", "protocol": "TCP"}
+        )
+        annotations |= {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(metrics_port),
+            "prometheus.io/path": "/metrics",
+        }
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -53,7 +83,7 @@ def manifests(
             "template": {
                 "metadata": {
                     "labels": labels,
-                    "annotations": {"drucker.io/bundle-digest": manifest.digest},
+                    "annotations": annotations,
                 },
                 "spec": {
                     "terminationGracePeriodSeconds": STOP_GRACE_SECONDS,
@@ -63,7 +93,7 @@ def manifests(
                             "name": "model",
                             "image": image or manifest.tag,
                             "imagePullPolicy": "IfNotPresent",
-                            "ports": [{"name": "grpc", "containerPort": port}],
+                            "ports": container_ports,
                             "readinessProbe": {**probe, "initialDelaySeconds": 2},
                             "livenessProbe": {
                                 **probe,
@@ -86,15 +116,7 @@ def manifests(
         "metadata": {"name": manifest.name, "labels": labels},
         "spec": {
             "selector": selector,
-            "ports": [
-                {
-                    "name": "grpc",
-                    "port": port,
-                    "targetPort": "grpc",
-                    "protocol": "TCP",
-                    "appProtocol": "kubernetes.io/h2c",
-                }
-            ],
+            "ports": service_ports,
         },
     }
     autoscaler = {

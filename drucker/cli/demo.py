@@ -50,6 +50,7 @@ async def _demo(port: int, keep_serving: bool) -> None:
                 "model_dir": workdir,
                 "eval_dir": workdir,
                 "log_predictions": False,
+                "metrics_port": 0,  # a demo need not take port 8082
             },
         )
         runtime = build_runtime("drucker_sklearn", settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import grpc
@@ -9,6 +10,7 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
+from drucker import observability
 from drucker._wire import (
     drucker_pb2,
     drucker_pb2_grpc,
@@ -18,6 +20,8 @@ from drucker._wire import (
 from drucker.dispatch import Dispatcher
 from drucker.errors import ConfigurationError
 from drucker.management import ModelManager
+from drucker.observability import Metrics, Tracing
+from drucker.observability.grpc_metrics import prediction_rpcs
 from drucker.protocol.auth import TokenAuthInterceptor, protected_methods
 from drucker.protocol.drucker_dashboard import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
@@ -29,6 +33,11 @@ from drucker.protocol.v2.servicer import InferenceServicer
 
 STREAM_CHUNK_BYTES = 1024 * 1024
 
+# The prediction rpcs of both protocols, by protocol label of the drucker_* series.
+PREDICTION_RPCS = prediction_rpcs(
+    {f"/{WORKER_SERVICE}/": "drucker", "/inference.GRPCInferenceService/ModelInfer": "v2"}
+)
+
 SERVICE_NAMES = [
     service.full_name
     for descriptor in (drucker_pb2.DESCRIPTOR, grpc_predict_v2_pb2.DESCRIPTOR)
@@ -39,7 +48,8 @@ SERVICE_NAMES = [
 class DruckerServer:
     """Owns the grpc.aio server for one runtime: bind, start, graceful stop.
 
-    With a ``token``, the management rpcs (and whatever the settings add) require it.
+    With a ``token``, the management rpcs (and whatever the settings add) require it. With
+    ``metrics`` every rpc is recorded; with ``tracing`` every rpc gets a span.
     """
 
     def __init__(
@@ -50,6 +60,8 @@ class DruckerServer:
         port: int,
         token: str | None,
         reuse_port: bool = False,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ):
         runtime = manager.runtime
         settings = runtime.settings
@@ -58,7 +70,17 @@ class DruckerServer:
         self.address = f"{host}:{port}"
         self._grace = settings.grace_seconds
         self.dispatcher = Dispatcher(runtime)
-        interceptors = [TokenAuthInterceptor(token, protected_methods(settings))] if token else []
+        self._metrics = metrics
+        self._tracing = tracing
+        self._sharing: asyncio.Task[None] | None = None
+        # Metrics first, so that they see every rpc, also those refused by the token check.
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if metrics is not None:
+            interceptors.append(metrics.interceptor(PREDICTION_RPCS))
+        if tracing is not None:
+            interceptors.append(tracing.interceptor())
+        if token:
+            interceptors.append(TokenAuthInterceptor(token, protected_methods(settings)))
         self._server = grpc.aio.server(
             interceptors=interceptors,
             options=[
@@ -112,8 +134,19 @@ class DruckerServer:
         self.port = port
         return port
 
+    @property
+    def serving(self) -> bool:
+        """Whether predictions are answered: a model is loaded and the server is not draining."""
+        return self.runtime.ready and not self.health.drucker.shutting_down
+
     async def start(self) -> None:
         """Start answering rpcs and publish the health state."""
+        # The rpcs' tasks inherit this context: the batcher and the prediction spans find the
+        # metrics and tracing of this server there.
+        observability.metrics.use(self._metrics or observability.NO_METRICS)
+        observability.tracing.use(self._tracing)
+        if self._metrics is not None and self._metrics.multiprocess:
+            self._sharing = asyncio.create_task(self._metrics.keep_shared())
         await self._server.start()
         await self.health.refresh()
 
@@ -122,6 +155,9 @@ class DruckerServer:
         await self.health.shutting_down()
         await self._server.stop(self._grace)
         self.dispatcher.close()
+        if self._sharing is not None:  # a last write of the worker's counts
+            self._sharing.cancel()
+            await asyncio.gather(self._sharing, return_exceptions=True)
 
     async def wait(self) -> None:
         """Wait until the server has stopped."""

@@ -11,12 +11,16 @@ from collections.abc import Callable
 import attrs
 
 from drucker.errors import DruckerError
-from drucker.events import EventLog
+from drucker.events import EventLog, Level
 from drucker.management import ModelManager
+from drucker.observability import NO_METRICS, Metrics, Tracing, bridge_logging
+from drucker.observability.tracing import wanted as tracing_wanted
 from drucker.plugins import DISABLE_PREFIX, build_plugin_manager
 from drucker.protocol.auth import resolve_token
 from drucker.runtime import Runtime, system_event_log
 from drucker.server.grpc_server import DruckerServer
+from drucker.server.http import HttpServer
+from drucker.server.metrics_app import MetricsApp
 from drucker.server.parent import die_with_supervisor, supervisor_gone
 from drucker.server.supervisor import Supervisor
 from drucker.settings import Settings, load_settings
@@ -71,6 +75,11 @@ def system_log(settings: Settings, disabled: tuple[str, ...] = ()) -> EventLog:
     """An event log through the additive (log) plugins only, for the worker supervisor."""
     plugins = build_plugin_manager(None, disabled=disabled, require_model=False)
     return system_event_log(plugins, settings)
+
+
+def log_level(settings: Settings) -> Level:
+    """The lowest level logged (``log.level``)."""
+    return Level[settings.log_level.upper()]
 
 
 def build_runtime(
@@ -145,12 +154,33 @@ async def serve(
     settings, log = runtime.settings, runtime.log
     for key in settings.ignored_keys:
         log.warning(f"settings key {key!r} is from drucker 0.4.5 and has no effect now")
-    manager = ModelManager(runtime)
+    metrics = Metrics() if settings.metrics_port else None
+    tracing = Tracing.from_environment(settings.application_name)
+    if tracing is None and tracing_wanted():
+        log.warning("OTEL_* asks for traces, but the otel extra is not installed: no tracing")
+    manager = ModelManager(runtime, metrics or NO_METRICS)
     token = resolve_token(settings, log)
     server = DruckerServer(
-        manager, host=settings.host, port=settings.port, token=token, reuse_port=follow_store
+        manager,
+        host=settings.host,
+        port=settings.port,
+        token=token,
+        reuse_port=follow_store,
+        metrics=metrics,
+        tracing=tracing,
     )
     port = server.bind()
+    http = None
+    if metrics is not None:
+        http = HttpServer(
+            MetricsApp(metrics, lambda: server.serving),
+            host=settings.host,
+            port=settings.metrics_port,
+            name="metrics",
+            reuse_port=follow_store,
+            grace_seconds=settings.grace_seconds,
+        )
+        http.bind()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
@@ -159,16 +189,18 @@ async def serve(
     try:
         # Health answers NOT_SERVING (and predictions UNAVAILABLE) while the model loads.
         await server.start()
+        if http is not None:
+            await http.start()
         try:
             await _load_initial_model(manager, model_file, model_sha256)
         except BaseException:
-            await server.stop()
+            await _stop(server, http, tracing)
             raise
         await server.health.refresh()
         following = follow_store or manager.shared_store
         follower = asyncio.create_task(_follow_switches(manager)) if following else None
         try:
-            await _serve_until(stop, runtime, server, port, on_ready)
+            await _serve_until(stop, runtime, server, port, on_ready, http, tracing)
         finally:
             if follower is not None:
                 follower.cancel()
@@ -183,11 +215,15 @@ async def _serve_until(
     server: DruckerServer,
     port: int,
     on_ready: Callable[[int], None] | None,
+    http: HttpServer | None,
+    tracing: Tracing | None,
 ) -> None:
     settings, log = runtime.settings, runtime.log
     log.info(
         f"serving on port {port}",
         port=port,
+        metrics_port=http.port if http else None,
+        tracing=tracing is not None,
         service_level=settings.service_level.value,
         settings_file=settings.source,
     )
@@ -197,8 +233,19 @@ async def _serve_until(
         await stop.wait()
     finally:
         log.info(f"shutting down: in-flight requests get {settings.grace_seconds:g} s to finish")
-        await server.stop()
+        await _stop(server, http, tracing)
         log.info("stopped")
+
+
+async def _stop(server: DruckerServer, http: HttpServer | None, tracing: Tracing | None) -> None:
+    """Drain gRPC (/readyz says 503 meanwhile), then the HTTP port, then flush the spans."""
+    try:
+        await server.stop()
+    finally:
+        if http is not None:
+            await http.stop()
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)
 
 
 def run(options: ServeOptions) -> int:
@@ -208,11 +255,13 @@ def run(options: ServeOptions) -> int:
         if settings.workers > 1:
             # The supervisor only starts processes: it loads neither the plugin nor a model.
             log = system_log(settings, options.disabled_plugins)
+            bridge_logging(log, log_level(settings))
             return Supervisor(settings, log, options.worker_args()).run()
         runtime = build_runtime(options.plugin, settings, disabled=options.disabled_plugins)
     except DruckerError as exc:
         print(f"drucker serve: {exc}", file=sys.stderr)
         return 2
+    bridge_logging(runtime.log, log_level(settings))
     if options.worker:
         die_with_supervisor()
     try:

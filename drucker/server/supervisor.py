@@ -6,19 +6,27 @@ SIGINT, restarts a child that dies, and exits 0 once every child has drained. A 
 exits with code 2 could not start (bad model, bad plugin): the supervisor then stops them all.
 Model switches reach every worker: each follows the model store's active model. Workers end
 with the supervisor, also when it is killed (see :mod:`drucker.server.parent`).
+
+The metrics port is shared the same way. The workers record their metrics in files of a private
+temporary directory (``PROMETHEUS_MULTIPROC_DIR``, set before they start), so a scrape answered
+by any worker shows the sum over all; the directory is removed when the supervisor exits, and a
+replaced worker's live gauges are dropped.
 """
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from types import FrameType
 
 from drucker.errors import ConfigurationError
 from drucker.events import EventLog
+from drucker.observability.metrics import MULTIPROCESS_ENV, mark_worker_exited
 from drucker.protocol.auth import resolve_token
 from drucker.server.parent import supervisor_environment
 from drucker.settings import Settings
@@ -50,10 +58,18 @@ class Supervisor:
         self._worker_args = worker_args
         self._children: list[subprocess.Popen[bytes] | None] = []
         self._stopping = False
+        self._metrics_dir: str | None = None
 
     def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "drucker", "serve", "--worker", "--port", str(port)]
-        return subprocess.Popen([*command, *self._worker_args], env=supervisor_environment())
+        env = supervisor_environment()
+        if self._metrics_dir is not None:
+            env[MULTIPROCESS_ENV] = self._metrics_dir
+        return subprocess.Popen([*command, *self._worker_args], env=env)
+
+    def _exited(self, child: subprocess.Popen[bytes]) -> None:
+        if self._metrics_dir is not None:
+            mark_worker_exited(self._metrics_dir, child.pid)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
@@ -66,19 +82,33 @@ class Supervisor:
         settings = self._settings
         reserved = reserve_port(settings.host, settings.port)
         port = reserved.getsockname()[1]
-        resolve_token(settings, self._log)  # written once, before the workers read it
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._on_signal)
-        self._children = [self._spawn(port) for _ in range(settings.workers)]
-        self._log.info(
-            f"supervising {settings.workers} worker processes on port {port}",
-            port=port,
-            workers=[child.pid for child in self._children if child],
-        )
+        metrics_reserved = None
+        if settings.metrics_port:
+            try:
+                metrics_reserved = reserve_port(settings.host, settings.metrics_port)
+            except ConfigurationError as error:
+                reserved.close()
+                raise ConfigurationError(f"metrics port: {error}") from None
         try:
+            resolve_token(settings, self._log)  # written once, before the workers read it
+            if metrics_reserved is not None:
+                self._metrics_dir = tempfile.mkdtemp(prefix="drucker-metrics-")
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
+            self._children = [self._spawn(port) for _ in range(settings.workers)]
+            self._log.info(
+                f"supervising {settings.workers} worker processes on port {port}",
+                port=port,
+                metrics_port=settings.metrics_port or None,
+                workers=[child.pid for child in self._children if child],
+            )
             return self._watch(port)
         finally:
             reserved.close()
+            if metrics_reserved is not None:
+                metrics_reserved.close()
+            if self._metrics_dir is not None:
+                shutil.rmtree(self._metrics_dir, ignore_errors=True)
 
     def _watch(self, port: int) -> int:
         start_failed = unclean = False
@@ -87,6 +117,7 @@ class Supervisor:
                 code = None if child is None else child.poll()
                 if child is None or code is None:
                     continue
+                self._exited(child)
                 if self._stopping:
                     unclean |= code != 0
                     self._children[index] = None

@@ -7,6 +7,8 @@ standard error. :class:`JsonLinesLog` writes to any stream, for embedding and te
 Each record becomes one line with ``host``, ``short_message``, ``timestamp``, ``level``
 (syslog severity, as 0.4.5 wrote it), ``service`` (``"drucker"``), ``ml_service`` (the
 application name), ``service_level``, and for predictions ``ml_input`` and ``ml_output``.
+With ``log.format: text`` (:class:`TextLinesLog`) it is a readable line instead; ``log.level``
+sets the lowest level written (both through ``drucker_configure``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -90,10 +93,66 @@ class JsonLinesLog:
             stream.flush()
 
 
-_STANDARD_ERROR = JsonLinesLog()
+LEVEL_NAMES = {
+    Level.DEBUG: "DEBUG",
+    Level.INFO: "INFO",
+    Level.WARNING: "WARNING",
+    Level.ERROR: "ERROR",
+}
+
+
+def _text_value(value: Any) -> str:
+    text = json.dumps(_loggable(value), default=str, ensure_ascii=False)
+    return text[1:-1] if text.startswith('"') and " " not in text else text
+
+
+class TextLinesLog(JsonLinesLog):
+    """Writes every record as one readable line: local time, level name, message, fields.
+
+    For people at a terminal (``log.format: text``); the JSON lines are for machines.
+    """
+
+    def format(self, record: LogRecord) -> str:
+        """The text line (without newline) for one record."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.timestamp))
+        millis = int(record.timestamp * 1000) % 1000
+        head = f"{stamp}.{millis:03d} {LEVEL_NAMES[record.level]:<7}"
+        if isinstance(record, PredictionEvent):
+            rpc = f"Predict_{record.input_kind}_{record.output_kind}"
+            if record.suppressed:
+                body = f"{rpc} (input and output suppressed)"
+            else:
+                body = (
+                    f"{rpc} input={_text_value(record.input)} "
+                    f"output={_text_value(record.output)} score={_text_value(record.score)}"
+                )
+            return f"{head} {body} latency_ms={record.latency_seconds * 1000:.3f}"
+        fields = " ".join(f"{key}={_text_value(value)}" for key, value in record.fields.items())
+        line = f"{head} {record.message}" + (f" {fields}" if fields else "")
+        if record.traceback:
+            line += "\n" + record.traceback.rstrip("\n")
+        return line
+
+
+def log_plugin(
+    format: str = "json", stream: TextIO | None = None, min_level: Level = Level.INFO
+) -> JsonLinesLog:
+    """The log plugin for a ``log.format`` (``json`` or ``text``)."""
+    cls = TextLinesLog if format == "text" else JsonLinesLog
+    return cls(stream, min_level)
+
+
+_STANDARD_ERROR = [JsonLinesLog()]  # replaced by drucker_configure
+
+
+@drucker.hookimpl
+def drucker_configure(settings: drucker.Settings) -> None:
+    """Follow ``log.format`` (json or text) and ``log.level``."""
+    level = Level[settings.log_level.upper()]
+    _STANDARD_ERROR[0] = log_plugin(settings.log_format, None, level)
 
 
 @drucker.hookimpl
 def drucker_log(record: LogRecord) -> None:
-    """Write the record to standard error as one JSON line."""
-    _STANDARD_ERROR.drucker_log(record)
+    """Write the record to standard error as one JSON line (or text line)."""
+    _STANDARD_ERROR[0].drucker_log(record)
