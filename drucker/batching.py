@@ -9,12 +9,14 @@ even at high concurrency (measured: 1 ms multiplies throughput at concurrency 32
 benchmark model; see BENCHMARKS.md).
 
 Batches run in one worker thread, or ``inline`` on the event loop: no thread hand-off, the
-fastest for quick models, but a batch then holds up every other rpc while it computes.
+fastest for quick models, but a batch then holds up every other rpc while it computes. With a
+:class:`~drucker.placement.Placement`, each batch goes where the measured batch times say.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,6 +25,7 @@ import attrs
 from drucker.errors import DruckerError
 from drucker.kinds import Kind
 from drucker.observability import metrics
+from drucker.placement import Placement
 from drucker.runtime import Runtime
 from drucker.types import PredictResult
 
@@ -44,17 +47,29 @@ class _Lane:
 
 
 class Batcher:
-    """Gathers predictions per rpc into ``Runtime.predict_batch`` calls."""
+    """Gathers predictions per rpc into ``Runtime.predict_batch`` calls.
+
+    Batches run in the batch thread, or on the event loop when ``inline``; a ``placement``
+    decides per batch instead.
+    """
 
     def __init__(
-        self, runtime: Runtime, max_size: int, max_wait_seconds: float, inline: bool = False
+        self,
+        runtime: Runtime,
+        max_size: int,
+        max_wait_seconds: float,
+        inline: bool = False,
+        placement: Placement | None = None,
     ) -> None:
         self._runtime = runtime
         self._max_size = max_size
         self._max_wait = max_wait_seconds
         self._lanes: dict[tuple[Kind, Kind], _Lane] = {}
+        self._placement = placement or Placement.fixed(on_loop=inline)
         self._executor = (
-            None if inline else ThreadPoolExecutor(1, thread_name_prefix="drucker-batch")
+            ThreadPoolExecutor(1, thread_name_prefix="drucker-batch")
+            if self._placement.threads
+            else None
         )
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -69,15 +84,21 @@ class Batcher:
         lane.pending.append(_Pending(value, option, future))
         if not lane.draining:
             lane.draining = True
-            if self._executor is None:
-                # A plain callback, not a task: it runs after the rpcs already runnable in this
-                # loop turn have queued, and costs less than a task for a lone request.
-                loop.call_soon(self._drain_inline, lane, key, False)
-            else:
-                task = loop.create_task(self._drain_in_thread(lane, key))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._start_drain(loop, lane, key)
         return await future
+
+    def _start_drain(
+        self, loop: asyncio.AbstractEventLoop, lane: _Lane, key: tuple[Kind, Kind]
+    ) -> None:
+        """Drain the lane on the loop or through the batch thread, as the placement says."""
+        if self._placement.on_loop(self._runtime.active):
+            # A plain callback, not a task: it runs after the rpcs already runnable in this
+            # loop turn have queued, and costs less than a task for a lone request.
+            loop.call_soon(self._drain_inline, lane, key, False)
+        else:
+            task = loop.create_task(self._drain_in_thread(lane, key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _should_wait(self, lane: _Lane) -> bool:
         """Pause for more requests only when they come concurrently and the batch is not full.
@@ -101,10 +122,14 @@ class Batcher:
         """One plugin batch call; an error answers every request of the batch."""
         values = [item.value for item in batch]
         options = [item.option for item in batch]
+        model = self._runtime.active
+        started = time.perf_counter()
         try:
             return list(self._runtime.predict_batch(values, options, *key))
         except DruckerError as error:
             return [error] * len(batch)
+        finally:
+            self._placement.record(model, time.perf_counter() - started)
 
     @staticmethod
     def _deliver(batch: list[_Pending], answers: list[Any]) -> None:
@@ -129,15 +154,21 @@ class Batcher:
             answers = [error] * len(batch)
         self._deliver(batch, answers)
         if lane.pending:  # more than one batch was queued
-            loop.call_soon(self._drain_inline, lane, key, False)
+            self._start_drain(loop, lane, key)
         else:
             lane.draining = False
 
     async def _drain_in_thread(self, lane: _Lane, key: tuple[Kind, Kind]) -> None:
         """Predict queued batches one after another in the batch thread."""
         loop = asyncio.get_running_loop()
+        handed_to_loop = False
         try:
             while lane.pending:
+                if self._placement.on_loop(self._runtime.active):
+                    # The batches turned quick: the loop drains the rest.
+                    loop.call_soon(self._drain_inline, lane, key, False)
+                    handed_to_loop = True
+                    return
                 if self._should_wait(lane):
                     await asyncio.sleep(self._max_wait)
                 batch = self._take(lane)
@@ -149,7 +180,7 @@ class Batcher:
                     answers = [error] * len(batch)
                 self._deliver(batch, answers)
         finally:
-            lane.draining = False
+            lane.draining = handed_to_loop
 
     def close(self) -> None:
         """Stop the batch thread (queued work is abandoned)."""

@@ -2,21 +2,29 @@
 
 The :class:`Dispatcher` is built once at start-up from the settings and what the plugin offers.
 Protocol adapters hand it one input (:meth:`Dispatcher.predict`) or the rows of one request
-(:meth:`Dispatcher.predict_many`) and never see an executor or a batcher.
+(:meth:`Dispatcher.predict_many`) and never see an executor or a batcher. Whether a call runs
+on the loop or in a thread is decided per serving model from its measured call times
+(:class:`~drucker.placement.Placement`): a quick model skips the thread hand-off, a slow one
+keeps the loop free for other rpcs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from drucker.batching import Batcher
 from drucker.kinds import Kind
 from drucker.observability import tracing
+from drucker.placement import Placement
 from drucker.runtime import Runtime
 from drucker.types import PredictResult
+
+T = TypeVar("T")
 
 # A request of more rows than this is predicted off the event loop even with
 # ``app.predict_threads: 0``, so one big tensor cannot stall health checks and other rpcs.
@@ -28,7 +36,8 @@ class Dispatcher:
 
     - a plugin with ``drucker_predict_batch`` (and ``batching.enabled``): single inputs go
       through the adaptive :class:`~drucker.batching.Batcher`;
-    - ``app.predict_threads`` > 0: predictions run in that many threads;
+    - ``app.predict_threads`` > 0: predictions run in that many threads, or on the event loop
+      while the serving model's calls are measured quicker than ``app.loop_predict_ms``;
     - ``app.predict_threads: 0``: predictions run on the event loop.
     """
 
@@ -41,12 +50,16 @@ class Dispatcher:
             if threads > 0
             else None
         )
+        limit = settings.loop_predict_ms / 1000
+        # One placement per way of calling the plugin: their call times differ.
+        self._single = Placement(limit, threads=threads > 0)
+        self._many = Placement(limit, threads=threads > 0)
         self._batcher = (
             Batcher(
                 runtime,
                 settings.batch_max_size,
                 settings.batch_max_wait_ms / 1000,
-                inline=threads == 0,
+                placement=Placement(limit, threads=threads > 0),
             )
             if settings.batching and runtime.can_batch
             else None
@@ -67,10 +80,8 @@ class Dispatcher:
         with tracing.predict_span(self.runtime.active, input_kind, output_kind):
             if self._batcher is not None:
                 return await self._batcher.predict(value, option, input_kind, output_kind)
-            if self._executor is None:
-                return self.runtime.predict(value, option, input_kind, output_kind)
             call = functools.partial(self.runtime.predict, value, option, input_kind, output_kind)
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+            return await self._run(self._single, call)
 
     async def predict_many(
         self, values: list[Any], option: dict[str, Any], input_kind: Kind, output_kind: Kind
@@ -86,10 +97,18 @@ class Dispatcher:
             return [await self.predict(values[0], option, input_kind, output_kind)]
         call = functools.partial(self.runtime.predict_many, values, option, input_kind, output_kind)
         with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(values)):
-            if self._executor is None and len(values) <= INLINE_MAX_ROWS:
-                return call()
+            if len(values) <= INLINE_MAX_ROWS:
+                return await self._run(self._many, call)
             # A big request without predict threads runs in the loop's default executor.
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def _run(self, placement: Placement, call: Callable[[], T]) -> T:
+        """``call()`` on the loop or in a predict thread, as ``placement`` decides; timed."""
+        model = self.runtime.active
+        if placement.on_loop(model):
+            return _timed(placement, model, call)
+        timed = functools.partial(_timed, placement, model, call)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, timed)
 
     def close(self) -> None:
         """Stop the threads (queued work is abandoned)."""
@@ -97,3 +116,12 @@ class Dispatcher:
             self._executor.shutdown(wait=False, cancel_futures=True)
         if self._batcher is not None:
             self._batcher.close()
+
+
+def _timed(placement: Placement, model: object, call: Callable[[], T]) -> T:
+    """``call()`` with its wall-clock time recorded in ``placement``."""
+    started = time.perf_counter()
+    try:
+        return call()
+    finally:
+        placement.record(model, time.perf_counter() - started)

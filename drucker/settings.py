@@ -168,6 +168,14 @@ class Settings:
         "quick models, but a slow predict then delays every other request)",
         check=_NOT_NEGATIVE,
     )
+    loop_predict_ms: float = _setting(
+        "app.loop_predict_ms",
+        1.0,
+        doc="with predict threads, a model whose predict calls are measured to take less than "
+        "this (ms) runs them on the event loop instead (no thread hand-off), and goes back to "
+        "the threads when it turns slower; 0: always in the threads",
+        check=_NOT_NEGATIVE,
+    )
     max_message_bytes: int = _setting(
         "grpc.max_message_bytes",
         64 * 1024 * 1024,

@@ -14,6 +14,7 @@ from drucker.batching import Batcher
 from drucker.dispatch import INLINE_MAX_ROWS, Dispatcher
 from drucker.errors import InvalidInputError
 from drucker.kinds import Kind
+from drucker.placement import WINDOW
 from drucker.types import PredictResult
 from tests.core import runtime
 
@@ -191,3 +192,68 @@ def test_a_big_request_leaves_the_loop_even_without_threads(tmp_path: Path) -> N
     assert main not in plugin.threads[2:]
     with pytest.raises(InvalidInputError):
         asyncio.run(dispatcher.predict_many(["a", "bad"], {}, *STRING))
+
+
+def run_in_turn(dispatcher: Dispatcher, inputs: list[str]) -> list[PredictResult]:
+    """Predict one input after the other (each call measured before the next starts)."""
+
+    async def run() -> list[PredictResult]:
+        return [await dispatcher.predict(value, {}, *STRING) for value in inputs]
+
+    return asyncio.run(run())
+
+
+# Limits that make every call quick, or every call slow, however busy the machine is.
+A_MINUTE_MS, A_NANOSECOND_MS = 60_000.0, 1e-6
+
+
+def test_a_quick_model_moves_to_the_loop_after_a_window_in_threads(tmp_path: Path) -> None:
+    plugin = Plain()
+    rt, _ = runtime(plugin, tmp_path, predict_threads=2, loop_predict_ms=A_MINUTE_MS)
+    dispatcher = Dispatcher(rt)
+    answers = run_in_turn(dispatcher, [f"q{i}" for i in range(WINDOW + 3)])
+    assert [a.label for a in answers] == [f"Q{i}" for i in range(WINDOW + 3)]
+    assert all(name.startswith("drucker-predict") for name in plugin.threads[:WINDOW])
+    assert plugin.threads[WINDOW:] == [threading.main_thread().name] * 3
+    rt.activate(rt.load_model(None, "another"))  # a switched model is measured afresh
+    run_in_turn(dispatcher, ["after switch"])
+    dispatcher.close()
+    assert plugin.threads[-1].startswith("drucker-predict")
+
+
+@pytest.mark.parametrize("limit", [A_NANOSECOND_MS, 0.0], ids=["slow-model", "adaptive-off"])
+def test_a_slow_model_stays_in_threads(tmp_path: Path, limit: float) -> None:
+    plugin = Plain()
+    rt, _ = runtime(plugin, tmp_path, predict_threads=2, loop_predict_ms=limit)
+    dispatcher = Dispatcher(rt)
+    run_in_turn(dispatcher, [f"s{i}" for i in range(3 * WINDOW)])
+    dispatcher.close()
+    assert all(name.startswith("drucker-predict") for name in plugin.threads)
+
+
+def test_quick_batches_move_to_the_loop(tmp_path: Path) -> None:
+    plugin = Gated()
+    plugin.gate.set()
+    rt, _ = runtime(plugin, tmp_path, predict_threads=2, loop_predict_ms=A_MINUTE_MS)
+    dispatcher = Dispatcher(rt)
+    answers = run_in_turn(dispatcher, [f"b{i}" for i in range(WINDOW + 2)])
+    dispatcher.close()
+    assert [a.label for a in answers] == [f"batch:b{i}" for i in range(WINDOW + 2)]
+    assert len(plugin.batches) == WINDOW + 2  # one at a time: batches of one
+    assert threading.main_thread().name in plugin.threads
+    assert any(name.startswith("drucker-batch") for name in plugin.threads)
+
+
+def test_quick_multi_row_requests_move_to_the_loop(tmp_path: Path) -> None:
+    plugin = Plain()
+    rt, _ = runtime(plugin, tmp_path, predict_threads=2, loop_predict_ms=A_MINUTE_MS)
+    dispatcher = Dispatcher(rt)
+
+    async def run() -> None:
+        for index in range(WINDOW + 1):
+            await dispatcher.predict_many([f"m{index}", "x"], {}, *STRING)
+
+    asyncio.run(run())
+    dispatcher.close()
+    assert all(name.startswith("drucker-predict") for name in plugin.threads[: 2 * WINDOW])
+    assert plugin.threads[2 * WINDOW :] == [threading.main_thread().name] * 2
