@@ -1,0 +1,114 @@
+"""The JSON-lines log plugin: the 0.4.5 fields, prediction lines written by a background thread."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from typing import Any
+
+from drucker_jsonlog import JsonLinesLog
+from drucker_jsonlog.writer import BackgroundWriter
+
+from drucker.events import Level, PredictionEvent, ServiceIdentity, SystemEvent
+from tests.serving import wait_for
+
+SERVICE = ServiceIdentity("host-1", "iris", "iris-dev", "development")
+
+
+def prediction(value: Any, suppressed: bool = False) -> PredictionEvent:
+    return PredictionEvent(
+        SERVICE,
+        "ArrFloat",
+        "String",
+        None if suppressed else value,
+        None if suppressed else "setosa",
+        None if suppressed else 0.9,
+        suppressed,
+        0.0012,
+    )
+
+
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_prediction_line_has_the_045_fields() -> None:
+    stream = io.StringIO()
+    JsonLinesLog(stream).drucker_log(prediction([5.1, 3.5]))
+    (line,) = lines(stream)
+    assert line["host"] == "host-1" and line["service"] == "drucker"
+    assert line["ml_service"] == "iris" and line["service_level"] == "development"
+    assert line["level"] == 6 and line["short_message"] == "Predict_ArrFloat_String"
+    assert line["ml_input"] == [5.1, 3.5] and line["ml_output"] == "setosa"
+    assert line["ml_score"] == 0.9 and line["latency_ms"] == 1.2
+
+
+def test_suppressed_input_is_not_written() -> None:
+    stream = io.StringIO()
+    JsonLinesLog(stream).drucker_log(prediction([1.0], suppressed=True))
+    (line,) = lines(stream)
+    assert line["suppressed"] is True
+    assert line["ml_input"] is None and line["ml_output"] is None
+
+
+def test_values_json_cannot_hold_are_written_as_text() -> None:
+    stream = io.StringIO()
+    record = SystemEvent(SERVICE, Level.ERROR, "odd", {"big": 2**70, "when": object})
+    JsonLinesLog(stream).drucker_log(record)
+    (line,) = lines(stream)
+    assert line["big"] == 2**70 and line["when"] == str(object)
+    assert line["short_message"] == "odd" and line["level"] == 3
+
+
+def test_background_lines_come_in_order_and_a_system_event_writes_what_was_queued() -> None:
+    stream = io.StringIO()
+    log = JsonLinesLog(stream, background=True)
+    for index in range(5):
+        log.drucker_log(prediction([float(index)]))
+    log.drucker_log(SystemEvent(SERVICE, Level.INFO, "stopped"))
+    written = lines(stream)  # no flush: the system event wrote everything before itself
+    assert [line.get("ml_input") for line in written] == [[0.0], [1.0], [2.0], [3.0], [4.0], None]
+    assert written[-1]["short_message"] == "stopped"
+
+
+def test_the_background_thread_writes_queued_lines_without_being_asked() -> None:
+    stream = io.StringIO()
+    log = JsonLinesLog(stream, background=True)
+    log.drucker_log(prediction([1.5]))
+    wait_for(lambda: bool(stream.getvalue()), "the writer thread")
+    assert [line["ml_input"] for line in lines(stream)] == [[1.5]]
+
+
+class Recorder(io.StringIO):
+    """A stream that records which thread wrote."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writers: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writers.append(threading.current_thread().name)
+        return super().write(text)
+
+
+def test_predictions_are_formatted_and_written_off_the_callers_thread() -> None:
+    stream = Recorder()
+    log = JsonLinesLog(stream, background=True)
+    for index in range(3):
+        log.drucker_log(prediction([float(index)]))
+    wait_for(lambda: len(lines(stream)) == 3, "three lines")
+    assert stream.writers and threading.current_thread().name not in stream.writers
+
+
+def test_a_full_queue_is_written_by_the_caller_and_close_writes_the_rest() -> None:
+    stream = io.StringIO()
+    writer = BackgroundWriter(str, lambda: stream, gather_seconds=3600, max_queued=3)
+    for index in range(4):  # the fourth finds three waiting: the caller writes them all
+        writer.queue(index)
+    assert stream.getvalue() == "0\n1\n2\n3\n"
+    writer.queue(4)
+    writer.close()
+    assert stream.getvalue().splitlines() == ["0", "1", "2", "3", "4"]
+    writer.queue(5)  # after close, written at once
+    assert stream.getvalue().splitlines()[-1] == "5"
