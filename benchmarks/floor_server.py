@@ -1,7 +1,9 @@
 """The floor: a bare grpcio server whose handler calls the model directly.
 
-It speaks the Drucker protocol's ``Predict_ArrFloat_String`` and does the same model work as
-drucker's scikit-learn plugin (``predict_proba`` and the best class), nothing else.
+It speaks the Drucker protocol's ``Predict_ArrFloat_String`` and the V2 ``ModelInfer`` (one FP32
+tensor of any number of rows in typed contents; answers ``label`` and ``score``) and does the
+same model work as drucker's scikit-learn plugin (``predict_proba`` and the best class, one
+``predict_proba`` call per request), nothing else.
 
     python -m benchmarks.floor_server MODEL PORT
 """
@@ -19,6 +21,7 @@ import joblib
 import numpy as np
 
 from drucker._wire import drucker_pb2
+from drucker._wire import grpc_predict_v2_pb2 as v2
 
 
 async def serve(model_path: str, port: int) -> None:
@@ -30,6 +33,30 @@ async def serve(model_path: str, port: int) -> None:
         best = int(proba.argmax())
         return drucker_pb2.StringOutput(output=str(classes[best]), score=float(proba[best]))
 
+    async def infer(request: Any, context: Any) -> Any:
+        tensor = request.inputs[0]
+        rows = np.asarray(tensor.contents.fp32_contents, dtype=np.float64).reshape(
+            tuple(tensor.shape)
+        )
+        proba = model.predict_proba(rows)
+        best = proba.argmax(axis=1)
+        response = v2.ModelInferResponse(model_name=request.model_name, id=request.id)
+        label = response.outputs.add(name="label", datatype="BYTES", shape=[len(best)])
+        label.contents.bytes_contents.extend(str(c).encode() for c in classes[best])
+        score = response.outputs.add(name="score", datatype="FP32", shape=[len(best)])
+        score.contents.fp32_contents.extend(proba[np.arange(len(best)), best].tolist())
+        return response
+
+    v2_handler = grpc.method_handlers_generic_handler(
+        "inference.GRPCInferenceService",
+        {
+            "ModelInfer": grpc.unary_unary_rpc_method_handler(
+                infer,
+                request_deserializer=v2.ModelInferRequest.FromString,
+                response_serializer=v2.ModelInferResponse.SerializeToString,
+            )
+        },
+    )
     handler = grpc.method_handlers_generic_handler(
         "drucker.DruckerWorker",
         {
@@ -41,7 +68,7 @@ async def serve(model_path: str, port: int) -> None:
         },
     )
     server = grpc.aio.server()
-    server.add_generic_rpc_handlers((handler,))
+    server.add_generic_rpc_handlers((handler, v2_handler))
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     stop = asyncio.Event()

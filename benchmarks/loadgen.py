@@ -4,6 +4,10 @@
         --concurrency 32 --duration 15 --warmup 3
 
 Prints one JSON object: requests, errors, latency percentiles, and the generator's own CPU.
+``--processes 2`` splits the workers over two processes (so the generator can use two cores);
+``--rows 64`` sends V2 tensors of 64 rows; ``--health-probe`` also calls the standard
+``grpc.health.v1.Health/Check`` every 10 ms on a connection of its own and reports how long
+the answers took (a slow prediction that blocks the server shows there).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import resource
 import time
 from typing import Any
@@ -18,6 +23,7 @@ from typing import Any
 import grpc
 import grpc.aio
 import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks.model import sample_rows
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
@@ -25,6 +31,7 @@ from drucker._wire import grpc_predict_v2_pb2 as v2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_grpc
 
 CHANNELS = 8  # connections, so servers with several processes (SO_REUSEPORT) share the load
+HEALTH_INTERVAL = 0.01
 
 
 def drucker_call(channel: grpc.aio.Channel, model: str) -> Any:
@@ -44,8 +51,9 @@ def v2_call(channel: grpc.aio.Channel, model: str, outputs: list[str]) -> Any:
 
     async def call(row: np.ndarray) -> None:
         request = v2.ModelInferRequest(model_name=model)
-        tensor = request.inputs.add(name="input-0", datatype="FP32", shape=[1, row.size])
-        tensor.contents.fp32_contents.extend(row.tolist())
+        shape = list(row.shape) if row.ndim == 2 else [1, row.size]
+        tensor = request.inputs.add(name="input-0", datatype="FP32", shape=shape)
+        tensor.contents.fp32_contents.extend(row.reshape(-1).tolist())
         for name in outputs:
             request.outputs.add(name=name)
         await stub.ModelInfer(request, timeout=10)
@@ -53,8 +61,32 @@ def v2_call(channel: grpc.aio.Channel, model: str, outputs: list[str]) -> Any:
     return call
 
 
+async def probe_health(target: str, measure_from: float, stop_at: float) -> list[float]:
+    """Latencies of health checks sent every ``HEALTH_INTERVAL`` within the window."""
+    latencies: list[float] = []
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while (now := time.perf_counter()) < stop_at:
+            await stub.Check(health_pb2.HealthCheckRequest(), timeout=10)
+            if now >= measure_from:
+                latencies.append(time.perf_counter() - now)
+            await asyncio.sleep(HEALTH_INTERVAL)
+    return latencies
+
+
+def _requests(rows: int) -> list[np.ndarray]:
+    """What the workers send in turn: single rows, or blocks of ``rows`` rows."""
+    single = sample_rows()
+    if rows <= 1:
+        return list(single)
+    return [np.roll(single, -start, axis=0)[:rows] for start in range(0, len(single), 7)]
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    rows = sample_rows()
+    """One process's share of the load; latencies are returned raw (seconds)."""
+    if args.start_at:
+        await asyncio.sleep(max(0.0, args.start_at - time.time()))
+    rows = _requests(args.rows)
     channels = [
         grpc.aio.insecure_channel(args.target, options=[("grpc.use_local_subchannel_pool", 1)])
         for _ in range(min(CHANNELS, args.concurrency))
@@ -69,6 +101,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     measure_from = started + args.warmup
     stop_at = measure_from + args.duration
+    probe = (
+        asyncio.ensure_future(probe_health(args.target, measure_from, stop_at))
+        if args.health_probe
+        else None
+    )
 
     async def worker(index: int) -> None:
         call = calls[index % len(calls)]
@@ -87,21 +124,63 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
+    health = await probe if probe is not None else []
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     for channel in channels:
         await channel.close()
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-    ordered = np.sort(np.asarray(latencies)) if latencies else np.zeros(1)
-    return {
+    return {"latencies": latencies, "errors": errors, "health": health, "cpu": cpu}
+
+
+def _share(args: argparse.Namespace, index: int) -> dict[str, Any]:
+    """Run process ``index``'s share of the workers (in a child process)."""
+    share = argparse.Namespace(**vars(args))
+    share.concurrency = args.concurrency // args.processes + (
+        1 if index < args.concurrency % args.processes else 0
+    )
+    share.health_probe = args.health_probe and index == 0
+    return asyncio.run(run(share))
+
+
+def _ms(values: list[float], percentile: float) -> float:
+    return float(np.percentile(np.asarray(values), percentile) * 1000) if values else 0.0
+
+
+def summary(args: argparse.Namespace, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures of all processes' shares together."""
+    latencies = [value for part in parts for value in part["latencies"]]
+    errors = [error for part in parts for error in part["errors"]]
+    health = [value for part in parts for value in part["health"]]
+    result = {
         "requests": len(latencies),
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
         "seconds": args.duration,
         "rps": len(latencies) / args.duration,
-        "p50_ms": float(np.percentile(ordered, 50) * 1000),
-        "p99_ms": float(np.percentile(ordered, 99) * 1000),
-        "loadgen_cpu_seconds": cpu,
+        "rows_per_s": len(latencies) * max(args.rows, 1) / args.duration,
+        "p50_ms": _ms(latencies, 50),
+        "p99_ms": _ms(latencies, 99),
+        "loadgen_cpu_seconds": sum(part["cpu"] for part in parts),
+        "loadgen_processes": args.processes,
     }
+    if args.health_probe:
+        result |= {
+            "health_checks": len(health),
+            "health_p50_ms": _ms(health, 50),
+            "health_p99_ms": _ms(health, 99),
+            "health_max_ms": max(health, default=0.0) * 1000,
+        }
+    return result
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the load in ``args.processes`` processes, starting together; the summary."""
+    if args.processes <= 1:
+        return summary(args, [asyncio.run(run(args))])
+    args.start_at = time.time() + 2.0  # time for the processes to start and import
+    with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
+        parts = pool.starmap(_share, [(args, index) for index in range(args.processes)])
+    return summary(args, parts)
 
 
 def main() -> None:
@@ -113,7 +192,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--duration", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=3)
-    print(json.dumps(asyncio.run(run(parser.parse_args()))))
+    parser.add_argument("--rows", type=int, default=1, help="rows per V2 request")
+    parser.add_argument("--processes", type=int, default=1, help="load generator processes")
+    parser.add_argument("--health-probe", action="store_true", help="time health checks too")
+    args = parser.parse_args()
+    args.start_at = 0.0
+    print(json.dumps(measure(args)))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ ORIGINAL = "drucker-0.4.5"
 V2 = "drucker-v2"
 UNBATCHED = "drucker-tuned-1p-unbatched"
 NO_METRICS = "drucker-tuned-1p-nometrics"
+PLAIN = "drucker-plain"  # a plugin without the batch hook, default settings
+PLAIN_TUNED = "drucker-plain-tuned"
+ROWS = 64
+SLOW_LEVEL = 8
 
 _COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le}
 
@@ -30,6 +34,9 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+Check = tuple[str, float | None, str, float | None]  # label, figure, comparison, bound
+
+
 def lines(results: dict[str, Any]) -> list[str]:
     """One line per target: the figure, the goal, and whether this run met it."""
 
@@ -43,7 +50,7 @@ def lines(results: dict[str, Any]) -> list[str]:
         return _median(results, target, level, "server_cpu_per_1000")
 
     overhead = _ratio(rps(DRUCKER, 1), rps(FLOOR, 1))
-    checks: list[tuple[str, float | None, str, float]] = [
+    checks: list[Check] = [
         ("c=32 req/s, drucker / MLServer", _ratio(rps(DRUCKER, 32), rps(MLSERVER, 32)), ">=", 3),
         (
             "c=32 req/s, drucker / drucker 0.4.5",
@@ -85,9 +92,11 @@ def lines(results: dict[str, Any]) -> list[str]:
             0.95,
         ),
     ]
+    checks += _fast_by_default(results)
     drucker = results.get(DRUCKER, {})
+    cold = drucker.get("cold_start_s")
     checks += [
-        ("cold start s, drucker", drucker.get("cold_start_s"), "<=", 1.5),
+        ("cold start s, drucker", statistics.median(cold) if cold else None, "<=", 1.5),
         ("peak RSS MiB, one drucker process", drucker.get("peak_rss_mib"), "<=", 150),
     ]
     errors = sum(
@@ -99,10 +108,96 @@ def lines(results: dict[str, Any]) -> list[str]:
     checks.append(("errors in all runs", errors, "<=", 0))
     out = []
     for label, value, comparison, bound in checks:
-        goal = f"{comparison} {bound:.3g}"
+        goal = "no goal" if bound is None else f"goal {comparison} {bound:.3g}"
         if value is None:
-            out.append(f"- {label}: not measured in this run (goal {goal})")
+            out.append(f"- {label}: not measured in this run ({goal})")
+        elif bound is None:
+            out.append(f"- {label}: {value:.3g} ({goal})")
         else:
             verdict = "met" if _COMPARISONS[comparison](value, bound) else "MISSED"
-            out.append(f"- {label}: {value:.3g} (goal {goal}: {verdict})")
+            out.append(f"- {label}: {value:.3g} ({goal}: {verdict})")
     return out
+
+
+def _fast_by_default(results: dict[str, Any]) -> list[Check]:
+    """The goals of "fast by default": default settings against the floor, MLServer, the tuned
+    settings; slow models as safe as with threads; V2 rows/s; workers."""
+
+    def figure(target: str, level: int, field: str) -> float | None:
+        return _median(results, target, level, field)
+
+    def ratio(a: str, b: str, level: int, field: str = "rps") -> float | None:
+        return _ratio(figure(a, level, field), figure(b, level, field))
+
+    checks: list[Check] = [
+        ("c=1 req/s, plain plugin defaults / floor", ratio(PLAIN, FLOOR, 1), ">=", 0.95),
+        ("c=1 p50, plain plugin defaults / floor", ratio(PLAIN, FLOOR, 1, "p50_ms"), "<=", 1.05),
+        ("c=32 req/s, plain plugin defaults / floor", ratio(PLAIN, FLOOR, 32), ">=", 0.95),
+        ("c=32 req/s, batch plugin defaults / floor", ratio(DEFAULT, FLOOR, 32), ">=", 1.8),
+        (
+            "c=1 p50, plain plugin defaults / MLServer",
+            ratio(PLAIN, MLSERVER, 1, "p50_ms"),
+            "<=",
+            0.5,
+        ),
+        (
+            "c=1 p50, batch plugin defaults / MLServer",
+            ratio(DEFAULT, MLSERVER, 1, "p50_ms"),
+            "<=",
+            0.5,
+        ),
+    ]
+    for label, default, tuned in (("plain", PLAIN, PLAIN_TUNED), ("batch", DEFAULT, DRUCKER)):
+        checks += [
+            (f"c=1 req/s, {label} plugin defaults / tuned", ratio(default, tuned, 1), ">=", 0.95),
+            (
+                f"c=1 p50, {label} plugin defaults / tuned",
+                ratio(default, tuned, 1, "p50_ms"),
+                "<=",
+                1.05,
+            ),
+            (f"c=32 req/s, {label} plugin defaults / tuned", ratio(default, tuned, 32), ">=", 0.95),
+        ]
+    for label, stem in (
+        ("20 ms model holding the GIL", "drucker-slow"),
+        ("20 ms model releasing the GIL", "drucker-gil-free"),
+    ):
+        threads = f"{stem}-threads"
+        checks += [
+            (
+                f"c={SLOW_LEVEL} req/s, {label}, defaults / always threads",
+                ratio(stem, threads, SLOW_LEVEL),
+                ">=",
+                0.95,
+            ),
+            (
+                f"c={SLOW_LEVEL} health-check p99, {label}, defaults / always threads",
+                ratio(stem, threads, SLOW_LEVEL, "health_p99_ms"),
+                "<=",
+                1.2,
+            ),
+        ]
+    for level in (1, 8):
+        checks += [
+            (
+                f"c={level} rows/s of [{ROWS}, 20] V2 requests, drucker defaults / MLServer",
+                ratio(f"drucker-v2x{ROWS}", f"mlserver-v2x{ROWS}", level, "rows_per_s"),
+                ">=",
+                5,
+            ),
+            (
+                f"c={level} rows/s of [{ROWS}, 20] V2 requests, drucker defaults / floor",
+                ratio(f"drucker-v2x{ROWS}", f"floor-v2x{ROWS}", level, "rows_per_s"),
+                ">=",
+                None,
+            ),
+        ]
+    checks.append(
+        (
+            "c=32 req/s with a 2-process load generator, --workers 2 / 1 process",
+            ratio("drucker-plain-workers2-2lg", "drucker-plain-2lg", 32),
+            ">=",
+            None,
+        )
+    )
+    return checks

@@ -1,8 +1,12 @@
 """Run the side-by-side comparison and print the table.
 
-python -m benchmarks                      # every target, 15 s windows, 3 repetitions
+python -m benchmarks                      # every target, 15 s windows, 3 rounds
 python -m benchmarks --targets floor,drucker-tuned --duration 5 --repetitions 1
 python -m benchmarks --targets drucker-tuned-1p,drucker-tuned-1p-nometrics --interleave
+
+The repetitions are interleaved rounds: each round starts every target in turn, measures its
+concurrency levels once and stops it, so a busy spell of the machine touches all targets alike.
+With ``--interleave`` every target runs at once instead and their windows take turns.
 """
 
 from __future__ import annotations
@@ -73,6 +77,11 @@ def _load(target: Target, port: int, concurrency: int, args: argparse.Namespace)
         str(args.warmup),
         "--outputs",
         target.v2_outputs,
+        "--rows",
+        str(target.rows),
+        "--processes",
+        str(target.loadgen_processes),
+        *(["--health-probe"] if target.health_probe else []),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return dict(json.loads(output))
@@ -118,19 +127,36 @@ def _window(
     return run
 
 
+def levels(target: Target, args: argparse.Namespace) -> list[int]:
+    """The concurrency levels measured for ``target``."""
+    return list(target.concurrency or args.concurrency)
+
+
 def measure(target: Target, model: Path, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Cold start, then each concurrency for several repetitions."""
+    """One round: cold start, then each concurrency level once."""
     server, port, cold_start = _launch(target, model, workdir)
     try:
-        result: dict[str, Any] = {"cold_start_s": cold_start, "runs": {}}
-        for concurrency in args.concurrency:
-            result["runs"][concurrency] = [
-                _window(target, server, port, concurrency, args) for _ in range(args.repetitions)
-            ]
+        result: dict[str, Any] = {"cold_start_s": [cold_start], "runs": {}}
+        for concurrency in levels(target, args):
+            result["runs"][concurrency] = [_window(target, server, port, concurrency, args)]
         result["peak_rss_mib"], result["tree_rss_mib"] = peak_rss_mib(server.pid)
         return result
     finally:
         _stop(server)
+
+
+def merge(total: dict[str, Any], one: dict[str, Any]) -> dict[str, Any]:
+    """``total`` with one more round's result added (runs and cold starts appended)."""
+    if "error" in one or "error" in total:
+        return total if "error" in total else one
+    if not total:
+        return one
+    for level, runs in one["runs"].items():
+        total["runs"].setdefault(level, []).extend(runs)
+    total["cold_start_s"] += one["cold_start_s"]
+    total["peak_rss_mib"] = max(total["peak_rss_mib"], one["peak_rss_mib"])
+    total["tree_rss_mib"] = max(total["tree_rss_mib"], one["tree_rss_mib"])
+    return total
 
 
 def measure_interleaved(
@@ -147,10 +173,13 @@ def measure_interleaved(
         for name in names:
             server, port, cold_start = _launch(TARGETS[name], model, workdir)
             launched[name] = (server, port)
-            results[name] = {"cold_start_s": cold_start, "runs": {}}
-        for concurrency in args.concurrency:
+            results[name] = {"cold_start_s": [cold_start], "runs": {}}
+        every_level = sorted({level for name in names for level in levels(TARGETS[name], args)})
+        for concurrency in every_level:
             for _ in range(args.repetitions):
                 for name, (server, port) in launched.items():
+                    if concurrency not in levels(TARGETS[name], args):
+                        continue
                     run = _window(TARGETS[name], server, port, concurrency, args)
                     results[name]["runs"].setdefault(concurrency, []).append(run)
         for name, (server, _) in launched.items():
@@ -168,7 +197,7 @@ def _cell(values: list[float], digits: int = 0) -> str:
     return f"{median:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
-def table(results: dict[str, dict[str, Any]], concurrency: list[int]) -> str:
+def table(results: dict[str, dict[str, Any]]) -> str:
     header = (
         "| target | conc. | req/s | p50 ms | p99 ms | errors | server CPU-s/1k req "
         "| loadgen CPU % | peak RSS MiB (1 proc / all) | cold start s |"
@@ -178,8 +207,7 @@ def table(results: dict[str, dict[str, Any]], concurrency: list[int]) -> str:
         if "error" in result:
             lines.append(f"| {name} | - | failed: {result['error'][:60]} |" + " |" * 7)
             continue
-        for level in concurrency:
-            runs = result["runs"][level]
+        for level, runs in result["runs"].items():
             lines.append(
                 f"| {name} | {level} | {_cell([r['rps'] for r in runs])} "
                 f"| {_cell([r['p50_ms'] for r in runs], 2)} "
@@ -188,7 +216,35 @@ def table(results: dict[str, dict[str, Any]], concurrency: list[int]) -> str:
                 f"| {_cell([r['server_cpu_per_1000'] for r in runs], 2)} "
                 f"| {_cell([100 * r['loadgen_cpu_seconds'] / r['seconds'] for r in runs])} "
                 f"| {result['peak_rss_mib']:.0f} / {result['tree_rss_mib']:.0f} "
-                f"| {result['cold_start_s']:.2f} |"
+                f"| {statistics.median(result['cold_start_s']):.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def extra_table(results: dict[str, dict[str, Any]]) -> str:
+    """Rows/s of multi-row requests and health-check times under load, where measured."""
+    lines = [
+        "| target | conc. | rows/request | rows/s | health checks | health p50 ms "
+        "| health p99 ms | health max ms |",
+        "|" + "---|" * 8,
+    ]
+    for name, result in results.items():
+        for level, runs in result.get("runs", {}).items():
+            first = runs[0]
+            rows = round(first["rows_per_s"] / first["rps"]) if first["rps"] else 1
+            if rows <= 1 and "health_p50_ms" not in first:
+                continue
+            health = (
+                f"{sum(r['health_checks'] for r in runs)} "
+                f"| {_cell([r['health_p50_ms'] for r in runs], 2)} "
+                f"| {_cell([r['health_p99_ms'] for r in runs], 2)} "
+                f"| {_cell([r['health_max_ms'] for r in runs], 1)}"
+                if "health_p50_ms" in first
+                else "- | - | - | -"
+            )
+            lines.append(
+                f"| {name} | {level} | {rows} | {_cell([r['rows_per_s'] for r in runs])} "
+                f"| {health} |"
             )
     return "\n".join(lines)
 
@@ -215,7 +271,7 @@ def main() -> None:
     unknown = [name for name in names if name not in TARGETS]
     if unknown:
         parser.error(f"unknown targets {unknown}; known: {', '.join(TARGETS)}")
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, dict[str, Any]] = {name: {} for name in names}
     with tempfile.TemporaryDirectory(prefix="drucker-bench-") as temp:
         workdir = Path(temp)
         model = train(workdir / "model.joblib")
@@ -224,13 +280,24 @@ def main() -> None:
             results = measure_interleaved(names, model, args, workdir)
         else:
             for name in names:
-                print(f"measuring {name} ...", file=sys.stderr, flush=True)
                 try:
-                    results[name] = measure(TARGETS[name], model, args, workdir)
-                except Exception as exc:  # one failing peer should not hide the others
+                    TARGETS[name].prepare()
+                except Exception as exc:
                     results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                    print(f"  {name} failed: {exc}", file=sys.stderr)
-    print(table(results, args.concurrency))
+            for round_number in range(1, args.repetitions + 1):
+                for name in names:
+                    if "error" in results[name]:
+                        continue
+                    print(f"round {round_number}: {name} ...", file=sys.stderr, flush=True)
+                    try:
+                        one = measure(TARGETS[name], model, args, workdir)
+                    except Exception as exc:  # one failing peer should not hide the others
+                        one = {"error": f"{type(exc).__name__}: {exc}"}
+                        print(f"  {name} failed: {exc}", file=sys.stderr)
+                    results[name] = merge(results[name], one)
+    print(table(results))
+    print()
+    print(extra_table(results))
     print("\nTargets, as ratios within this run:")
     print("\n".join(target_lines(results)))
     if args.json:

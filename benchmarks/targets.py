@@ -15,7 +15,12 @@ import attrs
 from benchmarks.peers import DRUCKER045_PYTHON, MLSERVER_BIN, ensure_drucker045, ensure_mlserver
 
 HERE = Path(__file__).resolve().parent
+PLUGINS = HERE / "plugins"
 TUNED_ENV = {"DRUCKER_LOG_PREDICTIONS": "false", "DRUCKER_APP_PREDICT_THREADS": "0"}
+# Predictions always in the predict threads: the defaults before predictions moved to the loop.
+THREADS_ENV = {"DRUCKER_APP_LOOP_PREDICT_MS": "0"}
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+V2_ENV = {"DRUCKER_APPLICATION_NAME": "bench"}
 
 
 @attrs.frozen
@@ -28,9 +33,15 @@ class Target:
     env: dict[str, str] = attrs.field(factory=dict)
     prepare: Callable[[], None] = lambda: None
     v2_outputs: str = ""
+    rows: int = 1  # rows per V2 request
+    concurrency: tuple[int, ...] = ()  # the levels measured; empty: the command line's
+    loadgen_processes: int = 1
+    health_probe: bool = False  # also time health checks under the load
 
 
-def _drucker(*extra: str) -> Callable[[Path, int, Path], list[str]]:
+def _drucker(
+    *extra: str, plugin: str = "drucker_sklearn"
+) -> Callable[[Path, int, Path], list[str]]:
     def command(model: Path, port: int, workdir: Path) -> list[str]:
         return [
             sys.executable,
@@ -38,7 +49,7 @@ def _drucker(*extra: str) -> Callable[[Path, int, Path], list[str]]:
             "drucker",
             "serve",
             "--plugin",
-            "drucker_sklearn",
+            plugin,
             "--model",
             str(model),
             "--port",
@@ -85,11 +96,19 @@ def _mlserver(model: Path, port: int, workdir: Path) -> list[str]:
     return [str(MLSERVER_BIN), "start", str(folder)]
 
 
+PLAIN = str(PLUGINS / "plain.py")
+SLOW = str(PLUGINS / "slow.py")
+GIL_FREE = str(PLUGINS / "gil_free.py")
+SLOW_LOAD = (8,)  # concurrency for the 20 ms models
+ROWS = 64
+
 TARGETS = {
     t.name: t
     for t in [
         Target("floor", "drucker", _floor),
         Target("drucker", "drucker", _drucker()),
+        Target("drucker-plain", "drucker", _drucker(plugin=PLAIN)),
+        Target("drucker-plain-tuned", "drucker", _drucker(plugin=PLAIN), env=TUNED_ENV),
         Target(
             "drucker-tuned-1p-unbatched",
             "drucker",
@@ -113,6 +132,46 @@ TARGETS = {
         Target("drucker-0.4.5", "drucker", _drucker045, prepare=ensure_drucker045),
         Target(
             "mlserver-1.7.1", "v2", _mlserver, prepare=ensure_mlserver, v2_outputs="predict_proba"
+        ),
+        # V2 requests of 64 rows: rows/s.
+        Target(f"floor-v2x{ROWS}", "v2", _floor, rows=ROWS, concurrency=(1, 8)),
+        Target(f"drucker-v2x{ROWS}", "v2", _drucker(), env=V2_ENV, rows=ROWS, concurrency=(1, 8)),
+        Target(
+            f"mlserver-v2x{ROWS}",
+            "v2",
+            _mlserver,
+            prepare=ensure_mlserver,
+            v2_outputs="predict_proba",
+            rows=ROWS,
+            concurrency=(1, 8),
+        ),
+        # Slow models (20 ms), default settings against always-in-threads, health checks timed.
+        *(
+            Target(
+                name,
+                "drucker",
+                _drucker(plugin=plugin),
+                env={**ONE_BLAS_THREAD, **env},
+                concurrency=SLOW_LOAD,
+                health_probe=True,
+            )
+            for plugin, stem in ((SLOW, "drucker-slow"), (GIL_FREE, "drucker-gil-free"))
+            for name, env in ((stem, {}), (f"{stem}-threads", THREADS_ENV))
+        ),
+        # One process against --workers 2, with the load generator in two processes.
+        Target(
+            "drucker-plain-2lg",
+            "drucker",
+            _drucker(plugin=PLAIN),
+            concurrency=(32,),
+            loadgen_processes=2,
+        ),
+        Target(
+            "drucker-plain-workers2-2lg",
+            "drucker",
+            _drucker("--workers", "2", plugin=PLAIN),
+            concurrency=(32,),
+            loadgen_processes=2,
         ),
     ]
 }

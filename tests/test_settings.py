@@ -96,6 +96,7 @@ def test_overrides_win_over_environment() -> None:
         ("app.workers: 0\n", {}, "key 'app.workers': at least 1, got 0"),
         ("app.grace_seconds: -1\n", {}, "key 'app.grace_seconds': must not be negative"),
         ("app.predict_threads: -2\n", {}, "key 'app.predict_threads': must not be negative"),
+        ("app.loop_predict_ms: -1\n", {}, "key 'app.loop_predict_ms': must not be negative"),
         ("batching.max_size: 0\n", {}, "key 'batching.max_size': at least 1"),
         ("batching.max_wait_ms: -0.5\n", {}, "key 'batching.max_wait_ms': must not be negative"),
         ("grpc.max_message_bytes: 10\n", {}, "key 'grpc.max_message_bytes': at least 1024"),

@@ -1,0 +1,1 @@
+"""Model plugins used only by the benchmarks (loaded by file path)."""
