@@ -112,3 +112,13 @@ def test_a_full_queue_is_written_by_the_caller_and_close_writes_the_rest() -> No
     assert stream.getvalue().splitlines() == ["0", "1", "2", "3", "4"]
     writer.queue(5)  # after close, written at once
     assert stream.getvalue().splitlines()[-1] == "5"
+
+
+def test_a_big_input_is_shortened_before_it_is_queued() -> None:
+    stream = io.StringIO()
+    log = JsonLinesLog(stream, background=True)
+    log.drucker_log(prediction(b"x" * 100_000))
+    assert all(isinstance(queued, str) for queued in log._writer._queued)  # type: ignore[union-attr]
+    log.flush()
+    (line,) = lines(stream)
+    assert line["ml_input"] == "<100000 bytes>"
