@@ -117,6 +117,8 @@ _LABEL_ELEMENTS: dict[Kind, Callable[[Any, str], Any]] = {
 
 def coerce_label(label: Any, kind: Kind) -> Any:
     """The label as ``str``, ``bytes``, ``list[int]``, ``list[float]`` or ``list[str]``."""
+    if type(label) is str and kind is Kind.STRING:  # the common case, checked first
+        return label
     if label is None:
         raise OutputKindError(f"the plugin returned no label; {kind.wire_name} output needs one")
     if kind.is_array:
@@ -128,6 +130,8 @@ def coerce_label(label: Any, kind: Kind) -> Any:
 
 def coerce_score(score: Any, kind: Kind) -> float | list[float]:
     """The score as a ``float`` (String and Bytes outputs) or a ``list[float]`` (arrays)."""
+    if type(score) is float and not kind.is_array:  # the common case, checked first
+        return score
     if score is None:
         raise OutputKindError(f"the plugin returned no score; {kind.wire_name} output needs one")
     if kind.is_array:

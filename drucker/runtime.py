@@ -446,8 +446,8 @@ def _coerce_result(result: Any, output_kind: Kind) -> PredictResult:
         raise OutputKindError(
             f"PredictResult.option is a {type(result.option).__name__}; it must be a dict"
         )
-    return PredictResult(
-        label=coerce_label(result.label, output_kind),
-        score=coerce_score(result.score, output_kind),
-        option=result.option,
-    )
+    label = coerce_label(result.label, output_kind)
+    score = coerce_score(result.score, output_kind)
+    if label is result.label and score is result.score:
+        return result  # already what the wire needs: no new object
+    return PredictResult(label=label, score=score, option=result.option)
