@@ -182,6 +182,19 @@ class Settings:
         doc="largest gRPC message sent or received",
         check=_at_least(1024),
     )
+    http_port: int = _setting(
+        "http.port",
+        8080,
+        "DRUCKER_HTTP_PORT",
+        doc="port of the Open Inference Protocol over HTTP (V2 REST) on app.host; 0: off",
+        check=_PORT,
+    )
+    http_body_timeout_seconds: float = _setting(
+        "http.body_timeout_seconds",
+        30.0,
+        doc="how long an HTTP request body may take to arrive; slower ones get 408",
+        check=_rule(lambda value: value > 0, "must be more than 0, got {value}"),
+    )
     log_predictions: bool = _setting(
         "log.predictions", True, doc="emit one log record per prediction"
     )

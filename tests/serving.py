@@ -49,8 +49,10 @@ class ThreadedServer:
         settings: Mapping[str, Any] | None = None,
         port: int = 0,
         workdir: Path | None = None,
+        http: bool = False,
     ) -> None:
         self.requested_port = port
+        self._http = http
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="drucker-test-"))
         overrides = {
             "host": "127.0.0.1",
@@ -58,6 +60,7 @@ class ThreadedServer:
             "model_dir": str(self.workdir / "model"),
             "eval_dir": str(self.workdir / "eval"),
             "metrics_port": 0,  # off unless a test asks: parallel servers would share 8082
+            "http_port": 0,  # V2 REST off unless ``http``: parallel servers would share 8080
             **(settings or {}),
         }
         self.settings = load_settings(None, environ={}, overrides=overrides)
@@ -74,6 +77,7 @@ class ThreadedServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.port = 0
+        self.http_port = 0  # the V2 REST port, with ``http=True``
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -91,7 +95,17 @@ class ThreadedServer:
             self.port = port
             self._ready.set()
 
-        await serve(self.runtime, model_file=self._model_file, stop=self._stop, on_ready=ready)
+        def http_ready(port: int) -> None:
+            self.http_port = port
+
+        await serve(
+            self.runtime,
+            model_file=self._model_file,
+            stop=self._stop,
+            on_ready=ready,
+            http_port=0 if self._http else None,
+            on_http_ready=http_ready,
+        )
 
     def start(self, timeout: float = 30, wait: bool = True) -> ThreadedServer:
         """Start; unless ``wait`` is false, wait until the model is loaded and serving."""
@@ -111,6 +125,11 @@ class ThreadedServer:
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """The V2 REST base URL (``http=True``)."""
+        return f"http://127.0.0.1:{self.http_port}"
 
     def channel(self) -> grpc.Channel:
         return grpc.insecure_channel(self.target)
@@ -133,8 +152,13 @@ class ServeProcess:
 
     def __init__(self, args: list[str], cwd: Path, env: Mapping[str, str] | None = None):
         self.stderr_path = cwd / f"serve-{time.monotonic_ns()}.log"
-        # Metrics off unless a test asks: parallel servers would all take port 8082.
-        full_env = {**os.environ, "DRUCKER_METRICS_PORT": "0", **(env or {})}
+        # Metrics and V2 REST off unless a test asks: parallel servers would share 8082 and 8080.
+        full_env = {
+            **os.environ,
+            "DRUCKER_METRICS_PORT": "0",
+            "DRUCKER_HTTP_PORT": "0",
+            **(env or {}),
+        }
         self._stderr = self.stderr_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "drucker", "serve", *args],

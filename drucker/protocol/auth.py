@@ -51,6 +51,8 @@ PREDICTION_METHODS = frozenset(
     | {V2 + "ModelInfer", V2 + "ModelMetadata"}
 )
 SERVICE_INFO = DASHBOARD + "ServiceInfo"
+MISSING_TOKEN = "this call needs 'authorization: Bearer <token>'"
+WRONG_TOKEN = "the management token is not valid"
 
 
 def resolve_token(settings: Settings, log: EventLog) -> str | None:
@@ -166,6 +168,19 @@ def protected_methods(settings: Settings) -> Callable[[str], bool]:
     return needs_token
 
 
+def bearer_refusal(sent: str | bytes | None, token: str) -> str | None:
+    """Why an ``authorization`` value does not carry the bearer ``token``; ``None`` if it does.
+
+    Shared by the gRPC interceptor (metadata) and the HTTP binding (the header).
+    """
+    if sent is None:
+        return MISSING_TOKEN
+    sent_bytes = sent.encode() if isinstance(sent, str) else sent
+    if not hmac.compare_digest(sent_bytes, f"Bearer {token}".encode()):
+        return WRONG_TOKEN
+    return None
+
+
 def _denying(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
     """A handler of the same streaming shape that ends the rpc with UNAUTHENTICATED."""
 
@@ -194,7 +209,7 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Requires ``authorization: Bearer <token>`` on the protected methods."""
 
     def __init__(self, token: str, needs_token: Callable[[str], bool]) -> None:
-        self._expected = f"Bearer {token}".encode()
+        self._token = token
         self._needs_token = needs_token
 
     async def intercept_service(
@@ -206,9 +221,5 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None or not self._needs_token(details.method):
             return handler
         sent = dict(details.invocation_metadata or ()).get("authorization")
-        if sent is None:
-            return _denying(handler, "this rpc needs 'authorization: Bearer <token>' metadata")
-        sent_bytes = sent.encode() if isinstance(sent, str) else sent
-        if not hmac.compare_digest(sent_bytes, self._expected):
-            return _denying(handler, "the management token is not valid")
-        return handler
+        refusal = bearer_refusal(sent, self._token)
+        return handler if refusal is None else _denying(handler, refusal)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from pathlib import Path
 
 import grpc
@@ -98,8 +99,9 @@ class DruckerServer:
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
             DruckerDashboardServicer(manager), registry
         )
+        self.plane = DataPlane(manager, self.dispatcher)  # shared with the HTTP binding
         grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(DataPlane(manager, self.dispatcher)), registry
+            InferenceServicer(self.plane), registry
         )
         drucker_pb2_grpc.add_HealthServicer_to_server(self.health.drucker, registry)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.standard, registry)
@@ -150,11 +152,17 @@ class DruckerServer:
         await self._server.start()
         await self.health.refresh()
 
-    async def stop(self) -> None:
-        """Refuse new rpcs, let in-flight ones finish within the grace period, then stop."""
+    async def stop(self, *, alongside: tuple[Awaitable[None], ...] = ()) -> None:
+        """Refuse new rpcs, let in-flight ones finish within the grace period, then stop.
+
+        ``alongside`` drains at the same time (another binding's server, e.g. HTTP), before the
+        dispatcher they share closes.
+        """
         await self.health.shutting_down()
-        await self._server.stop(self._grace)
-        self.dispatcher.close()
+        try:
+            await asyncio.gather(self._server.stop(self._grace), *alongside)
+        finally:
+            self.dispatcher.close()
         if self._sharing is not None:  # a last write of the worker's counts
             self._sharing.cancel()
             await asyncio.gather(self._sharing, return_exceptions=True)

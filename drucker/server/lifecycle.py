@@ -17,6 +17,7 @@ from drucker.observability import NO_METRICS, Metrics, Tracing, bridge_logging
 from drucker.observability.tracing import wanted as tracing_wanted
 from drucker.plugins import DISABLE_PREFIX, build_plugin_manager
 from drucker.protocol.auth import resolve_token
+from drucker.protocol.v2.rest import V2RestApp
 from drucker.runtime import Runtime, system_event_log
 from drucker.server.grpc_server import DruckerServer
 from drucker.server.http import HttpServer
@@ -133,6 +134,32 @@ async def _follow_switches(manager: ModelManager) -> None:
             )
 
 
+def _rest_server(
+    server: DruckerServer, token: str | None, port: int | None, reuse_port: bool
+) -> HttpServer | None:
+    """The V2 REST binding on ``http.port`` (or ``port``), over the gRPC server's data plane."""
+    settings = server.runtime.settings
+    if port is None:
+        if not settings.http_port:
+            return None
+        port = settings.http_port
+    app = V2RestApp(
+        server.plane,
+        server.runtime.log,
+        token=token if settings.protect_predictions else None,
+        max_body_bytes=settings.max_message_bytes,
+        body_timeout=settings.http_body_timeout_seconds,
+    )
+    return HttpServer(
+        app,
+        host=settings.host,
+        port=port,
+        name="http",
+        reuse_port=reuse_port,
+        grace_seconds=settings.grace_seconds,
+    )
+
+
 async def serve(
     runtime: Runtime,
     *,
@@ -142,12 +169,17 @@ async def serve(
     on_ready: Callable[[int], None] | None = None,
     handle_signals: bool = False,
     follow_store: bool = False,
+    http_port: int | None = None,
+    on_http_ready: Callable[[int], None] | None = None,
 ) -> None:
     """Bind, load the model, serve until ``stop`` is set, then drain in-flight requests.
 
     With ``handle_signals`` (main thread only), SIGTERM and SIGINT set ``stop`` too. With
     ``follow_store`` (one of several workers), the port is shared. A worker, and any replica of
-    a shared store (``store.url``), follows the model switches made through the others.
+    a shared store (``store.url``), follows the model switches made through the others. The V2
+    REST binding listens on ``http.port`` unless ``http_port`` replaces it (there, 0 asks for
+    any free port); ``on_http_ready`` gets the bound HTTP port before ``on_ready`` gets the
+    gRPC one.
 
     :raises DruckerError: when the port cannot be bound or the model cannot be loaded.
     """
@@ -170,9 +202,9 @@ async def serve(
         tracing=tracing,
     )
     port = server.bind()
-    http = None
+    metrics_http = None
     if metrics is not None:
-        http = HttpServer(
+        metrics_http = HttpServer(
             MetricsApp(metrics, lambda: server.serving),
             host=settings.host,
             port=settings.metrics_port,
@@ -180,7 +212,10 @@ async def serve(
             reuse_port=follow_store,
             grace_seconds=settings.grace_seconds,
         )
-        http.bind()
+        metrics_http.bind()
+    rest = _rest_server(server, token, http_port, follow_store)
+    if rest is not None:
+        rest.bind()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
@@ -189,18 +224,21 @@ async def serve(
     try:
         # Health answers NOT_SERVING (and predictions UNAVAILABLE) while the model loads.
         await server.start()
-        if http is not None:
-            await http.start()
+        for port_server in (metrics_http, rest):
+            if port_server is not None:
+                await port_server.start()
         try:
             await _load_initial_model(manager, model_file, model_sha256)
         except BaseException:
-            await _stop(server, http, tracing)
+            await _stop(server, rest, metrics_http, tracing)
             raise
         await server.health.refresh()
         following = follow_store or manager.shared_store
         follower = asyncio.create_task(_follow_switches(manager)) if following else None
         try:
-            await _serve_until(stop, runtime, server, port, on_ready, http, tracing)
+            if rest is not None and on_http_ready is not None:
+                on_http_ready(rest.port or 0)
+            await _serve_until(stop, runtime, server, port, on_ready, rest, metrics_http, tracing)
         finally:
             if follower is not None:
                 follower.cancel()
@@ -215,14 +253,16 @@ async def _serve_until(
     server: DruckerServer,
     port: int,
     on_ready: Callable[[int], None] | None,
-    http: HttpServer | None,
+    rest: HttpServer | None,
+    metrics_http: HttpServer | None,
     tracing: Tracing | None,
 ) -> None:
     settings, log = runtime.settings, runtime.log
     log.info(
-        f"serving on port {port}",
+        f"serving on port {port}" + (f", V2 REST on HTTP port {rest.port}" if rest else ""),
         port=port,
-        metrics_port=http.port if http else None,
+        http_port=rest.port if rest else None,
+        metrics_port=metrics_http.port if metrics_http else None,
         tracing=tracing is not None,
         service_level=settings.service_level.value,
         settings_file=settings.source,
@@ -233,17 +273,23 @@ async def _serve_until(
         await stop.wait()
     finally:
         log.info(f"shutting down: in-flight requests get {settings.grace_seconds:g} s to finish")
-        await _stop(server, http, tracing)
+        await _stop(server, rest, metrics_http, tracing)
         log.info("stopped")
 
 
-async def _stop(server: DruckerServer, http: HttpServer | None, tracing: Tracing | None) -> None:
-    """Drain gRPC (/readyz says 503 meanwhile), then the HTTP port, then flush the spans."""
+async def _stop(
+    server: DruckerServer,
+    rest: HttpServer | None,
+    metrics_http: HttpServer | None,
+    tracing: Tracing | None,
+) -> None:
+    """Drain gRPC and V2 REST together (/readyz says 503 meanwhile) and close the dispatcher
+    they share, then stop the metrics port, then flush the spans."""
     try:
-        await server.stop()
+        await server.stop(alongside=(rest.stop(),) if rest is not None else ())
     finally:
-        if http is not None:
-            await http.stop()
+        if metrics_http is not None:
+            await metrics_http.stop()
         if tracing is not None:
             await asyncio.to_thread(tracing.shutdown)
 

@@ -61,37 +61,36 @@ def _split_bytes(raw: bytes, name: str) -> list[bytes]:
     return items
 
 
-def decode_input(tensor: Any, raw: bytes | None) -> np.ndarray:
-    """The array of one input tensor, from ``raw`` when given, else its typed contents.
+def decode_raw(name: str, datatype: str, shape: tuple[int, ...], raw: bytes) -> np.ndarray:
+    """The array of ``shape`` held by raw little-endian contents (BYTES: length-prefixed).
 
-    :raises InvalidInputError: for an unknown datatype or when the data do not fill the shape.
+    Shared by the gRPC binding (``raw_input_contents``) and the REST binding (binary tensors).
+
+    :raises InvalidInputError: for an unknown datatype or when the bytes do not fill the shape.
     """
-    name, datatype, shape = tensor.name, tensor.datatype, tuple(tensor.shape)
+    dtype = _dtype(name, datatype)
+    count = element_count(shape, name)
+    values: np.ndarray
+    if datatype == "BYTES":
+        values = np.array(_split_bytes(raw, name), dtype=object)
+    else:
+        if len(raw) != count * dtype.itemsize:
+            raise InvalidInputError(
+                f"input {name!r}: {len(raw)} raw bytes do not hold shape {list(shape)} of "
+                f"{datatype} ({count * dtype.itemsize} bytes)"
+            )
+        values = np.frombuffer(raw, dtype=dtype)
+    return _shaped(values, shape, count, name)
+
+
+def _dtype(name: str, datatype: str) -> Any:
     if datatype not in DATATYPES:
         known = ", ".join(DATATYPES)
         raise InvalidInputError(f"input {name!r}: datatype {datatype!r} is not one of {known}")
-    dtype, field = DATATYPES[datatype]
-    count = element_count(shape, name)
-    if raw is None and not field:
-        raise InvalidInputError(f"input {name!r}: {datatype} travels only in raw contents")
-    if raw is not None:
-        if datatype == "BYTES":
-            values: Any = np.array(_split_bytes(raw, name), dtype=object)
-        else:
-            if len(raw) != count * dtype.itemsize:
-                raise InvalidInputError(
-                    f"input {name!r}: {len(raw)} raw bytes do not hold shape {list(shape)} of "
-                    f"{datatype} ({count * dtype.itemsize} bytes)"
-                )
-            values = np.frombuffer(raw, dtype=dtype)
-    else:
-        contents = getattr(tensor.contents, field)
-        try:
-            values = np.array(list(contents), dtype=object if datatype == "BYTES" else dtype)
-        except (OverflowError, ValueError) as exc:
-            raise InvalidInputError(
-                f"input {name!r}: a value does not fit {datatype}: {exc}"
-            ) from None
+    return DATATYPES[datatype][0]
+
+
+def _shaped(values: np.ndarray, shape: tuple[int, ...], count: int, name: str) -> np.ndarray:
     if values.size != count:
         raise InvalidInputError(
             f"input {name!r}: {values.size} elements do not fill shape {list(shape)} ({count})"
@@ -100,21 +99,49 @@ def decode_input(tensor: Any, raw: bytes | None) -> np.ndarray:
     return reshaped
 
 
+def decode_input(tensor: Any, raw: bytes | None) -> np.ndarray:
+    """The array of one input tensor, from ``raw`` when given, else its typed contents.
+
+    :raises InvalidInputError: for an unknown datatype or when the data do not fill the shape.
+    """
+    name, datatype, shape = tensor.name, tensor.datatype, tuple(tensor.shape)
+    if raw is not None:
+        return decode_raw(name, datatype, shape, raw)
+    dtype = _dtype(name, datatype)
+    field = DATATYPES[datatype][1]
+    count = element_count(shape, name)
+    if not field:
+        raise InvalidInputError(f"input {name!r}: {datatype} travels only in raw contents")
+    contents = getattr(tensor.contents, field)
+    try:
+        values = np.array(list(contents), dtype=object if datatype == "BYTES" else dtype)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInputError(f"input {name!r}: a value does not fit {datatype}: {exc}") from None
+    return _shaped(values, shape, count, name)
+
+
+def bytes_items(array: np.ndarray) -> list[bytes]:
+    """The elements of a BYTES array as ``bytes`` (text encoded as UTF-8)."""
+    return [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in array.reshape(-1)]
+
+
+def encode_raw(datatype: str, array: np.ndarray) -> bytes:
+    """Raw little-endian contents of ``array`` as ``datatype`` (BYTES: length-prefixed)."""
+    if datatype == "BYTES":
+        return b"".join(struct.pack("<I", len(v)) + v for v in bytes_items(array))
+    return bytes(array.reshape(-1).astype(DATATYPES[datatype][0]).tobytes())
+
+
 def encode_output(name: str, datatype: str, array: np.ndarray, raw: bool) -> tuple[Any, bytes]:
     """An output tensor message and, for raw responses, its little-endian bytes."""
     dtype, field = DATATYPES[datatype]
     message = pb.ModelInferResponse.InferOutputTensor(
         name=name, datatype=datatype, shape=list(array.shape)
     )
-    flat = array.reshape(-1)
-    if datatype == "BYTES":
-        items = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in flat]
-        if raw:
-            return message, b"".join(struct.pack("<I", len(v)) + v for v in items)
-        getattr(message.contents, field).extend(items)
-        return message, b""
-    typed = flat.astype(dtype)
     if raw or not field:
-        return message, typed.tobytes()
-    getattr(message.contents, field).extend(typed.tolist())
+        return message, encode_raw(datatype, array)
+    if datatype == "BYTES":
+        getattr(message.contents, field).extend(bytes_items(array))
+    else:
+        getattr(message.contents, field).extend(array.reshape(-1).astype(dtype).tolist())
     return message, b""
