@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -398,3 +400,23 @@ def test_requests_in_flight_finish_when_the_server_stops(tmp_path: Path) -> None
     status, body = answers[0]
     assert status == 200
     assert json.loads(body)["outputs"][0]["data"] == ["hello"]
+
+
+def test_kserve_rest_client_matches_the_drucker_protocol(server: ThreadedServer) -> None:
+    """KServe's InferenceRESTClient, JSON and binary tensors, gets the Drucker answers."""
+    command = [sys.executable, "-m", "tests.clients.kserve_v2_rest", server.http_url, "iris"]
+    done = subprocess.run(
+        [*command, json.dumps(ROWS.tolist())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (answer["live"], answer["ready"], answer["model_ready"]) == (True, True, True)
+    expected = drucker_answers(server)
+    for mode in ("json", "binary"):
+        assert answer[mode]["id"] == f"kserve-{mode}"
+        assert answer[mode]["labels"] == [label for label, _ in expected]
+        assert answer[mode]["scores"] == pytest.approx([s for _, s in expected], abs=1e-6)
