@@ -208,6 +208,7 @@ def _input(**changes: Any) -> dict[str, Any]:
         (json.dumps(_input(datatype="BF16")).encode(), 400, "datatype 'BF16' is not one of"),
         (json.dumps(_input(data=["a", "b", "c", "d"])).encode(), 400, "FP32 data must be numbers"),
         (json.dumps(_input(datatype="INT8", data=[1, 2, 3, 300])).encode(), 400, "not fit INT8"),
+        (json.dumps(_input(datatype="FP16", data=[1, 2, 3, 1e6])).encode(), 400, "not fit FP16"),
         (json.dumps(_input(data=None)).encode(), 400, "FP32 data must be numbers"),
         (json.dumps(_input(shape=[1, 5], data=[1] * 5)).encode(), 400, "the model rejected"),
         (json.dumps({**_input(), "outputs": [{"name": "x"}]}).encode(), 400, "unknown output"),

@@ -122,7 +122,11 @@ def _numbers(data: Any, datatype: str, name: str) -> np.ndarray:
         info = np.iinfo(dtype)
         if values.size and (values.min() < info.min or values.max() > info.max):
             raise InvalidInputError(f"input {name!r}: a value does not fit {datatype}")
-    return values.reshape(-1).astype(dtype, copy=False)
+    with np.errstate(over="ignore"):
+        cast = values.reshape(-1).astype(dtype, copy=False)
+    if dtype.kind == "f" and cast.dtype != values.dtype and np.isinf(cast).any():
+        raise InvalidInputError(f"input {name!r}: a value does not fit {datatype}")
+    return cast
 
 
 def _input(tensor: Any, binary: memoryview, offset: int) -> tuple[InputTensor, int]:
