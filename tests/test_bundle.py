@@ -9,6 +9,7 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -166,7 +167,10 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     spec = deployment["spec"]
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     container = spec["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"]["grpc"]["port"] == 5000
+    assert container["livenessProbe"]["grpc"]["port"] == 5000
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    assert {"name": "http", "containerPort": 8080} in container["ports"]
+    assert [p["name"] for p in service["spec"]["ports"]] == ["grpc", "metrics", "http"]
     assert container["image"] == tag
     assert service["spec"]["ports"][0]["appProtocol"] == "kubernetes.io/h2c"
     # The metrics port, named and announced to Prometheus' pod discovery.
@@ -176,6 +180,10 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == "8082"
     assert annotations["prometheus.io/path"] == "/metrics"
+    without_http = attrs.evolve(store.get(tag)[1], env={"DRUCKER_HTTP_PORT": "0"})
+    plain = manifests(without_http)[0]["spec"]["template"]["spec"]["containers"][0]
+    assert [p["name"] for p in plain["ports"]] == ["grpc", "metrics"]
+    assert plain["readinessProbe"]["grpc"]["port"] == 5000
     shared = tmp_path / "shared.yaml"
     result = CliRunner().invoke(
         main,

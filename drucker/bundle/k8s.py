@@ -11,6 +11,7 @@ from drucker.bundle.manifest import Manifest
 from drucker.settings import Settings
 
 METRICS_PORT_ENV = "DRUCKER_METRICS_PORT"
+HTTP_PORT_ENV = "DRUCKER_HTTP_PORT"
 
 
 def _labels(manifest: Manifest) -> dict[str, str]:
@@ -24,6 +25,11 @@ def _labels(manifest: Manifest) -> dict[str, str]:
 def _metrics_port(manifest: Manifest) -> int:
     """The image's metrics port (``metrics.port``; 0: metrics off)."""
     return int(manifest.env.get(METRICS_PORT_ENV, Settings().metrics_port))
+
+
+def http_port(manifest: Manifest) -> int:
+    """The image's V2 REST port (``http.port``; 0: none)."""
+    return int(manifest.env.get(HTTP_PORT_ENV, Settings().http_port))
 
 
 def manifests(
@@ -49,6 +55,7 @@ def manifests(
     probe = {"grpc": {"port": port}, "periodSeconds": 10, "timeoutSeconds": 3}
     metrics_port = _metrics_port(manifest)
     container_ports: list[dict[str, Any]] = [{"name": "grpc", "containerPort": port}]
+    rest = http_port(manifest)
     service_ports: list[dict[str, Any]] = [
         {
             "name": "grpc",
@@ -69,6 +76,14 @@ def manifests(
             "prometheus.io/port": str(metrics_port),
             "prometheus.io/path": "/metrics",
         }
+    readiness: dict[str, Any] = probe
+    if rest:
+        container_ports.append({"name": "http", "containerPort": rest})
+        service_ports.append(
+            {"name": "http", "port": rest, "targetPort": "http", "protocol": "TCP"}
+        )
+        ready = {"httpGet": {"path": "/v2/health/ready", "port": "http"}}
+        readiness = {**ready, "periodSeconds": 10, "timeoutSeconds": 3}
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -94,7 +109,7 @@ def manifests(
                             "image": image or manifest.tag,
                             "imagePullPolicy": "IfNotPresent",
                             "ports": container_ports,
-                            "readinessProbe": {**probe, "initialDelaySeconds": 2},
+                            "readinessProbe": {**readiness, "initialDelaySeconds": 2},
                             "livenessProbe": {
                                 **probe,
                                 "initialDelaySeconds": 20,
