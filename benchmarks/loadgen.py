@@ -7,7 +7,8 @@ Prints one JSON object: requests, errors, latency percentiles, and the generator
 ``--processes 2`` splits the workers over two processes (so the generator can use two cores);
 ``--rows 64`` sends V2 tensors of 64 rows; ``--health-probe`` also calls the standard
 ``grpc.health.v1.Health/Check`` every 10 ms on a connection of its own and reports how long
-the answers took (a slow prediction that blocks the server shows there).
+the answers took (a slow prediction that blocks the server shows there). ``--protocol rest``
+posts V2 JSON requests over HTTP/1.1 instead, one keep-alive connection per worker.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from typing import Any
 import grpc
 import grpc.aio
 import numpy as np
+import orjson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from benchmarks.http_client import HttpConnection, HttpStatusError
 from benchmarks.model import sample_rows
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as v2
@@ -61,6 +64,29 @@ def v2_call(channel: grpc.aio.Channel, model: str, outputs: list[str]) -> Any:
     return call
 
 
+def rest_body(row: np.ndarray, outputs: list[str]) -> bytes:
+    """A V2 JSON inference request for one row (or a block of rows)."""
+    shape = list(row.shape) if row.ndim == 2 else [1, row.size]
+    tensor = {"name": "input-0", "shape": shape, "datatype": "FP32", "data": row.tolist()}
+    document: dict[str, Any] = {"inputs": [tensor]}
+    if outputs:
+        document["outputs"] = [{"name": name} for name in outputs]
+    return orjson.dumps(document)
+
+
+def rest_call(connection: HttpConnection, model: str, outputs: list[str]) -> Any:
+    path = f"/v2/models/{model}/infer"
+    bodies: dict[int, bytes] = {}
+
+    async def call(row: np.ndarray) -> None:
+        body = bodies.get(id(row))
+        if body is None:
+            body = bodies[id(row)] = rest_body(row, outputs)
+        await connection.post(path, body)
+
+    return call
+
+
 async def probe_health(target: str, measure_from: float, stop_at: float) -> list[float]:
     """Latencies of health checks sent every ``HEALTH_INTERVAL`` within the window."""
     latencies: list[float] = []
@@ -87,14 +113,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.start_at:
         await asyncio.sleep(max(0.0, args.start_at - time.time()))
     rows = _requests(args.rows)
-    channels = [
-        grpc.aio.insecure_channel(args.target, options=[("grpc.use_local_subchannel_pool", 1)])
-        for _ in range(min(CHANNELS, args.concurrency))
-    ]
+    outputs = args.outputs.split(",") if args.outputs else []
+    channels: list[grpc.aio.Channel] = []
+    connections: list[HttpConnection] = []
+    if args.protocol == "rest":
+        host, port = args.target.rsplit(":", 1)
+        connections = [HttpConnection(host, int(port)) for _ in range(args.concurrency)]
+        calls = [rest_call(connection, args.model, outputs) for connection in connections]
+    else:
+        channels = [
+            grpc.aio.insecure_channel(args.target, options=[("grpc.use_local_subchannel_pool", 1)])
+            for _ in range(min(CHANNELS, args.concurrency))
+        ]
     if args.protocol == "drucker":
         calls = [drucker_call(channel, args.model) for channel in channels]
-    else:
-        outputs = args.outputs.split(",") if args.outputs else []
+    elif args.protocol == "v2":
         calls = [v2_call(channel, args.model, outputs) for channel in channels]
     latencies: list[float] = []
     errors: list[str] = []
@@ -119,6 +152,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if now >= measure_from:
                     errors.append(str(error.code()))
                 continue
+            except (HttpStatusError, OSError, asyncio.IncompleteReadError) as error:
+                if now >= measure_from:
+                    errors.append(str(error) or type(error).__name__)
+                continue
             if now >= measure_from:
                 latencies.append(time.perf_counter() - now)
 
@@ -128,6 +165,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     for channel in channels:
         await channel.close()
+    for connection in connections:
+        await connection.close()
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return {"latencies": latencies, "errors": errors, "health": health, "cpu": cpu}
 
@@ -186,7 +225,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--target", required=True)
-    parser.add_argument("--protocol", choices=["drucker", "v2"], default="drucker")
+    parser.add_argument("--protocol", choices=["drucker", "v2", "rest"], default="drucker")
     parser.add_argument("--model", default="bench", help="V2 model name")
     parser.add_argument("--outputs", default="", help="V2 outputs to request, comma-separated")
     parser.add_argument("--concurrency", type=int, default=1)

@@ -18,6 +18,8 @@ PLAIN = "drucker-plain"  # a plugin without the batch hook, default settings
 PLAIN_TUNED = "drucker-plain-tuned"
 ROWS = 64
 SLOW_LEVEL = 8
+REST = "drucker-rest"
+MLSERVER_REST = "mlserver-1.7.1-rest"
 
 _COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le}
 
@@ -90,6 +92,24 @@ def lines(results: dict[str, Any]) -> list[str]:
             _ratio(rps(DRUCKER, 32), rps(NO_METRICS, 32)),
             ">=",
             0.95,
+        ),
+        (
+            "c=1 req/s, V2 REST: drucker / MLServer",
+            _ratio(rps(REST, 1), rps(MLSERVER_REST, 1)),
+            ">=",
+            2,
+        ),
+        (
+            "c=32 req/s, V2 REST: drucker / MLServer",
+            _ratio(rps(REST, 32), rps(MLSERVER_REST, 32)),
+            ">=",
+            2,
+        ),
+        (
+            "c=1 p50, V2 REST: drucker / MLServer",
+            _ratio(p50(REST, 1), p50(MLSERVER_REST, 1)),
+            "<=",
+            0.5,
         ),
     ]
     checks += _fast_by_default(results)

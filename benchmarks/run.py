@@ -42,6 +42,8 @@ def _first_prediction(target: Target, port: int, deadline: float) -> bool:
     from drucker._wire import grpc_predict_v2_pb2 as v2
     from drucker._wire import grpc_predict_v2_pb2_grpc as v2_grpc
 
+    if target.protocol == "rest":
+        return _first_rest_prediction(target, port, deadline)
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         while time.monotonic() < deadline:
             try:
@@ -57,6 +59,30 @@ def _first_prediction(target: Target, port: int, deadline: float) -> bool:
                 return True
             except grpc.RpcError:
                 time.sleep(0.02)
+    return False
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _first_rest_prediction(target: Target, port: int, deadline: float) -> bool:
+    import urllib.error
+    import urllib.request
+
+    import numpy as np
+
+    from benchmarks.loadgen import rest_body
+
+    outputs = target.v2_outputs.split(",") if target.v2_outputs else []
+    body = rest_body(np.zeros(20, dtype=np.float32), outputs)
+    url = f"http://127.0.0.1:{port}/v2/models/bench/infer"
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(url, data=body, headers=JSON_HEADERS)
+            with urllib.request.urlopen(request, timeout=1):
+                return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.02)
     return False
 
 

@@ -28,9 +28,9 @@ class Target:
     """How to start one server and how to talk to it."""
 
     name: str
-    protocol: str  # "drucker" or "v2"
+    protocol: str  # "drucker", "v2" (gRPC) or "rest" (V2 over HTTP on the port)
     command: Callable[[Path, int, Path], list[str]]  # (model, port, workdir) -> argv
-    env: dict[str, str] = attrs.field(factory=dict)
+    env: dict[str, str] = attrs.field(factory=dict)  # "{port}" in a value is the port
     prepare: Callable[[], None] = lambda: None
     v2_outputs: str = ""
     rows: int = 1  # rows per V2 request
@@ -62,6 +62,11 @@ def _drucker(
     return command
 
 
+def _drucker_rest(model: Path, port: int, workdir: Path) -> list[str]:
+    """drucker with gRPC on the next port; V2 REST (DRUCKER_HTTP_PORT) on ``port``."""
+    return _drucker()(model, port + 1, workdir)
+
+
 def _floor(model: Path, port: int, workdir: Path) -> list[str]:
     return [sys.executable, "-m", "benchmarks.floor_server", str(model), str(port)]
 
@@ -71,15 +76,23 @@ def _drucker045(model: Path, port: int, workdir: Path) -> list[str]:
 
 
 def _mlserver(model: Path, port: int, workdir: Path) -> list[str]:
+    return _mlserver_ports(model, workdir, grpc_port=port, http_port=port + 1)
+
+
+def _mlserver_rest(model: Path, port: int, workdir: Path) -> list[str]:
+    return _mlserver_ports(model, workdir, grpc_port=port + 1, http_port=port)
+
+
+def _mlserver_ports(model: Path, workdir: Path, *, grpc_port: int, http_port: int) -> list[str]:
     folder = workdir / "mlserver"
     folder.mkdir(exist_ok=True)
     (folder / "settings.json").write_text(
         json.dumps(
             {
                 "host": "127.0.0.1",
-                "grpc_port": port,
-                "http_port": port + 1,
-                "metrics_port": port + 2,
+                "grpc_port": grpc_port,
+                "http_port": http_port,
+                "metrics_port": http_port + 2,
                 "debug": False,
             }
         )
@@ -132,6 +145,20 @@ TARGETS = {
         Target("drucker-0.4.5", "drucker", _drucker045, prepare=ensure_drucker045),
         Target(
             "mlserver-1.7.1", "v2", _mlserver, prepare=ensure_mlserver, v2_outputs="predict_proba"
+        ),
+        # V2 over HTTP, one JSON row per request.
+        Target(
+            "drucker-rest",
+            "rest",
+            _drucker_rest,
+            env={**TUNED_ENV, **V2_ENV, "DRUCKER_HTTP_PORT": "{port}"},
+        ),
+        Target(
+            "mlserver-1.7.1-rest",
+            "rest",
+            _mlserver_rest,
+            prepare=ensure_mlserver,
+            v2_outputs="predict_proba",
         ),
         # V2 requests of 64 rows: rows/s.
         Target(f"floor-v2x{ROWS}", "v2", _floor, rows=ROWS, concurrency=(1, 8)),
@@ -186,8 +213,15 @@ def _free_port() -> int:
 def start(target: Target, model: Path, port: int, workdir: Path) -> subprocess.Popen[bytes]:
     """Launch the server (its output goes to a log file in ``workdir``)."""
     log = (workdir / f"{target.name}.log").open("wb")
-    # Metrics on (the default), on a free port rather than 8082, unless the target says.
-    env = {**os.environ, "DRUCKER_METRICS_PORT": str(_free_port()), **target.env}
+    # Metrics on (the default) on a free port rather than 8082, V2 REST off (8080) unless the
+    # target asks; "{port}" in a target's value is its port.
+    wanted = {key: value.format(port=port) for key, value in target.env.items()}
+    env = {
+        **os.environ,
+        "DRUCKER_METRICS_PORT": str(_free_port()),
+        "DRUCKER_HTTP_PORT": "0",
+        **wanted,
+    }
     return subprocess.Popen(
         target.command(model, port, workdir), stdout=log, stderr=log, env=env, cwd=workdir
     )

@@ -22,7 +22,9 @@ ASGIApp = Any  # an ASGI 3 callable: async (scope, receive, send) -> None
 def _listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     bind_host = host.strip("[]") or "::"
     family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    # and accepted sockets inherit it; without it keep-alive answers wait for delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:

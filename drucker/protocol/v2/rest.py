@@ -95,6 +95,7 @@ class V2RestApp:
         except Exception as error:  # answer 500 and keep serving; the log keeps the cause
             self._log.error(f"V2 REST {scope['method']} {scope['path']} failed: {error!r}")
             status, body, headers = _error(500, "internal server error")
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
