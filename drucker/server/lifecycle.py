@@ -17,7 +17,6 @@ from drucker.observability import NO_METRICS, Metrics, Tracing, bridge_logging
 from drucker.observability.tracing import wanted as tracing_wanted
 from drucker.plugins import DISABLE_PREFIX, build_plugin_manager
 from drucker.protocol.auth import resolve_token
-from drucker.protocol.v2.rest import V2RestApp
 from drucker.runtime import Runtime, system_event_log
 from drucker.server.grpc_server import DruckerServer
 from drucker.server.http import HttpServer
@@ -143,6 +142,9 @@ def _rest_server(
         if not settings.http_port:
             return None
         port = settings.http_port
+    # Imported only when the port is on (orjson and the binding's modules).
+    from drucker.protocol.v2.rest import V2RestApp
+
     app = V2RestApp(
         server.plane,
         server.runtime.log,
