@@ -189,10 +189,11 @@ class Settings:
         doc="port of the Open Inference Protocol over HTTP (V2 REST) on app.host; 0: off",
         check=_PORT,
     )
-    http_body_timeout_seconds: float = _setting(
-        "http.body_timeout_seconds",
+    http_read_timeout_seconds: float = _setting(
+        "http.read_timeout_seconds",
         30.0,
-        doc="how long an HTTP request body may take to arrive; slower ones get 408",
+        doc="how long an HTTP request's head, and then its body, may take to arrive: a slow "
+        "body gets 408, a slow head a closed connection",
         check=_rule(lambda value: value > 0, "must be more than 0, got {value}"),
     )
     log_predictions: bool = _setting(

@@ -282,7 +282,7 @@ def test_bodies_over_the_message_limit_get_413(server: ThreadedServer) -> None:
 def slow_body_server(
     tmp_path_factory: pytest.TempPathFactory, iris_model: Path
 ) -> Iterator[ThreadedServer]:
-    settings = {"application_name": "iris", "http_body_timeout_seconds": 0.5}
+    settings = {"application_name": "iris", "http_read_timeout_seconds": 0.5}
     workdir = tmp_path_factory.mktemp("rest-slow")
     with ThreadedServer(
         "drucker_sklearn", str(iris_model), settings, workdir=workdir, http=True
@@ -317,6 +317,29 @@ def test_a_slow_partial_body_times_out_and_others_are_served(
     finally:
         for sock in stalled:
             sock.close()
+    assert send(server, "GET", "/v2/health/live")[0] == 200
+
+
+def test_slow_request_heads_and_silent_connections_are_closed(
+    slow_body_server: ThreadedServer,
+) -> None:
+    server = slow_body_server
+    trickling = socket.create_connection(("127.0.0.1", server.http_port), timeout=10)
+    silent = socket.create_connection(("127.0.0.1", server.http_port), timeout=10)
+    kept = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=10)
+    try:
+        trickling.sendall(b"POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-")
+        # A keep-alive connection whose second request head stalls is closed as well.
+        kept.request("GET", "/v2/health/live")
+        assert kept.getresponse().read() == b'{"live":true}'
+        assert kept.sock is not None
+        kept.sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHo")
+        for sock in (trickling, silent, kept.sock):
+            assert sock.recv(65536) == b""  # closed by the server, without an answer
+    finally:
+        trickling.close()
+        silent.close()
+        kept.close()
     assert send(server, "GET", "/v2/health/live")[0] == 200
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from drucker.errors import ConfigurationError
+from drucker.server.http_deadline import with_head_timeout
 
 ASGIApp = Any  # an ASGI 3 callable: async (scope, receive, send) -> None
 
@@ -46,6 +47,8 @@ class HttpServer:
     :param name: what the port serves, for error messages (e.g. ``"metrics"``).
     :param reuse_port: bind with ``SO_REUSEPORT`` (several worker processes share the port).
     :param grace_seconds: how long open requests may finish when stopping.
+    :param head_timeout: close connections whose request head takes longer (seconds); ``None``
+        leaves uvicorn's protocol as it is.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class HttpServer:
         name: str = "http",
         reuse_port: bool = False,
         grace_seconds: float = 5.0,
+        head_timeout: float | None = None,
     ) -> None:
         self.name = name
         self._app = app
@@ -64,6 +68,7 @@ class HttpServer:
         self._requested_port = port
         self._reuse_port = reuse_port
         self._grace = grace_seconds
+        self._head_timeout = head_timeout
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -92,6 +97,7 @@ class HttpServer:
             log_config=None,  # records go through the standard logging set up by the caller
             access_log=False,
             timeout_graceful_shutdown=max(int(self._grace), 1),
+            http=with_head_timeout(self._head_timeout) if self._head_timeout else "auto",
         )
         config.load()
         server = uvicorn.Server(config)

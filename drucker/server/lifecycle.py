@@ -150,7 +150,7 @@ def _rest_server(
         server.runtime.log,
         token=token if settings.protect_predictions else None,
         max_body_bytes=settings.max_message_bytes,
-        body_timeout=settings.http_body_timeout_seconds,
+        body_timeout=settings.http_read_timeout_seconds,
     )
     return HttpServer(
         app,
@@ -159,6 +159,7 @@ def _rest_server(
         name="http",
         reuse_port=reuse_port,
         grace_seconds=settings.grace_seconds,
+        head_timeout=settings.http_read_timeout_seconds,
     )
 
 
