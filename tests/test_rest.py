@@ -106,6 +106,13 @@ def test_health_and_metadata_through_tritonclient(client: Any) -> None:
     assert client.get_model_metadata("iris", "iris.joblib")["name"] == "iris"
 
 
+def test_a_version_that_does_not_serve_is_not_ready(server: ThreadedServer) -> None:
+    status, _, body = send(server, "GET", "/v2/models/iris/versions/other.joblib/ready")
+    assert (status, json.loads(body)) == (503, {"name": "iris", "ready": False})
+    status, _, body = send(server, "GET", "/v2/models/iris/versions/iris.joblib/ready")
+    assert (status, json.loads(body)) == (200, {"name": "iris", "ready": True})
+
+
 @pytest.mark.parametrize("binary_in", [False, True], ids=["json-in", "binary-in"])
 @pytest.mark.parametrize("binary_out", [False, True], ids=["json-out", "binary-out"])
 def test_answers_equal_grpc_v2_and_the_drucker_protocol(
