@@ -377,7 +377,10 @@ def test_protected_predictions_need_the_bearer_token(
     assert got_status == status
     if status == 401:
         assert "token" in json.loads(got)["error"]
-    assert send(protected, "GET", "/v2/models/iris")[0] == 200  # metadata stays open
+    # Model metadata needs the token as on gRPC; health and readiness stay open.
+    assert send(protected, "GET", "/v2/models/iris", headers=headers)[0] == status
+    assert send(protected, "GET", "/v2/models/iris/ready")[0] == 200
+    assert send(protected, "GET", "/v2/health/ready")[0] == 200
 
 
 def test_protected_predictions_cover_grpc_v2_too(protected: ThreadedServer) -> None:

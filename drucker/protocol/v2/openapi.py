@@ -139,6 +139,7 @@ def _model_paths(prefix: str, parameters: list[dict[str, Any]]) -> dict[str, Any
                 "parameters": parameters,
                 "responses": {
                     "200": _json(_ref("ModelMetadata"), "the model's versions and tensors"),
+                    "401": _error("a bearer token is needed (management.protect_predictions)"),
                     "404": _error("no such model or version"),
                 },
             }

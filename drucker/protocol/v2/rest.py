@@ -54,8 +54,8 @@ class ClientGone(Exception):
 class V2RestApp:
     """Health, metadata and inference of the Open Inference Protocol over HTTP.
 
-    :param token: the bearer token inference needs (``management.protect_predictions``);
-        ``None`` leaves inference open.
+    :param token: the bearer token that inference and model metadata need
+        (``management.protect_predictions``, as for gRPC); ``None`` leaves them open.
     :param max_body_bytes: larger bodies get 413 (the gRPC message-size limit).
     :param body_timeout: seconds a request body may take to arrive; slower ones get 408.
     """
@@ -112,6 +112,7 @@ class V2RestApp:
             if action == "/ready":
                 ready = plane.model_ready(name, version)
                 return _json(200 if ready else 503, {"name": name, "ready": ready})
+            self._check_token(scope)
             return _json(200, codec.model_metadata(plane.model_metadata(name, version)))
         if path == "/v2/health/live":
             _allow(method, "GET")
@@ -131,11 +132,7 @@ class V2RestApp:
     async def _infer(
         self, scope: Scope, receive: Receive, name: str, version: str
     ) -> tuple[int, bytes, list[Any]]:
-        headers = _headers(scope)
-        if self._token is not None:
-            refusal = bearer_refusal(headers.get(b"authorization"), self._token)
-            if refusal is not None:
-                raise UnauthenticatedError(refusal)
+        headers = self._check_token(scope)
         length = headers.get(codec.HEADER_LENGTH.encode())
         header_length: int | None = None
         if length is not None:
@@ -160,6 +157,15 @@ class V2RestApp:
                 (codec.HEADER_LENGTH.encode(), str(json_length).encode()),
             ],
         )
+
+    def _check_token(self, scope: Scope) -> dict[bytes, bytes]:
+        """The request's headers; :class:`UnauthenticatedError` without the needed token."""
+        headers = _headers(scope)
+        if self._token is not None:
+            refusal = bearer_refusal(headers.get(b"authorization"), self._token)
+            if refusal is not None:
+                raise UnauthenticatedError(refusal)
+        return headers
 
     async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
         """The request body, refused past the size limit or when it comes too slowly."""
