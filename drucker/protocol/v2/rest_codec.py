@@ -63,8 +63,8 @@ def loads(document: bytes | bytearray | memoryview | str) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """JSON bytes of a value (numpy arrays included)."""
-    return orjson.dumps(value, option=_DUMP_OPTIONS)
+    """JSON bytes of a value (numpy arrays included; other types as their text, as on gRPC)."""
+    return orjson.dumps(value, default=str, option=_DUMP_OPTIONS)
 
 
 def _mapping(value: Any, what: str) -> dict[str, Any]:
