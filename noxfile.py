@@ -18,13 +18,12 @@ TEST_DEPS = [
     "pytest-timeout>=2.3",
     "hypothesis>=6.100",  # property-based round trips (coercion, V2 tensors)
     "tritonclient[grpc,http]>=2.50",
-    "schemathesis>=4.0",  # fuzzes the V2 REST endpoints from their OpenAPI document
     "kubernetes-validate>=1.30",
     "kserve>=0.15",  # KServe's own InferenceGRPCClient, run by tests/clients/kserve_v2.py
     "moto[server]>=5.1",  # an S3 API server on loopback for the shared model store
     "s3fs>=2024.6",  # the store's S3 backend (drucker[s3])
     "playwright>=1.45",  # drives Debian's chromium in the dashboard's browser tests
-    "schemathesis>=4.0",  # property-based run against the dashboard's OpenAPI schema
+    "schemathesis>=4.0",  # property-based runs against the dashboard's and V2 REST's OpenAPI
     GRPCIO_TOOLS,
 ]
 PYTHON = "3.11"
