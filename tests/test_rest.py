@@ -20,7 +20,7 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN, REPO
-from tests.serving import ThreadedServer, wait_for
+from tests.serving import ServeProcess, ThreadedServer, free_port, wait_for
 from tests.wire import call
 
 triton_http = pytest.importorskip("tritonclient.http", reason="tritonclient[http] is missing")
@@ -454,3 +454,37 @@ def test_kserve_rest_client_matches_the_drucker_protocol(server: ThreadedServer)
         assert answer[mode]["id"] == f"kserve-{mode}"
         assert answer[mode]["labels"] == [label for label, _ in expected]
         assert answer[mode]["scores"] == pytest.approx([s for _, s in expected], abs=1e-6)
+
+
+def test_workers_share_the_http_port(tmp_path: Path, echo_model: Path) -> None:
+    """With --workers 2 each worker serves V2 REST on the same port (SO_REUSEPORT)."""
+    port, http_port = free_port(), free_port()
+    args = ["--plugin", ECHO_PLUGIN, "--model", str(echo_model), "--port", str(port)]
+    server = ServeProcess(
+        [*args, "--workers", "2"],
+        cwd=tmp_path,
+        env={"DRUCKER_HTTP_PORT": str(http_port)},
+    )
+    document = json.dumps(
+        {"inputs": [{"name": "input", "shape": [1], "datatype": "BYTES", "data": ["x"]}]}
+    ).encode()
+    pids: set[int] = set()
+
+    def both_answered() -> bool:
+        connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        try:
+            connection.request("POST", "/v2/models/drucker/infer", body=document)
+            response = connection.getresponse()
+            if response.status == 200:
+                pids.add(json.loads(response.read())["parameters"]["pid"])
+        except OSError:
+            pass  # not listening yet
+        finally:
+            connection.close()
+        return len(pids) == 2
+
+    try:
+        server.wait_serving(port)
+        wait_for(both_answered, "answers from both workers over HTTP")
+    finally:
+        assert server.terminate() == 0
