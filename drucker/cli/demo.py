@@ -51,6 +51,7 @@ async def _demo(port: int, keep_serving: bool) -> None:
                 "eval_dir": workdir,
                 "log_predictions": False,
                 "metrics_port": 0,  # a demo need not take port 8082
+                "http_port": 0,  # nor 8080
             },
         )
         runtime = build_runtime("drucker_sklearn", settings)
