@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -21,19 +22,16 @@ from drucker.bundle.manifest import (
     recipe,
     write_manifest,
 )
-from drucker.bundle.spec import BundleSpec, load_spec, validate_version
+from drucker.bundle.spec import DEFAULT_BASE_IMAGE, BundleSpec, load_spec, validate_version
 from drucker.bundle.store import BundleStore
-from drucker.bundle.wheels import (
-    add_drucker_wheel,
-    download_wheels,
-    lock_file,
-    pin,
-    read_requirements,
-)
+from drucker.bundle.target import DEFAULT_GLIBC, Target
+from drucker.bundle.wheels import lock_file, read_requirements, resolve
 from drucker.errors import ConfigurationError
 
 SETTINGS_PATH = "app/settings.yml"
 VERSION_DIGITS = 12
+BASE_IMAGE_ENV = "DRUCKER_BASE_IMAGE"
+_PYTHON_IN_NAME = re.compile(r"(?:python|py)[:-]?3\.?(\d{1,2})(?!\d)")
 
 
 @attrs.frozen
@@ -43,6 +41,48 @@ class BuildResult:
     path: Path
     manifest: Manifest
     created: bool
+
+
+def choose_base_image(spec: BundleSpec, given: str | None = None) -> str:
+    """``--base-image``, else ``bundle.yaml``'s ``base_image``, else ``$DRUCKER_BASE_IMAGE``."""
+    return given or spec.base_image or os.environ.get(BASE_IMAGE_ENV) or DEFAULT_BASE_IMAGE
+
+
+def python_in_name(image: str) -> str | None:
+    """The Python version an image's name states (``python:3.12-slim``, ``…-py311``), if any."""
+    found = _PYTHON_IN_NAME.search(image.rsplit("/", 1)[-1])
+    return f"3.{found.group(1)}" if found else None
+
+
+def choose_target(
+    spec: BundleSpec,
+    base_image: str,
+    *,
+    python: str | None = None,
+    platform: str | None = None,
+    image_python: str | None = None,
+    image_glibc: str | None = None,
+) -> Target:
+    """The target to resolve for: given values, else the base image's (inspected or named).
+
+    :raises ConfigurationError: when the Python asked for differs from the base image's, or
+        when no Python version is known.
+    """
+    wanted = python or spec.python
+    if image_python is not None:
+        if wanted is not None and wanted != image_python:
+            raise ConfigurationError(
+                f"the bundle asks for Python {wanted}, but the base image {base_image} has "
+                f"Python {image_python}: choose a base image with {wanted}"
+            )
+        wanted = image_python
+    wanted = wanted or python_in_name(base_image)
+    if wanted is None:
+        raise ConfigurationError(
+            f"which Python does {base_image} have? Give `python: 3.X` in bundle.yaml or "
+            "--python (without --no-image it is read from the image)"
+        )
+    return Target(wanted, platform or spec.platform, image_glibc or DEFAULT_GLIBC)
 
 
 def _created_time() -> str:
@@ -92,18 +132,25 @@ def assemble(
     *,
     version: str | None = None,
     base_image: str | None = None,
+    target: Target | None = None,
+    refresh: bool = False,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BuildResult:
-    """Resolve, copy, digest and store the bundle of ``project``; no Docker involved."""
+    """Resolve, copy, digest and store the bundle of ``project``; no Docker involved.
+
+    ``target`` defaults to what :func:`choose_target` finds without inspecting the image;
+    ``refresh`` resolves the requirements again instead of reusing a cached resolution.
+    """
     spec = load_spec(project)
     if version is not None:
         validate_version(version)
+    base = choose_base_image(spec, base_image)
+    target = target or choose_target(spec, base)
+    requirements = read_requirements(spec.requirements, project)
+    resolution = resolve(requirements, target, store.cache_dir, refresh=refresh, progress=progress)
+    pinned = resolution.packages
     with store.staging() as staged:
-        progress("resolving and downloading wheels")
-        wheelhouse = staged / "wheelhouse"
-        drucker_wheel = add_drucker_wheel(wheelhouse)
-        download_wheels(wheelhouse, read_requirements(spec.requirements, project), drucker_wheel)
-        pinned = pin(wheelhouse)
+        resolution.copy_into(staged / "wheelhouse")
         (staged / "requirements.lock").write_text(lock_file(pinned), encoding="utf-8")
 
         progress("copying the plugin, settings, files and model")
@@ -118,7 +165,7 @@ def assemble(
             model = f"model/{Path(spec.model).name}"
             _copy(project / spec.model, staged / model)
 
-        files = file_digests(staged)
+        files = file_digests(staged, known={f"wheelhouse/{p.filename}": p.sha256 for p in pinned})
         draft = Manifest(
             name=spec.name,
             version="",
@@ -129,7 +176,9 @@ def assemble(
             model=model,
             settings=SETTINGS_PATH,
             port=spec.port,
-            base_image=base_image or spec.base_image,
+            base_image=base,
+            python=target.python,
+            platform=target.platform,
             env=dict(spec.env),
             labels=dict(spec.labels),
             packages=pinned,

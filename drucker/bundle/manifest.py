@@ -37,6 +37,8 @@ class Manifest:
     labels: dict[str, str]
     packages: list[PinnedPackage]
     files: dict[str, str]
+    python: str = "3.11"
+    platform: str = "linux/amd64"
 
     @property
     def tag(self) -> str:
@@ -47,13 +49,18 @@ class Manifest:
 _converter = cattrs.Converter(forbid_extra_keys=True)
 
 
-def file_digests(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` by relative POSIX path, except derived files."""
-    return {
-        path.relative_to(root).as_posix(): sha256_file(path)
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and path.relative_to(root).as_posix() not in NOT_DIGESTED
-    }
+def file_digests(root: Path, known: dict[str, str] | None = None) -> dict[str, str]:
+    """sha256 of every file under ``root`` by relative POSIX path, except derived files.
+
+    ``known`` gives digests computed already (e.g. of cached wheels), which are not re-read.
+    """
+    known = known or {}
+    digests = {}
+    for path in sorted(root.rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if path.is_file() and name not in NOT_DIGESTED:
+            digests[name] = known.get(name) or sha256_file(path)
+    return digests
 
 
 def bundle_digest(files: dict[str, str], recipe: dict[str, Any]) -> str:
@@ -109,6 +116,8 @@ def recipe(manifest: Manifest) -> dict[str, Any]:
         "settings": manifest.settings,
         "port": manifest.port,
         "base_image": manifest.base_image,
+        "python": manifest.python,
+        "platform": manifest.platform,
         "env": manifest.env,
         "labels": manifest.labels,
     }

@@ -10,6 +10,7 @@ import attrs
 import cattrs
 import yaml
 
+from drucker.bundle.target import DEFAULT_PLATFORM, PLATFORMS
 from drucker.errors import ConfigurationError
 
 SPEC_FILE = "bundle.yaml"
@@ -29,7 +30,9 @@ class BundleSpec:
     include: list[str] = attrs.field(factory=list)
     requirements: list[str] | str = attrs.field(factory=list)
     settings: str | None = None
-    base_image: str = DEFAULT_BASE_IMAGE
+    base_image: str | None = None  # None: $DRUCKER_BASE_IMAGE, else DEFAULT_BASE_IMAGE
+    python: str | None = None  # None: the base image's Python
+    platform: str = DEFAULT_PLATFORM
     env: dict[str, str] = attrs.field(factory=dict)
     labels: dict[str, str] = attrs.field(factory=dict)
     port: int = 5000
@@ -92,7 +95,9 @@ def load_spec(project: Path) -> BundleSpec:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigurationError(f"{path}: no bundle spec here") from None
+        raise ConfigurationError(
+            f"no {SPEC_FILE} in {project.resolve()} (`drucker bundle init` writes a starting one)"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -128,5 +133,9 @@ def _check_files(spec: BundleSpec, project: Path, path: Path) -> None:
     for pattern in spec.include:
         if not any(project.glob(pattern)):
             raise ConfigurationError(f"{path}: key 'include': {pattern} matches no file")
+    if spec.platform not in PLATFORMS:
+        raise ConfigurationError(
+            f"{path}: key 'platform': {spec.platform} is not one of {', '.join(sorted(PLATFORMS))}"
+        )
     if not 0 < spec.port < 65536:
         raise ConfigurationError(f"{path}: key 'port': {spec.port} is not a port")

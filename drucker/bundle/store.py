@@ -23,6 +23,7 @@ from drucker.errors import AlreadyExistsError, ConfigurationError, NotFoundError
 
 STORE_ENV = "DRUCKER_BUNDLE_STORE"
 STAGING = ".staging"
+CACHE = ".cache"
 
 
 def default_root() -> Path:
@@ -58,6 +59,11 @@ class BundleStore:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Resolutions, wheels and image facts reused between builds (safe to delete)."""
+        return self.root / CACHE
 
     def path(self, name: str, version: str) -> Path:
         return self.root / name / version
