@@ -1,4 +1,7 @@
-"""Kubernetes manifests for a bundle image: Deployment, Service and HorizontalPodAutoscaler."""
+"""Kubernetes manifests for a bundle image: Deployment, Service, autoscaler and disruption budget.
+
+The management token comes from a Secret (key ``token``), so every replica accepts the same one.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +35,15 @@ def http_port(manifest: Manifest) -> int:
     return int(manifest.env.get(HTTP_PORT_ENV, Settings().http_port))
 
 
+TOKEN_ENV = "DRUCKER_MANAGEMENT_TOKEN"
+TOKEN_KEY = "token"
+
+
+def token_secret_name(manifest: Manifest) -> str:
+    """The default name of the Secret holding the management token."""
+    return f"{manifest.name}-management-token"
+
+
 def manifests(
     manifest: Manifest,
     *,
@@ -44,10 +56,13 @@ def manifests(
     memory_limit: str = "1Gi",
     store_url: str | None = None,
     store_secret: str | None = None,
+    token_secret: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The three resources, named after the bundle; ``image`` defaults to ``NAME:VERSION``.
+    """The four resources, named after the bundle; ``image`` defaults to ``NAME:VERSION``.
 
-    With ``store_url`` the replicas share that model store (see :func:`shared_store`).
+    ``token_secret`` names the Secret whose ``token`` key is the management token (default
+    ``NAME-management-token``). With ``store_url`` the replicas share that model store (see
+    :func:`shared_store`).
     """
     labels = _labels(manifest)
     selector = {"app.kubernetes.io/name": manifest.name}
@@ -109,6 +124,17 @@ def manifests(
                             "image": image or manifest.tag,
                             "imagePullPolicy": "IfNotPresent",
                             "ports": container_ports,
+                            "env": [
+                                {
+                                    "name": TOKEN_ENV,
+                                    "valueFrom": {
+                                        "secretKeyRef": {
+                                            "name": token_secret or token_secret_name(manifest),
+                                            "key": TOKEN_KEY,
+                                        }
+                                    },
+                                }
+                            ],
                             "readinessProbe": {**readiness, "initialDelaySeconds": 2},
                             "livenessProbe": {
                                 **probe,
@@ -157,9 +183,15 @@ def manifests(
             ],
         },
     }
+    disruption_budget = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": manifest.name, "labels": labels},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+    }
     if store_url:
         shared_store(deployment, manifest, store_url, store_secret)
-    return [deployment, service, autoscaler]
+    return [deployment, service, autoscaler, disruption_budget]
 
 
 CACHE_MOUNT = "/var/cache/drucker"
@@ -170,19 +202,14 @@ def shared_store(
 ) -> None:
     """Point every replica at one model store: the URL, its credentials from the Secret
     ``secret`` (all its keys become environment variables, e.g. ``AWS_ACCESS_KEY_ID``; never
-    inlined), a cache volume (``emptyDir``), and one management token for all replicas from the
-    Secret ``<name>-management-token`` (key ``token``)."""
+    inlined) and a cache volume (``emptyDir``); the management token comes from its Secret
+    already (see :func:`manifests`)."""
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     container["env"] = [
         {"name": "DRUCKER_STORE_URL", "value": url},
         {"name": "DRUCKER_STORE_CACHE_DIR", "value": CACHE_MOUNT},
-        {
-            "name": "DRUCKER_MANAGEMENT_TOKEN",
-            "valueFrom": {
-                "secretKeyRef": {"name": f"{manifest.name}-management-token", "key": "token"}
-            },
-        },
+        *container.get("env", []),
     ]
     if secret:
         container["envFrom"] = [{"secretRef": {"name": secret}}]
@@ -190,6 +217,13 @@ def shared_store(
     pod["volumes"] = [{"name": "model-cache", "emptyDir": {}}]
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes every mapping out in full: no ``&id001`` anchors for values used twice."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render(resources: list[dict[str, Any]]) -> str:
     """The resources as one multi-document YAML text."""
-    return yaml.safe_dump_all(resources, sort_keys=False)
+    return yaml.dump_all(resources, Dumper=_PlainDumper, sort_keys=False)

@@ -14,7 +14,8 @@ import attrs
 import click
 
 from drucker.bundle.store import BundleStore
-from drucker.errors import DruckerError
+from drucker.bundle.target import PLATFORMS
+from drucker.errors import ConfigurationError, DruckerError
 
 T = TypeVar("T")
 
@@ -45,44 +46,162 @@ def bundle() -> None:
 
 
 @bundle.command()
-@click.argument("project", default=".", type=click.Path(exists=True, file_okay=False))
-@click.option("--version", help="Version to give (default: derived from the content digest).")
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="Bundle name (default: the directory's name).")
+def init(directory: Path, name: str | None) -> None:
+    """Start a model project in DIRECTORY: bundle.yaml, a plugin, a model and settings.
+
+    Nothing is overwritten: when one of the files exists, nothing is written.
+    """
+    from drucker.bundle.scaffold import init_project
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = _guard(lambda: init_project(directory, name))
+    for path in written:
+        click.echo(str(path))
+    click.echo(
+        f"serve it: cd {directory} && drucker serve --plugin plugin.py --settings settings.yml\n"
+        f"bundle it: drucker bundle build {directory}",
+        err=True,
+    )
+
+
+@bundle.command()
+@click.argument("project", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--bundle-version",
+    "version",
+    metavar="VERSION",
+    help="The bundle's version, i.e. the image tag (default: from the content digest). "
+    "drucker's own version is `drucker --version`.",
+)
 @click.option("--no-image", is_flag=True, help="Store the bundle but build no image.")
-@click.option("--base-image", help="Base image with Python 3.11+ (default: bundle.yaml's).")
+@click.option(
+    "--base-image",
+    metavar="IMAGE",
+    help="Base image with python3 (default: bundle.yaml's base_image, else "
+    "$DRUCKER_BASE_IMAGE, else python:3.11-slim).",
+)
+@click.option(
+    "--python",
+    metavar="X.Y",
+    help="Python of the image (default: bundle.yaml's python, else read from the base image).",
+)
+@click.option(
+    "--platform",
+    type=click.Choice(sorted(PLATFORMS)),
+    help="Platform of the image (default: bundle.yaml's platform, else linux/amd64).",
+)
+@click.option(
+    "--no-cache", is_flag=True, help="Resolve the requirements again and rebuild every layer."
+)
+@click.option(
+    "--tag",
+    "tags",
+    metavar="REF",
+    multiple=True,
+    help="Another tag for the image, e.g. registry.example.com/team/iris:1.0 (repeatable).",
+)
 @store_option
 def build(
-    project: str,
+    project: Path,
     version: str | None,
     no_image: bool,
     base_image: str | None,
+    python: str | None,
+    platform: str | None,
+    no_cache: bool,
+    tags: tuple[str, ...],
     store_root: str | None,
 ) -> None:
     """Build the bundle of PROJECT (a directory with bundle.yaml) and its image.
 
+    Wheels are resolved for the image's Python and platform, not this host's, and the
+    resolution is reused while the requirements, target and index settings stay the same.
     The last line of standard output is the image tag NAME:VERSION.
     """
-    from drucker.bundle.build import assemble
-    from drucker.bundle.image import build_image
+    from drucker.bundle.build import assemble, choose_base_image, choose_target
+    from drucker.bundle.image import base_image as inspect_base
+    from drucker.bundle.image import build_image, docker_client
+    from drucker.bundle.spec import load_spec
 
     def report(message: str) -> None:
         click.echo(message, err=True)
 
     started = time.monotonic()
+    store = _store(store_root)
+    spec = _guard(lambda: load_spec(project))
+    base = choose_base_image(spec, base_image)
+    client = None
+    if no_image:
+        target = _guard(lambda: choose_target(spec, base, python=python, platform=platform))
+    else:
+        # Everything the image build needs is checked before anything is resolved.
+        client = _guard(docker_client)
+        facts = _guard(lambda: inspect_base(client, base, store.cache_dir))
+        target = _guard(
+            lambda: choose_target(
+                spec,
+                base,
+                python=python,
+                platform=platform,
+                image_python=facts.python,
+                image_glibc=facts.glibc,
+            )
+        )
+        if facts.platform != target.platform:
+            _guard(
+                lambda: _fail(
+                    f"base image {base} is {facts.platform}, the bundle is for "
+                    f"{target.platform}: give a {target.platform} base image, or --no-image"
+                )
+            )
+    report(f"building for {target.describe()} on {base}")
     result = _guard(
         lambda: assemble(
-            Path(project),
-            _store(store_root),
+            project,
+            store,
             version=version,
-            base_image=base_image,
+            base_image=base,
+            target=target,
+            refresh=no_cache,
             progress=report,
         )
     )
     state = "stored" if result.created else "unchanged (already stored)"
     report(f"bundle {result.manifest.tag} {state} in {result.path}")
-    if not no_image:
-        _guard(lambda: build_image(result.path, result.manifest, report))
+    if client is not None:
+        _guard(
+            lambda: build_image(
+                result.path, result.manifest, report, client, no_cache=no_cache, tags=tags
+            )
+        )
         report(f"image {result.manifest.tag} ready ({time.monotonic() - started:.1f} s)")
     click.echo(result.manifest.tag)
+
+
+def _fail(message: str) -> None:
+    raise ConfigurationError(message)
+
+
+@bundle.command()
+@click.argument("tag")
+@click.argument("reference", metavar="REF")
+@store_option
+def push(tag: str, reference: str, store_root: str | None) -> None:
+    """Push the image of NAME:VERSION as REF ([REGISTRY/]REPOSITORY[:TAG]).
+
+    The engine's credentials are used (`docker login`); REF's tag defaults to the version.
+    Prints the pushed reference and its digest.
+    """
+    from drucker.bundle.image import docker_client, push_image
+
+    _, manifest = _guard(lambda: _store(store_root).get(tag))
+    client = _guard(docker_client)
+    pushed, digest = _guard(
+        lambda: push_image(client, manifest, reference, lambda m: click.echo(m, err=True))
+    )
+    click.echo(f"{pushed}@{digest}" if digest else pushed)
 
 
 @bundle.command(name="list")
@@ -172,6 +291,15 @@ def serve(tag: str, port: int | None, store_root: str | None) -> None:
     metavar="NAME",
     help="Secret whose keys become the store's credentials (e.g. AWS_ACCESS_KEY_ID).",
 )
+@click.option("--cpu", default="500m", show_default=True, help="CPU request of a replica.")
+@click.option("--memory", default="512Mi", show_default=True, help="Memory request of a replica.")
+@click.option("--cpu-limit", default="2", show_default=True)
+@click.option("--memory-limit", default="1Gi", show_default=True)
+@click.option(
+    "--token-secret",
+    metavar="NAME",
+    help="Secret whose key 'token' is the management token (default: NAME-management-token).",
+)
 @store_option
 def k8s(
     tag: str,
@@ -181,10 +309,21 @@ def k8s(
     max_replicas: int,
     store_url: str | None,
     store_secret: str | None,
+    cpu: str,
+    memory: str,
+    cpu_limit: str,
+    memory_limit: str,
+    token_secret: str | None,
     store_root: str | None,
 ) -> None:
-    """Write Kubernetes manifests (Deployment, Service, HPA) for a bundle's image."""
-    from drucker.bundle.k8s import manifests, render
+    """Write Kubernetes manifests for a bundle's image.
+
+    Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget. The management
+    token is read from a Secret; make it first, e.g.
+    `kubectl create secret generic NAME-management-token --from-literal=token=$(openssl rand
+    -hex 32)`.
+    """
+    from drucker.bundle.k8s import manifests, render, token_secret_name
 
     if store_secret and not store_url:
         raise click.UsageError("--store-secret needs --store-url")
@@ -196,6 +335,16 @@ def k8s(
         max_replicas=max_replicas,
         store_url=store_url,
         store_secret=store_secret,
+        cpu=cpu,
+        memory=memory,
+        cpu_limit=cpu_limit,
+        memory_limit=memory_limit,
+        token_secret=token_secret,
+    )
+    click.echo(
+        f"the pods read the management token from Secret "
+        f"{token_secret or token_secret_name(manifest)} (key 'token')",
+        err=True,
     )
     text = render(resources)
     if output:
