@@ -82,6 +82,7 @@ class ModelManager:
         self._smoke = json.loads(settings.smoke_input) if settings.smoke_input else None
         self._failure: _FollowFailure | None = None
         self.follow_failures = 0  # loads of the store's active model that failed, in total
+        self._forced_over: ActiveRecord | None = None  # the record --force-model served over
         self._identity = f"{socket.gethostname()}:{settings.port} (pid {os.getpid()})"
 
     def begin_model_upload(self, name: str) -> PendingUpload:
@@ -98,18 +99,25 @@ class ModelManager:
         """Start receiving an evaluation data file."""
         return self.data.begin(name, self.runtime.settings.max_upload_bytes, replace_active=True)
 
-    def load_initial(self, explicit: str | None, explicit_sha256: str | None = None) -> ActiveModel:
+    def load_initial(
+        self, explicit: str | None, explicit_sha256: str | None = None, force: bool = False
+    ) -> ActiveModel:
         """Load and activate the start-up model.
 
         The store's active-model record (the last successful switch) wins over ``--model`` and
         the settings, as Drucker 0.4.5's model assignment did; when it cannot be loaded, the
-        configured model serves and the record is followed later.
+        configured model serves and the record is followed later. With ``force`` and
+        ``explicit``, ``explicit`` serves and that record is not followed (a later switch is).
         """
         log = self.runtime.log
         try:
             record = self.models.active_record()
         except DruckerError as error:
             log.error(f"cannot read the store's active model, starting without it: {error}")
+            record = None
+        forced_over = record if force and explicit is not None else None
+        if forced_over is not None:
+            self._forced_over = forced_over
             record = None
         if record is not None:
             try:
@@ -118,13 +126,20 @@ class ModelManager:
                 log.error(f"the stored active model {record.name} cannot be loaded: {error}")
             else:
                 self._activate(active)
+                hint = (
+                    f"--model {explicit} is not served: add --force-model to serve it"
+                    if explicit is not None
+                    else "to serve another file: --model FILE --force-model"
+                )
                 log.info(
-                    f"loaded model {record.name} (the last model switched to, model store)",
+                    f"loaded model {record.name} (the last model switched to, model store; {hint})",
                     model_path=active.path,
                     sha256=active.sha256,
                 )
                 return active
         path, name, reason = self._configured_model(explicit, explicit_sha256)
+        if forced_over is not None:
+            reason += f" and --force-model, over the store's last switch to {forced_over.name}"
         active = self._load(path, name, None)
         with contextlib.suppress(OSError):  # loaded, so readable; the digest is for reports
             active = attrs.evolve(active, sha256=sha256_of(path))
@@ -248,9 +263,13 @@ class ModelManager:
         try:
             record = self.models.active_record()
             current = self.runtime.active
-            if record is None or (
-                current is not None
-                and (current.name, current.sha256) == (record.name, record.sha256)
+            if (
+                record is None
+                or record == self._forced_over
+                or (
+                    current is not None
+                    and (current.name, current.sha256) == (record.name, record.sha256)
+                )
             ):
                 self._failure = None
                 return None

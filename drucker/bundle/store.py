@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import os
 import shutil
 import tarfile
@@ -118,21 +117,33 @@ class BundleStore:
         return manifest
 
     def export(self, tag: str, archive: Path) -> Manifest:
-        """Write a bundle as one reproducible ``.tar.gz`` (sorted entries, no owners, no times)."""
+        """Write a bundle as one reproducible ``.tar.gz``, streamed file by file.
+
+        The bytes depend only on the bundle: entries are sorted, without owners or times, and
+        the gzip header holds neither a file name nor a time. The archive is written next to
+        its final name and renamed into place when complete.
+        """
         path, manifest = self.get(tag)
         verify(path, manifest)
         archive.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                info = tar.gettarinfo(str(file), arcname=file.relative_to(path).as_posix())
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                with file.open("rb") as handle:
-                    tar.addfile(info, handle)
-        with archive.open("wb") as out, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
-            gz.write(buffer.getvalue())
+        partial = archive.with_name(f".{archive.name}.partial")
+        try:
+            with (
+                partial.open("wb") as out,
+                gzip.GzipFile(filename="", fileobj=out, mode="wb", mtime=0) as compressed,
+                tarfile.open(fileobj=compressed, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+            ):
+                for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                    info = tar.gettarinfo(str(file), arcname=file.relative_to(path).as_posix())
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    info.mtime = 0
+                    info.mode = 0o644
+                    with file.open("rb") as handle:
+                        tar.addfile(info, handle)
+            os.replace(partial, archive)
+        finally:
+            partial.unlink(missing_ok=True)
         return manifest
 
     def import_archive(self, archive: Path) -> Manifest:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -13,6 +14,13 @@ import grpc
 from drucker.client import Client, ClientError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_TARGET = "localhost:5000"
+TARGET_ENV = "DRUCKER_TARGET"
+TOKEN_ENV = "DRUCKER_MANAGEMENT_TOKEN"
+TOKEN_FILE_ENV = "DRUCKER_MANAGEMENT_TOKEN_FILE"
+SETTINGS_ENV = "DRUCKER_SETTINGS_YAML"
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0", "[::]"})
 
 # Exit codes: 0 success, 2 usage, then one per family of gRPC errors.
 EXIT_CODES = {
@@ -51,24 +59,126 @@ def exit_code(error: ClientError) -> int:
     return EXIT_CODES.get(error.code, EXIT_OTHER)
 
 
-def client_options(function: F) -> F:
-    """``--target``, ``--token``, ``--timeout`` and ``--tls-ca``, turned into a ``client``."""
+def target_option(function: F) -> F:
+    """``--target`` with the same default and environment variable in every command."""
+    return click.option(
+        "--target",
+        default=DEFAULT_TARGET,
+        show_default=True,
+        envvar=TARGET_ENV,
+        show_envvar=True,
+        help="HOST:PORT of the server.",
+    )(function)
 
-    @click.option("--target", default="localhost:5000", show_default=True, help="HOST:PORT")
+
+def is_local(target: str) -> bool:
+    """Whether ``target`` names this machine (only then is a local token file read)."""
+    host = target.rpartition(":")[0] if ":" in target else target
+    return host in LOCAL_HOSTS
+
+
+def _token_file_candidates(settings_file: str | None) -> list[Path]:
+    """Where a local server keeps its generated token, by the settings it runs with."""
+    from drucker.errors import DruckerError
+    from drucker.settings import load_settings
+
+    files: list[str | None] = [settings_file]
+    if settings_file is None:
+        files = ["settings.yml"] if Path("settings.yml").is_file() else []
+        files.append(None)  # the built-in defaults
+    found = []
+    for path in files:
+        try:
+            found.append(load_settings(path).token_file)
+        except DruckerError:
+            continue
+    return list(dict.fromkeys(found))
+
+
+def find_token(
+    token: str | None, token_file: str | None, settings_file: str | None, target: str
+) -> tuple[str | None, list[str]]:
+    """The management token and, in words, every place that was looked at.
+
+    ``--token`` (or ``$DRUCKER_MANAGEMENT_TOKEN``), else ``--token-file`` (or
+    ``$DRUCKER_MANAGEMENT_TOKEN_FILE``), else, for a server on this machine, the token file of
+    its settings (``--settings``, ``./settings.yml`` or the defaults).
+    """
+    context = click.get_current_context()
+    source = context.get_parameter_source("token")
+    if token:
+        origin = "$" + TOKEN_ENV if source is click.core.ParameterSource.ENVIRONMENT else "--token"
+        return token, [f"{origin} (used)"]
+    tried = [f"--token and ${TOKEN_ENV}: not given"]
+    candidates = [Path(token_file)] if token_file else []
+    if not token_file:
+        tried.append(f"--token-file and ${TOKEN_FILE_ENV}: not given")
+        if is_local(target):
+            candidates = _token_file_candidates(settings_file)
+        else:
+            tried.append(f"local token files: not read for a remote target ({target})")
+    for path in candidates:
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            tried.append(f"token file {path}: not found")
+            continue
+        except OSError as exc:
+            tried.append(f"token file {path}: not readable ({exc.strerror})")
+            continue
+        if text:
+            return text, [f"token file {path} (used)"]
+        tried.append(f"token file {path}: empty")
+    return None, tried
+
+
+def client_options(function: F) -> F:
+    """``--target``, ``--token``, ``--token-file``, ``--settings``, ``--timeout`` and ``--tls-ca``,
+    turned into a ``client``."""
+
+    @target_option
     @click.option(
-        "--token", envvar="DRUCKER_MANAGEMENT_TOKEN", help="Management token (or the env var)."
+        "--token",
+        envvar=TOKEN_ENV,
+        show_envvar=True,
+        help="Management token (default: the token file of a local server).",
+    )
+    @click.option(
+        "--token-file",
+        envvar=TOKEN_FILE_ENV,
+        show_envvar=True,
+        metavar="FILE",
+        help="File holding the management token (the path the server logs).",
+    )
+    @click.option(
+        "--settings",
+        "settings_file",
+        envvar=SETTINGS_ENV,
+        show_envvar=True,
+        metavar="FILE",
+        help="A local server's settings, to find its token file (default: ./settings.yml).",
     )
     @click.option("--timeout", default=30.0, show_default=True, help="Seconds per call.")
     @click.option("--tls-ca", type=click.Path(exists=True), help="CA certificate: use TLS.")
     @functools.wraps(function)
     def wrapper(
-        target: str, token: str | None, timeout: float, tls_ca: str | None, **kwargs: Any
+        target: str,
+        token: str | None,
+        token_file: str | None,
+        settings_file: str | None,
+        timeout: float,
+        tls_ca: str | None,
+        **kwargs: Any,
     ) -> Any:
-        with Client(target, token=token, timeout=timeout, tls=tls_ca or False) as client:
+        found, tried = find_token(token, token_file, settings_file, target)
+        with Client(target, token=found, timeout=timeout, tls=tls_ca or False) as client:
             try:
                 return function(client=client, **kwargs)
             except ClientError as error:
-                click.echo(f"drucker: {error}", err=True)
+                message = f"drucker: {error}"
+                if error.code is grpc.StatusCode.UNAUTHENTICATED:
+                    message += "\nmanagement token: " + "; ".join(tried)
+                click.echo(message, err=True)
                 sys.exit(exit_code(error))
 
     return wrapper  # type: ignore[return-value]

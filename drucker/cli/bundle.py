@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import attrs
 import click
 
-from drucker.bundle.store import BundleStore
+from drucker.bundle.store import STORE_ENV, BundleStore
 from drucker.bundle.target import PLATFORMS
 from drucker.errors import ConfigurationError, DruckerError
 
@@ -36,7 +36,9 @@ store_option = click.option(
     "--store",
     "store_root",
     metavar="DIR",
-    help="Bundle store (default: $DRUCKER_BUNDLE_STORE or ~/.local/share/drucker/bundles).",
+    envvar=STORE_ENV,
+    show_envvar=True,
+    help="Bundle store (default: ~/.local/share/drucker/bundles).",
 )
 
 

@@ -6,9 +6,11 @@ import sys
 
 import click
 
+from drucker.cli._client import target_option
+
 
 @click.command()
-@click.option("--target", default="127.0.0.1:5000", show_default=True, help="HOST:PORT")
+@target_option
 @click.option("--service", default="", help="The service to ask about ('' = the server).")
 @click.option("--timeout", default=3.0, show_default=True, help="Seconds to wait.")
 def health(target: str, service: str, timeout: float) -> None:

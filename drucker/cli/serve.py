@@ -40,14 +40,22 @@ def _plugins(
     "-s",
     "settings_file",
     metavar="FILE",
-    help="settings.yml (default: $DRUCKER_SETTINGS_YAML, else built-in defaults).",
+    envvar="DRUCKER_SETTINGS_YAML",
+    show_envvar=True,
+    help="settings.yml (default: built-in defaults).",
 )
 @click.option(
     "--model",
     "-m",
     "model_file",
     metavar="FILE|URL",
-    help="The model file to load: a path, or a store URL (s3://bucket/key.joblib, gs://…).",
+    help="The model file to load: a path, or a store URL (s3://bucket/key.joblib, gs://…); "
+    "the model store's last switch wins over it unless --force-model.",
+)
+@click.option(
+    "--force-model",
+    is_flag=True,
+    help="Serve --model even when the model store remembers a switch to another model.",
 )
 @click.option(
     "--model-sha256",
@@ -67,6 +75,7 @@ def serve(
     settings_file: str | None,
     model_file: str | None,
     model_sha256: str | None,
+    force_model: bool,
     port: int | None,
     host: str | None,
     workers: int | None,
@@ -74,6 +83,8 @@ def serve(
 ) -> None:
     """Serve a plugin's model over gRPC until SIGTERM or SIGINT."""
     plugin, disabled = plugins
+    if force_model and model_file is None:
+        raise click.UsageError("--force-model needs --model FILE")
     options = ServeOptions(
         plugin=plugin,
         disabled_plugins=disabled,
@@ -84,5 +95,6 @@ def serve(
         host=host,
         workers=workers,
         worker=worker,
+        force_model=force_model,
     )
     sys.exit(run(options))

@@ -31,6 +31,7 @@ from drucker.protocol.guard import guarded_server
 from drucker.protocol.health import HealthReporter
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.servicer import InferenceServicer
+from drucker.server.ports import port_in_use
 
 STREAM_CHUNK_BYTES = 1024 * 1024
 
@@ -69,6 +70,7 @@ class DruckerServer:
         self.runtime = runtime
         self._settings = settings
         self.address = f"{host}:{port}"
+        self._probe = None if reuse_port else (host, port)  # checked before gRPC binds
         self._grace = settings.grace_seconds
         self.dispatcher = Dispatcher(runtime)
         self._metrics = metrics
@@ -121,6 +123,8 @@ class DruckerServer:
         :raises ConfigurationError: when the address cannot be bound (e.g. the port is taken).
         """
         settings = self._settings
+        if self._probe is not None and port_in_use(*self._probe):
+            raise ConfigurationError(f"cannot listen on {self.address}: the port is in use")
         try:
             if settings.tls_cert:
                 credentials = grpc.ssl_server_credentials(

@@ -39,6 +39,7 @@ class ServeOptions:
     workers: int | None = None
     worker: bool = False  # a child of the supervisor: bind with SO_REUSEPORT
     disabled_plugins: tuple[str, ...] = ()  # additive plugins not to load (-p no:NAME)
+    force_model: bool = False  # serve model_file even when the store remembers a switch
 
     def worker_args(self) -> list[str]:
         """The command-line arguments a worker process needs (the port is added)."""
@@ -54,6 +55,8 @@ class ServeOptions:
         ):
             if value is not None:
                 args += [flag, value]
+        if self.force_model:
+            args.append("--force-model")
         return args
 
 
@@ -98,14 +101,17 @@ def build_runtime(
 
 
 async def _load_initial_model(
-    manager: ModelManager, model_file: str | None, model_sha256: str | None
+    manager: ModelManager,
+    model_file: str | None,
+    model_sha256: str | None,
+    force_model: bool = False,
 ) -> None:
     runtime = manager.runtime
     if not runtime.has_loader:
         runtime.activate(runtime.load_model(None))
         return
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, manager.load_initial, model_file, model_sha256)
+    await loop.run_in_executor(None, manager.load_initial, model_file, model_sha256, force_model)
 
 
 async def _follow_switches(manager: ModelManager) -> None:
@@ -174,6 +180,7 @@ async def serve(
     follow_store: bool = False,
     http_port: int | None = None,
     on_http_ready: Callable[[int], None] | None = None,
+    force_model: bool = False,
 ) -> None:
     """Bind, load the model, serve until ``stop`` is set, then drain in-flight requests.
 
@@ -231,7 +238,7 @@ async def serve(
             if port_server is not None:
                 await port_server.start()
         try:
-            await _load_initial_model(manager, model_file, model_sha256)
+            await _load_initial_model(manager, model_file, model_sha256, force_model)
         except BaseException:
             await _stop(server, rest, metrics_http, tracing)
             raise
@@ -319,6 +326,7 @@ def run(options: ServeOptions) -> int:
                 runtime,
                 model_file=options.model_file,
                 model_sha256=options.model_sha256,
+                force_model=options.force_model,
                 handle_signals=True,
                 follow_store=options.worker,
             )
