@@ -67,6 +67,12 @@ class AlreadyExistsError(DruckerError):
     status = "ALREADY_EXISTS"
 
 
+class InUseError(DruckerError):
+    """A named item cannot be removed while it is in use (e.g. the serving model)."""
+
+    status = "FAILED_PRECONDITION"
+
+
 class InvalidNameError(DruckerError, ValueError):
     """A model, data or bundle name is unsafe or malformed (e.g. a path traversal)."""
 

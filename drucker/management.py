@@ -17,7 +17,13 @@ from typing import Any
 
 import attrs
 
-from drucker.errors import DruckerError, InvalidInputError, ModelLoadError, NotFoundError
+from drucker.errors import (
+    DruckerError,
+    InUseError,
+    InvalidInputError,
+    ModelLoadError,
+    NotFoundError,
+)
 from drucker.evaluation import EvaluationMetrics, MetricsAccumulator
 from drucker.kinds import Kind
 from drucker.observability import NO_METRICS, Metrics
@@ -308,6 +314,23 @@ class ModelManager:
             self.runtime.predict(self._smoke, {}, kind, Kind.STRING, model=candidate)
         except DruckerError as error:
             raise ModelLoadError(f"{candidate.name} failed the smoke prediction: {error}") from None
+
+    def delete_model(self, name: str) -> StoredFile:
+        """Remove a stored model. :raises InUseError: for the model serving or recorded active."""
+        with self._switching:
+            stored = self.models.get(name)
+            serving = self.runtime.active
+            if serving is not None and (serving.name, serving.sha256) == (name, stored.sha256):
+                raise InUseError(f"{name} is the serving model; switch to another first")
+            stored = self.models.delete(name)
+        self.runtime.log.info(f"model {name} deleted", sha256=stored.sha256)
+        return stored
+
+    def delete_data(self, name: str) -> StoredFile:
+        """Remove stored evaluation data (its stored results stay)."""
+        stored = self.data.delete(name)
+        self.runtime.log.info(f"evaluation data {name} deleted")
+        return stored
 
     def evaluate(self, data_name: str, result_name: str) -> EvaluationMetrics:
         """Evaluate the serving model on stored data and store the result.

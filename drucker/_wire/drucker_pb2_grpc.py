@@ -155,6 +155,16 @@ class DruckerDashboardStub(object):
                 request_serializer=drucker__pb2.RollbackModelRequest.SerializeToString,
                 response_deserializer=drucker__pb2.ModelResponse.FromString,
                 _registered_method=True)
+        self.DeleteModel = channel.unary_unary(
+                '/drucker.DruckerDashboard/DeleteModel',
+                request_serializer=drucker__pb2.DeleteModelRequest.SerializeToString,
+                response_deserializer=drucker__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.DeleteEvaluationData = channel.unary_unary(
+                '/drucker.DruckerDashboard/DeleteEvaluationData',
+                request_serializer=drucker__pb2.DeleteEvaluationDataRequest.SerializeToString,
+                response_deserializer=drucker__pb2.DeleteResponse.FromString,
+                _registered_method=True)
 
 
 class DruckerDashboardServicer(object):
@@ -218,6 +228,20 @@ class DruckerDashboardServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteModel(self, request, context):
+        """Additions to 0.4.5: delete a stored model (never the one serving) or evaluation data.
+        Errors are gRPC status codes: NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION (serving).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteEvaluationData(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DruckerDashboardServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -265,6 +289,16 @@ def add_DruckerDashboardServicer_to_server(servicer, server):
                     servicer.RollbackModel,
                     request_deserializer=drucker__pb2.RollbackModelRequest.FromString,
                     response_serializer=drucker__pb2.ModelResponse.SerializeToString,
+            ),
+            'DeleteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModel,
+                    request_deserializer=drucker__pb2.DeleteModelRequest.FromString,
+                    response_serializer=drucker__pb2.DeleteResponse.SerializeToString,
+            ),
+            'DeleteEvaluationData': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteEvaluationData,
+                    request_deserializer=drucker__pb2.DeleteEvaluationDataRequest.FromString,
+                    response_serializer=drucker__pb2.DeleteResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -511,6 +545,60 @@ class DruckerDashboard(object):
             '/drucker.DruckerDashboard/RollbackModel',
             drucker__pb2.RollbackModelRequest.SerializeToString,
             drucker__pb2.ModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/DeleteModel',
+            drucker__pb2.DeleteModelRequest.SerializeToString,
+            drucker__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteEvaluationData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/DeleteEvaluationData',
+            drucker__pb2.DeleteEvaluationDataRequest.SerializeToString,
+            drucker__pb2.DeleteResponse.FromString,
             options,
             channel_credentials,
             insecure,

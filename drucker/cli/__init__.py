@@ -9,7 +9,7 @@ from drucker.cli.bundle import bundle
 from drucker.cli.dashboard import dashboard
 from drucker.cli.demo import demo
 from drucker.cli.health import health
-from drucker.cli.model import evaluate, model
+from drucker.cli.model import data, evaluate, model
 from drucker.cli.predict import predict
 from drucker.cli.serve import serve
 
@@ -28,3 +28,4 @@ main.add_command(predict)
 main.add_command(model)
 main.add_command(evaluate)
 main.add_command(dashboard)
+main.add_command(data)

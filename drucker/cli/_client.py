@@ -30,8 +30,9 @@ EXIT_CODES = {
     grpc.StatusCode.UNAUTHENTICATED: 5,
     grpc.StatusCode.PERMISSION_DENIED: 5,
     grpc.StatusCode.NOT_FOUND: 6,
+    grpc.StatusCode.FAILED_PRECONDITION: 7,
 }
-EXIT_REFUSED = 7  # a management call answered with status 0
+EXIT_REFUSED = 7  # a management call answered with status 0, or FAILED_PRECONDITION
 EXIT_OTHER = 8
 
 
@@ -44,10 +45,10 @@ def exit_codes_help(usage: str, refused: bool = False) -> str:
     by_code: dict[int, list[str]] = {}
     for status, code in EXIT_CODES.items():
         by_code.setdefault(code, []).append(status.name)
+    if refused:
+        by_code.setdefault(EXIT_REFUSED, []).append("the server refused the request")
     lines = ["0  success", f"2  usage: {usage}"]
     lines += [f"{code}  {' or '.join(names)}" for code, names in sorted(by_code.items())]
-    if refused:
-        lines.append(f"{EXIT_REFUSED}  the server refused the request")
     lines.append(f"{EXIT_OTHER}  any other error")
     return "\b\nExit codes:\n" + "\n".join("  " + line for line in lines)
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import attrs
 import click
 
-from drucker.cli._client import client_options
+from drucker.cli._client import client_options, exit_codes_help
 from drucker.client import Client
+
+MANAGEMENT_EXIT_CODES = exit_codes_help(usage="bad options", refused=True)
 
 
 def _upload_with_progress(client: Client, path: Path, name: str, data: bool = False) -> str:
@@ -32,10 +34,10 @@ def _upload_with_progress(client: Client, path: Path, name: str, data: bool = Fa
 
 @click.group()
 def model() -> None:
-    """Upload, switch and list the models of a running server."""
+    """Upload, switch, list and delete the models of a running server."""
 
 
-@model.command()
+@model.command(epilog=MANAGEMENT_EXIT_CODES)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", help="Name in the model store (default: the file name).")
 @client_options
@@ -44,7 +46,7 @@ def upload(client: Client, file: Path, name: str | None) -> None:
     click.echo(_upload_with_progress(client, file, name or file.name))
 
 
-@model.command()
+@model.command(epilog=MANAGEMENT_EXIT_CODES)
 @click.argument("name")
 @client_options
 def switch(client: Client, name: str) -> None:
@@ -52,14 +54,14 @@ def switch(client: Client, name: str) -> None:
     click.echo(client.switch_model(name))
 
 
-@model.command()
+@model.command(epilog=MANAGEMENT_EXIT_CODES)
 @client_options
 def rollback(client: Client) -> None:
     """Switch back to the model that served before the last switch."""
     click.echo(client.rollback_model())
 
 
-@model.command()
+@model.command(epilog=MANAGEMENT_EXIT_CODES)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per switch.")
 @client_options
 def history(client: Client, as_json: bool) -> None:
@@ -76,7 +78,15 @@ def history(client: Client, as_json: bool) -> None:
         )
 
 
-@model.command(name="list")
+@model.command(epilog=MANAGEMENT_EXIT_CODES)
+@click.argument("name")
+@client_options
+def delete(client: Client, name: str) -> None:
+    """Delete the stored model NAME (the serving model is refused: exit code 7)."""
+    click.echo(client.delete_model(name))
+
+
+@model.command(name="list", epilog=MANAGEMENT_EXIT_CODES)
 @client_options
 def list_models(client: Client) -> None:
     """List the stored models; '*' marks the one serving."""
@@ -90,6 +100,19 @@ def list_models(client: Client) -> None:
         )
     if serving and serving not in {m.name for m in models}:
         click.echo(f"* {serving}\t(the start-up model, not in the store)")
+
+
+@click.group()
+def data() -> None:
+    """Manage the evaluation data stored on a running server."""
+
+
+@data.command(name="delete", epilog=MANAGEMENT_EXIT_CODES)
+@click.argument("name")
+@client_options
+def delete_data(client: Client, name: str) -> None:
+    """Delete the stored evaluation data NAME."""
+    click.echo(client.delete_evaluation_data(name))
 
 
 @click.command()

@@ -203,6 +203,19 @@ class Client:
         reply = self._call(self._dashboard.ListModels, drucker_pb2.ListModelsRequest(), None)
         return _management.models_of(reply), reply.serving
 
+    def delete_model(self, name: str, *, timeout: float | None = None) -> str:
+        """Delete a stored model; the serving one is refused (FAILED_PRECONDITION).
+
+        :raises NotFound: when there is no such model.
+        """
+        request = drucker_pb2.DeleteModelRequest(name=name)
+        return str(self._call(self._dashboard.DeleteModel, request, timeout).message)
+
+    def delete_evaluation_data(self, name: str, *, timeout: float | None = None) -> str:
+        """Delete stored evaluation data. :raises NotFound: when there is none by that name."""
+        request = drucker_pb2.DeleteEvaluationDataRequest(name=name)
+        return str(self._call(self._dashboard.DeleteEvaluationData, request, timeout).message)
+
     def upload_evaluation_data(
         self,
         path: str | Path,

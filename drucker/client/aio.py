@@ -192,6 +192,18 @@ class AsyncClient:
         reply = await self._call(self._dashboard.ListModels, request, None)
         return _management.models_of(reply), reply.serving
 
+    async def delete_model(self, name: str, *, timeout: float | None = None) -> str:
+        """Delete a stored model; the serving one is refused (FAILED_PRECONDITION)."""
+        request = drucker_pb2.DeleteModelRequest(name=name)
+        reply = await self._call(self._dashboard.DeleteModel, request, timeout)
+        return str(reply.message)
+
+    async def delete_evaluation_data(self, name: str, *, timeout: float | None = None) -> str:
+        """Delete stored evaluation data."""
+        request = drucker_pb2.DeleteEvaluationDataRequest(name=name)
+        reply = await self._call(self._dashboard.DeleteEvaluationData, request, timeout)
+        return str(reply.message)
+
     async def upload_evaluation_data(
         self,
         path: str | Path,

@@ -260,3 +260,17 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
             ],
             serving=active.name if active else "",
         )
+
+    async def DeleteModel(self, request: Any, context: Any) -> Any:
+        try:
+            stored = await self._in_thread(self._manager.delete_model, request.name)
+        except DruckerError as error:
+            await abort_with(context, error)
+        return drucker_pb2.DeleteResponse(message=f"deleted model {stored.name}")
+
+    async def DeleteEvaluationData(self, request: Any, context: Any) -> Any:
+        try:
+            stored = await self._in_thread(self._manager.delete_data, request.name)
+        except DruckerError as error:
+            await abort_with(context, error)
+        return drucker_pb2.DeleteResponse(message=f"deleted evaluation data {stored.name}")

@@ -81,6 +81,13 @@ class NamedFiles(Protocol):
 
     def path(self, name: str) -> Path: ...
 
+    def delete(self, name: str) -> StoredFile:
+        """Remove a stored file. :raises NotFoundError: when there is none by that name.
+
+        :raises InUseError: for the active model.
+        """
+        ...
+
     def begin(
         self,
         name: str,

@@ -23,6 +23,7 @@ import attrs
 
 from drucker.errors import (
     AlreadyExistsError,
+    InUseError,
     InvalidInputError,
     NotFoundError,
     TooLargeError,
@@ -267,6 +268,22 @@ class FileStore:
         """
         validate_name(name, f"{self.what} name")
         return Upload(self, name, max_bytes, replace_active, serving)
+
+    def delete(self, name: str) -> StoredFile:
+        """Remove a stored file; the active one is refused.
+
+        :raises NotFoundError: when there is none by that name.
+        :raises InUseError: when it is the active file.
+        """
+        stored = self.get(name)
+        with self.locked_index() as index:
+            if index.get("active") == name:
+                raise InUseError(f"{name} is the active {self.what}; switch to another first")
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / name).unlink()
+            fsync_directory(self.directory)
+            index["files"].pop(name, None)
+        return stored
 
     def set_active(self, name: str) -> None:
         """Record ``name`` as the active file (persisted)."""

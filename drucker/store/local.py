@@ -58,6 +58,9 @@ class LocalModelStore:
     def path(self, name: str) -> Path:
         return self.files.path(name)
 
+    def delete(self, name: str) -> StoredFile:
+        return self.files.delete(name)
+
     def begin(
         self,
         name: str,

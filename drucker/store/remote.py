@@ -49,6 +49,7 @@ from drucker.errors import (
     AlreadyExistsError,
     ConflictError,
     DruckerError,
+    InUseError,
     InvalidInputError,
     NotFoundError,
     StoreUnavailableError,
@@ -317,6 +318,27 @@ class RemoteFiles:
     def _refuse_replacing(self, name: str) -> None:
         """Hook for the model store: refuse to index ``name`` anew while it is active."""
 
+    def _refuse_deleting(self, name: str) -> None:
+        """Hook for the model store: refuse to delete ``name`` while it is active."""
+
+    def delete(self, name: str) -> StoredFile:
+        """Remove ``name`` from the index (compare-and-set); its object stays, as other names
+        may share it. :raises NotFoundError: when there is none by that name."""
+        stored = self.get(name)
+
+        def change(index: Any) -> Any:
+            index = dict(index or {})
+            files = dict(index.get("files", {}))
+            if name not in files:
+                raise NotFoundError(f"no {self.what} named {name!r}")
+            self._refuse_deleting(name)
+            del files[name]
+            return {**index, "files": files}
+
+        with remote_errors(f"cannot delete {name}"):
+            self.backend.update(self._index, change)
+        return stored
+
     def add(self, stored: StoredFile, replace_active: bool) -> None:
         """Index ``stored`` under its name (compare-and-set)."""
 
@@ -352,6 +374,10 @@ class RemoteModelStore(RemoteFiles):
     def _refuse_replacing(self, name: str) -> None:
         if self.active == name:
             raise AlreadyExistsError(f"{name} is the serving model; upload another name")
+
+    def _refuse_deleting(self, name: str) -> None:
+        if self.active == name:
+            raise InUseError(f"{name} is the active model; switch to another first")
 
     @property
     def active(self) -> str | None:
