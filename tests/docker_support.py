@@ -45,3 +45,28 @@ def base_image(client: Any) -> str:
     except docker.errors.ImageNotFound:
         subprocess.run(["bash", str(REPO / ".ci" / "setup.d" / "10-docker.sh")], check=True)
     return tag
+
+
+DEFAULT_REGISTRY = "127.0.0.1:5555"
+
+
+def registry_answers(address: str) -> bool:
+    """Whether a Docker registry answers its API root at ``address``."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{address}/v2/", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def registry() -> str:
+    """A registry on loopback, started by .ci/setup.d/30-docker-registry.sh when missing."""
+    address = os.environ.get("DRUCKER_TEST_REGISTRY", DEFAULT_REGISTRY)
+    if not registry_answers(address):
+        script = REPO / ".ci" / "setup.d" / "30-docker-registry.sh"
+        result = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+        if result.returncode != 0 or not registry_answers(address):
+            pytest.skip(f"no registry on {address}: {result.stdout[-300:]}{result.stderr[-300:]}")
+    return address

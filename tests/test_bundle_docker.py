@@ -1,9 +1,11 @@
-"""Bundle images with the real Docker engine: build, serve, predict, stop; layer reuse."""
+"""Bundle images with the real Docker engine: build, serve, predict, stop; layer reuse; push."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,13 @@ from typing import Any
 import grpc
 import joblib
 import pytest
+from click.testing import CliRunner
 
-from drucker.bundle.build import assemble
-from drucker.bundle.image import build_image
 from drucker.bundle.store import BundleStore
+from drucker.cli import main
 from drucker.kinds import Kind
 from tests.conftest import REPO
-from tests.docker_support import base_image, require_docker
+from tests.docker_support import base_image, registry, require_docker
 from tests.serving import free_port
 from tests.wire import call
 
@@ -47,12 +49,32 @@ def images(docker: Any) -> Iterator[list[str]]:
         docker.images.remove(tag, force=True)
 
 
-def build(project: Path, store: BundleStore, docker: Any, images: list[str]) -> tuple[str, float]:
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> BundleStore:
+    """One store for the module, so its cached resolution serves every build."""
+    return BundleStore(tmp_path_factory.mktemp("docker-store"))
+
+
+def build(
+    project: Path, store: BundleStore, docker: Any, images: list[str], *options: str
+) -> tuple[str, float, str]:
+    """`drucker bundle build` of a project: the tag, the seconds it took and its messages."""
     started = time.monotonic()
-    result = assemble(project, store, base_image=base_image(docker))
-    tag = build_image(result.path, result.manifest, lambda line: None, client=docker)
+    result = CliRunner().invoke(
+        main,
+        ["bundle", "build", str(project), "--store", str(store.root), *options],
+        env={"DRUCKER_BASE_IMAGE": base_image(docker)},
+    )
+    seconds = time.monotonic() - started
+    assert result.exit_code == 0, result.stderr
+    tag = result.stdout.strip().splitlines()[-1]
     images.append(tag)
-    return tag, time.monotonic() - started
+    images += [t for t in docker.images.get(tag).tags if t != tag]
+    return tag, seconds, result.stderr
+
+
+def dangling(docker: Any) -> set[str]:
+    return {image.id for image in docker.images.list(filters={"dangling": True})}
 
 
 def wait_healthy(container: Any, timeout: float = 90) -> None:
@@ -69,9 +91,9 @@ def wait_healthy(container: Any, timeout: float = 90) -> None:
 
 
 def test_the_image_serves_reports_healthy_and_stops_cleanly(
-    docker: Any, project: Path, iris_model: Path, tmp_path: Path, images: list[str]
+    docker: Any, project: Path, iris_model: Path, store: BundleStore, images: list[str]
 ) -> None:
-    tag, seconds = build(project, BundleStore(tmp_path / "store"), docker, images)
+    tag, seconds, _ = build(project, store, docker, images)
     image = docker.images.get(tag)
     labels = image.labels
     assert labels["org.opencontainers.image.version"] == tag.split(":")[1]
@@ -107,20 +129,80 @@ def test_the_image_serves_reports_healthy_and_stops_cleanly(
 
 
 def test_a_model_only_change_reuses_every_dependency_layer(
-    docker: Any, project: Path, tmp_path: Path, images: list[str]
+    docker: Any, project: Path, tmp_path: Path, store: BundleStore, images: list[str]
 ) -> None:
-    store = BundleStore(tmp_path / "store")
-    first, first_seconds = build(project, store, docker, images)
+    before = dangling(docker)
+    first, first_seconds, _ = build(project, store, docker, images)
+    again, again_seconds, messages = build(project, store, docker, images)
+    assert again == first
+    assert "reusing the wheels" in messages and "exists already" in messages
     changed = tmp_path / "changed"
     shutil.copytree(project, changed)
     model = changed / "model" / "iris" / "iris.joblib"
     model.write_bytes(model.read_bytes() + b"\0")
-    second, second_seconds = build(changed, store, docker, images)
+    second, second_seconds, messages = build(changed, store, docker, images)
     assert first != second
+    assert "reusing the wheels" in messages
     layers_first = docker.images.get(first).attrs["RootFS"]["Layers"]
     layers_second = docker.images.get(second).attrs["RootFS"]["Layers"]
     assert len(layers_first) == len(layers_second)
     # Only the last layer (the model) differs: base, user, venv and app layers are shared.
     assert layers_first[:-1] == layers_second[:-1]
     assert layers_first[-1] != layers_second[-1]
-    print(f"\nfirst build {first_seconds:.1f} s, model-only rebuild {second_seconds:.1f} s")
+    assert dangling(docker) == before  # the dependency stage is kept under its own tag
+    print(
+        f"\nfirst build {first_seconds:.1f} s, no-op {again_seconds:.1f} s, "
+        f"model-only rebuild {second_seconds:.1f} s"
+    )
+
+
+def test_rebuild_without_cache_then_tag_and_push_to_a_registry(
+    docker: Any, project: Path, store: BundleStore, images: list[str]
+) -> None:
+    address = registry()
+    first, _, _ = build(project, store, docker, images)
+    before = dangling(docker)
+    old_id = docker.images.get(first).id
+    reference = f"{address}/drucker-test/iris"
+    tag, _, messages = build(
+        project, store, docker, images, "--no-cache", "--tag", f"{reference}:extra"
+    )
+    assert tag == first and "resolving the requirements for CPython 3.11" in messages
+    assert docker.images.get(tag).id != old_id  # rebuilt, and the old image did not dangle
+    assert f"{reference}:extra" in docker.images.get(tag).tags
+    assert dangling(docker) == before
+
+    version = tag.split(":")[1]
+    result = CliRunner().invoke(
+        main, ["bundle", "push", tag, reference, "--store", str(store.root)]
+    )
+    assert result.exit_code == 0, result.stderr
+    images.append(f"{reference}:{version}")
+    pushed = result.stdout.strip()
+    assert pushed.startswith(f"{reference}:{version}@sha256:")
+    with urllib.request.urlopen(f"http://{address}/v2/drucker-test/iris/tags/list") as answer:
+        assert version in json.load(answer)["tags"]
+    request = urllib.request.Request(
+        f"http://{address}/v2/drucker-test/iris/manifests/{version}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        assert answer.headers["Docker-Content-Digest"] == pushed.split("@")[1]
+
+
+def test_an_unreachable_base_image_is_one_line_before_any_resolution(
+    docker: Any, project: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    result = CliRunner().invoke(
+        main,
+        ["bundle", "build", str(project), "--store", str(store)],
+        env={"DRUCKER_BASE_IMAGE": "registry.invalid/nobody/python:3.11"},
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "drucker bundle: base image registry.invalid/nobody/python:3.11 is not on this Docker "
+        "engine and cannot be pulled; name a local image with --base-image or "
+        "$DRUCKER_BASE_IMAGE (.ci/setup.d/10-docker.sh makes drucker-base:bookworm-py311)"
+    ]
+    assert not (store / ".cache" / "resolutions").exists()
