@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import tarfile
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
+import packaging.tags
 import pytest
 import yaml
 from click.testing import CliRunner
+from packaging.utils import parse_wheel_filename
 
-from drucker.bundle.build import assemble
+from drucker.bundle.build import assemble, choose_target
 from drucker.bundle.k8s import manifests
 from drucker.bundle.spec import load_spec
 from drucker.bundle.store import BundleStore
+from drucker.bundle.target import Target
+from drucker.bundle.wheels import sha256_file
 from drucker.cli import main
 from drucker.errors import ConfigurationError, NotFoundError
 from tests.conftest import REPO
@@ -155,16 +161,21 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
 
     store, tag = built
     output = tmp_path / "k8s.yaml"
+    sizes = ["--replicas", "3", "--cpu", "250m", "--memory", "300Mi", "--token-secret", "iris-t"]
     result = CliRunner().invoke(
-        main, ["bundle", "k8s", tag, "-o", str(output), "--store", str(store.root)]
+        main, ["bundle", "k8s", tag, "-o", str(output), "--store", str(store.root), *sizes]
     )
     assert result.exit_code == 0, result.output
-    documents = list(yaml.safe_load_all(output.read_text()))
-    assert [d["kind"] for d in documents] == ["Deployment", "Service", "HorizontalPodAutoscaler"]
+    text = output.read_text()
+    assert "&id" not in text and "*id" not in text  # no YAML anchors or aliases
+    documents = list(yaml.safe_load_all(text))
+    kinds = [d["kind"] for d in documents]
+    assert kinds == ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"]
     for document in documents:
         kubernetes_validate.validate(document, latest_version(), strict=True)
-    deployment, service, _ = documents
+    deployment, service, autoscaler, budget = documents
     spec = deployment["spec"]
+    assert spec["replicas"] == 3 and autoscaler["spec"]["minReplicas"] == 3
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     container = spec["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["grpc"]["port"] == 5000
@@ -172,6 +183,13 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     assert {"name": "http", "containerPort": 8080} in container["ports"]
     assert [p["name"] for p in service["spec"]["ports"]] == ["grpc", "metrics", "http"]
     assert container["image"] == tag
+    assert container["resources"]["requests"] == {"cpu": "250m", "memory": "300Mi"}
+    assert container["env"] == [
+        {
+            "name": "DRUCKER_MANAGEMENT_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "iris-t", "key": "token"}},
+        }
+    ]
     assert service["spec"]["ports"][0]["appProtocol"] == "kubernetes.io/h2c"
     # The metrics port, named and announced to Prometheus' pod discovery.
     assert container["ports"][1] == {"name": "metrics", "containerPort": 8082}
@@ -184,6 +202,7 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     plain = manifests(without_http)[0]["spec"]["template"]["spec"]["containers"][0]
     assert [p["name"] for p in plain["ports"]] == ["grpc", "metrics"]
     assert plain["readinessProbe"]["grpc"]["port"] == 5000
+    assert budget["spec"]["selector"] == spec["selector"]
     shared = tmp_path / "shared.yaml"
     result = CliRunner().invoke(
         main,
@@ -208,3 +227,146 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     broken["spec"]["replicas"] = "two"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, latest_version(), strict=True)
+
+
+@pytest.fixture(scope="module")
+def small_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with no requirements of its own: only drucker and its dependencies."""
+    root = tmp_path_factory.mktemp("small")
+    write_spec(root, "name: small\nplugin: plugin.py\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("target", "foreign_tag"),
+    [(Target("3.12"), "cp312"), (Target("3.11", "linux/arm64"), "aarch64")],
+    ids=["python-3.12", "linux-arm64"],
+)
+def test_wheels_are_resolved_for_the_target_not_the_host(
+    small_project: Path, tmp_path: Path, target: Target, foreign_tag: str
+) -> None:
+    store = BundleStore(tmp_path / "store")
+    result = assemble(small_project, store, target=target)
+    manifest = result.manifest
+    assert (manifest.python, manifest.platform) == (target.python, target.platform)
+    host = set(packaging.tags.sys_tags())
+    accepted = target.tags()
+    foreign = []
+    for package in manifest.packages:
+        wheel_tags = parse_wheel_filename(package.filename)[3]
+        assert wheel_tags & accepted, package.filename
+        if foreign_tag in package.filename:
+            foreign.append(package.name)
+            assert not wheel_tags & host, f"{package.filename} installs on this host"
+    assert {"numpy", "grpcio"} <= set(foreign)  # compiled for the target, not this host
+    lock = (result.path / "requirements.lock").read_text()
+    for package in manifest.packages:
+        assert f"{package.name}=={package.version} --hash=sha256:{package.sha256}" in lock
+        wheel = result.path / "wheelhouse" / package.filename
+        assert sha256_file(wheel) == package.sha256
+
+
+def test_a_resolution_is_reused_until_its_inputs_change(
+    small_project: Path, tmp_path: Path
+) -> None:
+    store = BundleStore(tmp_path / "store")
+    messages: list[str] = []
+    first = assemble(small_project, store, target=Target("3.11"), progress=messages.append)
+    assert any("resolving" in m for m in messages) and any("fetching" in m for m in messages)
+    messages.clear()
+    again = assemble(small_project, store, target=Target("3.11"), progress=messages.append)
+    assert again.manifest.tag == first.manifest.tag and not again.created
+    assert any("reusing the wheels" in m for m in messages)
+    assert not any("fetching" in m for m in messages)
+    changed = tmp_path / "changed"
+    shutil.copytree(small_project, changed)
+    (changed / "bundle.yaml").write_text(
+        "name: small\nplugin: plugin.py\nrequirements: [threadpoolctl]\n"
+    )
+    messages.clear()
+    other = assemble(changed, store, target=Target("3.11"), progress=messages.append)
+    assert "threadpoolctl" in {p.name for p in other.manifest.packages}
+    assert not any("reusing the wheels" in m for m in messages)
+    assert len(list((store.cache_dir / "resolutions").iterdir())) == 2
+
+
+def test_the_target_comes_from_the_image_name_or_is_asked_for(tmp_path: Path) -> None:
+    spec = load_spec(write_spec(tmp_path, "name: x\nplugin: plugin.py\nplatform: linux/arm64\n"))
+    assert choose_target(spec, "python:3.12-slim") == Target("3.12", "linux/arm64")
+    assert choose_target(spec, "drucker-base:bookworm-py311").python == "3.11"
+    assert choose_target(spec, "x", image_python="3.13", image_glibc="2.31").glibc == "2.31"
+    with pytest.raises(ConfigurationError, match="which Python does debian:12 have"):
+        choose_target(spec, "debian:12")
+    with pytest.raises(ConfigurationError, match=r"asks for Python 3\.12.*has Python 3\.11"):
+        choose_target(spec, "x", python="3.12", image_python="3.11")
+    with pytest.raises(ConfigurationError, match="key 'platform'"):
+        load_spec(write_spec(tmp_path, "name: x\nplugin: plugin.py\nplatform: windows\n"))
+
+
+def test_build_checks_docker_before_resolving_anything(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine that cannot exist: a socket path in an empty directory.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    store = tmp_path / "store"
+    result = CliRunner().invoke(main, ["bundle", "build", str(project), "--store", str(store)])
+    assert result.exit_code == 2
+    assert "no Docker engine is reachable" in result.stderr and "--no-image" in result.stderr
+    assert not (store / ".cache").exists()
+
+
+def test_build_without_bundle_yaml_names_the_directory(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["bundle", "build", str(tmp_path), "--no-image"])
+    assert result.exit_code == 2
+    assert f"no bundle.yaml in {tmp_path.resolve()}" in result.stderr
+    assert "drucker bundle init" in result.stderr
+
+
+def test_export_is_byte_identical_whatever_the_name_and_streams(
+    built: tuple[BundleStore, str], tmp_path: Path
+) -> None:
+    store, tag = built
+    first, second = tmp_path / "a.tar.gz", tmp_path / "deeper" / "other-name.tgz"
+    store.export(tag, first)
+    store.export(tag, second)
+    assert first.read_bytes() == second.read_bytes()
+
+    # A bundle with a 48 MB model is written without holding it (or the archive) in memory.
+    big = tmp_path / "big"
+    big.mkdir()
+    write_spec(big, "name: big\nplugin: plugin.py\nmodel: model.bin\n")
+    with (big / "model.bin").open("wb") as handle:
+        for _ in range(48):
+            handle.write(os.urandom(1 << 20))
+    big_store = BundleStore(tmp_path / "big-store")
+    # The cached resolution of the module's store saves downloading the wheels again.
+    shutil.copytree(store.cache_dir, big_store.cache_dir)
+    big_tag = assemble(big, big_store).manifest.tag
+    tracemalloc.start()
+    try:
+        big_store.export(big_tag, tmp_path / "big.tar.gz")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"export held {peak / 2**20:.1f} MiB"
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_bundle_init_writes_a_project_that_serves_and_validates(tmp_path: Path) -> None:
+    directory = tmp_path / "my-model"
+    result = CliRunner().invoke(main, ["bundle", "init", str(directory)])
+    assert result.exit_code == 0, result.output
+    spec = load_spec(directory)
+    assert spec.name == "my-model" and spec.plugin == "plugin.py"
+    again = CliRunner().invoke(main, ["bundle", "init", str(directory)])
+    assert again.exit_code == 2 and "nothing was written" in again.stderr
+
+    from drucker.client import Client
+    from tests.serving import ThreadedServer
+
+    assert spec.model is not None
+    plugin = str(directory / spec.plugin)
+    with ThreadedServer(plugin, str(directory / spec.model)) as server:
+        with Client(server.target) as client:
+            answer = client.predict("any text")
+    assert answer.label == "hello" and answer.score == 1.0
