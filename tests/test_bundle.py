@@ -23,7 +23,7 @@ from drucker.bundle.k8s import manifests
 from drucker.bundle.spec import load_spec
 from drucker.bundle.store import BundleStore
 from drucker.bundle.target import Target
-from drucker.bundle.wheels import sha256_file
+from drucker.bundle.wheels import index_settings, resolution_key, sha256_file
 from drucker.cli import main
 from drucker.errors import ConfigurationError, NotFoundError
 from tests.conftest import REPO
@@ -266,28 +266,39 @@ def test_wheels_are_resolved_for_the_target_not_the_host(
         assert sha256_file(wheel) == package.sha256
 
 
-def test_a_resolution_is_reused_until_its_inputs_change(
-    small_project: Path, tmp_path: Path
-) -> None:
-    store = BundleStore(tmp_path / "store")
+@pytest.fixture(scope="module")
+def small_built(
+    small_project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BundleStore, str, list[str]]:
+    """The small project built for CPython 3.11 amd64: store, tag and progress messages."""
+    store = BundleStore(tmp_path_factory.mktemp("small-store"))
     messages: list[str] = []
-    first = assemble(small_project, store, target=Target("3.11"), progress=messages.append)
+    result = assemble(small_project, store, target=Target("3.11"), progress=messages.append)
+    return store, result.manifest.tag, messages
+
+
+def test_a_resolution_is_reused_until_its_inputs_change(
+    small_project: Path, small_built: tuple[BundleStore, str, list[str]]
+) -> None:
+    store, tag, messages = small_built
     assert any("resolving" in m for m in messages) and any("fetching" in m for m in messages)
-    messages.clear()
-    again = assemble(small_project, store, target=Target("3.11"), progress=messages.append)
-    assert again.manifest.tag == first.manifest.tag and not again.created
-    assert any("reusing the wheels" in m for m in messages)
-    assert not any("fetching" in m for m in messages)
-    changed = tmp_path / "changed"
-    shutil.copytree(small_project, changed)
-    (changed / "bundle.yaml").write_text(
-        "name: small\nplugin: plugin.py\nrequirements: [threadpoolctl]\n"
-    )
-    messages.clear()
-    other = assemble(changed, store, target=Target("3.11"), progress=messages.append)
-    assert "threadpoolctl" in {p.name for p in other.manifest.packages}
-    assert not any("reusing the wheels" in m for m in messages)
-    assert len(list((store.cache_dir / "resolutions").iterdir())) == 2
+    again: list[str] = []
+    result = assemble(small_project, store, target=Target("3.11"), progress=again.append)
+    assert result.manifest.tag == tag and not result.created
+    assert any("reusing the wheels" in m for m in again)
+    assert not any("fetching" in m for m in again)
+
+    index = index_settings()
+    key = resolution_key([], Target("3.11"), "wheel", index)
+    assert (store.cache_dir / "resolutions" / key[:32]).is_dir() is False  # another wheel digest
+    changed = [
+        resolution_key(["threadpoolctl"], Target("3.11"), "wheel", index),
+        resolution_key([], Target("3.12"), "wheel", index),
+        resolution_key([], Target("3.11", "linux/arm64"), "wheel", index),
+        resolution_key([], Target("3.11"), "other wheel", index),
+        resolution_key([], Target("3.11"), "wheel", {**index, "PIP_INDEX_URL": "http://x"}),
+    ]
+    assert len({key, *changed}) == 6
 
 
 def test_the_target_comes_from_the_image_name_or_is_asked_for(tmp_path: Path) -> None:
@@ -323,9 +334,9 @@ def test_build_without_bundle_yaml_names_the_directory(tmp_path: Path) -> None:
 
 
 def test_export_is_byte_identical_whatever_the_name_and_streams(
-    built: tuple[BundleStore, str], tmp_path: Path
+    small_built: tuple[BundleStore, str, list[str]], tmp_path: Path
 ) -> None:
-    store, tag = built
+    store, tag, _ = small_built
     first, second = tmp_path / "a.tar.gz", tmp_path / "deeper" / "other-name.tgz"
     store.export(tag, first)
     store.export(tag, second)
@@ -338,13 +349,10 @@ def test_export_is_byte_identical_whatever_the_name_and_streams(
     with (big / "model.bin").open("wb") as handle:
         for _ in range(48):
             handle.write(os.urandom(1 << 20))
-    big_store = BundleStore(tmp_path / "big-store")
-    # The cached resolution of the module's store saves downloading the wheels again.
-    shutil.copytree(store.cache_dir, big_store.cache_dir)
-    big_tag = assemble(big, big_store).manifest.tag
+    big_tag = assemble(big, store, target=Target("3.11")).manifest.tag  # the cached wheels
     tracemalloc.start()
     try:
-        big_store.export(big_tag, tmp_path / "big.tar.gz")
+        store.export(big_tag, tmp_path / "big.tar.gz")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -23,6 +23,8 @@ from drucker.errors import AlreadyExistsError, ConfigurationError, NotFoundError
 STORE_ENV = "DRUCKER_BUNDLE_STORE"
 STAGING = ".staging"
 CACHE = ".cache"
+# Wheels and most model files are compressed already: more effort buys little but takes long.
+GZIP_LEVEL = 6
 
 
 def default_root() -> Path:
@@ -130,7 +132,9 @@ class BundleStore:
         try:
             with (
                 partial.open("wb") as out,
-                gzip.GzipFile(filename="", fileobj=out, mode="wb", mtime=0) as compressed,
+                gzip.GzipFile(
+                    filename="", fileobj=out, mode="wb", mtime=0, compresslevel=GZIP_LEVEL
+                ) as compressed,
                 tarfile.open(fileobj=compressed, mode="w|", format=tarfile.PAX_FORMAT) as tar,
             ):
                 for file in sorted(p for p in path.rglob("*") if p.is_file()):
