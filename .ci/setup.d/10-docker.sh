@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Make a Docker engine and a local Python base image available (idempotent, quiet when done).
+# Its last line names the image: `drucker bundle build` uses it through $DRUCKER_BASE_IMAGE.
 #
 # No registry is reachable from CI, so the base image for bundle tests is made from Debian's
 # packages: debootstrap a minimal bookworm (its python3 is 3.11) and `docker import` it. The
@@ -71,3 +72,4 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   timed import_image "$tarball"
 fi
 step "engine $(docker version -f '{{.Server.Version}}'), base image $BASE_IMAGE ready"
+step "bundles build on it with: export DRUCKER_BASE_IMAGE=$BASE_IMAGE"
