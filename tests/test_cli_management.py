@@ -15,12 +15,12 @@ import grpc
 import pytest
 from click.testing import CliRunner
 
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.cli import main
 from drucker.cli._client import DEFAULT_TARGET, EXIT_CODES, EXIT_OTHER, EXIT_REFUSED
 from drucker.client import Client
 from drucker.client.aio import AsyncClient
 from drucker.client.errors import ClientError, NotFound
-from drucker.protocol._generated import drucker_pb2, drucker_pb2_grpc
 from tests.conftest import ECHO_PLUGIN
 from tests.serving import ServeProcess, ThreadedServer, free_port
 
@@ -164,9 +164,11 @@ def test_help_names_env_vars_exit_codes_and_one_default_target() -> None:
     _, out = run("model", "upload", "--help")
     for variable in ("DRUCKER_MANAGEMENT_TOKEN", "DRUCKER_MANAGEMENT_TOKEN_FILE"):
         assert f"{variable}" in out
-    _, out = run("predict", "--help")
-    documented = {int(n) for n in re.findall(r"(\d) [a-z]", out.split("Exit codes:")[1])}
-    assert {0, 2, *EXIT_CODES.values(), EXIT_REFUSED, EXIT_OTHER} <= documented
+    for command in (["predict"], ["model", "delete"], ["data", "delete"]):
+        _, out = run(*command, "--help")
+        listed = out.split("Exit codes:")[1]
+        documented = {int(n) for n in re.findall(r"^\s+(\d)  ", listed, flags=re.M)}
+        assert {0, 2, *EXIT_CODES.values(), EXIT_REFUSED, EXIT_OTHER} <= documented
     _, out = run("serve", "--help")
     assert "DRUCKER_SETTINGS_YAML" in out and "--force-model" in out
     _, out = run("bundle", "build", "--help")
