@@ -1,20 +1,26 @@
 """Building, tagging and pushing a bundle's image with the Docker SDK.
 
-The dependency stage of the Dockerfile is built first under its own tag
-``NAME:deps-<key>``, so it stays as the cache of later builds (a model-only change reuses it)
-and never lingers as an untagged (dangling) image; an image a rebuild replaces is removed.
+The dependency stage of the Dockerfile is built on its own and tagged ``NAME:deps-<key>``; the
+image is then built from a context of only the application and the model, whose Dockerfile
+takes that stage from the tagged image. So no build leaves an untagged (dangling) stage image,
+a model-only change sends no wheels and reuses every dependency layer, and an image a rebuild
+replaces is removed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import tarfile
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from drucker.bundle import dockerfile
 from drucker.bundle.manifest import Manifest
 from drucker.errors import ConfigurationError
 
@@ -123,19 +129,11 @@ def dependency_tag(bundle: Path, manifest: Manifest) -> str:
     return f"{manifest.name}:deps-{digest.hexdigest()[:12]}"
 
 
-def _run_build(
-    client: Any, bundle: Path, tag: str, progress: Progress, *, platform: str, **options: Any
-) -> None:
-    stream = client.api.build(
-        path=str(bundle),
-        tag=tag,
-        rm=True,
-        forcerm=True,
-        decode=True,
-        pull=False,
-        platform=platform,
-        **options,
-    )
+IMAGE_CONTEXT = ("app", "model")
+
+
+def _run_build(client: Any, tag: str, progress: Progress, **options: Any) -> None:
+    stream = client.api.build(tag=tag, rm=True, forcerm=True, decode=True, pull=False, **options)
     for chunk in stream:
         if "stream" in chunk:
             text = chunk["stream"].rstrip()
@@ -185,15 +183,25 @@ def build_image(
             progress(f"building the dependency stage {dependencies}")
             _run_build(
                 client,
-                bundle,
                 dependencies,
                 progress,
+                path=str(bundle),
                 platform=manifest.platform,
                 target=DEPENDENCY_STAGE,
                 nocache=no_cache,
             )
-        # The dependency stage now comes from the cache: the tagged image above.
-        _run_build(client, bundle, manifest.tag, progress, platform=manifest.platform)
+        with tempfile.TemporaryFile() as context:
+            _write_image_context(context, bundle, dockerfile.render(manifest, dependencies))
+            context.seek(0)
+            _run_build(
+                client,
+                manifest.tag,
+                progress,
+                fileobj=context,
+                custom_context=True,
+                platform=manifest.platform,
+                nocache=no_cache,
+            )
         _remove_if_untagged(client, replaced)
     image = client.images.get(manifest.tag)
     for reference in tags:
@@ -201,6 +209,17 @@ def build_image(
         image.tag(repository, tag)
         progress(f"tagged {manifest.tag} as {repository}:{tag}")
     return manifest.tag
+
+
+def _write_image_context(out: Any, bundle: Path, text: str) -> None:
+    """A tar of the Dockerfile ``text`` with the bundle's application and model directories."""
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        data = text.encode("utf-8")
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        for name in IMAGE_CONTEXT:
+            tar.add(bundle / name, arcname=name)
 
 
 def split_reference(reference: str, default_tag: str) -> tuple[str, str]:
