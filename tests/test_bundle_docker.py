@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import urllib.request
@@ -70,11 +71,15 @@ def build(
     tag = result.stdout.strip().splitlines()[-1]
     images.append(tag)
     images += [t for t in docker.images.get(tag).tags if t != tag]
+    images += re.findall(r"^building the dependency stage (\S+)$", result.stderr, re.M)
     return tag, seconds, result.stderr
 
 
-def dangling(docker: Any) -> set[str]:
-    return {image.id for image in docker.images.list(filters={"dangling": True})}
+def dangling_from(docker: Any, *build_messages: str) -> set[str]:
+    """The dangling images among those the builds made (other builds may share the engine)."""
+    made = {m for text in build_messages for m in re.findall(r"---> ([0-9a-f]{12})$", text, re.M)}
+    found = {image.id for image in docker.images.list(filters={"dangling": True})}
+    return {image for image in found if image.split(":")[1][:12] in made}
 
 
 def wait_healthy(container: Any, timeout: float = 90) -> None:
@@ -93,7 +98,8 @@ def wait_healthy(container: Any, timeout: float = 90) -> None:
 def test_the_image_serves_reports_healthy_and_stops_cleanly(
     docker: Any, project: Path, iris_model: Path, store: BundleStore, images: list[str]
 ) -> None:
-    tag, seconds, _ = build(project, store, docker, images)
+    tag, seconds, messages = build(project, store, docker, images)
+    assert dangling_from(docker, messages) == set()
     image = docker.images.get(tag)
     labels = image.labels
     assert labels["org.opencontainers.image.version"] == tag.split(":")[1]
@@ -131,8 +137,7 @@ def test_the_image_serves_reports_healthy_and_stops_cleanly(
 def test_a_model_only_change_reuses_every_dependency_layer(
     docker: Any, project: Path, tmp_path: Path, store: BundleStore, images: list[str]
 ) -> None:
-    before = dangling(docker)
-    first, first_seconds, _ = build(project, store, docker, images)
+    first, first_seconds, first_messages = build(project, store, docker, images)
     again, again_seconds, messages = build(project, store, docker, images)
     assert again == first
     assert "reusing the wheels" in messages and "exists already" in messages
@@ -140,16 +145,18 @@ def test_a_model_only_change_reuses_every_dependency_layer(
     shutil.copytree(project, changed)
     model = changed / "model" / "iris" / "iris.joblib"
     model.write_bytes(model.read_bytes() + b"\0")
-    second, second_seconds, messages = build(changed, store, docker, images)
+    second, second_seconds, second_messages = build(changed, store, docker, images)
     assert first != second
-    assert "reusing the wheels" in messages
+    assert "reusing the wheels" in second_messages
     layers_first = docker.images.get(first).attrs["RootFS"]["Layers"]
     layers_second = docker.images.get(second).attrs["RootFS"]["Layers"]
     assert len(layers_first) == len(layers_second)
     # Only the last layer (the model) differs: base, user, venv and app layers are shared.
     assert layers_first[:-1] == layers_second[:-1]
     assert layers_first[-1] != layers_second[-1]
-    assert dangling(docker) == before  # the dependency stage is kept under its own tag
+    # The dependency stage is kept under its own tag: nothing the builds made dangles.
+    assert "---> " in second_messages
+    assert dangling_from(docker, first_messages, second_messages) == set()
     print(
         f"\nfirst build {first_seconds:.1f} s, no-op {again_seconds:.1f} s, "
         f"model-only rebuild {second_seconds:.1f} s"
@@ -161,7 +168,6 @@ def test_rebuild_without_cache_then_tag_and_push_to_a_registry(
 ) -> None:
     address = registry()
     first, _, _ = build(project, store, docker, images)
-    before = dangling(docker)
     old_id = docker.images.get(first).id
     reference = f"{address}/drucker-test/iris"
     tag, _, messages = build(
@@ -170,7 +176,8 @@ def test_rebuild_without_cache_then_tag_and_push_to_a_registry(
     assert tag == first and "resolving the requirements for CPython 3.11" in messages
     assert docker.images.get(tag).id != old_id  # rebuilt, and the old image did not dangle
     assert f"{reference}:extra" in docker.images.get(tag).tags
-    assert dangling(docker) == before
+    assert "building the dependency stage" in messages
+    assert dangling_from(docker, messages, f"---> {old_id.split(':')[1][:12]}") == set()
 
     version = tag.split(":")[1]
     result = CliRunner().invoke(
