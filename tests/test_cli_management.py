@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.cli import main
-from drucker.cli._client import DEFAULT_TARGET, EXIT_CODES, EXIT_OTHER, EXIT_REFUSED
+from drucker.cli._client import EXIT_CODES, EXIT_OTHER, EXIT_REFUSED
+from drucker.cli._target import DEFAULT_TARGET
 from drucker.client import Client
 from drucker.client.aio import AsyncClient
 from drucker.client.errors import ClientError, NotFound

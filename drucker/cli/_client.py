@@ -11,12 +11,11 @@ from typing import Any, TypeVar
 import click
 import grpc
 
+from drucker.cli._target import target_option
 from drucker.client import Client, ClientError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_TARGET = "localhost:5000"
-TARGET_ENV = "DRUCKER_TARGET"
 TOKEN_ENV = "DRUCKER_MANAGEMENT_TOKEN"
 TOKEN_FILE_ENV = "DRUCKER_MANAGEMENT_TOKEN_FILE"
 SETTINGS_ENV = "DRUCKER_SETTINGS_YAML"
@@ -58,18 +57,6 @@ def exit_code(error: ClientError) -> int:
     if error.code is None:
         return EXIT_REFUSED
     return EXIT_CODES.get(error.code, EXIT_OTHER)
-
-
-def target_option(function: F) -> F:
-    """``--target`` with the same default and environment variable in every command."""
-    return click.option(
-        "--target",
-        default=DEFAULT_TARGET,
-        show_default=True,
-        envvar=TARGET_ENV,
-        show_envvar=True,
-        help="HOST:PORT of the server.",
-    )(function)
 
 
 def is_local(target: str) -> bool:

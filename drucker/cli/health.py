@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from drucker.cli._client import target_option
+from drucker.cli._target import target_option
 
 
 @click.command()
