@@ -13,8 +13,10 @@ import pytest
 
 from drucker.errors import (
     AlreadyExistsError,
+    InUseError,
     InvalidInputError,
     ModelLoadError,
+    NotFoundError,
     StoreUnavailableError,
 )
 from drucker.store.base import SwitchEvent
@@ -320,3 +322,20 @@ def test_a_write_between_read_and_write_is_not_lost(
     intruder.join(30)
     expected = ["first", "ours", "other"] if kind == "file" else ["first", "other", "ours"]
     assert backend.read(path)[0] == {"writes": expected}
+
+
+def test_delete_unindexes_a_name_but_never_the_active_one(store_url: str, tmp_path: Path) -> None:
+    store = replica(store_url, tmp_path / "cache-1")
+    other = replica(store_url, tmp_path / "cache-2")
+    put(store, "old.model", b"old")
+    put(store, "same.model", b"old")  # the same bytes under another name
+    put(store, "serving.model", b"serving")
+    store.set_active(store.get("serving.model"))
+    with pytest.raises(InUseError):
+        other.delete("serving.model")
+    assert store.delete("old.model").name == "old.model"
+    assert [f.name for f in other.list()] == ["same.model", "serving.model"]
+    with pytest.raises(NotFoundError):
+        other.delete("old.model")
+    with other.checkout("same.model") as (_, path):  # the shared object is still there
+        assert path.read_bytes() == b"old"
