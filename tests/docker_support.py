@@ -62,10 +62,10 @@ def registry_answers(address: str) -> bool:
 
 
 def registry() -> str:
-    """A registry on loopback, started by .ci/setup.d/30-docker-registry.sh when missing."""
+    """A registry on loopback, started by .ci/setup.d/31-docker-registry.sh when missing."""
     address = os.environ.get("DRUCKER_TEST_REGISTRY", DEFAULT_REGISTRY)
     if not registry_answers(address):
-        script = REPO / ".ci" / "setup.d" / "30-docker-registry.sh"
+        script = REPO / ".ci" / "setup.d" / "31-docker-registry.sh"
         result = subprocess.run(["bash", str(script)], capture_output=True, text=True)
         if result.returncode != 0 or not registry_answers(address):
             pytest.skip(f"no registry on {address}: {result.stdout[-300:]}{result.stderr[-300:]}")
