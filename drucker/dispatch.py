@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from drucker.batching import Batcher
+from drucker.errors import ModelNotLoadedError
 from drucker.kinds import Kind
 from drucker.observability import tracing
 from drucker.placement import Placement
@@ -44,6 +45,7 @@ class Dispatcher:
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
         self.runtime = runtime
+        self.draining = False
         threads = settings.predict_threads
         self._executor = (
             ThreadPoolExecutor(threads, thread_name_prefix="drucker-predict")
@@ -75,8 +77,10 @@ class Dispatcher:
     ) -> PredictResult:
         """Predict one input.
 
-        :raises DruckerError: as :meth:`Runtime.predict` does.
+        :raises DruckerError: as :meth:`Runtime.predict` does; ``UNAVAILABLE`` once draining.
         """
+        if self.draining:
+            raise ModelNotLoadedError("the server is shutting down")
         with tracing.predict_span(self.runtime.active, input_kind, output_kind):
             if self._batcher is not None:
                 return await self._batcher.predict(value, option, input_kind, output_kind)
@@ -91,8 +95,10 @@ class Dispatcher:
         One row is predicted like a single input (so it can share a batch with other
         requests); more rows go to the plugin in one batch call when it has a batch hook.
 
-        :raises DruckerError: the first failure.
+        :raises DruckerError: the first failure; ``UNAVAILABLE`` once draining.
         """
+        if self.draining:
+            raise ModelNotLoadedError("the server is shutting down")
         if len(values) == 1:
             return [await self.predict(values[0], option, input_kind, output_kind)]
         call = functools.partial(self.runtime.predict_many, values, option, input_kind, output_kind)
@@ -109,6 +115,10 @@ class Dispatcher:
             return _timed(placement, model, call)
         timed = functools.partial(_timed, placement, model, call)
         return await asyncio.get_running_loop().run_in_executor(self._executor, timed)
+
+    def drain(self) -> None:
+        """Refuse new predictions (``UNAVAILABLE``); those already running finish."""
+        self.draining = True
 
     def close(self) -> None:
         """Stop the threads (queued work is abandoned)."""

@@ -12,7 +12,7 @@ import pytest
 import drucker
 from drucker.batching import Batcher
 from drucker.dispatch import INLINE_MAX_ROWS, Dispatcher
-from drucker.errors import InvalidInputError
+from drucker.errors import InvalidInputError, ModelNotLoadedError
 from drucker.kinds import Kind
 from drucker.placement import WINDOW
 from drucker.types import PredictResult
@@ -257,3 +257,19 @@ def test_quick_multi_row_requests_move_to_the_loop(tmp_path: Path) -> None:
     dispatcher.close()
     assert all(name.startswith("drucker-predict") for name in plugin.threads[: 2 * WINDOW])
     assert plugin.threads[2 * WINDOW :] == [threading.main_thread().name] * 2
+
+
+def test_a_draining_dispatcher_refuses_new_predictions(tmp_path: Path) -> None:
+    plugin = Plain()
+    rt, _ = runtime(plugin, tmp_path)
+    dispatcher = Dispatcher(rt)
+    assert asyncio.run(dispatcher.predict("a", {}, *STRING)).label == "A"
+    dispatcher.drain()
+    for call in (
+        dispatcher.predict("b", {}, *STRING),
+        dispatcher.predict_many(["b", "c"], {}, *STRING),
+    ):
+        with pytest.raises(ModelNotLoadedError, match="shutting down"):
+            asyncio.run(call)
+    dispatcher.close()
+    assert len(plugin.threads) == 1

@@ -162,6 +162,7 @@ class DruckerServer:
         ``alongside`` drains at the same time (another binding's server, e.g. HTTP), before the
         dispatcher they share closes.
         """
+        self.dispatcher.drain()
         await self.health.shutting_down()
         try:
             await asyncio.gather(self._server.stop(self._grace), *alongside)
