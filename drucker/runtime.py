@@ -172,23 +172,7 @@ class Runtime:
         """
         active = self._serving(model)
         started = time.perf_counter()
-        failure: DruckerError | None = None
-        try:
-            result = self._predict_hook(
-                model=active.model,
-                input=value,
-                option=option,
-                input_kind=input_kind,
-                output_kind=output_kind,
-            )
-        except Exception as exc:
-            failure = self._plugin_error(exc, "predict", active.name)
-        if failure is not None:
-            try:
-                raise failure
-            finally:
-                del failure  # no cycle through this frame, which holds the input
-        coerced = _coerce_result(result, output_kind)
+        coerced = self._predict_unlogged(active, value, option, input_kind, output_kind)
         self._log_prediction(value, option, coerced, input_kind, output_kind, started)
         return coerced
 
