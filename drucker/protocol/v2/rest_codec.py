@@ -120,7 +120,8 @@ def _numbers(data: Any, datatype: str, name: str) -> np.ndarray:
         raise InvalidInputError(f"input {name!r}: {datatype} data must be {wanted}")
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        if values.size and (values.min() < info.min or values.max() > info.max):
+        # Python ints: numpy cannot compare a bool or int64 with UINT64's bound in C longs.
+        if values.size and (int(values.min()) < info.min or int(values.max()) > info.max):
             raise InvalidInputError(f"input {name!r}: a value does not fit {datatype}")
     with np.errstate(over="ignore"):
         cast = values.reshape(-1).astype(dtype, copy=False)
