@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 if TYPE_CHECKING:
     from tests.serving import ThreadedServer
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 ECHO_PLUGIN = str(REPO / "tests" / "plugins" / "echo_plugin.py")
 IN_CI = os.environ.get("CI") == "true"
+
+# CI replays one fixed set of Hypothesis cases per test (a red CI must mean a change broke
+# something); locally every run explores new cases.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if IN_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 def _fail_skips_in_ci(report: Any) -> None:

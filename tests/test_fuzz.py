@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drucker._wire import drucker_pb2, grpc_predict_v2_pb2
-from tests.conftest import ECHO_PLUGIN
+from tests.conftest import ECHO_PLUGIN, IN_CI
 from tests.hostile import rss_bytes
 from tests.management import auth
 from tests.serving import ThreadedServer
@@ -189,6 +189,7 @@ def acceptable(method: MethodDescriptor, code: grpc.StatusCode, details: str) ->
 
 @settings(
     max_examples=EXAMPLES,
+    derandomize=IN_CI,  # CI replays one fixed set of cases; `nox -s fuzz` explores anew
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,
