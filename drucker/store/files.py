@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import time
@@ -24,12 +23,11 @@ import attrs
 from drucker.errors import (
     AlreadyExistsError,
     InUseError,
-    InvalidInputError,
     NotFoundError,
-    TooLargeError,
 )
 from drucker.store.atomic import fsync_directory, sha256_of, write_json_atomically
 from drucker.store.names import validate_name
+from drucker.store.receiving import Receiving
 
 INDEX_NAME = ".index.json"
 LOCK_NAME = ".lock"
@@ -69,7 +67,7 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-class Upload:
+class Upload(Receiving):
     """A file being received: chunks go to a temporary file and into the checksum.
 
     Use :meth:`FileStore.begin`; then :meth:`write` each chunk and :meth:`commit`, or
@@ -89,30 +87,14 @@ class Upload:
         self._max_bytes = max_bytes
         self._replace_active = replace_active
         self._serving = serving
-        self._digest = hashlib.sha256()
-        self.size = 0
+        self._start_receiving()
         self._path, handle = _open_locked_temp(store.directory)
         self._handle: IO[bytes] | None = handle
 
-    def write(self, chunk: bytes) -> None:
-        """Append a chunk. :raises TooLargeError: past the size limit."""
-        assert self._handle is not None, "upload already finished"
-        self.size += len(chunk)
-        if self.size > self._max_bytes:
-            raise TooLargeError(
-                f"{self.name}: upload exceeds the maximum size of {self._max_bytes} bytes"
-            )
-        self._digest.update(chunk)
-        self._handle.write(chunk)
-
     def commit(self, expected_sha256: str | None = None) -> StoredFile:
         """Verify, fsync and rename the file into place, then record it in the index."""
-        assert self._handle is not None, "upload already finished"
-        sha256 = self._digest.hexdigest()
-        if expected_sha256 and expected_sha256.lower() != sha256:
-            raise InvalidInputError(
-                f"{self.name}: sha256 mismatch: expected {expected_sha256}, received {sha256}"
-            )
+        sha256 = self._verified_sha256(expected_sha256)
+        assert self._handle is not None
         self._handle.flush()
         os.fsync(self._handle.fileno())
         stored = StoredFile(self.name, self.size, sha256, time.time())

@@ -50,16 +50,15 @@ from drucker.errors import (
     ConflictError,
     DruckerError,
     InUseError,
-    InvalidInputError,
     NotFoundError,
     StoreUnavailableError,
-    TooLargeError,
 )
 from drucker.store.base import ActiveRecord, SwitchEvent
 from drucker.store.cache import ObjectCache
 from drucker.store.files import StoredFile
 from drucker.store.history import event_from_json, event_to_json
 from drucker.store.names import validate_name
+from drucker.store.receiving import Receiving
 
 CAS_ATTEMPTS = 20
 # Fail a call within seconds when the store is down, instead of retrying for minutes.
@@ -188,7 +187,7 @@ class Backend:
         raise ConflictError(f"{path} kept changing; gave up after {CAS_ATTEMPTS} attempts")
 
 
-class RemoteUpload:
+class RemoteUpload(Receiving):
     """An upload spooled to local disk while it streams in, then put under its digest."""
 
     def __init__(self, files: RemoteFiles, name: str, max_bytes: int, replace_active: bool):
@@ -196,32 +195,16 @@ class RemoteUpload:
         self.name = name
         self._max_bytes = max_bytes
         self._replace_active = replace_active
-        self._digest = hashlib.sha256()
-        self.size = 0
+        self._start_receiving()
         spool = files.cache.directory / "spool"
         spool.mkdir(parents=True, exist_ok=True)
         self._path = spool / f"{os.getpid()}-{os.urandom(6).hex()}"
         self._handle: IO[bytes] | None = self._path.open("xb")
 
-    def write(self, chunk: bytes) -> None:
-        """Append a chunk. :raises TooLargeError: past the size limit."""
-        assert self._handle is not None, "upload already finished"
-        self.size += len(chunk)
-        if self.size > self._max_bytes:
-            raise TooLargeError(
-                f"{self.name}: upload exceeds the maximum size of {self._max_bytes} bytes"
-            )
-        self._digest.update(chunk)
-        self._handle.write(chunk)
-
     def commit(self, expected_sha256: str | None = None) -> StoredFile:
         """Verify, put the object into the store (if it is not there yet), then index it."""
-        assert self._handle is not None, "upload already finished"
-        sha256 = self._digest.hexdigest()
-        if expected_sha256 and expected_sha256.lower() != sha256:
-            raise InvalidInputError(
-                f"{self.name}: sha256 mismatch: expected {expected_sha256}, received {sha256}"
-            )
+        sha256 = self._verified_sha256(expected_sha256)
+        assert self._handle is not None
         self._handle.close()
         self._handle = None
         files = self._files
