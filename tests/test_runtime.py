@@ -21,8 +21,8 @@ from drucker.errors import (
 )
 from drucker.events import PredictionEvent, SystemEvent
 from drucker.kinds import Kind
-from drucker.plugins import build_plugin_manager
-from drucker.runtime import ActiveModel, Runtime
+from drucker.plugins import build_plugin_manager, new_plugin_manager
+from drucker.runtime import PREDICT_ARGS, ActiveModel, Runtime, positional_caller
 from drucker.types import EvaluationDetail, ModelSignature, PredictResult, TensorSpec
 from tests.core import RecordingLog, runtime, settings
 
@@ -291,3 +291,65 @@ def test_configure_reaches_every_plugin_once(tmp_path: Path) -> None:
     )
     Runtime(manager, settings(tmp_path, application_name="configured"))
     assert seen == ["configured"]
+
+
+class TakesWhatItNeeds:
+    """A plugin whose predict hook declares only some arguments, in another order."""
+
+    @drucker.hookimpl
+    def drucker_predict(self, output_kind: Kind, input: Any) -> PredictResult:
+        return PredictResult(label=f"{input}:{output_kind.value}", score=1.0)
+
+
+class Wrapping:
+    """A wrapper around the predict hook: the runtime must let pluggy call both."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @drucker.hookimpl(wrapper=True)
+    def drucker_predict(self, input: Any) -> Any:
+        self.calls += 1
+        result = yield
+        return PredictResult(label=f"wrapped:{result.label}", score=result.score)
+
+
+def test_a_hook_is_called_with_the_arguments_its_implementation_declares(
+    tmp_path: Path,
+) -> None:
+    rt, log = runtime(TakesWhatItNeeds(), tmp_path)
+    result = rt.predict("x", {}, Kind.STRING, Kind.STRING)
+    assert result.label == "x:String"
+    assert [r.input for r in log.records if isinstance(r, PredictionEvent)] == ["x"]
+
+
+def test_a_wrapped_hook_goes_through_pluggy() -> None:
+    manager = new_plugin_manager()
+    wrapper = Wrapping()
+    manager.register(TakesWhatItNeeds())
+    manager.register(wrapper)
+    call = positional_caller(manager.hook.drucker_predict, PREDICT_ARGS)
+    assert call(None, "y", {}, Kind.STRING, Kind.STRING).label == "wrapped:y:String"
+    assert wrapper.calls == 1
+
+
+def test_every_log_plugin_gets_every_record(tmp_path: Path) -> None:
+    first, second = RecordingLog(), RecordingLog()
+    manager = build_plugin_manager(
+        TakesWhatItNeeds(), extra_plugins=(first, second), load_entry_points=False
+    )
+    rt = Runtime(manager, settings(tmp_path))
+    rt.activate(rt.load_model(None))
+    rt.predict("z", {}, Kind.STRING, Kind.STRING)
+    assert [len(first.records), len(second.records)] == [1, 1]
+
+
+def test_replacing_the_model_thaws_the_heap_frozen_after_start_up(tmp_path: Path) -> None:
+    rt, _ = runtime(TakesWhatItNeeds(), tmp_path)
+    gc.freeze()  # what the server does once the first model serves
+    try:
+        assert gc.get_freeze_count() > 0
+        rt.activate(rt.load_model(None, "second"))
+        assert gc.get_freeze_count() == 0  # the replaced model's cycles can be collected
+    finally:
+        gc.unfreeze()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -98,6 +99,18 @@ def build_runtime(
     """
     plugins = build_plugin_manager(plugin, extra_plugins=extra_plugins, disabled=disabled)
     return Runtime(plugins, settings)
+
+
+def settle_heap() -> None:
+    """Take what start-up made (modules, the plugin, the model) out of the cyclic collector.
+
+    Those objects live as long as the process, but every full collection walks them all: about
+    65 ms for a scikit-learn model, which happened every few seconds under load, adding that
+    to whichever requests were in flight. ``gc.freeze`` leaves them out of future collections
+    (they are still freed by reference counting); the runtime thaws them when a switch replaces
+    the model, so that an old model's reference cycles can be collected.
+    """
+    gc.freeze()
 
 
 async def _load_initial_model(
@@ -243,6 +256,7 @@ async def serve(
             await _stop(server, rest, metrics_http, tracing)
             raise
         await server.health.refresh()
+        settle_heap()
         following = follow_store or manager.shared_store
         follower = asyncio.create_task(_follow_switches(manager)) if following else None
         try:
