@@ -7,12 +7,11 @@ same server with ``metrics.port`` on and 0 side by side in one process, loads th
 with the same closed-loop load (``benchmarks.loadgen``, concurrency 32), and reports for each
 the best window (the least disturbed by other work, as ``timeit`` takes the minimum): the
 highest req/s and the lowest CPU time of the server's event-loop thread per request
-(``time.thread_time``; the interceptor and every metric update run there). Medians follow.
+(``time.thread_time``; the rpc guard and every metric update run there). Medians follow.
 
-First it times the metrics interceptor's own path for one prediction rpc (handler look-up,
-wrapper, counts and histogram), without the network: the best of 7 runs of 20,000 calls,
-against the same look-up and call without the interceptor. That figure hardly moves with the
-machine's load.
+First it times the rpc guard's path for one prediction rpc with its recorder (counts and
+histogram), without the network: the best of 7 runs of 20,000 calls, against the same guard
+without a recorder. That figure hardly moves with the machine's load.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ import grpc
 from benchmarks.model import train
 from benchmarks.run import free_port
 from drucker.observability import Metrics
+from drucker.protocol.guard import Guard
 from drucker.server.grpc_server import PREDICTION_RPCS
 from drucker.server.lifecycle import build_runtime, serve
 from drucker.settings import load_settings
@@ -76,6 +76,7 @@ class _Server:
                 model_file=str(self._model),
                 stop=self._stop,
                 on_ready=lambda port: self._ready.set(),
+                http_port=0,  # V2 REST on any free port: two servers run at once
             )
         )
 
@@ -90,37 +91,30 @@ class _Server:
         self._thread.join(30)
 
 
-class _Call:
-    """What the interceptor reads of an rpc: its method and, at the end, its status."""
-
-    method = "/drucker.DruckerWorker/Predict_ArrFloat_String"
-    invocation_metadata = ()
+class _Context:
+    """What the guard reads of an rpc: at the end, its status."""
 
     def code(self) -> None:
         return None
 
 
-async def _interceptor_path(calls: int = 20_000, runs: int = 7) -> tuple[float, float]:
-    """Best microseconds per rpc: without the interceptor, and with it."""
+async def _guard_path(calls: int = 20_000, runs: int = 7) -> tuple[float, float]:
+    """Best microseconds per rpc through the rpc guard: without a recorder, and with one."""
 
     async def behaviour(request: Any, context: Any) -> Any:
         return request
 
     handler = grpc.unary_unary_rpc_method_handler(behaviour)
-
-    async def continuation(details: Any) -> Any:
-        return handler
-
-    interceptor = Metrics().interceptor(PREDICTION_RPCS)
-    call = _Call()
+    method = "/drucker.DruckerWorker/Predict_ArrFloat_String"
+    unrecorded = Guard().wrap(method, handler)
+    recorded = Guard(recorder_for=Metrics().rpc_recorders(PREDICTION_RPCS)).wrap(method, handler)
+    context = _Context()
 
     async def plain() -> None:
-        found = await continuation(call)
-        await found.unary_unary(None, call)
+        await unrecorded.unary_unary(None, context)
 
     async def observed() -> None:
-        found: Any = await interceptor.intercept_service(continuation, call)
-        await found.unary_unary(None, call)
+        await recorded.unary_unary(None, context)
 
     best = {plain: float("inf"), observed: float("inf")}
     for _ in range(runs):
@@ -162,9 +156,9 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    plain, observed = asyncio.run(_interceptor_path())
+    plain, observed = asyncio.run(_guard_path())
     print(
-        f"interceptor path per prediction rpc: {observed:.2f} us with metrics, {plain:.2f} us "
+        f"rpc guard per prediction rpc: {observed:.2f} us with metrics, {plain:.2f} us "
         f"without (+{observed - plain:.2f} us)"
     )
     with tempfile.TemporaryDirectory(prefix="drucker-bench-") as temp:

@@ -33,7 +33,7 @@ from drucker.observability.rpc_stats import (
 )
 
 if TYPE_CHECKING:
-    from drucker.observability.grpc_metrics import MetricsInterceptor, PredictionRpcs
+    from drucker.observability.grpc_metrics import PredictionRpcs, RecorderFor
     from drucker.observability.rpc_stats import RpcRecorder
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -89,11 +89,11 @@ class Metrics:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def interceptor(self, prediction_rpcs: PredictionRpcs) -> MetricsInterceptor:
-        """The grpc.aio interceptor that records every rpc (and the prediction rpcs' series)."""
-        from drucker.observability.grpc_metrics import MetricsInterceptor
+    def rpc_recorders(self, prediction_rpcs: PredictionRpcs) -> RecorderFor:
+        """Each method's recorder, for the rpc guard (prediction rpcs also get drucker's series)."""
+        from drucker.observability.grpc_metrics import recorders
 
-        return MetricsInterceptor(self, prediction_rpcs)
+        return recorders(self, prediction_rpcs)
 
     def rpc_recorder(self, labels: tuple[str, str, str], protocol: str | None) -> RpcRecorder:
         """The recorder of one method (``grpc_type``, ``grpc_service``, ``grpc_method``);

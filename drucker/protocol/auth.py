@@ -16,12 +16,8 @@ import hmac
 import os
 import secrets
 import stat
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import grpc
-import grpc.aio
 
 from drucker.errors import ConfigurationError
 from drucker.events import EventLog
@@ -179,47 +175,3 @@ def bearer_refusal(sent: str | bytes | None, token: str) -> str | None:
     if not hmac.compare_digest(sent_bytes, f"Bearer {token}".encode()):
         return WRONG_TOKEN
     return None
-
-
-def _denying(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
-    """A handler of the same streaming shape that ends the rpc with UNAUTHENTICATED."""
-
-    async def deny(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-    async def deny_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-        yield  # pragma: no cover
-
-    codec = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    shapes = {
-        (False, False): grpc.unary_unary_rpc_method_handler,
-        (True, False): grpc.stream_unary_rpc_method_handler,
-        (False, True): grpc.unary_stream_rpc_method_handler,
-        (True, True): grpc.stream_stream_rpc_method_handler,
-    }
-    shape = (handler.request_streaming, handler.response_streaming)
-    return shapes[shape](deny_stream if shape[1] else deny, **codec)
-
-
-class TokenAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Requires ``authorization: Bearer <token>`` on the protected methods."""
-
-    def __init__(self, token: str, needs_token: Callable[[str], bool]) -> None:
-        self._token = token
-        self._needs_token = needs_token
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None or not self._needs_token(details.method):
-            return handler
-        sent = dict(details.invocation_metadata or ()).get("authorization")
-        refusal = bearer_refusal(sent, self._token)
-        return handler if refusal is None else _denying(handler, refusal)

@@ -23,11 +23,11 @@ from drucker.errors import ConfigurationError
 from drucker.management import ModelManager
 from drucker.observability import Metrics, Tracing
 from drucker.observability.grpc_metrics import prediction_rpcs
-from drucker.protocol.auth import TokenAuthInterceptor, protected_methods
+from drucker.protocol.auth import protected_methods
 from drucker.protocol.drucker_dashboard import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
 from drucker.protocol.drucker_worker import worker_rpc_handler
-from drucker.protocol.guard import guarded_server
+from drucker.protocol.guard import Guard, guarded_server
 from drucker.protocol.health import HealthReporter
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.servicer import InferenceServicer
@@ -76,14 +76,14 @@ class DruckerServer:
         self._metrics = metrics
         self._tracing = tracing
         self._sharing: asyncio.Task[None] | None = None
-        # Metrics first, so that they see every rpc, also those refused by the token check.
-        interceptors: list[grpc.aio.ServerInterceptor] = []
-        if metrics is not None:
-            interceptors.append(metrics.interceptor(PREDICTION_RPCS))
-        if tracing is not None:
-            interceptors.append(tracing.interceptor())
-        if token:
-            interceptors.append(TokenAuthInterceptor(token, protected_methods(settings)))
+        # Counting and the token check are part of every rpc's guard (no interceptor): only
+        # tracing, when asked for, adds OpenTelemetry's interceptor.
+        interceptors = [tracing.interceptor()] if tracing is not None else []
+        guard = Guard(
+            recorder_for=metrics.rpc_recorders(PREDICTION_RPCS) if metrics is not None else None,
+            token=token or None,
+            needs_token=protected_methods(settings),
+        )
         self._server = grpc.aio.server(
             interceptors=interceptors,
             options=[
@@ -94,7 +94,7 @@ class DruckerServer:
         )
         self.health = HealthReporter(runtime, SERVICE_NAMES)
         chunk = min(STREAM_CHUNK_BYTES, settings.max_message_bytes // 2)
-        registry = guarded_server(self._server)  # every rpc of every service is guarded
+        registry = guarded_server(self._server, guard)  # every rpc of every service
         registry.add_generic_rpc_handlers(
             (worker_rpc_handler(self.dispatcher, chunk, settings.max_message_bytes),)
         )
