@@ -81,11 +81,21 @@ class Dispatcher:
         """
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
-        with tracing.predict_span(self.runtime.active, input_kind, output_kind):
+        model = self.runtime.active
+        with tracing.predict_span(model, input_kind, output_kind):
             if self._batcher is not None:
                 return await self._batcher.predict(value, option, input_kind, output_kind)
-            call = functools.partial(self.runtime.predict, value, option, input_kind, output_kind)
-            return await self._run(self._single, call)
+            placement = self._single
+            if placement.on_loop(model):  # the quick path: no partial, no executor
+                started = time.perf_counter()
+                try:
+                    return self.runtime.predict(value, option, input_kind, output_kind, model)
+                finally:
+                    placement.record(model, time.perf_counter() - started)
+            call = functools.partial(
+                self.runtime.predict, value, option, input_kind, output_kind, model
+            )
+            return await self._run(placement, call, model)
 
     async def predict_many(
         self, values: list[Any], option: dict[str, Any], input_kind: Kind, output_kind: Kind
@@ -104,13 +114,13 @@ class Dispatcher:
         call = functools.partial(self.runtime.predict_many, values, option, input_kind, output_kind)
         with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(values)):
             if len(values) <= INLINE_MAX_ROWS:
-                return await self._run(self._many, call)
+                return await self._run(self._many, call, self.runtime.active)
             # A big request without predict threads runs in the loop's default executor.
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    async def _run(self, placement: Placement, call: Callable[[], T]) -> T:
-        """``call()`` on the loop or in a predict thread, as ``placement`` decides; timed."""
-        model = self.runtime.active
+    async def _run(self, placement: Placement, call: Callable[[], T], model: object) -> T:
+        """``call()`` on the loop or in a predict thread, as ``placement`` decides for
+        ``model`` (the serving model's reference); timed."""
         if placement.on_loop(model):
             return _timed(placement, model, call)
         timed = functools.partial(_timed, placement, model, call)

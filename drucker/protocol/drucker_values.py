@@ -63,14 +63,9 @@ def input_value(request: Any, kind: Kind) -> Any:
 
 def build_output(kind: Kind, label: Any, score: Any, option_text: str) -> Any:
     """One response message for a coerced label and score."""
-    message = OUTPUT_MESSAGES[kind]()
-    if kind.is_array:
-        message.output.extend(label)
-        message.score.extend(score)
-    else:
-        message.output = label
-        message.score = score
-    message.option.val = option_text
+    message = OUTPUT_MESSAGES[kind](output=label, score=score)
+    if option_text:
+        message.option.val = option_text
     return message
 
 

@@ -15,7 +15,7 @@ import grpc
 import grpc.aio
 
 from drucker.dispatch import Dispatcher
-from drucker.errors import TooLargeError
+from drucker.errors import DruckerError, TooLargeError
 from drucker.kinds import Kind, rpc_name
 from drucker.protocol.drucker_values import (
     INPUT_MESSAGES,
@@ -26,7 +26,7 @@ from drucker.protocol.drucker_values import (
     input_value,
     parse_option,
 )
-from drucker.protocol.status import answer_or_abort
+from drucker.protocol.status import answer_or_abort, failure
 from drucker.types import PredictResult
 
 SERVICE_NAME = "drucker.DruckerWorker"
@@ -113,8 +113,18 @@ def _make_handler(
 
         return grpc.stream_unary_rpc_method_handler(bytes_unary, **codec)
 
-    async def unary_unary(request: Any, context: Any) -> Any:
-        return await respond(input_value(request, input_kind), request.option.val, context)
+    async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        # The hot path, flattened: every rpc of the common shape passes here.
+        try:
+            value = input_value(request, input_kind)
+            option = parse_option(request.option.val)
+            result = await dispatcher.predict(value, option, input_kind, output_kind)
+            out_option = dump_option(result.option)
+        except DruckerError as error:
+            code, message = failure(error)
+        else:
+            return build_output(output_kind, result.label, result.score, out_option)
+        await context.abort(code, message)  # outside the except: no chained error, no frames
 
     return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
 

@@ -30,6 +30,17 @@ def status_code(error: DruckerError) -> grpc.StatusCode:
     return grpc.StatusCode[error.status]
 
 
+def failure(error: DruckerError) -> tuple[grpc.StatusCode, str]:
+    """The status code and message that end an rpc failed by ``error``; its frames are dropped.
+
+    Call it in the ``except`` block and abort after it, so that the abort raises no exception
+    chained to ``error`` (see :func:`answer_or_abort`).
+    """
+    code, message = status_code(error), str(error)
+    forget_frames(error)
+    return code, message
+
+
 async def abort_with(context: grpc.aio.ServicerContext, error: DruckerError) -> NoReturn:
     """End the rpc with the error's status code and message (raises, never returns)."""
     code, message = status_code(error), str(error)
@@ -48,7 +59,6 @@ async def answer_or_abort(context: grpc.aio.ServicerContext, work: Awaitable[T])
     try:
         return await work
     except DruckerError as error:
-        code, message = status_code(error), str(error)
-        forget_frames(error)
+        code, message = failure(error)
     await context.abort(code, message)
     raise AssertionError("context.abort returned")  # pragma: no cover
