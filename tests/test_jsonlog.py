@@ -1,10 +1,14 @@
-"""The JSON-lines log plugin: the 0.4.5 fields, prediction lines written by a background thread."""
+"""The JSON-lines log plugin: the 0.4.5 fields, prediction lines written in bunches off the
+request's path (by the event loop that queued them, or by a background thread)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 import json
 import threading
+import weakref
 from typing import Any
 
 from drucker_jsonlog import JsonLinesLog
@@ -92,13 +96,49 @@ class Recorder(io.StringIO):
         return super().write(text)
 
 
-def test_predictions_are_formatted_and_written_off_the_callers_thread() -> None:
+def test_lines_queued_off_an_event_loop_are_written_by_the_writer_thread() -> None:
     stream = Recorder()
     log = JsonLinesLog(stream, background=True)
     for index in range(3):
         log.drucker_log(prediction([float(index)]))
     wait_for(lambda: len(lines(stream)) == 3, "three lines")
-    assert stream.writers and threading.current_thread().name not in stream.writers
+    assert stream.writers == ["drucker-log-writer"]  # one write for the three
+
+
+def test_lines_queued_on_an_event_loop_are_written_by_that_loop_in_one_write() -> None:
+    stream = Recorder()
+    log = JsonLinesLog(stream, background=True)
+
+    async def serve() -> None:
+        for index in range(3):
+            log.drucker_log(prediction([float(index)]))
+        assert stream.getvalue() == ""  # queued, not written on the request's path
+        while len(lines(stream)) < 3:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(asyncio.wait_for(serve(), 10))
+    assert [line["ml_input"] for line in lines(stream)] == [[0.0], [1.0], [2.0]]
+    assert stream.writers == [threading.current_thread().name]  # the loop's, no other thread
+    assert log._writer is not None and log._writer._thread is None  # never started
+
+
+def test_a_loop_that_stops_before_its_write_leaves_the_lines_to_the_next_loop() -> None:
+    stream = io.StringIO()
+    log = JsonLinesLog(stream, background=True)
+
+    async def queue_one(index: int) -> None:
+        log.drucker_log(prediction([float(index)]))
+
+    asyncio.run(queue_one(0))  # stops before its write is due
+    assert stream.getvalue() == ""
+
+    async def queue_and_wait() -> None:
+        await queue_one(1)
+        while len(lines(stream)) < 2:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(asyncio.wait_for(queue_and_wait(), 10))
+    assert [line["ml_input"] for line in lines(stream)] == [[0.0], [1.0]]
 
 
 def test_a_full_queue_is_written_by_the_caller_and_close_writes_the_rest() -> None:
@@ -114,11 +154,19 @@ def test_a_full_queue_is_written_by_the_caller_and_close_writes_the_rest() -> No
     assert stream.getvalue().splitlines()[-1] == "5"
 
 
-def test_a_big_input_is_shortened_before_it_is_queued() -> None:
+def test_the_queue_holds_text_not_the_request_input() -> None:
+    class Input(list[float]):
+        """A list that can be watched by a weak reference."""
+
     stream = io.StringIO()
     log = JsonLinesLog(stream, background=True)
+    value = Input([1.0, 2.0])
+    watched = weakref.ref(value)
+    log.drucker_log(prediction(value))
+    del value
+    gc.collect()
+    assert watched() is None  # nothing queued keeps the request's input alive
     log.drucker_log(prediction(b"x" * 100_000))
-    assert all(isinstance(queued, str) for queued in log._writer._queued)  # type: ignore[union-attr]
     log.flush()
-    (line,) = lines(stream)
-    assert line["ml_input"] == "<100000 bytes>"
+    first, second = lines(stream)
+    assert first["ml_input"] == [1.0, 2.0] and second["ml_input"] == "<100000 bytes>"

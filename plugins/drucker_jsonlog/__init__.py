@@ -10,10 +10,13 @@ application name), ``service_level``, and for predictions ``ml_input`` and ``ml_
 With ``log.format: text`` (:class:`TextLinesLog`) it is a readable line instead; ``log.level``
 sets the lowest level written (both through ``drucker_configure``).
 
-The standard-error plugin writes prediction records from a background thread
-(:class:`~drucker_jsonlog.writer.BackgroundWriter`): a request only queues its record, and the
-lines are formatted and written in bunches. System events (start-up, switches, failures) are
-written at once, after the predictions queued before them.
+The standard-error plugin writes prediction lines in bunches
+(:class:`~drucker_jsonlog.writer.BackgroundWriter`): a request formats its line (a few
+microseconds with orjson) and queues the text; the server's event loop writes the queued lines
+every 50 ms with one system call. Formatting stays on the request's path on purpose: a queued
+record would keep the request's input alive, and under the GIL a formatting thread only takes
+turns with the event loop. System events (start-up, switches, failures) are written at once,
+after the predictions queued before them.
 """
 
 from __future__ import annotations
@@ -50,8 +53,13 @@ def _json(value: dict[str, Any]) -> str:
         return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def _loggable(value: Any) -> Any:
     """A JSON-friendly, bounded form of an input or output value."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, bytes):
         if len(value) > MAX_LOGGED_CHARS:
             return f"<{len(value)} bytes>"
@@ -64,10 +72,6 @@ def _loggable(value: Any) -> Any:
             return [*value[:MAX_LOGGED_CHARS], f"... <{len(value)} items>"]
         return list(value)
     return value
-
-
-def _is_big(value: Any) -> bool:
-    return isinstance(value, bytes | str | Sequence) and len(value) > MAX_LOGGED_CHARS
 
 
 class JsonLinesLog:
@@ -88,6 +92,8 @@ class JsonLinesLog:
         self._lock = threading.Lock()
         self._writer = BackgroundWriter(self._line, self._current_stream) if background else None
         self._heads: dict[ServiceIdentity, str] = {}
+        self._last_service: ServiceIdentity | None = None
+        self._last_head = ""
 
     def _current_stream(self) -> TextIO:
         return self._stream or sys.stderr
@@ -95,6 +101,8 @@ class JsonLinesLog:
     def _head(self, service: ServiceIdentity) -> str:
         """The JSON text of the fields that are the same in every record of ``service``,
         without the closing brace (built once per service and process)."""
+        if service is self._last_service:  # the common case: one service per process
+            return self._last_head
         head = self._heads.get(service)
         if head is None:
             fields = {
@@ -106,6 +114,7 @@ class JsonLinesLog:
                 "service_level": service.service_level,
             }
             head = self._heads[service] = _json(fields)[:-1]
+        self._last_service, self._last_head = service, head
         return head
 
     def _line(self, queued: LogRecord | str) -> str:
@@ -113,21 +122,26 @@ class JsonLinesLog:
 
     def format(self, record: LogRecord) -> str:
         """The JSON line (without newline) for one record."""
-        line: dict[str, Any] = {
-            "timestamp": round(record.timestamp, 3),
-            "level": SYSLOG_SEVERITY[record.level],
-        }
-        if isinstance(record, PredictionEvent):
-            line["short_message"] = f"Predict_{record.input_kind}_{record.output_kind}"
-            line["ml_input"] = _loggable(record.input)
-            line["ml_output"] = _loggable(record.output)
-            line["ml_score"] = _loggable(record.score)
-            line["latency_ms"] = round(record.latency_seconds * 1000, 3)
+        line: dict[str, Any]
+        if isinstance(record, PredictionEvent):  # every request: one dict, one orjson call
+            line = {
+                "timestamp": round(record.timestamp, 3),
+                "level": SYSLOG_SEVERITY[record.level],
+                "short_message": f"Predict_{record.input_kind}_{record.output_kind}",
+                "ml_input": _loggable(record.input),
+                "ml_output": _loggable(record.output),
+                "ml_score": _loggable(record.score),
+                "latency_ms": round(record.latency_seconds * 1000, 3),
+            }
             if record.suppressed:
                 line["suppressed"] = True
         else:
-            line["short_message"] = record.message
-            line.update(record.fields)
+            line = {
+                "timestamp": round(record.timestamp, 3),
+                "level": SYSLOG_SEVERITY[record.level],
+                "short_message": record.message,
+                **record.fields,
+            }
             if record.traceback:
                 line["traceback"] = record.traceback
         return self._head(record.service) + "," + _json(line)[1:]
@@ -139,9 +153,7 @@ class JsonLinesLog:
             return
         if self._writer is not None:
             if isinstance(record, PredictionEvent):
-                # A big input is shortened now, so the queue never holds on to it.
-                big = _is_big(record.input) or _is_big(record.output)
-                self._writer.queue(self.format(record) if big else record)
+                self._writer.queue(self.format(record))
             else:
                 self._writer.write_now(record)
             return

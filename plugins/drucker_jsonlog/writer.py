@@ -1,9 +1,11 @@
-"""Writing log lines from a background thread, so a request only queues its record.
+"""Writing log lines in bunches, off the request's path.
 
-Records are kept as they are (not formatted) until the writer thread takes them: it wakes when
-the first record of a quiet spell arrives, waits ``gather_seconds`` for more, then formats and
-writes them all with one ``write`` and one ``flush``. Formatting, encoding and the system call
-leave the request's path; what is left there is one ``deque.append``.
+A request only queues its line. Queued on a thread that runs an event loop (the server's, where
+quick predictions run), the lines are written by that loop ``gather_seconds`` later, all with one
+``write`` and one ``flush``: no other thread is woken and no GIL changes hands per bunch, which
+cost the loop more than the writing itself. Queued on any other thread (predict threads of a
+slow model, an embedding application), a daemon writer thread wakes, waits ``gather_seconds``
+for more, and writes them. Both drain one queue under one lock, so lines keep their order.
 
 :meth:`BackgroundWriter.write_now` writes a record at once, after everything queued before it
 (for records that must be on disk when the call returns, such as start-up and shutdown
@@ -14,6 +16,7 @@ writes them itself, so memory stays bounded.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import sys
@@ -44,16 +47,36 @@ class BackgroundWriter:
         self._lock = threading.Lock()  # one writer at a time, lines in queue order
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._flush_due_on: asyncio.AbstractEventLoop | None = None
+        self._exit_registered = False
 
     def queue(self, record: Any) -> None:
-        """Write ``record`` soon, from the writer thread."""
+        """Write ``record`` soon: from the calling thread's event loop, or the writer thread."""
         self._queued.append(record)
         if self._closed or len(self._queued) > self._max_queued:
             self.flush()
-        elif not self._wake.is_set():
-            if self._thread is None:
-                self._start()
-            self._wake.set()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop on this thread
+            if not self._wake.is_set():
+                if self._thread is None:
+                    self._start()
+                self._wake.set()
+            return
+        if self._flush_due_on is not loop:  # none due, or due on a loop that has stopped
+            if not self._exit_registered:  # a loop that stops leaves its last lines here
+                self._exit_registered = True
+                atexit.register(self.close)
+            self._flush_due_on = loop
+            loop.call_later(self._gather, self._flush_from_loop)
+
+    def _flush_from_loop(self) -> None:
+        self._flush_due_on = None
+        try:
+            self.flush()
+        except Exception as exc:  # a broken stream must not break the event loop
+            print(f"drucker log writer: {type(exc).__name__}: {exc}", file=sys.__stderr__)
 
     def write_now(self, record: Any) -> None:
         """Write everything queued, then ``record``, before returning."""
@@ -72,7 +95,9 @@ class BackgroundWriter:
                     target=self._run, name="drucker-log-writer", daemon=True
                 )
                 self._thread.start()
-                atexit.register(self.close)
+                if not self._exit_registered:
+                    self._exit_registered = True
+                    atexit.register(self.close)
 
     def _run(self) -> None:
         while not self._closed:
