@@ -82,8 +82,11 @@ def drucker_predict(model: Any, input: Any, input_kind: Kind, output_kind: Kind)
         if output_kind.is_array:
             labels, scores = _ranked(model, proba, output_kind)
             return PredictResult(label=labels, score=scores)
-        best = int(np.argmax(proba))
-        return PredictResult(label=model.classes_[best], score=float(proba[best]))
+        best = int(proba.argmax())
+        label = model.classes_[best]
+        # A String answer is the class's text; done here, it skips the generic coercion.
+        text = str(label) if output_kind is Kind.STRING and not isinstance(label, bytes) else label
+        return PredictResult(label=text, score=float(proba[best]))
     prediction = np.asarray(model.predict(row)).reshape(-1)
     return PredictResult(label=prediction, score=[1.0] * prediction.size)
 
@@ -125,10 +128,15 @@ def drucker_predict_batch(
         ranked = (_ranked(model, proba, output_kind) for proba in probabilities)
         return [PredictResult(label=labels, score=scores) for labels, scores in ranked]
     best = probabilities.argmax(axis=1)
-    classes = model.classes_
+    labels = np.asarray(model.classes_)[best]
+    # Plain Python values, converted for all rows at once: a String answer gets the class's
+    # text, so the framework's per-row coercion finds nothing left to convert.
+    if output_kind is Kind.STRING and labels.dtype.kind != "S":
+        labels = labels.astype(str)
+    scores = probabilities[np.arange(len(best)), best].tolist()
     return [
-        PredictResult(label=classes[b], score=float(p[b]))
-        for b, p in zip(best, probabilities, strict=True)
+        PredictResult(label=label, score=score)
+        for label, score in zip(labels.tolist(), scores, strict=True)
     ]
 
 
