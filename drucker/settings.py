@@ -52,6 +52,7 @@ LEGACY_KEYS = frozenset(
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "text")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 
 class ServiceLevel(enum.Enum):
@@ -175,6 +176,13 @@ class Settings:
         "this (ms) runs them on the event loop instead (no thread hand-off), and goes back to "
         "the threads when it turns slower; 0: always in the threads",
         check=_NOT_NEGATIVE,
+    )
+    event_loop: str = _setting(
+        "app.event_loop",
+        "auto",
+        doc="the server's event loop: uvloop (libuv; installed with drucker on Linux and "
+        "macOS), asyncio (the standard library's), or auto: uvloop when installed",
+        check=_one_of(EVENT_LOOPS),
     )
     max_message_bytes: int = _setting(
         "grpc.max_message_bytes",

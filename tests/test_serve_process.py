@@ -171,3 +171,22 @@ def test_demo_serves_and_predicts() -> None:
     assert [a["label"] for a in answers] == ["setosa", "versicolor", "virginica"]
     for answer in answers:
         assert answer["ranking"][answer["label"]] == max(answer["ranking"].values())
+
+
+def _start_record(stderr: str) -> dict[str, object]:
+    records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    return next(r for r in records if str(r["short_message"]).startswith("serving on port"))
+
+
+def test_serves_on_uvloop_by_default_and_on_asyncio_when_asked(
+    tmp_path: Path, echo_model: Path
+) -> None:
+    for env, expected in (({}, "uvloop"), ({"DRUCKER_APP_EVENT_LOOP": "asyncio"}, "asyncio")):
+        port = free_port()
+        args = ["--plugin", ECHO_PLUGIN, "--model", str(echo_model), "--port", str(port)]
+        server = ServeProcess(args, cwd=tmp_path, env=env)
+        server.wait_serving(port)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            assert call(channel, Kind.STRING, Kind.STRING, "hi").label == "hi"
+        assert server.terminate() == 0
+        assert _start_record(server.stderr)["event_loop"] == expected

@@ -21,6 +21,7 @@ from drucker.protocol.auth import resolve_token
 from drucker.runtime import Runtime, system_event_log
 from drucker.server.grpc_server import DruckerServer
 from drucker.server.http import HttpServer
+from drucker.server.loops import loop_factory, loop_name
 from drucker.server.metrics_app import MetricsApp
 from drucker.server.parent import die_with_supervisor, supervisor_gone
 from drucker.server.supervisor import Supervisor
@@ -288,6 +289,7 @@ async def _serve_until(
         http_port=rest.port if rest else None,
         metrics_port=metrics_http.port if metrics_http else None,
         tracing=tracing is not None,
+        event_loop=loop_name(asyncio.get_running_loop()),
         service_level=settings.service_level.value,
         settings_file=settings.source,
     )
@@ -335,16 +337,17 @@ def run(options: ServeOptions) -> int:
     if options.worker:
         die_with_supervisor()
     try:
-        asyncio.run(
-            serve(
-                runtime,
-                model_file=options.model_file,
-                model_sha256=options.model_sha256,
-                force_model=options.force_model,
-                handle_signals=True,
-                follow_store=options.worker,
+        with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
+            runner.run(
+                serve(
+                    runtime,
+                    model_file=options.model_file,
+                    model_sha256=options.model_sha256,
+                    force_model=options.force_model,
+                    handle_signals=True,
+                    follow_store=options.worker,
+                )
             )
-        )
     except DruckerError as exc:
         runtime.log.error(f"cannot start: {exc}")
         print(f"drucker serve: {exc}", file=sys.stderr)
