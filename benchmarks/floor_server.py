@@ -3,9 +3,10 @@
 It speaks the Drucker protocol's ``Predict_ArrFloat_String`` and the V2 ``ModelInfer`` (one FP32
 tensor of any number of rows in typed contents; answers ``label`` and ``score``) and does the
 same model work as drucker's scikit-learn plugin (``predict_proba`` and the best class, one
-``predict_proba`` call per request), nothing else.
+``predict_proba`` call per request), nothing else. It runs on asyncio's own event loop, or
+on uvloop (drucker's default loop) when the third argument is ``uvloop``.
 
-    python -m benchmarks.floor_server MODEL PORT
+    python -m benchmarks.floor_server MODEL PORT [asyncio|uvloop]
 """
 
 from __future__ import annotations
@@ -78,4 +79,11 @@ async def serve(model_path: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(sys.argv[1], int(sys.argv[2])))
+    loop = sys.argv[3] if len(sys.argv) > 3 else "asyncio"
+    factory = None
+    if loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(serve(sys.argv[1], int(sys.argv[2])))

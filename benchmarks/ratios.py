@@ -9,6 +9,7 @@ from typing import Any
 DRUCKER = "drucker-tuned-1p"  # one process, predictions on the event loop, logs off
 DEFAULT = "drucker"
 FLOOR = "floor"
+FLOOR_UVLOOP = "floor-uvloop"  # the floor on drucker's default event loop
 MLSERVER = "mlserver-1.7.1"
 ORIGINAL = "drucker-0.4.5"
 V2 = "drucker-v2"
@@ -154,6 +155,13 @@ def _fast_by_default(results: dict[str, Any]) -> list[Check]:
         ("c=1 p50, plain plugin defaults / floor", ratio(PLAIN, FLOOR, 1, "p50_ms"), "<=", 1.05),
         ("c=32 req/s, plain plugin defaults / floor", ratio(PLAIN, FLOOR, 32), ">=", 0.95),
         ("c=32 req/s, batch plugin defaults / floor", ratio(DEFAULT, FLOOR, 32), ">=", 1.8),
+        ("c=32 req/s, floor on uvloop / floor", ratio(FLOOR_UVLOOP, FLOOR, 32), "", None),
+        (
+            "c=32 req/s, plain plugin defaults / floor on uvloop",
+            ratio(PLAIN, FLOOR_UVLOOP, 32),
+            "",
+            None,
+        ),
         (
             "c=1 p50, plain plugin defaults / MLServer",
             ratio(PLAIN, MLSERVER, 1, "p50_ms"),

@@ -71,6 +71,10 @@ def _floor(model: Path, port: int, workdir: Path) -> list[str]:
     return [sys.executable, "-m", "benchmarks.floor_server", str(model), str(port)]
 
 
+def _floor_uvloop(model: Path, port: int, workdir: Path) -> list[str]:
+    return [*_floor(model, port, workdir), "uvloop"]
+
+
 def _drucker045(model: Path, port: int, workdir: Path) -> list[str]:
     return [str(DRUCKER045_PYTHON), str(HERE / "app045" / "server045.py"), str(model), str(port)]
 
@@ -119,6 +123,7 @@ TARGETS = {
     t.name: t
     for t in [
         Target("floor", "drucker", _floor),
+        Target("floor-uvloop", "drucker", _floor_uvloop),
         Target("drucker", "drucker", _drucker()),
         Target("drucker-plain", "drucker", _drucker(plugin=PLAIN)),
         Target("drucker-plain-tuned", "drucker", _drucker(plugin=PLAIN), env=TUNED_ENV),
