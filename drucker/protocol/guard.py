@@ -186,7 +186,7 @@ def guard_handler(
 
     async def unary_out(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = recorder.started() if recorder is not None else 0.0
-        error: BaseException | None = None
+        code: str | None = None  # the status's name; kept as text, so no error outlives the rpc
         try:
             if token is not None or streaming_in:
                 request = await checked(request, context)
@@ -199,23 +199,23 @@ def guard_handler(
         except grpc.aio.AbortError as aborted:
             del request
             _forget(aborted)
-            error = aborted
+            code = _code(context, aborted)
             raise
         except Exception as exc:
             del request
-            error = exc
+            code = "INTERNAL"
             await _fail(context, exc)
         except BaseException as exc:  # cancelled
-            error = exc
+            code = _code(context, exc)
             raise
         finally:
             if recorder is not None:
-                recorder.finished(started, _code(context, error))
+                recorder.finished(started, code or _code(context, None))
             _TRIMMER.after_rpc()
 
     async def stream_out(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = recorder.started() if recorder is not None else 0.0
-        error: BaseException | None = None
+        code: str | None = None  # the status's name; kept as text, so no error outlives the rpc
         try:
             request = await checked(request, context)
             responses = behavior(request, context)
@@ -230,18 +230,18 @@ def guard_handler(
         except grpc.aio.AbortError as aborted:
             del request
             _forget(aborted)
-            error = aborted
+            code = _code(context, aborted)
             raise
         except Exception as exc:
             del request
-            error = exc
+            code = "INTERNAL"
             await _fail(context, exc)
         except BaseException as exc:  # cancelled, or the caller stopped reading
-            error = exc
+            code = _code(context, exc)
             raise
         finally:
             if recorder is not None:
-                recorder.finished(started, _code(context, error))
+                recorder.finished(started, code or _code(context, None))
             _TRIMMER.after_rpc()
 
     return _SHAPES[shape](
