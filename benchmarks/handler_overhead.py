@@ -1,0 +1,141 @@
+"""What drucker adds to one rpc in this process, without the network: the event-loop thread's
+CPU time per call of the guarded handler, against the floor's handler on the same request.
+
+    python -m benchmarks.handler_overhead
+
+Both handlers get the same decoded request (``Predict_ArrFloat_String``, 20 floats) and a
+stand-in for the rpc context; the drucker side is built as the server builds it (runtime with
+the installed plugins, dispatcher, worker handler, rpc guard with the metrics recorder) from
+settings that vary the logging and the metrics. The floor calls ``predict_proba`` itself; the
+drucker side serves the same model through ``benchmarks/plugins/floor_work.py``, a plugin doing
+exactly the floor's model work, so the difference is the framework. Each figure is the best of
+5 runs of 2,000 calls (``time.thread_time``: the caller's CPU only), with the event loop given
+a turn every 16 calls as a server's loop would; the lines are written by the event loop as in
+a server, to the null device.
+
+grpc's own work per rpc (HTTP/2, the C core, the loop's callbacks) is not in these figures: it
+is the same for both servers and comes on top (``python -m benchmarks`` measures whole rpcs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from benchmarks.model import train
+from drucker._wire import drucker_pb2
+from drucker.dispatch import Dispatcher
+from drucker.observability import Metrics
+from drucker.protocol.drucker_worker import worker_rpc_handler
+from drucker.protocol.guard import Guard
+from drucker.server.grpc_server import PREDICTION_RPCS
+from drucker.server.lifecycle import build_runtime
+from drucker.settings import load_settings
+
+METHOD = "/drucker.DruckerWorker/Predict_ArrFloat_String"
+PLUGIN = str(Path(__file__).resolve().parent / "plugins" / "floor_work.py")
+CALLS = 2000
+RUNS = 5
+VARIANTS = {
+    "defaults (log on, metrics on)": {},
+    "log off": {"DRUCKER_LOG_PREDICTIONS": "false"},
+    "log off, metrics off": {"DRUCKER_LOG_PREDICTIONS": "false", "DRUCKER_METRICS_PORT": "0"},
+}
+
+
+class _Context:
+    """What the handlers read of an rpc's context when it succeeds."""
+
+    def code(self) -> None:
+        return None
+
+    def invocation_metadata(self) -> tuple[()]:
+        return ()
+
+
+class _Details:
+    method = METHOD
+    invocation_metadata = ()
+
+
+Handler = Callable[[Any, Any], Awaitable[Any]]
+
+
+def _drucker_handler(model: Path, workdir: Path, environ: dict[str, str]) -> tuple[Handler, Any]:
+    settings = load_settings(
+        None,
+        environ={
+            "DRUCKER_MODEL_DIR": str(workdir / "model"),
+            "DRUCKER_EVAL_DIR": str(workdir / "eval"),
+            **environ,
+        },
+    )
+    runtime = build_runtime(PLUGIN, settings)
+    runtime.activate(runtime.load_model(model))
+    handler = worker_rpc_handler(Dispatcher(runtime), 1 << 20, settings.max_message_bytes)
+    recorders = Metrics().rpc_recorders(PREDICTION_RPCS) if settings.metrics_port else None
+    guarded = Guard(recorder_for=recorders).wrap(METHOD, handler.service(_Details()))
+    return guarded.unary_unary, guarded.request_deserializer
+
+
+def _floor_handler(model_path: Path) -> Handler:
+    model = joblib.load(model_path)
+
+    async def predict(request: Any, context: Any) -> Any:
+        proba = model.predict_proba(np.asarray([request.input], dtype=np.float64))[0]
+        best = int(proba.argmax())
+        return drucker_pb2.StringOutput(output=str(model.classes_[best]), score=float(proba[best]))
+
+    return predict
+
+
+async def _best_us(handler: Handler, decode: Callable[[bytes], Any], body: bytes) -> float:
+    context = _Context()
+    best = float("inf")
+    for _ in range(RUNS):
+        started = time.thread_time()
+        for index in range(CALLS):
+            await handler(decode(body), context)
+            if index % 16 == 0:
+                await asyncio.sleep(0)
+        best = min(best, (time.thread_time() - started) / CALLS * 1e6)
+    return best
+
+
+async def _measure(model: Path, workdir: Path) -> None:
+    body = drucker_pb2.ArrFloatInput(input=np.linspace(-1, 1, 20).tolist()).SerializeToString()
+    floor = await _best_us(_floor_handler(model), drucker_pb2.ArrFloatInput.FromString, body)
+    print(f"{'floor handler':32s} {floor:7.1f} us per call")
+    for label, environ in VARIANTS.items():
+        handler, decode = _drucker_handler(model, workdir / str(len(label)), environ)
+        drucker = await _best_us(handler, decode, body)
+        print(f"{'drucker, ' + label:32s} {drucker:7.1f} us per call (+{drucker - floor:.1f} us)")
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    with tempfile.TemporaryDirectory(prefix="drucker-bench-") as temp:
+        workdir = Path(temp)
+        model = train(workdir / "model.joblib")
+        # The prediction lines go where a server's would, but to the null device.
+        null = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
+        sys.stderr = null
+        try:
+            asyncio.run(_measure(model, workdir))
+        finally:
+            sys.stderr = sys.__stderr__
+            null.close()
+
+
+if __name__ == "__main__":
+    main()
