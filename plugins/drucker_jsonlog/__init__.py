@@ -11,12 +11,11 @@ With ``log.format: text`` (:class:`TextLinesLog`) it is a readable line instead;
 sets the lowest level written (both through ``drucker_configure``).
 
 The standard-error plugin writes prediction lines in bunches
-(:class:`~drucker_jsonlog.writer.BackgroundWriter`): a request formats its line (a few
-microseconds with orjson) and queues the text; the server's event loop writes the queued lines
-every 50 ms with one system call. Formatting stays on the request's path on purpose: a queued
-record would keep the request's input alive, and under the GIL a formatting thread only takes
-turns with the event loop. System events (start-up, switches, failures) are written at once,
-after the predictions queued before them.
+(:class:`~drucker_jsonlog.writer.BackgroundWriter`): a request queues its record, and the
+server's event loop formats and writes the queued records every 50 ms, with one system call
+(predictions running in the predict threads hand theirs to a writer thread). A record with a
+big input is formatted at once, so the queue never holds on to big inputs. System events
+(start-up, switches, failures) are written at once, after the predictions queued before them.
 """
 
 from __future__ import annotations
@@ -56,22 +55,42 @@ def _json(value: dict[str, Any]) -> str:
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 
+_SEQUENCES: dict[type, bool] = {list: True, tuple: True, str: False, bytes: False}
+
+
+def _is_sequence(value: Any) -> bool:
+    """Whether ``value`` is a list-like sequence (not text), cached per type."""
+    kind = type(value)
+    known = _SEQUENCES.get(kind)
+    if known is None:
+        known = isinstance(value, Sequence) and not isinstance(value, str | bytes)
+        _SEQUENCES[kind] = known
+    return known
+
+
 def _loggable(value: Any) -> Any:
     """A JSON-friendly, bounded form of an input or output value."""
     if type(value) in _SCALARS:
         return value
+    if _is_sequence(value):  # lists, and the repeated fields array inputs arrive as
+        if len(value) > MAX_LOGGED_CHARS:
+            return [*value[:MAX_LOGGED_CHARS], f"... <{len(value)} items>"]
+        return value if type(value) is list else list(value)
     if isinstance(value, bytes):
         if len(value) > MAX_LOGGED_CHARS:
             return f"<{len(value)} bytes>"
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, str) and len(value) > MAX_LOGGED_CHARS:
         return value[:MAX_LOGGED_CHARS] + f"... <{len(value)} characters>"
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        # lists, and the repeated fields array inputs arrive as
-        if len(value) > MAX_LOGGED_CHARS:
-            return [*value[:MAX_LOGGED_CHARS], f"... <{len(value)} items>"]
-        return list(value)
     return value
+
+
+def _is_big(value: Any) -> bool:
+    kind = type(value)
+    if kind in _SCALARS:
+        return False
+    sized = kind is str or kind is bytes or _is_sequence(value)
+    return sized and len(value) > MAX_LOGGED_CHARS
 
 
 class JsonLinesLog:
@@ -153,7 +172,11 @@ class JsonLinesLog:
             return
         if self._writer is not None:
             if isinstance(record, PredictionEvent):
-                self._writer.queue(self.format(record))
+                # A big input is shortened now, so the queue never holds on to it; the others
+                # are formatted together at the next write (a tight loop of them costs half
+                # as much per line as one formatted between two predictions).
+                big = _is_big(record.input) or _is_big(record.output)
+                self._writer.queue(self.format(record) if big else record)
             else:
                 self._writer.write_now(record)
             return
