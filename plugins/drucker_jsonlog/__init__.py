@@ -96,8 +96,9 @@ def _is_big(value: Any) -> bool:
 class JsonLinesLog:
     """Writes every record as one JSON line to a text stream (standard error by default).
 
-    With ``background``, prediction records are written from a background thread (see the
-    module documentation); otherwise every record is written before the hook returns.
+    With ``background``, prediction records are queued and written in bunches by the event
+    loop or a writer thread (see the module documentation); otherwise every record is written
+    before the hook returns.
     """
 
     def __init__(

@@ -1,7 +1,9 @@
 """Writing log lines in bunches, off the request's path.
 
-A request only queues its line. Queued on a thread that runs an event loop (the server's, where
-quick predictions run), the lines are written by that loop ``gather_seconds`` later, all with one
+A request only queues its record (the JSON plugin queues the prediction record, or the finished
+line when the input is big); ``format_line`` turns the queued items into lines when they are
+written. Queued on a thread that runs an event loop (the server's, where quick predictions
+run), they are formatted and written by that loop ``gather_seconds`` later, all with one
 ``write`` and one ``flush``: no other thread is woken and no GIL changes hands per bunch, which
 cost the loop more than the writing itself. Queued on any other thread (predict threads of a
 slow model, an embedding application), a daemon writer thread wakes, waits ``gather_seconds``
