@@ -145,3 +145,48 @@ def test_shapes_that_overflow_are_refused_not_wrapped(shape: list[int]) -> None:
         tensor = pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=shape)
         with pytest.raises(InvalidInputError, match=r"do not (fill|hold) shape"):
             decode_input(tensor, raw)
+
+
+def _unpacked(field_number: int, values: np.ndarray, fmt: str) -> bytes:
+    """Contents that encode each element as its own field (what an older client may send)."""
+    key = bytes([field_number << 3 | (5 if fmt == "<f" else 1)])
+    return b"".join(key + struct.pack(fmt, value) for value in values.tolist())
+
+
+@unbounded
+@given(
+    st.sampled_from(["FP32", "FP64"]),
+    hnp.arrays(np.float32, st.integers(1, 40)),
+    st.booleans(),
+)
+def test_float_contents_decode_exactly_however_a_client_encoded_them(
+    datatype: str, values: np.ndarray, unpacked: bool
+) -> None:
+    dtype = DATATYPES[datatype][0]
+    array = values.astype(dtype)  # float32 values: every one also exact as FP64
+    field = DATATYPES[datatype][1]
+    contents = pb.InferTensorContents()
+    if unpacked:
+        number = pb.InferTensorContents.DESCRIPTOR.fields_by_name[field].number
+        contents.MergeFromString(_unpacked(number, array, "<f" if datatype == "FP32" else "<d"))
+    else:
+        getattr(contents, field).extend(array.tolist())
+    # Other fields set beside the datatype's are ignored, as before.
+    contents.int_contents.extend([1, -2, 3])
+    contents.bytes_contents.append(b"x")
+    tensor = pb.ModelInferRequest.InferInputTensor(
+        name="t", datatype=datatype, shape=[len(array)], contents=contents
+    )
+    parsed = pb.ModelInferRequest.InferInputTensor.FromString(tensor.SerializeToString())
+    decoded = decode_input(parsed, None)
+    element_by_element = np.array(list(getattr(parsed.contents, field)), dtype=dtype)
+    assert decoded.tobytes() == element_by_element.tobytes() == array.tobytes()
+
+
+def test_float_outputs_are_typed_contents_a_client_reads_back() -> None:
+    array = np.array([0.5, -1.25, np.inf, 3e38], dtype="<f4")
+    message, raw_bytes = encode_output("score", "FP32", array, raw=False)
+    assert raw_bytes == b""
+    assert list(message.contents.fp32_contents) == array.tolist()
+    empty, _ = encode_output("score", "FP64", np.zeros(0), raw=False)
+    assert list(empty.contents.fp64_contents) == [] and list(empty.shape) == [0]

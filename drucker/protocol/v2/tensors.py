@@ -28,6 +28,12 @@ DATATYPES: dict[str, tuple[Any, str]] = {
     "BYTES": (np.dtype(object), "bytes_contents"),
 }
 MAX_DIMENSIONS = 16
+# Typed contents of fixed-width elements (FP32, FP64) are packed little-endian arrays on the
+# wire: read from the contents' own encoding, they cost a copy instead of a Python float per
+# element (1 µs instead of 50 for 1,280 floats).
+_FIXED_WIDTH = frozenset({"FP32", "FP64"})
+_FIELD_NUMBERS = {field.name: field.number for field in pb.InferTensorContents.DESCRIPTOR.fields}
+_LENGTH_DELIMITED = 2
 
 
 def element_count(shape: tuple[int, ...], name: str) -> int:
@@ -112,12 +118,84 @@ def decode_input(tensor: Any, raw: bytes | None) -> np.ndarray:
     count = element_count(shape, name)
     if not field:
         raise InvalidInputError(f"input {name!r}: {datatype} travels only in raw contents")
+    if datatype in _FIXED_WIDTH:
+        packed = _packed_array(tensor.contents, _FIELD_NUMBERS[field], dtype)
+        if packed is not None:
+            return _shaped(packed, shape, count, name)
     contents = getattr(tensor.contents, field)
     try:
         values = np.array(list(contents), dtype=object if datatype == "BYTES" else dtype)
     except (OverflowError, ValueError) as exc:
         raise InvalidInputError(f"input {name!r}: a value does not fit {datatype}: {exc}") from None
     return _shaped(values, shape, count, name)
+
+
+def _varint(data: bytes, offset: int) -> tuple[int, int]:
+    """The varint at ``offset`` of ``data`` and the offset after it."""
+    value = shift = 0
+    while True:
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, offset
+        shift += 7
+
+
+def _packed_array(contents: Any, number: int, dtype: np.dtype[Any]) -> np.ndarray | None:
+    """The repeated fixed-width field ``number`` of ``contents`` read from its encoding, or
+    ``None`` when the encoding is not the packed one this expects (then read it per element).
+
+    protobuf serializes a parsed proto3 message canonically, so a repeated float field is one
+    packed run (a client's unpacked elements included) and its bytes are the little-endian array.
+    """
+    data = contents.SerializeToString()
+    runs: list[memoryview] = []
+    view = memoryview(data)
+    offset = 0
+    try:
+        while offset < len(data):
+            key, offset = _varint(data, offset)
+            wire_type = key & 7
+            if wire_type == _LENGTH_DELIMITED:
+                length, offset = _varint(data, offset)
+                if key >> 3 == number:
+                    runs.append(view[offset : offset + length])
+                offset += length
+            elif key >> 3 == number:
+                return None
+            elif wire_type == 0:
+                _, offset = _varint(data, offset)
+            elif wire_type in (1, 5):
+                offset += 8 if wire_type == 1 else 4
+            else:
+                return None
+    except IndexError:
+        return None
+    if offset != len(data) or any(len(run) % dtype.itemsize for run in runs):
+        return None
+    if len(runs) == 1:
+        return np.frombuffer(runs[0], dtype=dtype)
+    return np.frombuffer(b"".join(runs), dtype=dtype)
+
+
+def _packed_contents(field: str, array: np.ndarray, dtype: np.dtype[Any]) -> bytes:
+    """The encoding of contents holding ``array`` in the fixed-width field ``field``."""
+    data = array.reshape(-1).astype(dtype).tobytes()
+    return (
+        _encode_varint(_FIELD_NUMBERS[field] << 3 | _LENGTH_DELIMITED)
+        + _encode_varint(len(data))
+        + data
+    )
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def bytes_items(array: np.ndarray) -> list[bytes]:
@@ -142,6 +220,9 @@ def encode_output(name: str, datatype: str, array: np.ndarray, raw: bool) -> tup
         return message, encode_raw(datatype, array)
     if datatype == "BYTES":
         getattr(message.contents, field).extend(bytes_items(array))
+    elif datatype in _FIXED_WIDTH:
+        if array.size:
+            message.contents.MergeFromString(_packed_contents(field, array, dtype))
     else:
         getattr(message.contents, field).extend(array.reshape(-1).astype(dtype).tolist())
     return message, b""
