@@ -15,7 +15,13 @@ from drucker.events import Level, LogRecord, PredictionEvent, SystemEvent
 from drucker.hookspecs import hookimpl, hookspec
 from drucker.kinds import Kind
 from drucker.settings import ServiceLevel, Settings, load_settings
-from drucker.types import EvaluationDetail, ModelSignature, PredictResult, TensorSpec
+from drucker.types import (
+    EvaluationDetail,
+    ModelSignature,
+    PredictResult,
+    TensorResult,
+    TensorSpec,
+)
 
 __all__ = [
     "DruckerError",
@@ -30,6 +36,7 @@ __all__ = [
     "ServiceLevel",
     "Settings",
     "SystemEvent",
+    "TensorResult",
     "TensorSpec",
     "__version__",
     "hookimpl",

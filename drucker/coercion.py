@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from drucker.errors import OutputKindError
+from drucker.errors import OutputKindError, PluginFailure
 from drucker.kinds import Kind
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -137,3 +137,84 @@ def coerce_score(score: Any, kind: Kind) -> float | list[float]:
     if kind.is_array:
         return [_to_float(v, "score") for v in _as_list(score, "score", kind)]
     return _to_float(_as_scalar(score, "score", kind), "score")
+
+
+# -- a tensor's answers, for all rows at once -------------------------------------------------
+
+_NUMBERS = frozenset("iufb")  # numpy dtype kinds: signed, unsigned, float, bool
+
+
+def _per_row(value: np.ndarray, rows: int, kind: Kind, what: str) -> np.ndarray:
+    """``value`` as ``[rows]`` (scalar kinds) or ``[rows, k]`` (array kinds); for the array
+    kinds, a ``[rows]`` array of objects holds a sequence per row."""
+    if value.ndim == 0 or value.shape[0] != rows:
+        count = value.shape[0] if value.ndim else "no"
+        raise PluginFailure(f"drucker_predict_tensor returned {count} {what} for {rows} rows")
+    if not kind.is_array:
+        if value.ndim == 2 and value.shape[1] == 1:
+            return value.reshape(rows)
+        if value.ndim != 1:
+            raise OutputKindError(
+                f"{what} have shape {list(value.shape)}; {kind.wire_name} output needs one per row"
+            )
+        return value
+    if value.ndim == 1:
+        return value if value.dtype.kind == "O" else value.reshape(rows, 1)
+    if value.ndim != 2:
+        raise OutputKindError(
+            f"{what} have shape {list(value.shape)}; {kind.wire_name} output needs a row per row"
+        )
+    return value
+
+
+def coerce_labels(labels: Any, rows: int, kind: Kind) -> np.ndarray:
+    """A tensor answer's labels as an array for the output kind: ``str`` or ``bytes``
+    objects, ``int64`` (range-checked for ``ArrInt``) or ``float64``; ``[rows]`` for the scalar
+    kinds, ``[rows, k]`` for the array kinds. Converted per element (with
+    :func:`coerce_label`'s rules and errors) only where the dtype asks for it."""
+    array = _per_row(np.asarray(labels), rows, kind, "labels")
+    dtype = array.dtype.kind
+    if kind in (Kind.STRING, Kind.ARR_STRING) and dtype in _NUMBERS | {"U"}:
+        return array.astype(object) if dtype == "U" else _texts(array)
+    if kind is Kind.ARR_FLOAT and dtype in _NUMBERS:
+        return array.astype(np.float64)
+    if kind is Kind.ARR_INT and dtype in _NUMBERS:
+        return _int32_checked(array)
+    elements = [coerce_label(value, kind) for value in array.tolist()]
+    if not kind.is_array:
+        scalars = np.empty(rows, dtype=object)
+        scalars[:] = elements
+        return scalars
+    lengths = {len(row) for row in elements}
+    if len(lengths) > 1:
+        raise OutputKindError(f"rows answered with different numbers of labels {sorted(lengths)}")
+    return np.array(elements, dtype=object if kind is Kind.ARR_STRING else None).reshape(rows, -1)
+
+
+def _texts(array: np.ndarray) -> np.ndarray:
+    """Numbers as the text ``str()`` gives each of them (as a single prediction's label)."""
+    texts = np.empty(array.shape, dtype=object)
+    flat = texts.reshape(-1)
+    flat[:] = [str(value) for value in array.reshape(-1).tolist()]
+    return texts
+
+
+def _int32_checked(array: np.ndarray) -> np.ndarray:
+    whole = array.dtype.kind != "f" or bool(np.all(np.isfinite(array) & (array == np.floor(array))))
+    if not whole:
+        raise OutputKindError("labels contain a number that is not an integer; ArrInt output")
+    if array.size and (array.min() < INT32_MIN or array.max() > INT32_MAX):
+        raise OutputKindError("labels contain a number outside the 32-bit range of ArrInt")
+    return array.astype(np.int64)
+
+
+def coerce_scores(scores: Any, rows: int, kind: Kind) -> np.ndarray:
+    """A tensor answer's scores as ``float64``: ``[rows]`` or ``[rows, k]`` (array kinds)."""
+    array = _per_row(np.asarray(scores), rows, kind, "scores")
+    if array.dtype.kind in _NUMBERS:
+        return array.astype(np.float64)
+    elements = [coerce_score(value, kind) for value in array.tolist()]
+    try:
+        return np.array(elements, dtype=np.float64)
+    except ValueError:  # ragged rows
+        raise OutputKindError("rows answered with different numbers of scores") from None

@@ -23,7 +23,7 @@ from drucker.kinds import Kind
 from drucker.observability import tracing
 from drucker.placement import Placement
 from drucker.runtime import Runtime
-from drucker.types import PredictResult
+from drucker.types import PredictResult, TensorResult
 
 T = TypeVar("T")
 
@@ -56,6 +56,7 @@ class Dispatcher:
         # One placement per way of calling the plugin: their call times differ.
         self._single = Placement(limit, threads=threads > 0)
         self._many = Placement(limit, threads=threads > 0)
+        self._tensor = Placement(limit, threads=threads > 0)
         self._batcher = (
             Batcher(
                 runtime,
@@ -116,6 +117,21 @@ class Dispatcher:
             if len(values) <= INLINE_MAX_ROWS:
                 return await self._run(self._many, call, self.runtime.active)
             # A big request without predict threads runs in the loop's default executor.
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def predict_tensor(
+        self, rows: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
+    ) -> TensorResult:
+        """Predict the rows of one numeric tensor (a 2-d array) with the plugin's tensor hook.
+
+        :raises DruckerError: the plugin's failure; ``UNAVAILABLE`` once draining.
+        """
+        if self.draining:
+            raise ModelNotLoadedError("the server is shutting down")
+        call = functools.partial(self.runtime.predict_tensor, rows, option, input_kind, output_kind)
+        with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(rows)):
+            if len(rows) <= INLINE_MAX_ROWS:
+                return await self._run(self._tensor, call, self.runtime.active)
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     async def _run(self, placement: Placement, call: Callable[[], T], model: object) -> T:

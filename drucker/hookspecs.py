@@ -19,10 +19,10 @@ Two kinds of plugins implement them:
 - the **model plugin**, named with ``drucker serve --plugin NAME`` (a module name, a ``.py``
   file, or an entry point of the ``drucker.models`` group), implements the model hooks
   (``drucker_load_model``, ``drucker_predict``, ``drucker_predict_batch``,
-  ``drucker_evaluate``, ``drucker_signature``). They are *first result wins* hooks: one plugin
-  answers; returning ``None`` means "no answer" (for ``drucker_signature``: nothing declared;
-  for the others it is an error). Two plugins implementing the same model hook are refused at
-  start-up;
+  ``drucker_predict_tensor``, ``drucker_evaluate``, ``drucker_signature``). They are *first
+  result wins* hooks: one plugin answers; returning ``None`` means "no answer" (for
+  ``drucker_signature``: nothing declared; for the others it is an error). Two plugins
+  implementing the same model hook are refused at start-up;
 - **additive plugins** (log sinks, exporters) are loaded automatically from the
   ``drucker.plugins`` entry-point group, as pytest loads ``pytest11``, and can be disabled with
   ``drucker serve -p no:NAME``. They implement the broadcast hooks ``drucker_configure`` and
@@ -42,10 +42,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from drucker.events import LogRecord
     from drucker.kinds import Kind
     from drucker.settings import Settings
-    from drucker.types import EvaluationDetail, ModelSignature, PredictResult
+    from drucker.types import EvaluationDetail, ModelSignature, PredictResult, TensorResult
 
 PROJECT_NAME = "drucker"
 
@@ -56,6 +58,7 @@ MODEL_HOOKS = (
     "drucker_load_model",
     "drucker_predict",
     "drucker_predict_batch",
+    "drucker_predict_tensor",
     "drucker_evaluate",
     "drucker_signature",
 )
@@ -125,6 +128,27 @@ def drucker_predict_batch(
 
 
 @hookspec(firstresult=True)
+def drucker_predict_tensor(
+    model: Any,
+    inputs: np.ndarray,
+    option: dict[str, Any],
+    input_kind: Kind,
+    output_kind: Kind,
+) -> TensorResult:
+    """Optional: predict every row of a numeric V2 tensor in one call, as arrays.
+
+    ``inputs`` is the request's tensor as a read-only 2-d numpy array (one row per sample, in
+    the wire's dtype: ``float32`` for ``FP32``, ``int64`` for ``INT64``, ``bool`` for ``BOOL``;
+    a 1-d tensor is one row); ``input_kind`` is :attr:`Kind.ARR_FLOAT` or :attr:`Kind.ARR_INT`.
+    Return a :class:`drucker.TensorResult` with one label and one score per row (a row of them
+    for the array output kinds). No per-row Python objects are made on this path, which is why
+    it is the fastest way to answer multi-row tensors; plugins without it are called through
+    ``drucker_predict_batch`` (or ``drucker_predict``) with the rows as lists. Errors are as
+    ``drucker_predict``'s; the request fails as a whole.
+    """
+
+
+@hookspec(firstresult=True)
 def drucker_evaluate(model: Any, data_path: str, settings: Settings) -> Iterable[EvaluationDetail]:
     """Evaluate ``model`` on the labelled data stored at ``data_path`` (first result wins).
 
@@ -153,5 +177,7 @@ def drucker_log(record: LogRecord) -> None:
     """Receive one structured log record (a system event or a prediction event).
 
     Called for every record on every log plugin; must not raise and should be quick, since
-    prediction events are emitted on the request path.
+    prediction events are emitted on the request path. A prediction answered by
+    ``drucker_predict_tensor`` carries its rows as the numpy array the plugin got, and its
+    labels and scores as lists.
     """

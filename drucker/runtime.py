@@ -23,7 +23,7 @@ from typing import Any, cast
 import attrs
 import pluggy
 
-from drucker.coercion import coerce_label, coerce_score
+from drucker.coercion import coerce_label, coerce_labels, coerce_score, coerce_scores
 from drucker.errors import (
     DruckerError,
     InvalidInputError,
@@ -35,11 +35,12 @@ from drucker.errors import (
 from drucker.events import EventLog, PredictionEvent, ServiceIdentity
 from drucker.kinds import Kind
 from drucker.settings import Settings
-from drucker.types import EvaluationDetail, ModelSignature, PredictResult
+from drucker.types import EvaluationDetail, ModelSignature, PredictResult, TensorResult
 
 SUPPRESS_LOG_OPTION = "suppress_log_input"
 PREDICT_ARGS = ("model", "input", "option", "input_kind", "output_kind")
 BATCH_ARGS = ("model", "inputs", "options", "input_kind", "output_kind")
+TENSOR_ARGS = ("model", "inputs", "option", "input_kind", "output_kind")
 LOG_ARGS = ("record",)
 
 
@@ -101,8 +102,10 @@ class Runtime:
         )
         self._predict_hook = positional_caller(hook.drucker_predict, PREDICT_ARGS)
         self._batch_hook = positional_caller(hook.drucker_predict_batch, BATCH_ARGS)
+        self._tensor_hook = positional_caller(hook.drucker_predict_tensor, TENSOR_ARGS)
         self.has_loader = bool(hook.drucker_load_model.get_hookimpls())
         self.can_batch = bool(hook.drucker_predict_batch.get_hookimpls())
+        self.can_predict_tensor = bool(hook.drucker_predict_tensor.get_hookimpls())
         self.can_evaluate = bool(hook.drucker_evaluate.get_hookimpls())
         self._active: ActiveModel | None = None
         hook.drucker_configure(settings=settings)
@@ -289,6 +292,44 @@ class Runtime:
                 started,
             )
         return results
+
+    def predict_tensor(
+        self, rows: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
+    ) -> TensorResult:
+        """Predict every row of a numeric tensor (a 2-d array) with one
+        ``drucker_predict_tensor`` call; the answer's labels and scores come back as arrays
+        coerced to ``output_kind`` (see :func:`~drucker.coercion.coerce_labels`). Logged as one
+        prediction.
+
+        :raises DruckerError: as :meth:`predict` does; the request fails as a whole.
+        """
+        active = self._serving(None)
+        started = time.perf_counter()
+        failure: DruckerError | None = None
+        try:
+            result = self._tensor_hook(active.model, rows, option, input_kind, output_kind)
+        except Exception as exc:
+            failure = self._plugin_error(exc, "predict_tensor", active.name)
+        if failure is not None:
+            try:
+                raise failure
+            finally:
+                del failure  # no cycle through this frame, which holds the input
+        if not isinstance(result, TensorResult):
+            raise PluginFailure(
+                f"drucker_predict_tensor returned {type(result).__name__}; it must return "
+                "drucker.TensorResult(labels=..., scores=..., option={...})"
+            )
+        if not isinstance(result.option, dict):
+            raise OutputKindError(
+                f"TensorResult.option is a {type(result.option).__name__}; it must be a dict"
+            )
+        labels = coerce_labels(result.labels, len(rows), output_kind)
+        scores = coerce_scores(result.scores, len(rows), output_kind)
+        if self.settings.log_predictions:
+            logged = PredictResult(labels.tolist(), scores.tolist())
+            self._log_prediction(rows, option, logged, input_kind, output_kind, started)
+        return TensorResult(labels, scores, result.option)
 
     def _predict_unlogged(
         self,

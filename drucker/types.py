@@ -22,6 +22,21 @@ class PredictResult:
 
 
 @attrs.define(slots=True)
+class TensorResult:
+    """What a plugin's ``drucker_predict_tensor`` returns: the answers of every row at once.
+
+    ``labels`` and ``scores`` are array-likes (numpy arrays, lists) with one entry per input
+    row, or for the array output kinds a row of entries per input row (an ``[N, k]`` array).
+    They are coerced to the output kind as ``PredictResult``'s are, for all rows at once where
+    the dtype allows. ``option`` is sent back as the response's parameters.
+    """
+
+    labels: Any
+    scores: Any
+    option: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(slots=True)
 class EvaluationDetail:
     """One evaluated sample, yielded by a plugin's ``drucker_evaluate``.
 

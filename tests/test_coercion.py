@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from drucker._wire import drucker_pb2
-from drucker.coercion import INT32_MAX, INT32_MIN, coerce_label, coerce_score
+from drucker.coercion import (
+    INT32_MAX,
+    INT32_MIN,
+    coerce_label,
+    coerce_labels,
+    coerce_score,
+    coerce_scores,
+)
 from drucker.errors import OutputKindError
 from drucker.kinds import Kind
 
@@ -193,3 +200,47 @@ def test_a_scalar_score_is_one_float(score: float) -> None:
         coerced = coerce_score(wrapped, Kind.STRING)
         assert type(coerced) is float
         assert coerced == score or (math.isnan(coerced) and math.isnan(score))
+
+
+TENSOR_DTYPES = ["<i8", "<i4", "<u8", "<f8", "<f4", "?", "<U3", "S3"]
+
+
+def _without_nan(array: np.ndarray) -> bool:
+    return array.dtype.kind != "f" or not np.isnan(array).any()
+
+
+tensor_answers = hnp.arrays(
+    st.sampled_from(TENSOR_DTYPES),
+    hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4),
+).filter(_without_nan)
+
+
+def _outcome(convert: Any) -> Any:
+    try:
+        return convert()
+    except OutputKindError:
+        return OutputKindError
+
+
+@settings(deadline=None, max_examples=300)
+@given(tensor_answers, st.sampled_from(list(Kind)))
+def test_a_tensors_labels_are_coerced_as_each_rows_label_would_be(
+    array: np.ndarray, kind: Kind
+) -> None:
+    rows = array.shape[0]
+    by_row = _outcome(lambda: [coerce_label(row, kind) for row in array.tolist()])
+    if by_row is not OutputKindError and kind.is_array and len({len(r) for r in by_row}) > 1:
+        by_row = OutputKindError  # a V2 tensor needs rows of one length
+    at_once = _outcome(lambda: coerce_labels(array, rows, kind).tolist())
+    assert at_once == by_row
+
+
+@settings(deadline=None, max_examples=300)
+@given(tensor_answers, st.sampled_from(list(Kind)))
+def test_a_tensors_scores_are_coerced_as_each_rows_score_would_be(
+    array: np.ndarray, kind: Kind
+) -> None:
+    rows = array.shape[0]
+    by_row = _outcome(lambda: [coerce_score(row, kind) for row in array.tolist()])
+    at_once = _outcome(lambda: coerce_scores(array, rows, kind).tolist())
+    assert at_once == by_row

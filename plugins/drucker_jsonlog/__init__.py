@@ -29,6 +29,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+import numpy as np
 import orjson
 
 import drucker
@@ -53,6 +54,7 @@ def _json(value: dict[str, Any]) -> str:
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})
+_NUMPY_NUMBERS = frozenset("iufb")  # the dtype kinds orjson serializes itself
 
 
 _SEQUENCES: dict[type, bool] = {list: True, tuple: True, str: False, bytes: False}
@@ -72,6 +74,14 @@ def _loggable(value: Any) -> Any:
     """A JSON-friendly, bounded form of an input or output value."""
     if type(value) in _SCALARS:
         return value
+    if type(value) is np.ndarray:  # a tensor's rows: orjson writes numbers straight from it
+        if value.ndim == 0:
+            return value.item()
+        if len(value) > MAX_LOGGED_CHARS:
+            return [*value[:MAX_LOGGED_CHARS].tolist(), f"... <{len(value)} items>"]
+        if value.dtype.kind in _NUMPY_NUMBERS and value.flags.c_contiguous:
+            return value
+        return value.tolist()
     if _is_sequence(value):  # lists, and the repeated fields array inputs arrive as
         if len(value) > MAX_LOGGED_CHARS:
             return [*value[:MAX_LOGGED_CHARS], f"... <{len(value)} items>"]
@@ -89,6 +99,8 @@ def _is_big(value: Any) -> bool:
     kind = type(value)
     if kind in _SCALARS:
         return False
+    if kind is np.ndarray:
+        return value.ndim > 0 and len(value) > MAX_LOGGED_CHARS
     sized = kind is str or kind is bytes or _is_sequence(value)
     return sized and len(value) > MAX_LOGGED_CHARS
 
@@ -202,7 +214,10 @@ LEVEL_NAMES = {
 
 
 def _text_value(value: Any) -> str:
-    text = json.dumps(_loggable(value), default=str, ensure_ascii=False)
+    loggable = _loggable(value)
+    if type(loggable) is np.ndarray:
+        loggable = loggable.tolist()
+    text = json.dumps(loggable, default=str, ensure_ascii=False)
     return text[1:-1] if text.startswith('"') and " " not in text else text
 
 

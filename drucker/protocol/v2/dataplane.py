@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -48,6 +49,7 @@ FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
 INT_TYPES = frozenset(
     {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
 )
+NUMERIC_TYPES = FLOAT_TYPES | INT_TYPES
 # The datatypes a label of each kind can be answered as; the first is the default.
 LABEL_DATATYPES: dict[Kind, tuple[str, ...]] = {
     Kind.STRING: ("BYTES",),
@@ -234,28 +236,64 @@ class DataPlane:
         tensor = request.inputs[0]
         option = dict(request.parameters)
         output_kind = _output_kind(option.pop(OUTPUT_KIND_PARAMETER, None), signature)
-        if tensor.data.size > INLINE_MAX_ELEMENTS:
-            with COLLECTOR_PAUSE:
-                rows, input_kind = await asyncio.to_thread(self._rows, tensor, signature)
-                results = await self._dispatcher.predict_many(rows, option, input_kind, output_kind)
-                del rows
-                outputs = await asyncio.to_thread(_outputs, results, output_kind, signature)
+        if self._runtime.can_predict_tensor and tensor.datatype in NUMERIC_TYPES:
+            outputs, parameters = await self._infer_tensor(tensor, option, output_kind, signature)
         else:
-            rows, input_kind = self._rows(tensor, signature)
-            results = await self._dispatcher.predict_many(rows, option, input_kind, output_kind)
-            del rows
-            outputs = _outputs(results, output_kind, signature)
+            outputs, parameters = await self._infer_rows(tensor, option, output_kind, signature)
         active = self._runtime.active
         return InferResponse(
             model_name=self.name,
             model_version=active.name if active else "",
             outputs=[outputs[name] for name in wanted],
-            parameters=dict(results[0].option) if results else {},
+            parameters=parameters,
             id=request.id,
         )
 
-    def _rows(self, tensor: InputTensor, signature: ModelSignature) -> tuple[list[Any], Kind]:
-        """Split an input tensor into per-row plugin inputs, with their kind."""
+    async def _infer_rows(
+        self, tensor: InputTensor, option: dict[str, Any], kind: Kind, signature: ModelSignature
+    ) -> tuple[dict[str, OutputTensor], dict[str, Any]]:
+        """The outputs and parameters of a tensor predicted row by row (a list per row)."""
+        if tensor.data.size > INLINE_MAX_ELEMENTS:
+            with COLLECTOR_PAUSE:
+                rows, input_kind = await asyncio.to_thread(self._rows, tensor, signature)
+                results = await self._dispatcher.predict_many(rows, option, input_kind, kind)
+                del rows
+                outputs = await asyncio.to_thread(_outputs, results, kind, signature)
+        else:
+            rows, input_kind = self._rows(tensor, signature)
+            results = await self._dispatcher.predict_many(rows, option, input_kind, kind)
+            del rows
+            outputs = _outputs(results, kind, signature)
+        return outputs, dict(results[0].option) if results else {}
+
+    async def _infer_tensor(
+        self, tensor: InputTensor, option: dict[str, Any], kind: Kind, signature: ModelSignature
+    ) -> tuple[dict[str, OutputTensor], dict[str, Any]]:
+        """The outputs and parameters of a numeric tensor predicted by the plugin's tensor hook
+        (no Python object per row)."""
+        count = self._row_count(tensor)
+        matrix = tensor.data.reshape(count, -1)
+        matrix.flags.writeable = False
+        input_kind = Kind.ARR_FLOAT if tensor.datatype in FLOAT_TYPES else Kind.ARR_INT
+        if tensor.data.size > INLINE_MAX_ELEMENTS:
+            with COLLECTOR_PAUSE:
+                answer = await self._dispatcher.predict_tensor(matrix, option, input_kind, kind)
+                del matrix
+                outputs = await asyncio.to_thread(
+                    _tensors, answer.labels, answer.scores, kind, signature
+                )
+        else:
+            answer = await self._dispatcher.predict_tensor(matrix, option, input_kind, kind)
+            del matrix
+            outputs = _tensors(answer.labels, answer.scores, kind, signature)
+        return outputs, dict(answer.option)
+
+    def _row_count(self, tensor: InputTensor) -> int:
+        """The number of rows of an input tensor (a 1-d tensor is one row), within limits.
+
+        :raises InvalidInputError: for a tensor of no elements.
+        :raises TooLargeError: past ``v2.max_rows``.
+        """
         array = tensor.data
         rows = array.shape[0] if array.ndim > 1 else 1
         if array.size == 0:
@@ -265,6 +303,12 @@ class DataPlane:
                 f"input {tensor.name!r} has {rows} rows; at most {self._max_rows} per request "
                 "(setting v2.max_rows)"
             )
+        return int(rows)
+
+    def _rows(self, tensor: InputTensor, signature: ModelSignature) -> tuple[list[Any], Kind]:
+        """Split an input tensor into per-row plugin inputs, with their kind."""
+        array = tensor.data
+        rows = self._row_count(tensor)
         if tensor.datatype == "BYTES":
             return _bytes_rows(tensor, _is_text(tensor, signature))
         if tensor.datatype in FLOAT_TYPES:
@@ -349,6 +393,17 @@ def _outputs(
                 f"rows answered with different numbers of labels or scores {sorted(lengths)}; "
                 "a V2 output tensor needs equal lengths"
             )
+    return _tensors(labels, scores, output_kind, signature)
+
+
+def _tensors(
+    labels: Sequence[Any] | np.ndarray,
+    scores: Sequence[Any] | np.ndarray,
+    output_kind: Kind,
+    signature: ModelSignature,
+) -> dict[str, OutputTensor]:
+    """The ``label`` and ``score`` tensors of coerced labels and scores (one per row, or a row
+    of them for the array kinds), typed by the signature."""
     label_spec, score_spec = _spec(signature, "label"), _spec(signature, "score")
     label_type = _datatype(label_spec, LABEL_DATATYPES[output_kind])
     score_type = _datatype(score_spec, SCORE_DATATYPES)
