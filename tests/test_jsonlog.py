@@ -141,7 +141,9 @@ def test_a_loop_that_stops_before_its_write_leaves_the_lines_to_the_next_loop() 
 
 def test_a_full_queue_is_written_by_the_caller_and_close_writes_the_rest() -> None:
     stream = io.StringIO()
-    writer = BackgroundWriter(str, lambda: stream, gather_seconds=3600, max_queued=3)
+    writer = BackgroundWriter(
+        lambda value: str(value).encode(), lambda: stream, gather_seconds=3600, max_queued=3
+    )
     for index in range(4):  # the fourth finds three waiting: the caller writes them all
         writer.queue(index)
     assert stream.getvalue() == "0\n1\n2\n3\n"
@@ -152,11 +154,25 @@ def test_a_full_queue_is_written_by_the_caller_and_close_writes_the_rest() -> No
     assert stream.getvalue().splitlines()[-1] == "5"
 
 
+def test_lines_go_to_the_binary_buffer_after_what_was_written_as_text() -> None:
+    binary = io.BytesIO()
+    stream = io.TextIOWrapper(binary, encoding="utf-8")
+    log = JsonLinesLog(stream, background=True)
+    stream.write("before\n")  # text still in the wrapper when the lines are written
+    log.drucker_log(prediction(["caf\u00e9", 1.5]))
+    log.flush()
+    stream.write("after\n")
+    stream.flush()
+    first, line, last = binary.getvalue().decode("utf-8").splitlines()
+    assert (first, last) == ("before", "after")
+    assert json.loads(line)["ml_input"] == ["caf\u00e9", 1.5]
+
+
 def test_a_big_input_is_shortened_before_it_is_queued() -> None:
     stream = io.StringIO()
     log = JsonLinesLog(stream, background=True)
     log.drucker_log(prediction(b"x" * 100_000))
-    assert all(isinstance(queued, str) for queued in log._writer._queued)  # type: ignore[union-attr]
+    assert all(isinstance(queued, bytes) for queued in log._writer._queued)  # type: ignore[union-attr]
     log.flush()
     (line,) = lines(stream)
     assert line["ml_input"] == "<100000 bytes>"

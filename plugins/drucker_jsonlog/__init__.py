@@ -41,16 +41,17 @@ MAX_LOGGED_CHARS = 2048
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def _json(value: dict[str, Any]) -> str:
-    """Compact JSON text of ``value``; what JSON cannot hold is written as its ``str``.
+def _json(value: dict[str, Any]) -> bytes:
+    """Compact JSON (UTF-8) of ``value``; what JSON cannot hold is written as its ``str``.
 
     orjson is about 20 times faster than ``json`` on a row of floats; the standard library
     takes what orjson refuses (integers beyond 64 bits, for one).
     """
     try:
-        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS)
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})
@@ -123,16 +124,16 @@ class JsonLinesLog:
         self._min_level = min_level
         self._lock = threading.Lock()
         self._writer = BackgroundWriter(self._line, self._current_stream) if background else None
-        self._heads: dict[ServiceIdentity, str] = {}
+        self._heads: dict[ServiceIdentity, bytes] = {}
         self._last_service: ServiceIdentity | None = None
-        self._last_head = ""
+        self._last_head = b""
 
     def _current_stream(self) -> TextIO:
         return self._stream or sys.stderr
 
-    def _head(self, service: ServiceIdentity) -> str:
-        """The JSON text of the fields that are the same in every record of ``service``,
-        without the closing brace (built once per service and process)."""
+    def _head(self, service: ServiceIdentity) -> bytes:
+        """The JSON of the fields that are the same in every record of ``service``, without
+        the closing brace (built once per service and process)."""
         if service is self._last_service:  # the common case: one service per process
             return self._last_head
         head = self._heads.get(service)
@@ -149,11 +150,15 @@ class JsonLinesLog:
         self._last_service, self._last_head = service, head
         return head
 
-    def _line(self, queued: LogRecord | str) -> str:
-        return queued if isinstance(queued, str) else self.format(queued)
+    def _line(self, queued: LogRecord | bytes) -> bytes:
+        return queued if isinstance(queued, bytes) else self.encode(queued)
 
     def format(self, record: LogRecord) -> str:
-        """The JSON line (without newline) for one record."""
+        """The line (without newline) for one record."""
+        return self.encode(record).decode("utf-8")
+
+    def encode(self, record: LogRecord) -> bytes:
+        """The JSON line (UTF-8, without newline) for one record."""
         line: dict[str, Any]
         if isinstance(record, PredictionEvent):  # every request: one dict, one orjson call
             line = {
@@ -176,7 +181,7 @@ class JsonLinesLog:
             }
             if record.traceback:
                 line["traceback"] = record.traceback
-        return self._head(record.service) + "," + _json(line)[1:]
+        return b"".join((self._head(record.service), b",", memoryview(_json(line))[1:]))
 
     @drucker.hookimpl
     def drucker_log(self, record: LogRecord) -> None:
@@ -189,7 +194,7 @@ class JsonLinesLog:
                 # are formatted together at the next write (a tight loop of them costs half
                 # as much per line as one formatted between two predictions).
                 big = _is_big(record.input) or _is_big(record.output)
-                self._writer.queue(self.format(record) if big else record)
+                self._writer.queue(self.encode(record) if big else record)
             else:
                 self._writer.write_now(record)
             return
@@ -226,6 +231,10 @@ class TextLinesLog(JsonLinesLog):
 
     For people at a terminal (``log.format: text``); the JSON lines are for machines.
     """
+
+    def encode(self, record: LogRecord) -> bytes:
+        """The text line (UTF-8, without newline) for one record."""
+        return self.format(record).encode("utf-8", "backslashreplace")
 
     def format(self, record: LogRecord) -> str:
         """The text line (without newline) for one record."""

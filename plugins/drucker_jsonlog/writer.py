@@ -1,11 +1,12 @@
 """Writing log lines in bunches, off the request's path.
 
 A request only queues its record (the JSON plugin queues the prediction record, or the finished
-line when the input is big); ``format_line`` turns the queued items into lines when they are
-written. Queued on a thread that runs an event loop (the server's, where quick predictions
-run), they are formatted and written by that loop ``gather_seconds`` later, all with one
-``write`` and one ``flush``: no other thread is woken and no GIL changes hands per bunch, which
-cost the loop more than the writing itself. Queued on any other thread (predict threads of a
+line when the input is big); ``format_line`` turns the queued items into lines (UTF-8 bytes)
+when they are written, straight to the stream's binary buffer when it has one. Queued on a
+thread that runs an event loop (the server's, where quick predictions run), they are formatted
+and written by that loop ``gather_seconds`` later, all with one ``write`` and one ``flush``: no
+other thread is woken and no GIL changes hands per bunch, which cost the loop more than the
+writing itself. Queued on any other thread (predict threads of a
 slow model, an embedding application), a daemon writer thread wakes, waits ``gather_seconds``
 for more, and writes them. Both drain one queue under one lock, so lines keep their order.
 
@@ -33,13 +34,14 @@ class BackgroundWriter:
 
     def __init__(
         self,
-        format_line: Callable[[Any], str],
+        format_line: Callable[[Any], bytes],
         stream: Callable[[], TextIO],
         gather_seconds: float = 0.05,
         max_queued: int = 10_000,
     ) -> None:
-        """``format_line`` turns a record into its line (without newline); ``stream`` gives the
-        stream to write to (called at each write, so a replaced ``sys.stderr`` is followed)."""
+        """``format_line`` turns a record into its line (UTF-8, without newline); ``stream``
+        gives the stream to write to (called at each write, so a replaced ``sys.stderr`` is
+        followed)."""
         self._format = format_line
         self._stream = stream
         self._gather = gather_seconds
@@ -114,16 +116,25 @@ class BackgroundWriter:
                 print(f"drucker log writer: {type(exc).__name__}: {exc}", file=sys.__stderr__)
 
     def _write_queued(self, extra: Any = None) -> None:
-        lines = []
+        # One growing buffer: joining a list of big lines costs more than formatting them.
+        out = bytearray()
         queued = self._queued
         while queued:
-            lines.append(self._format(queued.popleft()))
+            out += self._format(queued.popleft())
+            out += b"\n"
         if extra is not None:
-            lines.append(self._format(extra))
-        if lines:
+            out += self._format(extra)
+            out += b"\n"
+        if out:
             stream = self._stream()
-            stream.write("\n".join(lines) + "\n")
-            stream.flush()
+            binary = getattr(stream, "buffer", None)
+            if binary is None:
+                stream.write(out.decode("utf-8", "replace"))
+                stream.flush()
+                return
+            stream.flush()  # what was written as text goes first
+            binary.write(out)
+            binary.flush()
 
     def close(self) -> None:
         """Write what is queued and stop the thread (later records are written at once)."""
