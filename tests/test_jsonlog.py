@@ -9,6 +9,7 @@ import json
 import threading
 from typing import Any
 
+import numpy as np
 from drucker_jsonlog import JsonLinesLog
 from drucker_jsonlog.writer import BackgroundWriter
 
@@ -186,3 +187,18 @@ def test_a_long_input_is_cut_and_says_how_long_it_was() -> None:
     (line,) = lines(stream)
     assert line["ml_input"][:2] == [0.5, 0.5] and line["ml_input"][-1] == "... <5000 items>"
     assert len(line["ml_input"]) == 2049
+
+
+def test_tensor_rows_are_written_as_numbers_and_big_ones_formatted_at_once() -> None:
+    stream = io.StringIO()
+    log = JsonLinesLog(stream, background=True)
+    small = np.arange(8, dtype=np.float32).reshape(2, 4) / 4
+    big = np.ones((64, 20), dtype=np.float32)
+    log.drucker_log(prediction(small))
+    log.drucker_log(prediction(big))
+    queued = list(log._writer._queued)  # type: ignore[union-attr]
+    assert [type(item).__name__ for item in queued] == ["PredictionEvent", "bytes"]
+    log.flush()
+    first, second = lines(stream)
+    assert first["ml_input"] == small.tolist()
+    assert second["ml_input"] == big.tolist()
