@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,19 +28,24 @@ from drucker.kinds import Kind
 from drucker.observability import metrics
 from drucker.placement import Placement
 from drucker.runtime import Runtime
-from drucker.types import PredictResult
 
 
 @attrs.define
 class _Pending:
     value: Any
     option: dict[str, Any]
-    future: asyncio.Future[PredictResult]
+    future: asyncio.Future[Any]
+
+
+# One call for the values and options of a batch, with its input and output kinds: one answer
+# per value, errors in place of answers.
+BatchCall = Callable[[list[Any], list[dict[str, Any]], Kind, Kind], list[Any]]
+LaneKey = tuple[Kind, Kind, Hashable]
 
 
 @attrs.define
 class _Lane:
-    """The queue of one (input kind, output kind) pair."""
+    """The queue of one (input kind, output kind, group) key."""
 
     pending: list[_Pending] = attrs.field(factory=list)
     draining: bool = False
@@ -47,7 +53,7 @@ class _Lane:
 
 
 class Batcher:
-    """Gathers predictions per rpc into ``Runtime.predict_batch`` calls.
+    """Gathers predictions per rpc into ``Runtime.predict_batch`` calls (or ``call``'s).
 
     Batches run in the batch thread, or on the event loop when ``inline``; a ``placement``
     decides per batch instead.
@@ -60,11 +66,13 @@ class Batcher:
         max_wait_seconds: float,
         inline: bool = False,
         placement: Placement | None = None,
+        call: BatchCall | None = None,
     ) -> None:
         self._runtime = runtime
+        self._call: BatchCall = call or runtime.predict_batch
         self._max_size = max_size
         self._max_wait = max_wait_seconds
-        self._lanes: dict[tuple[Kind, Kind], _Lane] = {}
+        self._lanes: dict[LaneKey, _Lane] = {}
         self._placement = placement or Placement.fixed(on_loop=inline)
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix="drucker-batch")
@@ -74,13 +82,19 @@ class Batcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def predict(
-        self, value: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
-    ) -> PredictResult:
-        """Queue one prediction and wait for its answer (raises its error)."""
-        key = (input_kind, output_kind)
+        self,
+        value: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+        group: Hashable = None,
+    ) -> Any:
+        """Queue one prediction and wait for its answer (raises its error); only requests of
+        the same kinds and ``group`` share a batch."""
+        key = (input_kind, output_kind, group)
         lane = self._lanes.get(key) or self._lanes.setdefault(key, _Lane())
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[PredictResult] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         lane.pending.append(_Pending(value, option, future))
         if not lane.draining:
             lane.draining = True
@@ -88,7 +102,7 @@ class Batcher:
         return await future
 
     def _start_drain(
-        self, loop: asyncio.AbstractEventLoop, lane: _Lane, key: tuple[Kind, Kind]
+        self, loop: asyncio.AbstractEventLoop, lane: _Lane, key: LaneKey
     ) -> None:
         """Drain the lane on the loop or through the batch thread, as the placement says."""
         if self._placement.on_loop(self._runtime.active):
@@ -118,14 +132,14 @@ class Batcher:
         metrics.observe_batch(len(batch))
         return batch
 
-    def _predict(self, batch: list[_Pending], key: tuple[Kind, Kind]) -> list[Any]:
+    def _predict(self, batch: list[_Pending], key: LaneKey) -> list[Any]:
         """One plugin batch call; an error answers every request of the batch."""
         values = [item.value for item in batch]
         options = [item.option for item in batch]
         model = self._runtime.active
         started = time.perf_counter()
         try:
-            return list(self._runtime.predict_batch(values, options, *key))
+            return list(self._call(values, options, key[0], key[1]))
         except DruckerError as error:
             return [error] * len(batch)
         finally:
@@ -141,7 +155,7 @@ class Batcher:
             else:
                 item.future.set_result(answer)
 
-    def _drain_inline(self, lane: _Lane, key: tuple[Kind, Kind], waited: bool) -> None:
+    def _drain_inline(self, lane: _Lane, key: LaneKey, waited: bool) -> None:
         """Predict the queued batch on the event loop (a callback; reschedules itself)."""
         loop = asyncio.get_running_loop()
         if not waited and self._should_wait(lane):
@@ -158,7 +172,7 @@ class Batcher:
         else:
             lane.draining = False
 
-    async def _drain_in_thread(self, lane: _Lane, key: tuple[Kind, Kind]) -> None:
+    async def _drain_in_thread(self, lane: _Lane, key: LaneKey) -> None:
         """Predict queued batches one after another in the batch thread."""
         loop = asyncio.get_running_loop()
         handed_to_loop = False

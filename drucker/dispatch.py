@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -28,7 +28,8 @@ from drucker.types import PredictResult, TensorResult
 T = TypeVar("T")
 
 # A request of more rows than this is predicted off the event loop even with
-# ``app.predict_threads: 0``, so one big tensor cannot stall health checks and other rpcs.
+# ``app.predict_threads: 0``, so one big tensor cannot stall health checks and other rpcs; a
+# tensor of at most this many rows can share a batch with concurrent ones.
 INLINE_MAX_ROWS = 64
 
 
@@ -67,6 +68,17 @@ class Dispatcher:
             if settings.batching and runtime.can_batch
             else None
         )
+        self._tensor_batcher = (
+            Batcher(
+                runtime,
+                settings.batch_max_size,
+                settings.batch_max_wait_ms / 1000,
+                placement=Placement(limit, threads=threads > 0),
+                call=runtime.predict_tensors,
+            )
+            if settings.batching and runtime.can_predict_tensor
+            else None
+        )
 
     @property
     def batching(self) -> bool:
@@ -85,7 +97,10 @@ class Dispatcher:
         model = self.runtime.active
         with tracing.predict_span(model, input_kind, output_kind):
             if self._batcher is not None:
-                return await self._batcher.predict(value, option, input_kind, output_kind)
+                result: PredictResult = await self._batcher.predict(
+                    value, option, input_kind, output_kind
+                )
+                return result
             placement = self._single
             if placement.on_loop(model):  # the quick path: no partial, no executor
                 started = time.perf_counter()
@@ -124,12 +139,24 @@ class Dispatcher:
     ) -> TensorResult:
         """Predict the rows of one numeric tensor (a 2-d array) with the plugin's tensor hook.
 
+        With batching on, a tensor of at most ``INLINE_MAX_ROWS`` rows and no option shares a
+        call with concurrent ones of the same dtype and width (their rows stacked).
+
         :raises DruckerError: the plugin's failure; ``UNAVAILABLE`` once draining.
         """
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
-        call = functools.partial(self.runtime.predict_tensor, rows, option, input_kind, output_kind)
         with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(rows)):
+            if self._tensor_batcher is not None and len(rows) <= INLINE_MAX_ROWS:
+                group = _tensor_group(rows, option)
+                if group is not None:
+                    answer: TensorResult = await self._tensor_batcher.predict(
+                        rows, option, input_kind, output_kind, group
+                    )
+                    return answer
+            call = functools.partial(
+                self.runtime.predict_tensor, rows, option, input_kind, output_kind
+            )
             if len(rows) <= INLINE_MAX_ROWS:
                 return await self._run(self._tensor, call, self.runtime.active)
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
@@ -150,8 +177,17 @@ class Dispatcher:
         """Stop the threads (queued work is abandoned)."""
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._batcher is not None:
-            self._batcher.close()
+        for batcher in (self._batcher, self._tensor_batcher):
+            if batcher is not None:
+                batcher.close()
+
+
+def _tensor_group(rows: Any, option: dict[str, Any]) -> Hashable | None:
+    """Which tensors may be stacked with ``rows``: same dtype and width, and no option (the
+    hook takes one option for all its rows); ``None`` when it goes alone."""
+    if option:
+        return None
+    return (rows.dtype.str, rows.shape[1])
 
 
 def _timed(placement: Placement, model: object, call: Callable[[], T]) -> T:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import attrs
+import numpy as np
 import pluggy
 
 from drucker.coercion import coerce_label, coerce_labels, coerce_score, coerce_scores
@@ -305,6 +306,73 @@ class Runtime:
         """
         active = self._serving(None)
         started = time.perf_counter()
+        answer = self._tensor_answer(active, rows, option, input_kind, output_kind)
+        self._log_tensor(rows, option, answer, input_kind, output_kind, started)
+        return answer
+
+    def predict_tensors(
+        self,
+        parts: list[Any],
+        options: list[dict[str, Any]],
+        input_kind: Kind,
+        output_kind: Kind,
+    ) -> list[TensorResult | DruckerError]:
+        """Predict the tensors of many requests (2-d arrays of one dtype and width) with one
+        ``drucker_predict_tensor`` call on their rows together, called with the first
+        request's option (gathered requests have equal options).
+
+        One answer per request, errors in place of answers (never raised), each logged as its
+        own prediction. When the call fails, each tensor is predicted alone, so one bad request
+        fails only itself.
+        """
+        active = self._serving(None)
+        if len(parts) == 1:
+            return [self._tensor_or_error(active, parts[0], options[0], input_kind, output_kind)]
+        started = time.perf_counter()
+        rows = np.concatenate(parts)
+        rows.flags.writeable = False  # as a lone request's rows are
+        try:
+            answer = self._tensor_answer(active, rows, options[0], input_kind, output_kind)
+        except DruckerError:
+            return [
+                self._tensor_or_error(active, part, option, input_kind, output_kind)
+                for part, option in zip(parts, options, strict=True)
+            ]
+        del rows
+        answers: list[TensorResult | DruckerError] = []
+        end = 0
+        for part, option in zip(parts, options, strict=True):
+            start, end = end, end + len(part)
+            mine = TensorResult(answer.labels[start:end], answer.scores[start:end], answer.option)
+            self._log_tensor(part, option, mine, input_kind, output_kind, started)
+            answers.append(mine)
+        return answers
+
+    def _tensor_or_error(
+        self,
+        active: ActiveModel,
+        rows: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+    ) -> TensorResult | DruckerError:
+        started = time.perf_counter()
+        try:
+            answer = self._tensor_answer(active, rows, option, input_kind, output_kind)
+        except DruckerError as error:
+            return _detached(error)
+        self._log_tensor(rows, option, answer, input_kind, output_kind, started)
+        return answer
+
+    def _tensor_answer(
+        self,
+        active: ActiveModel,
+        rows: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+    ) -> TensorResult:
+        """The plugin's tensor answer for ``rows``, checked and coerced (raises)."""
         failure: DruckerError | None = None
         try:
             result = self._tensor_hook(active.model, rows, option, input_kind, output_kind)
@@ -326,10 +394,20 @@ class Runtime:
             )
         labels = coerce_labels(result.labels, len(rows), output_kind)
         scores = coerce_scores(result.scores, len(rows), output_kind)
-        if self.settings.log_predictions:
-            logged = PredictResult(labels.tolist(), scores.tolist())
-            self._log_prediction(rows, option, logged, input_kind, output_kind, started)
         return TensorResult(labels, scores, result.option)
+
+    def _log_tensor(
+        self,
+        rows: Any,
+        option: dict[str, Any],
+        answer: TensorResult,
+        input_kind: Kind,
+        output_kind: Kind,
+        started: float,
+    ) -> None:
+        if self.settings.log_predictions:
+            logged = PredictResult(answer.labels.tolist(), answer.scores.tolist())
+            self._log_prediction(rows, option, logged, input_kind, output_kind, started)
 
     def _predict_unlogged(
         self,

@@ -4,12 +4,14 @@ request with an exact status code."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
+import grpc.aio
 import joblib
 import numpy as np
 import pytest
@@ -174,3 +176,85 @@ def test_wrong_answers_end_the_request_with_an_exact_code(
         infer(tensor_server, ROWS, "FP32", mode=mode, output_kind=output_kind)
     assert caught.value.code() is code
     assert message in caught.value.details()
+
+
+async def _infer_together(server: ThreadedServer, requests: list[Any]) -> list[Any]:
+    """Send ``requests`` at once on one channel; each one's reply or its error."""
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        return await asyncio.gather(
+            *(stub.ModelInfer(request, timeout=10) for request in requests),
+            return_exceptions=True,
+        )
+
+
+def _request(rows: np.ndarray, datatype: str = "FP32", **parameters: str) -> Any:
+    request = pb.ModelInferRequest(model_name="t")
+    tensor = request.inputs.add(name="input", datatype=datatype, shape=list(rows.shape))
+    field = "fp32_contents" if datatype == "FP32" else "fp64_contents"
+    getattr(tensor.contents, field).extend(rows.reshape(-1).tolist())
+    for key, value in parameters.items():
+        request.parameters[key].string_param = value
+    return request
+
+
+def _scores(reply: Any) -> list[float]:
+    (score,) = [output for output in reply.outputs if output.name == "score"]
+    return list(score.contents.fp64_contents or score.contents.fp32_contents)
+
+
+@pytest.fixture
+def slow_tensors() -> Iterator[None]:
+    tensor_plugin.delay[0] = 0.05  # long enough for concurrent requests to queue behind a call
+    tensor_plugin.received.clear()
+    yield
+    tensor_plugin.delay[0] = 0.0
+
+
+@pytest.mark.usefixtures("slow_tensors")
+def test_concurrent_tensors_share_a_call_and_each_gets_its_own_rows(
+    tensor_server: ThreadedServer,
+) -> None:
+    blocks = [np.full((index + 1, 3), index + 1, dtype=np.float32) for index in range(6)]
+    replies = asyncio.run(_infer_together(tensor_server, [_request(block) for block in blocks]))
+    for block, reply in zip(blocks, replies, strict=True):
+        assert not isinstance(reply, BaseException), reply
+        assert _scores(reply) == pytest.approx(block.sum(axis=1).tolist())
+    sizes = [shape[0] for _, shape, _ in tensor_plugin.received]
+    assert sum(sizes) == sum(len(block) for block in blocks)
+    assert len(sizes) < len(blocks)  # some were stacked into one call
+
+
+@pytest.mark.usefixtures("slow_tensors")
+def test_a_bad_tensor_in_a_shared_call_fails_only_itself(tensor_server: ThreadedServer) -> None:
+    blocks = [np.full((2, 3), value, dtype=np.float32) for value in (1, 2, -3, 4, 5)]
+    replies = asyncio.run(_infer_together(tensor_server, [_request(block) for block in blocks]))
+    for block, reply in zip(blocks, replies, strict=True):
+        if block[0, 0] < 0:
+            assert isinstance(reply, grpc.aio.AioRpcError)
+            assert reply.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert "negative first feature" in (reply.details() or "")
+        else:
+            assert _scores(reply) == pytest.approx(block.sum(axis=1).tolist())
+    assert max(shape[0] for _, shape, _ in tensor_plugin.received) > 2  # a shared call failed
+
+
+@pytest.mark.usefixtures("slow_tensors")
+def test_tensors_of_another_dtype_width_or_with_an_option_are_not_stacked(
+    tensor_server: ThreadedServer,
+) -> None:
+    requests = [
+        _request(np.ones((2, 3), dtype=np.float32)),
+        _request(np.ones((2, 3), dtype=np.float32)),
+        _request(np.ones((2, 4), dtype=np.float32)),
+        _request(np.ones((2, 3)), datatype="FP64"),
+        _request(np.ones((2, 3), dtype=np.float32), trace="a"),
+    ]
+    replies = asyncio.run(_infer_together(tensor_server, requests))
+    assert not any(isinstance(reply, BaseException) for reply in replies)
+    calls = sorted((dtype, shape) for dtype, shape, _ in tensor_plugin.received)
+    # the two plain FP32 [2, 3] requests may share a call; nothing else is stacked
+    assert ("<f4", (2, 4)) in calls and ("<f8", (2, 3)) in calls
+    assert all(shape in ((2, 3), (4, 3), (2, 4)) for _, shape in calls)
+    assert sum(shape[0] for _, shape in calls) == 10
+    assert calls.count(("<f4", (4, 3))) <= 1

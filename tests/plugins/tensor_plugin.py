@@ -1,11 +1,14 @@
 """A test plugin with a tensor hook whose answer the request's ``mode`` parameter picks.
 
-``echo`` answers each row's first element as its label and its sum as its score, and says in
-the answer's parameters what the hook got; the other modes answer wrongly in one way each.
+``echo`` (the default) answers each row's first element as its label and its sum as its score,
+and says in the answer's parameters what the hook got; it rejects rows whose first element is
+negative, and takes ``delay[0]`` seconds (so concurrent requests queue behind a call). The other
+modes answer wrongly in one way each.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -14,6 +17,7 @@ import drucker
 from drucker import Kind, PredictResult, TensorResult
 
 received: list[tuple[str, tuple[int, ...], bool]] = []  # (dtype, shape, writeable) per call
+delay = [0.0]
 
 
 @drucker.hookimpl
@@ -42,6 +46,9 @@ def drucker_predict_tensor(
         labels = np.empty(rows, dtype=object)
         labels[:] = [[1] * (index + 1) for index in range(rows)]
         return TensorResult(labels=labels, scores=labels)
+    time.sleep(delay[0])
+    if (inputs[:, 0] < 0).any():
+        raise ValueError("a negative first feature")
     labels = inputs[:, 0]
     if output_kind is Kind.STRING:
         labels = labels.astype(str)
