@@ -68,7 +68,12 @@ async def serve(model_path: str, port: int) -> None:
             )
         },
     )
-    server = grpc.aio.server()
+    # Big messages allowed, as drucker allows them (``python -m benchmarks.big_tensor``).
+    limits = [
+        ("grpc.max_receive_message_length", 1 << 28),
+        ("grpc.max_send_message_length", 1 << 28),
+    ]
+    server = grpc.aio.server(options=limits)
     server.add_generic_rpc_handlers((handler, v2_handler))
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
