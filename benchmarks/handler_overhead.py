@@ -1,7 +1,8 @@
 """What drucker adds to one rpc in this process, without the network: the event-loop thread's
 CPU time per call of the guarded handler, against the floor's handler on the same request.
 
-    python -m benchmarks.handler_overhead
+    python -m benchmarks.handler_overhead          # Predict_ArrFloat_String, one row
+    python -m benchmarks.handler_overhead --v2     # V2 ModelInfer, a [64, 20] FP32 tensor
 
 Both handlers get the same decoded request (``Predict_ArrFloat_String``, 20 floats) and a
 stand-in for the rpc context; the drucker side is built as the server builds it (runtime with
@@ -15,6 +16,11 @@ a server, to the null device.
 
 grpc's own work per rpc (HTTP/2, the C core, the loop's callbacks) is not in these figures: it
 is the same for both servers and comes on top (``python -m benchmarks`` measures whole rpcs).
+
+With ``--v2`` both sides get a V2 ``ModelInfer`` of 64 rows of 20 floats in typed contents (as
+tritonclient sends it), decoded from its bytes and answered into bytes on every call: the
+floor's ``infer`` of ``benchmarks/floor_server.py`` against drucker's V2 servicer with the
+scikit-learn plugin and default settings (and prediction logging off, for comparison).
 """
 
 from __future__ import annotations
@@ -32,12 +38,16 @@ from typing import Any
 import joblib
 import numpy as np
 
-from benchmarks.model import train
+from benchmarks.model import sample_rows, train
 from drucker._wire import drucker_pb2
+from drucker._wire import grpc_predict_v2_pb2 as v2
 from drucker.dispatch import Dispatcher
+from drucker.management import ModelManager
 from drucker.observability import Metrics
 from drucker.protocol.drucker_worker import worker_rpc_handler
 from drucker.protocol.guard import Guard
+from drucker.protocol.v2.dataplane import DataPlane
+from drucker.protocol.v2.servicer import InferenceServicer
 from drucker.server.grpc_server import PREDICTION_RPCS
 from drucker.server.lifecycle import build_runtime
 from drucker.settings import load_settings
@@ -122,8 +132,75 @@ async def _measure(model: Path, workdir: Path) -> None:
         print(f"{'drucker, ' + label:32s} {drucker:7.1f} us per call (+{drucker - floor:.1f} us)")
 
 
+V2_ROWS = 64
+V2_VARIANTS = {"defaults": {}, "log off": {"DRUCKER_LOG_PREDICTIONS": "false"}}
+
+
+def _floor_infer(model_path: Path) -> Handler:
+    """The floor's V2 handler, answering the serialized response."""
+    model = joblib.load(model_path)
+    classes = model.classes_
+
+    async def infer(request: Any, context: Any) -> Any:
+        tensor = request.inputs[0]
+        rows = np.asarray(tensor.contents.fp32_contents, dtype=np.float64).reshape(
+            tuple(tensor.shape)
+        )
+        proba = model.predict_proba(rows)
+        best = proba.argmax(axis=1)
+        response = v2.ModelInferResponse(model_name=request.model_name, id=request.id)
+        label = response.outputs.add(name="label", datatype="BYTES", shape=[len(best)])
+        label.contents.bytes_contents.extend(str(c).encode() for c in classes[best])
+        score = response.outputs.add(name="score", datatype="FP32", shape=[len(best)])
+        score.contents.fp32_contents.extend(proba[np.arange(len(best)), best].tolist())
+        return response.SerializeToString()
+
+    return infer
+
+
+def _drucker_infer(model: Path, workdir: Path, environ: dict[str, str]) -> Handler:
+    """drucker's V2 servicer as the server builds it, answering the serialized response."""
+    settings = load_settings(
+        None,
+        environ={
+            "DRUCKER_MODEL_DIR": str(workdir / "model"),
+            "DRUCKER_EVAL_DIR": str(workdir / "eval"),
+            "DRUCKER_APPLICATION_NAME": "bench",
+            **environ,
+        },
+    )
+    runtime = build_runtime("drucker_sklearn", settings)
+    runtime.activate(runtime.load_model(model))
+    servicer = InferenceServicer(DataPlane(ModelManager(runtime), Dispatcher(runtime)))
+
+    async def infer(request: Any, context: Any) -> Any:
+        return (await servicer.ModelInfer(request, context)).SerializeToString()
+
+    return infer
+
+
+async def _measure_v2(model: Path, workdir: Path) -> None:
+    rows = sample_rows()[:V2_ROWS]
+    request = v2.ModelInferRequest(model_name="bench")
+    tensor = request.inputs.add(name="input-0", datatype="FP32", shape=list(rows.shape))
+    tensor.contents.fp32_contents.extend(rows.reshape(-1).tolist())
+    body = request.SerializeToString()
+    decode = v2.ModelInferRequest.FromString
+    floor = await _best_us(_floor_infer(model), decode, body)
+    print(f"{'floor V2 handler':32s} {floor:7.1f} us per [{V2_ROWS}, 20] request")
+    for label, environ in V2_VARIANTS.items():
+        handler = _drucker_infer(model, workdir / label.replace(" ", "-"), environ)
+        drucker = await _best_us(handler, decode, body)
+        print(
+            f"{'drucker V2, ' + label:32s} {drucker:7.1f} us per [{V2_ROWS}, 20] request "
+            f"({drucker / floor:.2f} x the floor)"
+        )
+
+
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--v2", action="store_true", help="V2 [64, 20] requests instead")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="drucker-bench-") as temp:
         workdir = Path(temp)
         model = train(workdir / "model.joblib")
@@ -131,7 +208,7 @@ def main() -> None:
         null = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
         sys.stderr = null
         try:
-            asyncio.run(_measure(model, workdir))
+            asyncio.run((_measure_v2 if args.v2 else _measure)(model, workdir))
         finally:
             sys.stderr = sys.__stderr__
             null.close()

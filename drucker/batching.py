@@ -101,9 +101,7 @@ class Batcher:
             self._start_drain(loop, lane, key)
         return await future
 
-    def _start_drain(
-        self, loop: asyncio.AbstractEventLoop, lane: _Lane, key: LaneKey
-    ) -> None:
+    def _start_drain(self, loop: asyncio.AbstractEventLoop, lane: _Lane, key: LaneKey) -> None:
         """Drain the lane on the loop or through the batch thread, as the placement says."""
         if self._placement.on_loop(self._runtime.active):
             # A plain callback, not a task: it runs after the rpcs already runnable in this
