@@ -85,8 +85,8 @@ def _drucker_handler(model: Path, workdir: Path, environ: dict[str, str]) -> tup
     settings = load_settings(
         None,
         environ={
-            "DRUCKER_MODEL_DIR": str(workdir / "model"),
-            "DRUCKER_EVAL_DIR": str(workdir / "eval"),
+            "DRUCKER_SERVICE_MODEL_DIR": str(workdir / "model"),
+            "DRUCKER_SERVICE_EVAL_DIR": str(workdir / "eval"),
             **environ,
         },
     )
@@ -163,8 +163,8 @@ def _drucker_infer(model: Path, workdir: Path, environ: dict[str, str]) -> Handl
     settings = load_settings(
         None,
         environ={
-            "DRUCKER_MODEL_DIR": str(workdir / "model"),
-            "DRUCKER_EVAL_DIR": str(workdir / "eval"),
+            "DRUCKER_SERVICE_MODEL_DIR": str(workdir / "model"),
+            "DRUCKER_SERVICE_EVAL_DIR": str(workdir / "eval"),
             "DRUCKER_APPLICATION_NAME": "bench",
             **environ,
         },
