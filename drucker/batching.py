@@ -37,6 +37,10 @@ class _Pending:
     future: asyncio.Future[Any]
 
 
+# Idle lanes are forgotten once there are this many: a client that sends a new group each time
+# (tensors of ever other widths) must not grow the batcher without bound.
+MAX_LANES = 64
+
 # One call for the values and options of a batch, with its input and output kinds: one answer
 # per value, errors in place of answers.
 BatchCall = Callable[[list[Any], list[dict[str, Any]], Kind, Kind], list[Any]]
@@ -92,7 +96,11 @@ class Batcher:
         """Queue one prediction and wait for its answer (raises its error); only requests of
         the same kinds and ``group`` share a batch."""
         key = (input_kind, output_kind, group)
-        lane = self._lanes.get(key) or self._lanes.setdefault(key, _Lane())
+        lane = self._lanes.get(key)
+        if lane is None:
+            if len(self._lanes) >= MAX_LANES:
+                self._lanes = {k: v for k, v in self._lanes.items() if v.draining or v.pending}
+            lane = self._lanes[key] = _Lane()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         lane.pending.append(_Pending(value, option, future))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import drucker
-from drucker.batching import Batcher
+from drucker.batching import MAX_LANES, Batcher
 from drucker.dispatch import INLINE_MAX_ROWS, Dispatcher
 from drucker.errors import InvalidInputError, ModelNotLoadedError
 from drucker.kinds import Kind
@@ -273,3 +273,18 @@ def test_a_draining_dispatcher_refuses_new_predictions(tmp_path: Path) -> None:
             asyncio.run(call)
     dispatcher.close()
     assert len(plugin.threads) == 1
+
+
+def test_idle_lanes_are_forgotten_so_new_groups_cannot_grow_the_batcher(tmp_path: Path) -> None:
+    queue, plugin = batcher(tmp_path, inline=True)
+    plugin.gate.set()
+
+    async def scenario() -> list[PredictResult]:
+        return [
+            await queue.predict(str(index), {}, *STRING, group=("width", index))
+            for index in range(10 * MAX_LANES)
+        ]
+
+    answers = asyncio.run(scenario())
+    assert [answer.label for answer in answers] == [f"batch:{i}" for i in range(10 * MAX_LANES)]
+    assert len(queue._lanes) <= MAX_LANES
