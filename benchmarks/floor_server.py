@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -24,9 +25,11 @@ import numpy as np
 from drucker._wire import drucker_pb2
 from drucker._wire import grpc_predict_v2_pb2 as v2
 
+Handler = Callable[[Any, Any], Awaitable[Any]]
 
-async def serve(model_path: str, port: int) -> None:
-    model = joblib.load(model_path)
+
+def handlers(model: Any) -> tuple[Handler, Handler]:
+    """The floor's ``Predict_ArrFloat_String`` and ``ModelInfer`` handlers for ``model``."""
     classes = model.classes_
 
     async def predict(request: Any, context: Any) -> Any:
@@ -48,6 +51,11 @@ async def serve(model_path: str, port: int) -> None:
         score.contents.fp32_contents.extend(proba[np.arange(len(best)), best].tolist())
         return response
 
+    return predict, infer
+
+
+async def serve(model_path: str, port: int) -> None:
+    predict, infer = handlers(joblib.load(model_path))
     v2_handler = grpc.method_handlers_generic_handler(
         "inference.GRPCInferenceService",
         {

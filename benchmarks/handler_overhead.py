@@ -38,6 +38,7 @@ from typing import Any
 import joblib
 import numpy as np
 
+from benchmarks.floor_server import handlers as floor_handlers
 from benchmarks.model import sample_rows, train
 from drucker._wire import drucker_pb2
 from drucker._wire import grpc_predict_v2_pb2 as v2
@@ -99,13 +100,7 @@ def _drucker_handler(model: Path, workdir: Path, environ: dict[str, str]) -> tup
 
 
 def _floor_handler(model_path: Path) -> Handler:
-    model = joblib.load(model_path)
-
-    async def predict(request: Any, context: Any) -> Any:
-        proba = model.predict_proba(np.asarray([request.input], dtype=np.float64))[0]
-        best = int(proba.argmax())
-        return drucker_pb2.StringOutput(output=str(model.classes_[best]), score=float(proba[best]))
-
+    predict, _ = floor_handlers(joblib.load(model_path))
     return predict
 
 
@@ -138,22 +133,10 @@ V2_VARIANTS = {"defaults": {}, "log off": {"DRUCKER_LOG_PREDICTIONS": "false"}}
 
 def _floor_infer(model_path: Path) -> Handler:
     """The floor's V2 handler, answering the serialized response."""
-    model = joblib.load(model_path)
-    classes = model.classes_
+    _, floor_infer = floor_handlers(joblib.load(model_path))
 
     async def infer(request: Any, context: Any) -> Any:
-        tensor = request.inputs[0]
-        rows = np.asarray(tensor.contents.fp32_contents, dtype=np.float64).reshape(
-            tuple(tensor.shape)
-        )
-        proba = model.predict_proba(rows)
-        best = proba.argmax(axis=1)
-        response = v2.ModelInferResponse(model_name=request.model_name, id=request.id)
-        label = response.outputs.add(name="label", datatype="BYTES", shape=[len(best)])
-        label.contents.bytes_contents.extend(str(c).encode() for c in classes[best])
-        score = response.outputs.add(name="score", datatype="FP32", shape=[len(best)])
-        score.contents.fp32_contents.extend(proba[np.arange(len(best)), best].tolist())
-        return response.SerializeToString()
+        return (await floor_infer(request, context)).SerializeToString()
 
     return infer
 

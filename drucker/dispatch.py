@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from drucker.batching import Batcher
+from drucker.batching import BatchCall, Batcher
 from drucker.errors import ModelNotLoadedError
 from drucker.kinds import Kind
 from drucker.observability import tracing
@@ -58,24 +58,21 @@ class Dispatcher:
         self._single = Placement(limit, threads=threads > 0)
         self._many = Placement(limit, threads=threads > 0)
         self._tensor = Placement(limit, threads=threads > 0)
-        self._batcher = (
-            Batcher(
+
+        def batcher(call: BatchCall) -> Batcher:
+            return Batcher(
                 runtime,
                 settings.batch_max_size,
                 settings.batch_max_wait_ms / 1000,
                 placement=Placement(limit, threads=threads > 0),
+                call=call,
             )
-            if settings.batching and runtime.can_batch
-            else None
+
+        self._batcher = (
+            batcher(runtime.predict_batch) if settings.batching and runtime.can_batch else None
         )
         self._tensor_batcher = (
-            Batcher(
-                runtime,
-                settings.batch_max_size,
-                settings.batch_max_wait_ms / 1000,
-                placement=Placement(limit, threads=threads > 0),
-                call=runtime.predict_tensors,
-            )
+            batcher(runtime.predict_tensors)
             if settings.batching and runtime.can_predict_tensor
             else None
         )

@@ -373,16 +373,9 @@ class Runtime:
         output_kind: Kind,
     ) -> TensorResult:
         """The plugin's tensor answer for ``rows``, checked and coerced (raises)."""
-        failure: DruckerError | None = None
-        try:
-            result = self._tensor_hook(active.model, rows, option, input_kind, output_kind)
-        except Exception as exc:
-            failure = self._plugin_error(exc, "predict_tensor", active.name)
-        if failure is not None:
-            try:
-                raise failure
-            finally:
-                del failure  # no cycle through this frame, which holds the input
+        result = self._call_plugin(
+            self._tensor_hook, "predict_tensor", active, rows, option, input_kind, output_kind
+        )
         if not isinstance(result, TensorResult):
             raise PluginFailure(
                 f"drucker_predict_tensor returned {type(result).__name__}; it must return "
@@ -417,17 +410,25 @@ class Runtime:
         input_kind: Kind,
         output_kind: Kind,
     ) -> PredictResult:
+        result = self._call_plugin(
+            self._predict_hook, "predict", active, value, option, input_kind, output_kind
+        )
+        return _coerce_result(result, output_kind)
+
+    def _call_plugin(
+        self, hook: Callable[..., Any], action: str, active: ActiveModel, *args: Any
+    ) -> Any:
+        """``hook(active.model, *args)``; what the plugin raises is raised as its drucker
+        error (:meth:`_plugin_error`), outside the ``except`` block."""
         failure: DruckerError | None = None
         try:
-            result = self._predict_hook(active.model, value, option, input_kind, output_kind)
+            return hook(active.model, *args)
         except Exception as exc:
-            failure = self._plugin_error(exc, "predict", active.name)
-        if failure is not None:
-            try:
-                raise failure
-            finally:
-                del failure  # no cycle through this frame, which holds the input
-        return _coerce_result(result, output_kind)
+            failure = self._plugin_error(exc, action, active.name)
+        try:
+            raise failure
+        finally:
+            del failure  # no cycle through this frame, which holds the input
 
     def _call_batch_hook(
         self,
