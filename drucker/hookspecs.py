@@ -120,7 +120,8 @@ def drucker_predict_batch(
 
     When a plugin implements it, concurrent requests of the same rpc are gathered (adaptive
     batching, see the ``batching.*`` settings) and answered with one call, and a multi-row V2
-    tensor is answered with one call. If it raises for gathered requests, each input is
+    tensor is answered with one call (unless the plugin has ``drucker_predict_tensor``, which
+    numeric tensors go to). If it raises for gathered requests, each input is
     retried alone through ``drucker_predict``, so one bad input fails only itself; for one
     tensor the request fails. Returning ``None`` or a list of another length is an error.
     ``options`` holds each input's request option (the same dict for the rows of a tensor).

@@ -64,13 +64,18 @@ def _row(value: Any, input_kind: Kind) -> Any:
         return [text]  # a document for a text pipeline
 
 
-def _ranked(model: Any, proba: np.ndarray, output_kind: Kind) -> tuple[list[Any], list[float]]:
-    order = np.argsort(-proba, kind="stable")
+def _ranked_classes(model: Any, order: np.ndarray, output_kind: Kind) -> np.ndarray:
+    """The classes in ``order`` (indices into ``classes_``, any shape), or the indices
+    themselves when a numeric output kind is asked of classes that are not numbers."""
     classes = np.asarray(model.classes_)
     numeric = np.issubdtype(classes.dtype, np.number)
     wants_number = output_kind in (Kind.ARR_INT, Kind.ARR_FLOAT)
-    labels = classes[order] if numeric or not wants_number else order
-    return labels.tolist(), proba[order].tolist()
+    return classes[order] if numeric or not wants_number else order
+
+
+def _ranked(model: Any, proba: np.ndarray, output_kind: Kind) -> tuple[list[Any], list[float]]:
+    order = np.argsort(-proba, kind="stable")
+    return _ranked_classes(model, order, output_kind).tolist(), proba[order].tolist()
 
 
 @drucker.hookimpl
@@ -150,14 +155,12 @@ def drucker_predict_tensor(model: Any, inputs: np.ndarray, output_kind: Kind) ->
             prediction = prediction[:, 0]
         return TensorResult(labels=prediction, scores=np.ones(prediction.shape))
     probabilities = np.asarray(model.predict_proba(matrix))
-    classes = np.asarray(model.classes_)
     if output_kind.is_array:
         order = np.argsort(-probabilities, axis=1, kind="stable")
-        numeric = np.issubdtype(classes.dtype, np.number)
-        wants_number = output_kind in (Kind.ARR_INT, Kind.ARR_FLOAT)
-        labels = classes[order] if numeric or not wants_number else order
+        labels = _ranked_classes(model, order, output_kind)
         return TensorResult(labels=labels, scores=np.take_along_axis(probabilities, order, 1))
     best = probabilities.argmax(axis=1)
+    classes = np.asarray(model.classes_)
     return TensorResult(labels=classes[best], scores=probabilities[np.arange(len(best)), best])
 
 
