@@ -10,7 +10,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
 # Stubs are generated with this exact version so `nox -s proto` is reproducible;
-# tests/test_proto_drift.py fails when the committed stubs differ from its output.
+# tests/unit/test_proto_drift.py fails when the committed stubs differ from its output.
 GRPCIO_TOOLS = "grpcio-tools==1.75.1"
 TEST_DEPS = [
     "pytest-cov>=5",
@@ -31,10 +31,18 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite against real servers on loopback (and Docker when available)."""
+    """Run the test suite, layer by layer: `nox -s tests -- tests/unit` runs one layer.
+
+    tests/unit: no subprocess, network or Docker; tests/wire: real servers on loopback;
+    tests/system: Docker, S3, Prometheus, PostgreSQL, a browser. The 20 slowest tests are
+    listed in every run.
+    """
     session.install("-e", ".[sklearn,bundle,dashboard,otel]", *TEST_DEPS)
     coverage = ["--cov=drucker", "--cov-report=term:skip-covered"] if not session.posargs else []
-    session.run("pytest", *coverage, *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+    durations = ["--durations=20"]
+    session.run(
+        "pytest", *coverage, *durations, *session.posargs, env={"PYTHONFAULTHANDLER": "1"}
+    )
 
 
 @nox.session(python=PYTHON)
@@ -44,7 +52,7 @@ def fuzz(session: nox.Session) -> None:
     examples = session.posargs[0] if session.posargs else "50000"
     session.run(
         "pytest",
-        "tests/test_fuzz.py",
+        "tests/wire/test_fuzz.py",
         "-s",
         "--timeout=0",  # the length is the point
         env={"DRUCKER_FUZZ_EXAMPLES": examples, "PYTHONFAULTHANDLER": "1"},

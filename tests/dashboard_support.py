@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import REPO
+from tests.polling import wait_for
 from tests.serving import ServeProcess, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,16 +30,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 TOKEN = "service-management-token"
-
-
-def wait_until(condition: object, timeout: float = 15, what: str = "condition") -> None:
-    """Poll ``condition()`` until it is true or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not met after {timeout} s")
 
 
 def drucker_cli(*args: str, input: str = "", env: Mapping[str, str] | None = None) -> str:
@@ -89,7 +79,7 @@ class DashboardProcess:
             except httpx.HTTPError:
                 return False
 
-        wait_until(ready, timeout, "dashboard serving")
+        wait_for(ready, "dashboard serving", timeout, interval=0.05)
         return self
 
     @property

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,6 @@ from drucker_jsonlog import JsonLinesLog
 
 from drucker.server.lifecycle import build_runtime, serve
 from drucker.settings import load_settings
-
-
-def wait_for(condition: Callable[[], bool], what: str, limit: float = 30) -> None:
-    """Poll ``condition`` until it holds; ``TimeoutError`` naming ``what`` after ``limit`` s."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {limit} s for {what}")
-        time.sleep(0.01)
 
 
 def free_port() -> int:

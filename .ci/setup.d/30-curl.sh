@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# curl, for the README's V2 REST examples that tests/test_rest_readme.py runs (idempotent).
+# curl, for the README's V2 REST examples that tests/wire/test_rest_readme.py runs (idempotent).
 set -euo pipefail
 
 if command -v curl >/dev/null 2>&1; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the Prometheus server binary for tests/test_metrics_prometheus.py (idempotent).
+# Install the Prometheus server binary for tests/system/test_metrics_prometheus.py (idempotent).
 #
 # The tests start their own Prometheus on a free loopback port with their own configuration and
 # storage directory, so the service that Debian's package starts on port 9090 is stopped and

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN
 from tests.metrics_support import http_get
+from tests.polling import wait_for
 from tests.serving import ServeProcess, free_port
 from tests.wire import call
 
@@ -71,25 +71,18 @@ def prometheus(tmp_path: Path, drucker: tuple[int, int]) -> Iterator[int]:
         stderr=log,
     )
     try:
-        _until(lambda: http_get(web_port, "/-/ready", timeout=2)[0] == 200)
+        wait_for(
+            lambda: http_get(web_port, "/-/ready", timeout=2)[0] == 200,
+            "prometheus ready",
+            60,
+            interval=0.1,
+            ignore=(OSError,),
+        )
         yield web_port
     finally:
         process.terminate()
         process.wait(30)
         log.close()
-
-
-def _until(condition: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = condition()
-        except OSError:
-            result = None
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def query(prometheus: int, promql: str) -> list[dict[str, Any]]:
@@ -147,7 +140,7 @@ def test_prometheus_scrapes_counts_and_latency_quantiles(
         }
         return found if found == expected else None
 
-    _until(counts)
+    wait_for(counts, "prometheus counts", 60, interval=0.1, ignore=(OSError,))
     assert scalar(prometheus, 'up{job="drucker"}') == 1
 
     # p99 per rpc from the histogram, as the README shows it (without rate(): all traffic).

@@ -20,7 +20,8 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN, REPO
-from tests.serving import ServeProcess, ThreadedServer, free_port, wait_for
+from tests.polling import wait_for
+from tests.serving import ServeProcess, ThreadedServer, free_port
 from tests.wire import call
 
 triton_http = pytest.importorskip("tritonclient.http", reason="tritonclient[http] is missing")

@@ -8,7 +8,6 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -16,6 +15,7 @@ import grpc
 from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN
 from tests.metrics_support import http_get, scrape, total, value
+from tests.polling import wait_for
 from tests.serving import ServeProcess, free_port
 from tests.wire import call
 
@@ -28,15 +28,6 @@ def predict_over_connections(port: int, connections: int = 16) -> Counter[int]:
         with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
             pids[json.loads(call(channel, Kind.STRING, Kind.STRING, "x").option)["pid"]] += 1
     return pids
-
-
-def until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path) -> None:
@@ -68,7 +59,7 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
             return value(scrape(metrics_port), "drucker_requests_total", **requests)
 
         # Workers share their counts every second (and the one answering, at once).
-        until(lambda: requests_counted() == expected, timeout=10)
+        wait_for(lambda: requests_counted() == expected, "requests counted", 10, interval=0.05)
         # Whichever worker answers the scrape, it shows both workers' requests.
         for _ in range(4):
             samples = scrape(metrics_port)
@@ -84,7 +75,11 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
         # A replaced worker's live gauges go; its counts stay in the sum.
         killed = next(iter(sent))
         os.kill(killed, signal.SIGKILL)
-        until(lambda: not list(metrics_dir.glob(f"gauge_live*_{killed}.db")))
+        wait_for(
+            lambda: not list(metrics_dir.glob(f"gauge_live*_{killed}.db")),
+            "dead worker gauges removed",
+            interval=0.05,
+        )
         assert list(metrics_dir.glob(f"drucker_rpcs_{killed}_*.json"))  # its counts
         more: Counter[int] = Counter()
 
@@ -92,9 +87,16 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
             more.update(predict_over_connections(port, 4))
             return len(more) == 2
 
-        until(both_workers_answered)  # the surviving worker and the one that replaced it
+        wait_for(
+            both_workers_answered, "both workers answered", interval=0.05
+        )  # the surviving worker and the one that replaced it
         assert killed not in more
-        until(lambda: requests_counted() == expected + sum(more.values()), timeout=10)
+        wait_for(
+            lambda: requests_counted() == expected + sum(more.values()),
+            "requests counted",
+            10,
+            interval=0.05,
+        )
         assert value(scrape(metrics_port), "drucker_inflight_requests", protocol="drucker") == 0
     finally:
         code = server.terminate()

@@ -20,6 +20,7 @@ from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN
 from tests.management import list_models, switch_model, upload_model
 from tests.metrics_support import http_get, scrape, total, value
+from tests.polling import wait_for
 from tests.serving import ThreadedServer, free_port
 from tests.wire import call
 
@@ -156,10 +157,10 @@ def test_probes_answer_ready_until_the_server_drains(server: ThreadedServer) -> 
         request = threading.Thread(target=slow)
         request.start()
         started.wait(5)
-        _wait_for(lambda: scrape(port).get(_inflight_key(), 0) == 1)
+        wait_for(lambda: scrape(port).get(_inflight_key(), 0) == 1, "one request in flight", 10)
         stopping = threading.Thread(target=server.stop)
         stopping.start()
-        _wait_for(lambda: http_get(port, "/readyz")[0] == 503)
+        wait_for(lambda: http_get(port, "/readyz")[0] == 503, "readyz 503", 10)
         assert http_get(port, "/livez")[0] == 200
         request.join(30)
         stopping.join(30)
@@ -181,14 +182,3 @@ def test_a_taken_metrics_port_is_a_clear_start_up_error(tmp_path: Path, echo_mod
 
 def _inflight_key() -> tuple[str, frozenset[tuple[str, str]]]:
     return ("drucker_inflight_requests", frozenset({("protocol", "drucker")}))
-
-
-def _wait_for(condition: object, timeout: float = 10) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")

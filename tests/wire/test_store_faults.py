@@ -14,6 +14,7 @@ import pytest
 
 from drucker.store.files import FileStore
 from tests.conftest import ECHO_PLUGIN
+from tests.datasets import write_iris_csv
 from tests.management import (
     evaluate,
     evaluation_result,
@@ -23,7 +24,6 @@ from tests.management import (
     upload_model,
 )
 from tests.serving import ServeProcess, ThreadedServer, free_port
-from tests.test_evaluation import write_iris_csv
 
 TOKEN = "store-token"
 SETTINGS = {"management_token": TOKEN}

@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import ECHO_PLUGIN
 from tests.hostile import NEAR_LIMIT_BYTES, arr_float_message, peak_rss_bytes, raw_unary, rss_bytes
-from tests.serving import ServeProcess, free_port, wait_for
+from tests.polling import wait_for
+from tests.serving import ServeProcess, free_port
 
 MiB = 1024 * 1024
 REJECTED = '{"raise": "value"}'  # the echo plugin raises ValueError: INVALID_ARGUMENT

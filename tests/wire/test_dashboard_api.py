@@ -21,7 +21,7 @@ from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
 from tests.conftest import IN_CI
 from tests.dashboard_support import TOKEN, DashboardProcess, iris_service
-from tests.test_evaluation import write_iris_csv
+from tests.datasets import write_iris_csv
 
 ROLES = ("admin", "editor", "viewer")
 

@@ -255,9 +255,9 @@ def test_evaluation_data_and_results_are_shared(
     s3: S3Server, tmp_path: Path, iris_model: Path
 ) -> None:
     """Data uploaded to one replica is evaluated by another; a third reads the result."""
+    from tests.datasets import write_iris_csv
     from tests.management import evaluate, evaluation_result, upload_data
     from tests.serving import ThreadedServer
-    from tests.test_evaluation import write_iris_csv
 
     settings = {"store_url": s3.new_bucket() + "/store", "management_token": "t"}
     data = write_iris_csv(tmp_path / "iris.csv", noise=0.6)

@@ -15,7 +15,8 @@ import pytest
 from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN
 from tests.management import switch_model, upload_model
-from tests.serving import ServeProcess, free_port, wait_for
+from tests.polling import wait_for
+from tests.serving import ServeProcess, free_port
 from tests.wire import call
 
 TOKEN = "workers-token"

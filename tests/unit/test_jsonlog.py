@@ -14,7 +14,7 @@ from drucker_jsonlog import JsonLinesLog
 from drucker_jsonlog.writer import BackgroundWriter
 
 from drucker.events import Level, PredictionEvent, ServiceIdentity, SystemEvent
-from tests.serving import wait_for
+from tests.polling import wait_for
 
 SERVICE = ServiceIdentity("host-1", "iris", "iris-dev", "development")
 

@@ -74,7 +74,7 @@ def test_model_commands(server: ThreadedServer, iris_model: Path) -> None:
 
 
 def test_evaluate_prints_metrics(server: ThreadedServer, tmp_path: Path) -> None:
-    from tests.test_evaluation import write_iris_csv
+    from tests.datasets import write_iris_csv
 
     data = write_iris_csv(tmp_path / "iris.csv")
     code, out, err = run("evaluate", str(data), "--target", server.target, "--token", TOKEN)

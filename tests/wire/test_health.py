@@ -10,8 +10,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from tests.plugins.slow_loader import SlowLoader
 from tests.serving import ThreadedServer, free_port
-from tests.test_worker_rpcs import _SlowLoader
 
 STANDARD = health_pb2.HealthCheckResponse
 DRUCKER = drucker_pb2.HealthCheckResponse
@@ -28,7 +28,7 @@ def statuses(channel: grpc.Channel) -> tuple[int, int]:
 
 
 def test_serving_only_once_the_model_is_loaded(echo_model: Path) -> None:
-    plugin = _SlowLoader()
+    plugin = SlowLoader()
     server = ThreadedServer(plugin, str(echo_model), port=free_port())
     server.start(wait=False)
     try:

@@ -16,8 +16,9 @@ import pytest
 
 from drucker.client import Client, ManagementError
 from tests.conftest import ECHO_PLUGIN
+from tests.polling import wait_for
 from tests.s3 import S3Server, running_s3
-from tests.serving import ServeProcess, free_port, wait_for
+from tests.serving import ServeProcess, free_port
 
 TOKEN = "replicas-token"
 FOLLOW_INTERVAL = 0.2

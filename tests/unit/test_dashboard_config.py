@@ -9,12 +9,10 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from drucker.dashboard import accounts, charts, evaluations
+from drucker.dashboard import charts, evaluations
 from drucker.dashboard.config import ensure_secret_key, load_dashboard_settings
-from drucker.dashboard.db import Database
 from drucker.dashboard.security import LoginLimiter
 from drucker.errors import ConfigurationError
-from tests.dashboard_support import drucker_cli
 
 
 def test_options_win_over_the_environment_which_wins_over_the_file(tmp_path: Path) -> None:
@@ -60,29 +58,6 @@ def test_the_limiter_refuses_after_the_allowed_failures_per_user_and_client() ->
     assert limiter.retry_after("ada", "10.0.0.2") == 0
     limiter.succeeded("ada", "10.0.0.1")
     assert limiter.retry_after("ada", "10.0.0.1") == 0
-
-
-def test_create_user_reads_stdin_or_generates_a_password(tmp_path: Path) -> None:
-    data = str(tmp_path / "data")
-    drucker_cli(
-        "dashboard",
-        "create-user",
-        "ada",
-        "--role",
-        "admin",
-        "--data-dir",
-        data,
-        input="a good password\n",
-    )
-    generated = drucker_cli("dashboard", "create-user", "bob", "--data-dir", data).strip()
-    assert len(generated) >= 16
-    db = Database(f"sqlite:///{tmp_path / 'data' / 'dashboard.sqlite3'}")
-    with db.session() as session:
-        ada = accounts.authenticate(session, "ada", "a good password")
-        bob = accounts.authenticate(session, "bob", generated)
-        assert ada is not None and ada.role == "admin"
-        assert bob is not None and bob.role == "viewer"
-    db.close()
 
 
 def test_details_and_charts_of_an_evaluation() -> None:

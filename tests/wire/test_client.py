@@ -27,8 +27,8 @@ from drucker.client import (
 from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN
 from tests.plugins.echo_plugin import echo
+from tests.plugins.slow_loader import SlowLoader
 from tests.serving import ThreadedServer, free_port
-from tests.test_worker_rpcs import _SlowLoader
 
 INPUTS: dict[Kind, Any] = {
     Kind.STRING: "1,2,3",
@@ -113,7 +113,7 @@ def test_three_targets_one_down_round_robin(tmp_path: Path) -> None:
 
 
 def test_predictions_are_retried_while_unavailable(echo_model: Path, tmp_path: Path) -> None:
-    plugin = _SlowLoader()
+    plugin = SlowLoader()
     server = ThreadedServer(plugin, str(echo_model), port=free_port(), workdir=tmp_path)
     server.start(wait=False)
     try:
@@ -175,7 +175,7 @@ def test_management_calls_are_never_retried(tmp_path: Path) -> None:
 
 
 def test_management_end_to_end(tmp_path: Path, iris_model: Path) -> None:
-    from tests.test_evaluation import write_iris_csv
+    from tests.datasets import write_iris_csv
 
     token = "client-token"
     settings = {"management_token": token}

@@ -30,8 +30,8 @@ from tests.dashboard_support import (
     DashboardProcess,
     iris_service,
 )
+from tests.datasets import write_iris_csv
 from tests.serving import ServeProcess, free_port
-from tests.test_evaluation import write_iris_csv
 
 PASSWORDS = {"admin": "admin-password", "viewer": "viewer-password"}
 

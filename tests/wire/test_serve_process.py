@@ -15,7 +15,8 @@ import grpc
 
 from drucker.kinds import Kind
 from tests.conftest import ECHO_PLUGIN, REPO
-from tests.serving import ServeProcess, free_port, wait_for
+from tests.polling import wait_for
+from tests.serving import ServeProcess, free_port
 from tests.wire import Answer, call
 
 GATE_PLUGIN = str(REPO / "tests" / "plugins" / "gate_plugin.py")

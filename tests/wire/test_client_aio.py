@@ -12,7 +12,7 @@ from drucker.client.aio import AsyncClient
 from drucker.kinds import Kind
 from tests.plugins.echo_plugin import echo
 from tests.serving import ThreadedServer, free_port
-from tests.test_client import INPUTS
+from tests.wire.test_client import INPUTS
 
 
 def test_every_kind_concurrently(echo_server: ThreadedServer) -> None:
@@ -43,7 +43,7 @@ def test_errors(echo_server: ThreadedServer) -> None:
 
 
 def test_management(tmp_path: Path, iris_model: Path) -> None:
-    from tests.test_evaluation import write_iris_csv
+    from tests.datasets import write_iris_csv
 
     settings = {"management_token": "t"}
     with ThreadedServer("drucker_sklearn", str(iris_model), settings, workdir=tmp_path) as server:

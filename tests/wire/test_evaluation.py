@@ -10,26 +10,13 @@ import grpc
 import joblib
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
+from tests.datasets import write_iris_csv
 from tests.management import evaluate, evaluation_result, upload_data
 from tests.serving import ThreadedServer
 
 TOKEN = "eval-token"
-
-
-def write_iris_csv(path: Path, repeat: int = 1, noise: float = 0.0) -> Path:
-    iris = load_iris()
-    rng = np.random.default_rng(0)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*iris.feature_names, "species"])
-        for _ in range(repeat):
-            rows = iris.data + rng.normal(0, noise, iris.data.shape) if noise else iris.data
-            for row, target in zip(rows, iris.target, strict=True):
-                writer.writerow([*row.round(3), iris.target_names[target]])
-    return path
 
 
 @pytest.fixture

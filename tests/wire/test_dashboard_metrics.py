@@ -169,8 +169,8 @@ def test_the_overview_shows_rate_and_p99_of_a_registered_service(
     """The whole path: a dashboard process scraping a real endpoint every status refresh."""
     import httpx
 
-    from tests.dashboard_support import DashboardProcess, wait_until
-    from tests.test_dashboard_api import api_token
+    from tests.dashboard_support import DashboardProcess, wait_for
+    from tests.wire.test_dashboard_api import api_token
 
     model = tmp_path / "echo.model"
     model.write_text("echo-a\n")
@@ -196,7 +196,7 @@ def test_the_overview_shows_rate_and_p99_of_a_registered_service(
                 service = httpx.get(url, headers=headers, timeout=30).json()
                 return bool(service["request_rate"]) and service["p99_seconds"] is not None
 
-            wait_until(traffic_shown, 30, "rate and p99 in the API")
+            wait_for(traffic_shown, "rate and p99 in the API", 30, interval=0.05)
             service = httpx.get(url, headers=headers, timeout=30).json()
             assert service["request_rate"] > 0
             assert 0.01 <= service["p99_seconds"] <= 0.025  # all in the (10 ms, 25 ms] bucket

@@ -16,6 +16,7 @@ import pytest
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
+from tests.conftest import REPO
 from tests.serving import ThreadedServer
 from tests.wire import call
 
@@ -188,7 +189,7 @@ def test_kserve_inference_grpc_client_matches_the_drucker_protocol(server: Threa
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     answer = json.loads(done.stdout.strip().splitlines()[-1])

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
-import drucker
 from drucker.kinds import Kind
 from tests.plugins.echo_plugin import echo
+from tests.plugins.slow_loader import SlowLoader
 from tests.serving import ThreadedServer, free_port
 from tests.wire import SAMPLE_INPUTS, call
 
@@ -124,24 +123,8 @@ def test_suppress_log_input_keeps_input_and_output_out_of_the_log(
     )
 
 
-class _SlowLoader:
-    """A plugin whose model loads only when the test says so."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-
-    @drucker.hookimpl
-    def drucker_load_model(self, model_path: str) -> str:
-        self.release.wait(30)
-        return Path(model_path).name
-
-    @drucker.hookimpl
-    def drucker_predict(self, model: str) -> drucker.PredictResult:
-        return drucker.PredictResult(label=model, score=1.0)
-
-
 def test_no_model_loaded_is_unavailable(echo_model: Path) -> None:
-    plugin = _SlowLoader()
+    plugin = SlowLoader()
     server = ThreadedServer(plugin, str(echo_model), port=free_port())
     server.start(wait=False)
     try:

@@ -1,0 +1,1 @@
+"""Tests of one layer; see tests/README or the README's "Run the tests"."""
