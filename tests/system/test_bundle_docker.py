@@ -123,12 +123,11 @@ def test_the_image_serves_reports_healthy_and_stops_cleanly(
                 probabilities = model.predict_proba([row])[0]
                 assert answer.label == model.predict([row])[0]
                 assert answer.score == pytest.approx(max(probabilities), abs=1e-6)
-        started = time.monotonic()
+        # Docker kills a container that has not stopped after 15 s (exit code 137): exit
+        # code 0 proves the entrypoint stopped gracefully on SIGTERM, with no clock to read.
         container.stop(timeout=15)
-        stopped_in = time.monotonic() - started
         container.reload()
         assert container.attrs["State"]["ExitCode"] == 0, container.logs().decode()[-2000:]
-        assert stopped_in < 15
         assert b'"stopped"' in container.logs()
     finally:
         container.remove(force=True)

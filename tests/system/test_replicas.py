@@ -81,10 +81,8 @@ def all_serve(replicas: list[Replica], text: str, limit: float = 10) -> None:
 
 
 def test_upload_and_switch_through_any_replica_reach_all(replicas: list[Replica]) -> None:
-    started = time.monotonic()
     assert "b.model is serving" in replicas[1].client.switch_model("b.model")
-    all_serve(replicas, "echo-b", limit=5)
-    assert time.monotonic() - started < 5
+    all_serve(replicas, "echo-b", limit=5)  # followed within the store's poll, not a clock
     for replica in replicas:
         info = replica.client.service_info()
         assert info.model_name == "b.model"
