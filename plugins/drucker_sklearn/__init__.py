@@ -2,9 +2,17 @@
 
 Serve with ``drucker serve --plugin drucker_sklearn --model model.joblib``.
 
-Inputs: ``ArrFloat``/``ArrInt``/``ArrString`` are one row of features; ``String``/``Bytes``
-are one row written as a JSON array or comma-separated numbers, and otherwise one text
-document (for pipelines that start with a vectorizer).
+What the model takes is read from the model itself:
+
+- **Numeric models** (any estimator or pipeline that does not start with a text vectorizer):
+  ``ArrFloat``/``ArrInt``/``ArrString`` are one row of features; ``String``/``Bytes`` are one
+  row written as a JSON array or comma-separated numbers (anything else is
+  ``INVALID_ARGUMENT``). The V2 signature declares an ``FP32`` input of
+  ``n_features_in_`` columns.
+- **Text models** (a ``CountVectorizer``, ``TfidfVectorizer`` or ``HashingVectorizer``, or a
+  pipeline whose first step is one): ``String``/``Bytes`` are one document, always (``"10, 10"``
+  is a document, not two numbers); array inputs are ``INVALID_ARGUMENT``. The V2 signature
+  declares a ``BYTES`` input of text (``content_type: str``), one document per row.
 
 Outputs, for classifiers with ``predict_proba``:
 
@@ -16,16 +24,12 @@ Outputs, for classifiers with ``predict_proba``:
 Estimators without ``predict_proba`` (regressors, some classifiers) answer with the prediction
 and a score of 1.0.
 
-Evaluation data are CSV lines ``feature,feature,...,label`` (a header line is skipped when its
-last field is not a known class); they are read in blocks, so files larger than memory work.
+Evaluation data: see :mod:`drucker_sklearn.evaluation` (CSV, the true label last).
 """
 
 from __future__ import annotations
 
-import csv
-import itertools
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import joblib
@@ -33,8 +37,10 @@ import numpy as np
 
 import drucker
 from drucker import EvaluationDetail, Kind, PredictResult, TensorResult
+from drucker_sklearn import evaluation
+from drucker_sklearn.inputs import document, feature_count, row, takes_text
 
-EVALUATION_BLOCK_ROWS = 4096
+EVALUATION_BLOCK_ROWS = evaluation.EVALUATION_BLOCK_ROWS
 
 
 @drucker.hookimpl
@@ -44,24 +50,6 @@ def drucker_load_model(model_path: str) -> Any:
     if not hasattr(model, "predict"):
         raise TypeError(f"{type(model).__name__} has no predict method")
     return model
-
-
-def _row(value: Any, input_kind: Kind) -> Any:
-    """One row of model input from the rpc's input value."""
-    if input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):
-        return np.asarray([value], dtype=np.float64)
-    if input_kind is Kind.ARR_STRING:
-        try:
-            return np.asarray([[float(v) for v in value]])
-        except ValueError:
-            raise ValueError("ArrString input must hold numbers for a scikit-learn model") from None
-    text = value.decode("utf-8") if isinstance(value, bytes) else value
-    stripped = text.strip()
-    try:
-        parsed = json.loads(stripped) if stripped.startswith("[") else stripped.split(",")
-        return np.asarray([[float(v) for v in parsed]])
-    except (ValueError, TypeError):
-        return [text]  # a document for a text pipeline
 
 
 def _ranked_classes(model: Any, order: np.ndarray, output_kind: Kind) -> np.ndarray:
@@ -81,9 +69,9 @@ def _ranked(model: Any, proba: np.ndarray, output_kind: Kind) -> tuple[list[Any]
 @drucker.hookimpl
 def drucker_predict(model: Any, input: Any, input_kind: Kind, output_kind: Kind) -> PredictResult:
     """Predict one row; see the module documentation for the shape of the answer."""
-    row = _row(input, input_kind)
+    features = row(model, input, input_kind)
     if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(row))[0]
+        proba = np.asarray(model.predict_proba(features))[0]
         if output_kind.is_array:
             labels, scores = _ranked(model, proba, output_kind)
             return PredictResult(label=labels, score=scores)
@@ -92,7 +80,7 @@ def drucker_predict(model: Any, input: Any, input_kind: Kind, output_kind: Kind)
         # A String answer is the class's text; done here, it skips the generic coercion.
         text = str(label) if output_kind is Kind.STRING and not isinstance(label, bytes) else label
         return PredictResult(label=text, score=float(proba[best]))
-    prediction = np.asarray(model.predict(row)).reshape(-1)
+    prediction = np.asarray(model.predict(features)).reshape(-1)
     return PredictResult(label=prediction, score=[1.0] * prediction.size)
 
 
@@ -118,14 +106,14 @@ def _matrix(inputs: list[Any]) -> np.ndarray:
 def drucker_predict_batch(
     model: Any, inputs: list[Any], input_kind: Kind, output_kind: Kind
 ) -> list[PredictResult]:
-    """Predict many numeric rows with one ``predict_proba`` call (adaptive batching)."""
-    if input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):
+    """Predict many rows (numbers or documents) with one call (adaptive batching)."""
+    matrix: Any
+    if takes_text(model):
+        matrix = [document(value, input_kind) for value in inputs]
+    elif input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):
         matrix = _matrix(inputs)
     else:
-        rows = [_row(value, input_kind) for value in inputs]
-        if not all(isinstance(row, np.ndarray) for row in rows):
-            return [drucker_predict(model, value, input_kind, output_kind) for value in inputs]
-        matrix = np.vstack(rows)
+        matrix = np.vstack([row(model, value, input_kind) for value in inputs])
     if not hasattr(model, "predict_proba"):
         return [PredictResult(label=[label], score=[1.0]) for label in model.predict(matrix)]
     probabilities = np.asarray(model.predict_proba(matrix))
@@ -148,6 +136,8 @@ def drucker_predict_batch(
 @drucker.hookimpl
 def drucker_predict_tensor(model: Any, inputs: np.ndarray, output_kind: Kind) -> TensorResult:
     """Predict every row of a numeric V2 tensor with one call, answering arrays."""
+    if takes_text(model):
+        raise ValueError("this model reads text: send a BYTES tensor of documents")
     matrix = np.asarray(inputs, dtype=np.float64)
     if not hasattr(model, "predict_proba"):
         prediction = np.asarray(model.predict(matrix)).reshape(len(matrix), -1)
@@ -166,10 +156,14 @@ def drucker_predict_tensor(model: Any, inputs: np.ndarray, output_kind: Kind) ->
 
 @drucker.hookimpl
 def drucker_signature(model: Any) -> drucker.ModelSignature:
-    """One FP32 row of ``n_features_in_`` features in; the class label and its score out."""
-    features = int(getattr(model, "n_features_in_", -1))
+    """One row in (``n_features_in_`` FP32 numbers, or one text document); the class label
+    and its score out."""
+    if takes_text(model):
+        model_input = drucker.TensorSpec("input", "BYTES", (-1,), content_type="str")
+    else:
+        model_input = drucker.TensorSpec("input", "FP32", (-1, feature_count(model)))
     return drucker.ModelSignature(
-        inputs=(drucker.TensorSpec("input", "FP32", (-1, features)),),
+        inputs=(model_input,),
         outputs=(
             drucker.TensorSpec("label", "BYTES", (-1,)),
             drucker.TensorSpec("score", "FP32", (-1,)),
@@ -177,53 +171,7 @@ def drucker_signature(model: Any) -> drucker.ModelSignature:
     )
 
 
-def _read_rows(data_path: str) -> Iterator[list[str]]:
-    with open(data_path, newline="", encoding="utf-8") as handle:
-        for fields in csv.reader(handle):
-            if fields and any(field.strip() for field in fields):
-                yield fields
-
-
-def _blocks(rows: Iterable[list[str]], size: int) -> Iterator[list[list[str]]]:
-    iterator = iter(rows)
-    while block := list(itertools.islice(iterator, size)):
-        yield block
-
-
-def _is_numeric(fields: list[str]) -> bool:
-    try:
-        [float(v) for v in fields]
-    except ValueError:
-        return False
-    return True
-
-
 @drucker.hookimpl
 def drucker_evaluate(model: Any, data_path: str) -> Iterator[EvaluationDetail]:
     """Predict every row of a CSV file (label last) and yield one detail per row."""
-    rows = _read_rows(data_path)
-    first = next(rows, None)
-    if first is None:
-        return
-    if _is_numeric(first[:-1]):
-        rows = itertools.chain([first], rows)  # no header line
-    classes = np.asarray(getattr(model, "classes_", []))
-    has_proba = hasattr(model, "predict_proba")
-    for block in _blocks(rows, EVALUATION_BLOCK_ROWS):
-        try:
-            features = np.asarray([[float(v) for v in fields[:-1]] for fields in block])
-        except ValueError as exc:
-            raise ValueError(f"{data_path}: features must be numbers: {exc}") from None
-        if has_proba:
-            proba = np.asarray(model.predict_proba(features))
-            best = proba.argmax(axis=1)
-            labels, scores = classes[best], proba[np.arange(len(best)), best]
-        else:
-            labels, scores = np.asarray(model.predict(features)), np.ones(len(block))
-        for row, fields, label, score in zip(features, block, labels, scores, strict=True):
-            yield EvaluationDetail(
-                input=row.tolist(),
-                label=fields[-1],
-                result=PredictResult(label=label.item(), score=float(score)),
-                is_correct=str(label.item()) == fields[-1],
-            )
+    return evaluation.evaluate(model, data_path)

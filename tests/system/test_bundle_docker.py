@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from drucker.bundle.store import BundleStore
 from drucker.cli import main
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import REPO
 from tests.docker_support import base_image, registry, require_docker
 from tests.serving import free_port
-from tests.wire import call
 
 IRIS_ROWS = ([5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [7.7, 3.0, 6.1, 2.3])
 

@@ -21,11 +21,11 @@ import pytest
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.metrics_support import http_get
 from tests.polling import wait_for
 from tests.serving import ServeProcess, free_port
-from tests.wire import call
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="the prometheus binary is missing")

@@ -16,10 +16,10 @@ from drucker.errors import ConfigurationError
 from drucker.kinds import Kind
 from drucker.protocol.auth import protected_methods
 from drucker.settings import load_settings
+from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.management import auth
 from tests.serving import ThreadedServer
-from tests.wire import call
 
 TOKEN = "t" * 40
 

@@ -12,9 +12,9 @@ from drucker._wire import drucker_pb2
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.serving import ThreadedServer
-from tests.wire import call
 
 MAX_MESSAGE = 1024 * 1024
 # A varint that never ends and a length beyond the message: two ways for any message not to

@@ -17,8 +17,8 @@ from drucker.events import EventLog, Level, PredictionEvent, ServiceIdentity
 from drucker.kinds import Kind
 from drucker.observability import bridge_logging
 from drucker.plugins import new_plugin_manager
+from tests.calls import call
 from tests.serving import ServeProcess, free_port
-from tests.wire import call
 
 LOGGING_PLUGIN = textwrap.dedent(
     """

@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.management import (
     list_models,
@@ -22,7 +23,6 @@ from tests.management import (
     upload_model,
 )
 from tests.serving import ThreadedServer
-from tests.wire import call
 
 TOKEN = "test-token-123"
 

@@ -13,10 +13,10 @@ import grpc
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.management import list_models, switch_model, upload_model
 from tests.serving import ServeProcess, free_port
-from tests.wire import call
 
 TOKEN = "process-token"
 ENV = {"DRUCKER_MANAGEMENT_TOKEN": TOKEN, "DRUCKER_LOG_PREDICTIONS": "false"}

@@ -17,12 +17,12 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.errors import ConfigurationError
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.management import list_models, switch_model, upload_model
 from tests.metrics_support import http_get, scrape, total, value
 from tests.polling import wait_for
 from tests.serving import ThreadedServer, free_port
-from tests.wire import call
 
 TOKEN = "metrics-token"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import grpc
 
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.metrics_support import http_get, scrape, total, value
 from tests.polling import wait_for
 from tests.serving import ServeProcess, free_port
-from tests.wire import call
 
 
 def predict_over_connections(port: int, connections: int = 16) -> Counter[int]:

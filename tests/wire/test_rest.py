@@ -19,10 +19,10 @@ import pytest
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import ECHO_PLUGIN, REPO
 from tests.polling import wait_for
 from tests.serving import ServeProcess, ThreadedServer, free_port
-from tests.wire import call
 
 triton_http = pytest.importorskip("tritonclient.http", reason="tritonclient[http] is missing")
 triton_grpc = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is missing")

@@ -14,10 +14,10 @@ from pathlib import Path
 import grpc
 
 from drucker.kinds import Kind
+from tests.calls import Answer, call
 from tests.conftest import ECHO_PLUGIN, REPO
 from tests.polling import wait_for
 from tests.serving import ServeProcess, free_port
-from tests.wire import Answer, call
 
 GATE_PLUGIN = str(REPO / "tests" / "plugins" / "gate_plugin.py")
 

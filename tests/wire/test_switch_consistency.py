@@ -12,9 +12,9 @@ from typing import Any
 import drucker
 from drucker import PredictResult
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.management import service_info, switch_model, upload_model
 from tests.serving import ThreadedServer
-from tests.wire import call
 
 TOKEN = "consistency-token"
 

@@ -16,9 +16,9 @@ import pytest
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import REPO
 from tests.serving import ThreadedServer
-from tests.wire import call
 
 triton = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is not installed")
 

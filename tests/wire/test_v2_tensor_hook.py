@@ -20,9 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.plugins import tensor_plugin
 from tests.serving import ThreadedServer
-from tests.wire import call
 
 ROWS = np.array(
     [[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [7.7, 3.0, 6.1, 2.3], [5.9, 3.0, 5.1, 1.8]],

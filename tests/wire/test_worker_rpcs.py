@@ -11,10 +11,10 @@ import grpc
 import pytest
 
 from drucker.kinds import Kind
+from tests.calls import SAMPLE_INPUTS, call
 from tests.plugins.echo_plugin import echo
 from tests.plugins.slow_loader import SlowLoader
 from tests.serving import ThreadedServer, free_port
-from tests.wire import SAMPLE_INPUTS, call
 
 PAIRS = [(i, o) for i in Kind for o in Kind]
 

@@ -13,11 +13,11 @@ import grpc
 import pytest
 
 from drucker.kinds import Kind
+from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.management import switch_model, upload_model
 from tests.polling import wait_for
 from tests.serving import ServeProcess, free_port
-from tests.wire import call
 
 TOKEN = "workers-token"
 
