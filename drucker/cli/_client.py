@@ -65,8 +65,15 @@ def is_local(target: str) -> bool:
     return host in LOCAL_HOSTS
 
 
-def _token_file_candidates(settings_file: str | None) -> list[Path]:
-    """Where a local server keeps its generated token, by the settings it runs with."""
+def _token_file_candidates(
+    settings_file: str | None, served_name: str | None = None
+) -> list[Path]:
+    """Where a local server keeps its generated token, by the settings it runs with.
+
+    ``served_name`` is the application name the server reports (``ServiceInfo``): the server's
+    ``app.name`` may come from its own environment, which this process does not share, and the
+    token file lives under that name's model store.
+    """
     from drucker.errors import DruckerError
     from drucker.settings import load_settings
 
@@ -74,23 +81,42 @@ def _token_file_candidates(settings_file: str | None) -> list[Path]:
     if settings_file is None:
         files = ["settings.yml"] if Path("settings.yml").is_file() else []
         files.append(None)  # the built-in defaults
+    names: list[str | None] = [served_name, None] if served_name else [None]
     found = []
     for path in files:
-        try:
-            found.append(load_settings(path).token_file)
-        except DruckerError:
-            continue
+        for name in names:
+            overrides = {"application_name": name} if name else None
+            try:
+                found.append(load_settings(path, overrides=overrides).token_file)
+            except DruckerError:
+                continue
     return list(dict.fromkeys(found))
 
 
+def _served_application(target: str, tls_ca: str | None, timeout: float) -> str | None:
+    """The application name a server reports, or ``None`` when it does not say (down, or
+    ``ServiceInfo`` protected)."""
+    try:
+        with Client(target, timeout=min(timeout, 3.0), tls=tls_ca or False) as probe:
+            return probe.service_info().application_name or None
+    except ClientError:
+        return None
+
+
 def find_token(
-    token: str | None, token_file: str | None, settings_file: str | None, target: str
+    token: str | None,
+    token_file: str | None,
+    settings_file: str | None,
+    target: str,
+    served_name: Callable[[], str | None] = lambda: None,
 ) -> tuple[str | None, list[str]]:
     """The management token and, in words, every place that was looked at.
 
     ``--token`` (or ``$DRUCKER_MANAGEMENT_TOKEN``), else ``--token-file`` (or
     ``$DRUCKER_MANAGEMENT_TOKEN_FILE``), else, for a server on this machine, the token file of
-    its settings (``--settings``, ``./settings.yml`` or the defaults).
+    its settings (``--settings``, ``./settings.yml`` or the defaults) under the application
+    name the server reports (``served_name``, asked only when it comes to that) and under
+    this process's own.
     """
     context = click.get_current_context()
     source = context.get_parameter_source("token")
@@ -102,7 +128,7 @@ def find_token(
     if not token_file:
         tried.append(f"--token-file and ${TOKEN_FILE_ENV}: not given")
         if is_local(target):
-            candidates = _token_file_candidates(settings_file)
+            candidates = _token_file_candidates(settings_file, served_name())
         else:
             tried.append(f"local token files: not read for a remote target ({target})")
     for path in candidates:
@@ -158,7 +184,13 @@ def client_options(function: F) -> F:
         tls_ca: str | None,
         **kwargs: Any,
     ) -> Any:
-        found, tried = find_token(token, token_file, settings_file, target)
+        found, tried = find_token(
+            token,
+            token_file,
+            settings_file,
+            target,
+            lambda: _served_application(target, tls_ca, timeout),
+        )
         with Client(target, token=found, timeout=timeout, tls=tls_ca or False) as client:
             try:
                 return function(client=client, **kwargs)

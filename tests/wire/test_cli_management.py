@@ -71,6 +71,22 @@ def test_the_cli_finds_a_local_servers_token_file(server: ThreadedServer, projec
     assert "(the start-up model, not in the store)" in out
 
 
+def test_the_token_file_is_found_under_the_name_the_server_reports(
+    tmp_path: Path, echo_model: Path
+) -> None:
+    """The server's app.name came from its own environment; the CLI's settings name none."""
+    (tmp_path / "settings.yml").write_text("app.modeldir: ./model\napp.evaldir: ./eval\n")
+    settings = {
+        "application_name": "text",
+        "model_dir": str(tmp_path / "model"),
+        "eval_dir": str(tmp_path / "eval"),
+    }
+    with ThreadedServer(ECHO_PLUGIN, str(echo_model), settings, workdir=tmp_path) as server:
+        assert (tmp_path / "model" / "text" / ".management-token").is_file()
+        code, out = run("model", "list", "--target", server.target, cwd=tmp_path, env=NO_TOKEN_ENV)
+    assert code == 0, out
+
+
 def test_unauthenticated_says_where_the_token_was_looked_for(
     server: ThreadedServer, tmp_path: Path
 ) -> None:
