@@ -65,9 +65,7 @@ def is_local(target: str) -> bool:
     return host in LOCAL_HOSTS
 
 
-def _token_file_candidates(
-    settings_file: str | None, served_name: str | None = None
-) -> list[Path]:
+def _token_file_candidates(settings_file: str | None, served_name: str | None = None) -> list[Path]:
     """Where a local server keeps its generated token, by the settings it runs with.
 
     ``served_name`` is the application name the server reports (``ServiceInfo``): the server's

@@ -72,6 +72,11 @@ async def _demo(port: int, keep_serving: bool) -> None:
             server.result()  # start-up failed: raise its error
         bound = ready.result()
         click.echo(f"iris model served on 127.0.0.1:{bound}; predictions over gRPC:", err=True)
+        click.echo(
+            f"management token in {settings.token_file} (the dashboard's service form and "
+            "--token-file take it)",
+            err=True,
+        )
         await _show_predictions(bound, SAMPLE_ROWS)
         if keep_serving:
             click.echo("serving until Ctrl-C", err=True)

@@ -89,8 +89,9 @@ def delete(client: Client, name: str) -> None:
 @model.command(name="list", epilog=MANAGEMENT_EXIT_CODES)
 @client_options
 def list_models(client: Client) -> None:
-    """List the stored models; '*' marks the one serving."""
+    """List the stored models under a header line; '*' marks the one serving."""
     models, serving = client.list_models()
+    click.echo("  NAME\tBYTES\tSHA256\tUPLOADED (UTC)")
     for stored in models:
         mark = "*" if stored.name == serving else " "
         when = datetime.datetime.fromtimestamp(stored.uploaded_at, datetime.UTC)

@@ -18,6 +18,7 @@ from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.errors import DruckerError, InvalidInputError, storage_error
 from drucker.evaluation import EvaluationMetrics
 from drucker.management import ModelManager
+from drucker.protocol.peers import readable_peer
 from drucker.protocol.status import abort_with
 from drucker.runtime import ActiveModel
 from drucker.store.base import PendingUpload
@@ -138,7 +139,9 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         )
 
     async def SwitchModel(self, request: Any, context: Any) -> Any:
-        switch = functools.partial(self._manager.switch, request.path, by=context.peer())
+        switch = functools.partial(
+            self._manager.switch, request.path, by=readable_peer(context.peer())
+        )
         return await self._switch_reply(switch, repr(request.path))
 
     async def _switch_reply(self, switch: Callable[[], ActiveModel], what: str) -> Any:
@@ -154,7 +157,9 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         )
 
     async def RollbackModel(self, request: Any, context: Any) -> Any:
-        rollback = functools.partial(self._manager.rollback, by=f"rollback for {context.peer()}")
+        rollback = functools.partial(
+            self._manager.rollback, by=f"rollback for {readable_peer(context.peer())}"
+        )
         return await self._switch_reply(rollback, "the previous model")
 
     async def ModelHistory(self, request: Any, context: Any) -> Any:

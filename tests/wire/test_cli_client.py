@@ -68,7 +68,9 @@ def test_model_commands(server: ThreadedServer, iris_model: Path) -> None:
     code, out, _ = run("model", "switch", "v2.joblib", *auth)
     assert code == 0 and "v2.joblib is serving" in out
     code, out, _ = run("model", "list", *auth)
-    assert code == 0 and out.startswith("* v2.joblib")
+    header, first = out.splitlines()[:2]
+    assert code == 0 and header.split("\t") == ["  NAME", "BYTES", "SHA256", "UPLOADED (UTC)"]
+    assert first.startswith("* v2.joblib")
     code, _, err = run("model", "switch", "nope.joblib", *auth)
     assert code == 7 and "no model named" in err
 

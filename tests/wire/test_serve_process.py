@@ -172,6 +172,12 @@ def test_demo_serves_and_predicts() -> None:
     assert [a["label"] for a in answers] == ["setosa", "versicolor", "virginica"]
     for answer in answers:
         assert answer["ranking"][answer["label"]] == max(answer["ranking"].values())
+    # The token file is named in a line people read, not only inside a JSON log record.
+    human = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert any(
+        line.startswith("management token in ") and line.split()[3].endswith(".management-token")
+        for line in human
+    ), result.stderr
 
 
 def _start_record(stderr: str) -> dict[str, object]:

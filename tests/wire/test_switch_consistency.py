@@ -4,6 +4,7 @@ loading a model and recording it (hardening items 7 and 11), on the local store.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -139,7 +140,9 @@ def test_rollback_and_history_on_the_local_store(tmp_path: Path) -> None:
             ("c.model", "missing.model", False),
             ("c.model", "b.model", True),
         ]
-        assert history[-1].by.startswith("rollback")
+        assert history[-1].by.startswith("rollback for ")
+        # Who switched, as an address people write (not gRPC's ``ipv4:`` / ``%5B`` form).
+        assert re.fullmatch(r"(127\.0\.0\.1|\[::1\]):\d+ via .+", history[0].by), history[0].by
     finally:
         server.stop()
     shutil.rmtree(tmp_path / "model")
