@@ -21,7 +21,6 @@ TEST_DEPS = [
     "kubernetes-validate>=1.30",
     "kserve>=0.15",  # KServe's own InferenceGRPCClient, run by tests/clients/kserve_v2.py
     "moto[server]>=5.1",  # an S3 API server on loopback for the shared model store
-    "s3fs>=2024.6",  # the store's S3 backend (drucker[s3])
     "playwright>=1.45",  # drives Debian's chromium in the dashboard's browser tests
     "schemathesis>=4.0",  # property-based runs against the dashboard's and V2 REST's OpenAPI
     GRPCIO_TOOLS,
@@ -37,12 +36,10 @@ def tests(session: nox.Session) -> None:
     tests/system: Docker, S3, Prometheus, PostgreSQL, a browser. The 20 slowest tests are
     listed in every run.
     """
-    session.install("-e", ".[sklearn,bundle,dashboard,otel]", *TEST_DEPS)
+    session.install("-e", ".[sklearn,bundle,dashboard,otel,s3]", *TEST_DEPS)
     coverage = ["--cov=drucker", "--cov-report=term:skip-covered"] if not session.posargs else []
     durations = ["--durations=20"]
-    session.run(
-        "pytest", *coverage, *durations, *session.posargs, env={"PYTHONFAULTHANDLER": "1"}
-    )
+    session.run("pytest", *coverage, *durations, *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
 
 
 @nox.session(python=PYTHON)
