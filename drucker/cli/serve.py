@@ -65,6 +65,16 @@ def _plugins(
 @click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (0: any free).")
 @click.option("--host", help="Address to listen on (default [::], every interface).")
 @click.option(
+    "--http-port",
+    type=click.IntRange(0, 65535),
+    help="V2 REST port (default: http.port, 8080; 0: off).",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Port of /metrics, /livez and /readyz (default: metrics.port, 8082; 0: off).",
+)
+@click.option(
     "--workers",
     type=click.IntRange(1),
     help="Server processes sharing the port (default: app.workers, 1).",
@@ -78,6 +88,8 @@ def serve(
     force_model: bool,
     port: int | None,
     host: str | None,
+    http_port: int | None,
+    metrics_port: int | None,
     workers: int | None,
     worker: bool,
 ) -> None:
@@ -93,6 +105,8 @@ def serve(
         model_sha256=model_sha256,
         port=port,
         host=host,
+        http_port=http_port,
+        metrics_port=metrics_port,
         workers=workers,
         worker=worker,
         force_model=force_model,

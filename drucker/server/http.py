@@ -19,6 +19,14 @@ from drucker.server.http_deadline import with_head_timeout
 
 ASGIApp = Any  # an ASGI 3 callable: async (scope, receive, send) -> None
 
+# How each side port is chosen, for the message when it cannot be bound.
+PORT_SETTINGS = {
+    "http": "choose another with --http-port, the setting http.port or $DRUCKER_HTTP_PORT "
+    "(0 turns it off)",
+    "metrics": "choose another with --metrics-port, the setting metrics.port or "
+    "$DRUCKER_METRICS_PORT (0 turns it off)",
+}
+
 
 def _listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     bind_host = host.strip("[]") or "::"
@@ -82,7 +90,9 @@ class HttpServer:
         try:
             self._socket = _listening_socket(self._host, self._requested_port, self._reuse_port)
         except ConfigurationError as error:
-            raise ConfigurationError(f"{self.name} port: {error}") from None
+            remedy = PORT_SETTINGS.get(self.name)
+            suffix = f"; {remedy}" if remedy else ""
+            raise ConfigurationError(f"{self.name} port: {error}{suffix}") from None
         self.port = int(self._socket.getsockname()[1])
         return self.port
 

@@ -38,6 +38,8 @@ class ServeOptions:
     model_sha256: str | None = None
     port: int | None = None
     host: str | None = None
+    http_port: int | None = None  # the V2 REST port (0: off)
+    metrics_port: int | None = None  # the metrics and probes port (0: off)
     workers: int | None = None
     worker: bool = False  # a child of the supervisor: bind with SO_REUSEPORT
     disabled_plugins: tuple[str, ...] = ()  # additive plugins not to load (-p no:NAME)
@@ -54,6 +56,8 @@ class ServeOptions:
             ("--model", self.model_file),
             ("--model-sha256", self.model_sha256),
             ("--host", self.host),
+            ("--http-port", None if self.http_port is None else str(self.http_port)),
+            ("--metrics-port", None if self.metrics_port is None else str(self.metrics_port)),
         ):
             if value is not None:
                 args += [flag, value]
@@ -69,6 +73,10 @@ def build_settings(options: ServeOptions) -> Settings:
         overrides["port"] = options.port
     if options.host is not None:
         overrides["host"] = options.host
+    if options.http_port is not None:
+        overrides["http_port"] = options.http_port
+    if options.metrics_port is not None:
+        overrides["metrics_port"] = options.metrics_port
     if options.worker:
         overrides["workers"] = 1
     elif options.workers is not None:

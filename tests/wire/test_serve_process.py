@@ -197,3 +197,41 @@ def test_serves_on_uvloop_by_default_and_on_asyncio_when_asked(
             assert call(channel, Kind.STRING, Kind.STRING, "hi").label == "hi"
         assert server.terminate() == 0
         assert _start_record(server.stderr)["event_loop"] == expected
+
+
+def test_side_ports_are_chosen_on_the_command_line(tmp_path: Path, echo_model: Path) -> None:
+    """Two servers on one host, each with its own --http-port and --metrics-port."""
+    servers = []
+    try:
+        for name in ("one", "two"):
+            port, http_port, metrics_port = free_port(), free_port(), free_port()
+            workdir = tmp_path / name
+            workdir.mkdir()
+            args = ["--plugin", ECHO_PLUGIN, "--model", str(echo_model), "--port", str(port)]
+            args += ["--http-port", str(http_port), "--metrics-port", str(metrics_port)]
+            # The environment turns both side ports off: the flags must win over it.
+            server = ServeProcess(args, cwd=workdir)
+            servers.append(server)
+            server.wait_serving(port)
+            for side in (http_port, metrics_port):
+                with socket.create_connection(("127.0.0.1", side), timeout=5) as sock:
+                    path = "/v2/health/live" if side == http_port else "/livez"
+                    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                    assert sock.recv(64).startswith(b"HTTP/1.1 200")
+    finally:
+        for server in servers:
+            server.terminate()
+
+
+def test_a_taken_side_port_names_the_flag_and_the_setting(tmp_path: Path, echo_model: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics_port = taken.getsockname()[1]
+        args = ["--plugin", ECHO_PLUGIN, "--model", str(echo_model), "--port", str(free_port())]
+        args += ["--host", "127.0.0.1", "--metrics-port", str(metrics_port)]
+        server = ServeProcess(args, cwd=tmp_path)
+        assert server.wait(30) == 2
+    message = server.stderr
+    assert f"metrics port: cannot listen on 127.0.0.1:{metrics_port}" in message
+    assert "--metrics-port" in message and "metrics.port" in message, message
