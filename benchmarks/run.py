@@ -3,6 +3,7 @@
 python -m benchmarks                      # every target, 15 s windows, 3 rounds
 python -m benchmarks --targets floor,drucker-tuned --duration 5 --repetitions 1
 python -m benchmarks --targets drucker-tuned-1p,drucker-tuned-1p-nometrics --interleave
+python -m benchmarks --targets floor,drucker-plain --baseline ../old-checkout --interleave
 
 The repetitions are interleaved rounds: each round starts every target in turn, measures its
 concurrency levels once and stops it, so a busy spell of the machine touches all targets alike.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import grpc
 
 from benchmarks.model import train
@@ -275,6 +278,52 @@ def extra_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+BASELINE_SUFFIX = "@base"
+
+
+def add_baselines(names: list[str], checkout: Path) -> list[str]:
+    """Register ``NAME@base`` for each drucker target in ``names``: the same command, run on
+    the code of ``checkout`` (its package and first-party plugins first on ``PYTHONPATH``)."""
+    path = f"{checkout}{os.pathsep}{checkout / 'plugins'}"
+    added = []
+    for name in names:
+        if not name.startswith("drucker") or name == "drucker-0.4.5":
+            continue
+        target = TARGETS[name]
+        base = attrs.evolve(
+            target, name=name + BASELINE_SUFFIX, env={**target.env, "PYTHONPATH": path}
+        )
+        TARGETS[base.name] = base  # this run's catalogue: the script's own table, not drucker's
+        added.append(base.name)
+    return added
+
+
+def baseline_lines(results: dict[str, Any], levels: list[int]) -> list[str]:
+    """req/s and p99 of every target against its ``@base`` twin, per concurrency level."""
+    lines = []
+    for name, result in results.items():
+        base = results.get(name + BASELINE_SUFFIX)
+        if name.endswith(BASELINE_SUFFIX) or not base or "runs" not in result:
+            continue
+        for level in levels:
+            new, old = _runs(result, level), _runs(base, level)
+            if not new or not old:
+                continue
+            rps = statistics.median(r["rps"] for r in new) / statistics.median(
+                r["rps"] for r in old
+            )
+            p99 = statistics.median(r["p99_ms"] for r in new) / statistics.median(
+                r["p99_ms"] for r in old
+            )
+            lines.append(f"  {name} c={level}: req/s {rps:.2f} x, p99 {p99:.2f} x the baseline")
+    return lines
+
+
+def _runs(result: dict[str, Any], level: int) -> list[dict[str, Any]]:
+    runs = result.get("runs", {})
+    return list(runs.get(level) or runs.get(str(level)) or [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -288,12 +337,21 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also run every drucker target as NAME@base with PYTHONPATH at this checkout of "
+        "older code, and print each target's ratios to its baseline",
+    )
+    parser.add_argument(
         "--interleave",
         action="store_true",
         help="run every target at once and take their windows in turn",
     )
     args = parser.parse_args()
     names = [name.strip() for name in args.targets.split(",") if name.strip()]
+    if args.baseline:
+        names += add_baselines(names, args.baseline.resolve())
     unknown = [name for name in names if name not in TARGETS]
     if unknown:
         parser.error(f"unknown targets {unknown}; known: {', '.join(TARGETS)}")
@@ -326,6 +384,9 @@ def main() -> None:
     print(extra_table(results))
     print("\nTargets, as ratios within this run:")
     print("\n".join(target_lines(results)))
+    if args.baseline:
+        print(f"\nAgainst the baseline checkout {args.baseline}:")
+        print("\n".join(baseline_lines(results, args.concurrency)))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 
