@@ -1,8 +1,9 @@
 """How predictions run: on the event loop, in the predict threads, or through the batcher.
 
 The :class:`Dispatcher` is built once at start-up from the settings and what the plugin offers.
-Protocol adapters hand it one input (:meth:`Dispatcher.predict`) or the rows of one request
-(:meth:`Dispatcher.predict_many`) and never see an executor or a batcher. Whether a call runs
+Protocol adapters hand it one input (:meth:`Dispatcher.predict`), the rows of one request
+(:meth:`Dispatcher.predict_rows`) or its numeric tensor (:meth:`Dispatcher.predict_tensor`)
+and never see an executor or a batcher. Whether a call runs
 on the loop or in a thread is decided per serving model from its measured call times
 (:class:`~drucker.placement.Placement`): a quick model skips the thread hand-off, a slow one
 keeps the loop free for other rpcs.
@@ -17,7 +18,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from drucker.batching import BatchCall, Batcher
+from drucker.batching import AloneCall, BatchCall, Batcher
 from drucker.errors import ModelNotLoadedError
 from drucker.kinds import Kind
 from drucker.observability import tracing
@@ -59,20 +60,27 @@ class Dispatcher:
         self._many = Placement(limit, threads=threads > 0)
         self._tensor = Placement(limit, threads=threads > 0)
 
-        def batcher(call: BatchCall) -> Batcher:
+        def batcher(call: BatchCall, alone: AloneCall, retry_single: bool) -> Batcher:
             return Batcher(
                 runtime,
                 settings.batch_max_size,
                 settings.batch_max_wait_ms / 1000,
                 placement=Placement(limit, threads=threads > 0),
                 call=call,
+                alone=alone,
+                retry_single=retry_single,
             )
 
+        # A failed batch hook call is retried per request with drucker_predict (even for one
+        # request, which that hook may still answer); a failed tensor call per request with
+        # the same hook (so a lone request is not called twice).
         self._batcher = (
-            batcher(runtime.predict_batch) if settings.batching and runtime.can_batch else None
+            batcher(runtime.predict_requests, runtime.predict, True)
+            if settings.batching and runtime.can_batch
+            else None
         )
         self._tensor_batcher = (
-            batcher(runtime.predict_tensors)
+            batcher(runtime.predict_tensor_requests, runtime.predict_tensor, False)
             if settings.batching and runtime.can_predict_tensor
             else None
         )
@@ -110,7 +118,7 @@ class Dispatcher:
             )
             return await self._run(placement, call, model)
 
-    async def predict_many(
+    async def predict_rows(
         self, values: list[Any], option: dict[str, Any], input_kind: Kind, output_kind: Kind
     ) -> list[PredictResult]:
         """Predict the rows of one request, in order; the request fails as a whole.
@@ -124,7 +132,7 @@ class Dispatcher:
             raise ModelNotLoadedError("the server is shutting down")
         if len(values) == 1:
             return [await self.predict(values[0], option, input_kind, output_kind)]
-        call = functools.partial(self.runtime.predict_many, values, option, input_kind, output_kind)
+        call = functools.partial(self.runtime.predict_rows, values, option, input_kind, output_kind)
         with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(values)):
             if len(values) <= INLINE_MAX_ROWS:
                 return await self._run(self._many, call, self.runtime.active)
