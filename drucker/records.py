@@ -38,12 +38,12 @@ class PredictionRecords:
     ) -> None:
         """Record one prediction of ``value`` answered by ``result``; ``started`` is its
         ``time.perf_counter()`` at the start."""
-        suppressed = bool(option.get(SUPPRESS_LOG_OPTION, False))
+        suppressed = bool(option.get(SUPPRESS_LOG_OPTION, False)) if option else False
         self._emit(
             PredictionEvent(
                 service=self._service,
-                input_kind=input_kind.wire_name,
-                output_kind=output_kind.wire_name,
+                input_kind=input_kind._value_,  # the wire name, without two property calls
+                output_kind=output_kind._value_,
                 input=None if suppressed else value,
                 output=None if suppressed else result.label,
                 score=None if suppressed else result.score,

@@ -15,11 +15,13 @@ from drucker.errors import OutputKindError, PluginFailure
 from drucker.kinds import Kind
 from drucker.types import EvaluationDetail, ModelSignature, PredictResult, TensorResult
 
+_STRING = Kind.STRING
+
 
 def predict_result(result: Any, output_kind: Kind) -> PredictResult:
     """A ``drucker_predict`` answer as a :class:`PredictResult` for ``output_kind``."""
     if (  # the common case, checked first: nothing to convert for a String answer
-        output_kind is Kind.STRING
+        output_kind is _STRING
         and type(result) is PredictResult
         and type(result.label) is str
         and type(result.score) is float

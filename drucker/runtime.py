@@ -202,8 +202,9 @@ class Runtime:
             finally:
                 del failure  # no cycle through this frame, which holds the input
         coerced = check.predict_result(result, output_kind)
-        if self._records is not None:
-            self._records.row(value, option, coerced, input_kind, output_kind, started)
+        records = self._records
+        if records is not None:
+            records.row(value, option, coerced, input_kind, output_kind, started)
         return coerced
 
     def predict_rows(

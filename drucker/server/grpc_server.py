@@ -76,7 +76,7 @@ class DruckerServer:
         self.address = f"{host}:{port}"
         self._probe = None if reuse_port else (host, port)  # checked before gRPC binds
         self._grace = settings.grace_seconds
-        self.dispatcher = Dispatcher(runtime)
+        self.dispatcher = Dispatcher(runtime, traced=tracing is not None)
         self._metrics = metrics
         self._tracing = tracing
         self._sharing: asyncio.Task[None] | None = None
