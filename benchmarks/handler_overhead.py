@@ -93,7 +93,8 @@ def _drucker_handler(model: Path, workdir: Path, environ: dict[str, str]) -> tup
     )
     runtime = build_runtime(PLUGIN, settings)
     runtime.activate(runtime.load_model(model))
-    handler = worker_rpc_handler(Dispatcher(runtime), 1 << 20, settings.max_message_bytes)
+    dispatcher = Dispatcher(runtime, traced=False)  # as the server builds it without tracing
+    handler = worker_rpc_handler(dispatcher, 1 << 20, settings.max_message_bytes)
     recorders = Metrics().rpc_recorders(PREDICTION_RPCS) if settings.metrics_port else None
     guarded = Guard(recorder_for=recorders).wrap(METHOD, handler.service(_Details()))
     return guarded.unary_unary, guarded.request_deserializer
@@ -154,7 +155,9 @@ def _drucker_infer(model: Path, workdir: Path, environ: dict[str, str]) -> Handl
     )
     runtime = build_runtime("drucker_sklearn", settings)
     runtime.activate(runtime.load_model(model))
-    servicer = InferenceServicer(DataPlane(ModelManager(runtime), Dispatcher(runtime)))
+    servicer = InferenceServicer(
+        DataPlane(ModelManager(runtime), Dispatcher(runtime, traced=False))
+    )
 
     async def infer(request: Any, context: Any) -> Any:
         return (await servicer.ModelInfer(request, context)).SerializeToString()

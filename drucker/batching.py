@@ -8,6 +8,9 @@ requests to Python one event-loop turn at a time, so without the pause batches s
 even at high concurrency (measured: 1 ms multiplies throughput at concurrency 32 by 2.5 on the
 benchmark model; see BENCHMARKS.md).
 
+When a shared call fails, each of its requests is predicted alone (``alone``), so that one bad
+input fails only its own request.
+
 Batches run in one worker thread, or ``inline`` on the event loop: no thread hand-off, the
 fastest for quick models, but a batch then holds up every other rpc while it computes. With a
 :class:`~drucker.placement.Placement`, each batch goes where the measured batch times say.
@@ -24,6 +27,7 @@ from typing import Any
 import attrs
 
 from drucker.errors import DruckerError
+from drucker.frames import detach
 from drucker.kinds import Kind
 from drucker.observability import metrics
 from drucker.placement import Placement
@@ -42,8 +46,10 @@ class _Pending:
 MAX_LANES = 64
 
 # One call for the values and options of a batch, with its input and output kinds: one answer
-# per value, errors in place of answers.
+# per value (raises when the shared call fails).
 BatchCall = Callable[[list[Any], list[dict[str, Any]], Kind, Kind], list[Any]]
+# One request predicted alone: its value, option and kinds (raises its error).
+AloneCall = Callable[[Any, dict[str, Any], Kind, Kind], Any]
 LaneKey = tuple[Kind, Kind, Hashable]
 
 
@@ -57,10 +63,12 @@ class _Lane:
 
 
 class Batcher:
-    """Gathers predictions per rpc into ``Runtime.predict_batch`` calls (or ``call``'s).
+    """Gathers predictions per rpc into ``Runtime.predict_requests`` calls (or ``call``'s).
 
-    Batches run in the batch thread, or on the event loop when ``inline``; a ``placement``
-    decides per batch instead.
+    When the shared call fails, each request of the batch is predicted with ``alone``
+    (``Runtime.predict`` by default); a batch of one only when ``retry_single`` (``alone``
+    calls another hook than ``call``, which may still answer it). Batches run in the batch
+    thread, or on the event loop when ``inline``; a ``placement`` decides per batch instead.
     """
 
     def __init__(
@@ -71,9 +79,13 @@ class Batcher:
         inline: bool = False,
         placement: Placement | None = None,
         call: BatchCall | None = None,
+        alone: AloneCall | None = None,
+        retry_single: bool = True,
     ) -> None:
         self._runtime = runtime
-        self._call: BatchCall = call or runtime.predict_batch
+        self._call: BatchCall = call or runtime.predict_requests
+        self._alone: AloneCall = alone or runtime.predict
+        self._retry_from = 1 if retry_single else 2
         self._max_size = max_size
         self._max_wait = max_wait_seconds
         self._lanes: dict[LaneKey, _Lane] = {}
@@ -139,17 +151,28 @@ class Batcher:
         return batch
 
     def _predict(self, batch: list[_Pending], key: LaneKey) -> list[Any]:
-        """One plugin batch call; an error answers every request of the batch."""
+        """One plugin batch call; when it fails, each request alone (errors in place)."""
         values = [item.value for item in batch]
         options = [item.option for item in batch]
         model = self._runtime.active
         started = time.perf_counter()
         try:
-            return list(self._call(values, options, key[0], key[1]))
-        except DruckerError as error:
-            return [error] * len(batch)
+            try:
+                return list(self._call(values, options, key[0], key[1]))
+            except DruckerError as error:
+                if len(batch) < self._retry_from:
+                    return [detach(error)]
+                detach(error)
+            return [self._predict_alone(item, key) for item in batch]
         finally:
             self._placement.record(model, time.perf_counter() - started)
+
+    def _predict_alone(self, item: _Pending, key: LaneKey) -> Any:
+        """The answer to one request of a failed batch, or its error (not raised)."""
+        try:
+            return self._alone(item.value, item.option, key[0], key[1])
+        except DruckerError as error:
+            return detach(error)
 
     @staticmethod
     def _deliver(batch: list[_Pending], answers: list[Any]) -> None:

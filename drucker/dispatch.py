@@ -1,8 +1,9 @@
 """How predictions run: on the event loop, in the predict threads, or through the batcher.
 
 The :class:`Dispatcher` is built once at start-up from the settings and what the plugin offers.
-Protocol adapters hand it one input (:meth:`Dispatcher.predict`) or the rows of one request
-(:meth:`Dispatcher.predict_many`) and never see an executor or a batcher. Whether a call runs
+Protocol adapters hand it one input (:meth:`Dispatcher.predict`), the rows of one request
+(:meth:`Dispatcher.predict_rows`) or its numeric tensor (:meth:`Dispatcher.predict_tensor`)
+and never see an executor or a batcher. Whether a call runs
 on the loop or in a thread is decided per serving model from its measured call times
 (:class:`~drucker.placement.Placement`): a quick model skips the thread hand-off, a slow one
 keeps the loop free for other rpcs.
@@ -17,12 +18,12 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from drucker.batching import BatchCall, Batcher
+from drucker.batching import AloneCall, BatchCall, Batcher
 from drucker.errors import ModelNotLoadedError
 from drucker.kinds import Kind
 from drucker.observability import tracing
 from drucker.placement import Placement
-from drucker.runtime import Runtime
+from drucker.runtime import ActiveModel, Runtime
 from drucker.types import PredictResult, TensorResult
 
 T = TypeVar("T")
@@ -41,12 +42,19 @@ class Dispatcher:
     - ``app.predict_threads`` > 0: predictions run in that many threads, or on the event loop
       while the serving model's calls are measured quicker than ``app.loop_predict_ms``;
     - ``app.predict_threads: 0``: predictions run on the event loop.
+
+    ``traced`` False (no tracing configured) leaves the ``drucker.predict`` span out of
+    :attr:`predict`.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, traced: bool = True) -> None:
         settings = runtime.settings
         self.runtime = runtime
         self.draining = False
+        # predict(value, option, input_kind, output_kind) -> PredictResult: one input; raises
+        # as Runtime.predict does, UNAVAILABLE once draining. Without ``traced`` (no tracing
+        # configured) it skips the span's context manager: three calls less per rpc.
+        self.predict = self._predict_traced if traced else self._predict_plain
         threads = settings.predict_threads
         self._executor = (
             ThreadPoolExecutor(threads, thread_name_prefix="drucker-predict")
@@ -59,20 +67,27 @@ class Dispatcher:
         self._many = Placement(limit, threads=threads > 0)
         self._tensor = Placement(limit, threads=threads > 0)
 
-        def batcher(call: BatchCall) -> Batcher:
+        def batcher(call: BatchCall, alone: AloneCall, retry_single: bool) -> Batcher:
             return Batcher(
                 runtime,
                 settings.batch_max_size,
                 settings.batch_max_wait_ms / 1000,
                 placement=Placement(limit, threads=threads > 0),
                 call=call,
+                alone=alone,
+                retry_single=retry_single,
             )
 
+        # A failed batch hook call is retried per request with drucker_predict (even for one
+        # request, which that hook may still answer); a failed tensor call per request with
+        # the same hook (so a lone request is not called twice).
         self._batcher = (
-            batcher(runtime.predict_batch) if settings.batching and runtime.can_batch else None
+            batcher(runtime.predict_requests, runtime.predict, True)
+            if settings.batching and runtime.can_batch
+            else None
         )
         self._tensor_batcher = (
-            batcher(runtime.predict_tensors)
+            batcher(runtime.predict_tensor_requests, runtime.predict_tensor, False)
             if settings.batching and runtime.can_predict_tensor
             else None
         )
@@ -82,35 +97,50 @@ class Dispatcher:
         """Whether single inputs are gathered into batches."""
         return self._batcher is not None
 
-    async def predict(
-        self, value: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
+    async def _predict_plain(
+        self,
+        value: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+        model: ActiveModel | None = None,
     ) -> PredictResult:
-        """Predict one input.
+        """Predict one input (``predict`` without tracing: the hot path, one coroutine).
 
         :raises DruckerError: as :meth:`Runtime.predict` does; ``UNAVAILABLE`` once draining.
         """
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
+        if self._batcher is not None:
+            result: PredictResult = await self._batcher.predict(
+                value, option, input_kind, output_kind
+            )
+            return result
+        model = model or self.runtime.active
+        placement = self._single
+        if placement.on_loop(model):  # the quick path: no partial, no executor
+            started = time.perf_counter()
+            try:
+                return self.runtime.predict(value, option, input_kind, output_kind, model)
+            finally:
+                placement.record(model, time.perf_counter() - started)
+        call = functools.partial(
+            self.runtime.predict, value, option, input_kind, output_kind, model
+        )
+        timed = functools.partial(_timed, placement, model, call)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, timed)
+
+    async def _predict_traced(
+        self, value: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
+    ) -> PredictResult:
+        """Predict one input in a ``drucker.predict`` span (when the rpc is traced)."""
+        if self.draining:
+            raise ModelNotLoadedError("the server is shutting down")
         model = self.runtime.active
         with tracing.predict_span(model, input_kind, output_kind):
-            if self._batcher is not None:
-                result: PredictResult = await self._batcher.predict(
-                    value, option, input_kind, output_kind
-                )
-                return result
-            placement = self._single
-            if placement.on_loop(model):  # the quick path: no partial, no executor
-                started = time.perf_counter()
-                try:
-                    return self.runtime.predict(value, option, input_kind, output_kind, model)
-                finally:
-                    placement.record(model, time.perf_counter() - started)
-            call = functools.partial(
-                self.runtime.predict, value, option, input_kind, output_kind, model
-            )
-            return await self._run(placement, call, model)
+            return await self._predict_plain(value, option, input_kind, output_kind, model)
 
-    async def predict_many(
+    async def predict_rows(
         self, values: list[Any], option: dict[str, Any], input_kind: Kind, output_kind: Kind
     ) -> list[PredictResult]:
         """Predict the rows of one request, in order; the request fails as a whole.
@@ -124,7 +154,7 @@ class Dispatcher:
             raise ModelNotLoadedError("the server is shutting down")
         if len(values) == 1:
             return [await self.predict(values[0], option, input_kind, output_kind)]
-        call = functools.partial(self.runtime.predict_many, values, option, input_kind, output_kind)
+        call = functools.partial(self.runtime.predict_rows, values, option, input_kind, output_kind)
         with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(values)):
             if len(values) <= INLINE_MAX_ROWS:
                 return await self._run(self._many, call, self.runtime.active)

@@ -113,17 +113,24 @@ def _make_handler(
 
         return grpc.stream_unary_rpc_method_handler(bytes_unary, **codec)
 
+    predict = dispatcher.predict
+    output_message = OUTPUT_MESSAGES[output_kind]
+
     async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        # The hot path, flattened: every rpc of the common shape passes here.
+        # The hot path, flattened: every rpc of the common shape passes here. It does inline
+        # what input_value, parse_option, dump_option and build_output do for the common case
+        # (the input field as it is, no option or an empty one), and calls them otherwise.
         try:
-            value = input_value(request, input_kind)
-            option = parse_option(request.option.val)
-            result = await dispatcher.predict(value, option, input_kind, output_kind)
-            out_option = dump_option(result.option)
+            text = request.option.val
+            option = parse_option(text) if text else {}
+            result = await predict(request.input, option, input_kind, output_kind)
+            out_option = dump_option(result.option) if result.option else "{}"
         except DruckerError as error:
             code, message = failure(error)
         else:
-            return build_output(output_kind, result.label, result.score, out_option)
+            answer = output_message(output=result.label, score=result.score)
+            answer.option.val = out_option
+            return answer
         await context.abort(code, message)  # outside the except: no chained error, no frames
 
     return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)

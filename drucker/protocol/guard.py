@@ -24,10 +24,7 @@ pipeline another) and the hot path with a single extra frame.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import inspect
-import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Protocol, cast
 
@@ -35,6 +32,7 @@ import attrs
 import grpc
 import grpc.aio
 
+from drucker.frames import detach
 from drucker.protocol.auth import bearer_refusal
 
 _SHAPES = {
@@ -54,50 +52,27 @@ class Undecodable:
         self.reason = reason
 
 
-BIG_MESSAGE_BYTES = 4 * 1024 * 1024
-TRIM_DELAY_SECONDS = 0.2
+class Trimmer(Protocol):
+    """Gives memory back after big messages (the server's memory policy,
+    :class:`drucker.server.memory.MemoryPolicy`)."""
 
-
-class _Trimmer:
-    """Gives memory freed after big requests back to the operating system (glibc only).
-
-    glibc keeps freed heap memory of its per-thread arenas for reuse, so the buffers of a few
-    requests near the message limit would stay resident long after they were freed. After an
-    rpc ends while a big message was received, one ``malloc_trim`` is scheduled (at most one
-    pending at a time, a little later, when the rpc's buffers are released).
-    """
-
-    def __init__(self) -> None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-        self._trim = getattr(libc, "malloc_trim", None)
-        self.big_message_seen = False
-        self._scheduled = False
-
-    def note(self, size: int) -> None:
-        if size >= BIG_MESSAGE_BYTES and self._trim is not None:
-            self.big_message_seen = True
+    def note_message(self, size: int) -> None:
+        """Note a received message of ``size`` bytes."""
 
     def after_rpc(self) -> None:
-        if not self.big_message_seen or self._scheduled:
-            return
-        self._scheduled = True
-        asyncio.get_running_loop().call_later(TRIM_DELAY_SECONDS, self._run)
-
-    def _run(self) -> None:
-        self._scheduled = self.big_message_seen = False
-        assert self._trim is not None
-        self._trim(0)
+        """An rpc ended."""
 
 
-_TRIMMER = _Trimmer()
-
-
-def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+def _tolerant(
+    deserialize: Callable[[bytes], Any] | None, trimmer: Trimmer | None
+) -> Callable[[bytes], Any] | None:
     if deserialize is None:
         return None
+    note = trimmer.note_message if trimmer is not None else None
 
     def decode(data: bytes) -> Any:
-        _TRIMMER.note(len(data))
+        if note is not None:
+            note(len(data))
         try:
             return deserialize(data)
         except Exception as exc:  # any parser failure on hostile bytes
@@ -122,14 +97,8 @@ async def _checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerConte
 
 async def _fail(context: grpc.aio.ServicerContext, exc: Exception) -> None:
     message = f"drucker failed: {type(exc).__name__}: {exc}"
-    traceback.clear_frames(exc.__traceback__)
+    detach(exc)
     await context.abort(grpc.StatusCode.INTERNAL, message)
-
-
-def _forget(aborted: BaseException) -> None:
-    """Drop the finished frames an abort exception holds (the request's input among them)."""
-    traceback.clear_frames(aborted.__traceback__)
-    aborted.__traceback__ = None
 
 
 def _code(context: grpc.aio.ServicerContext, error: BaseException | None) -> str:
@@ -156,11 +125,13 @@ def guard_handler(
     handler: grpc.RpcMethodHandler,
     recorder: RpcRecorder | None = None,
     token: str | None = None,
+    trimmer: Trimmer | None = None,
 ) -> grpc.RpcMethodHandler:
     """The same rpc, with tolerant decoding, exact status codes and no pinned request.
 
     With a ``recorder`` every rpc is counted; with a ``token`` the rpc needs
-    ``authorization: Bearer <token>`` (``UNAUTHENTICATED`` without it, before anything else).
+    ``authorization: Bearer <token>`` (``UNAUTHENTICATED`` without it, before anything else);
+    with a ``trimmer`` memory freed after big messages goes back to the operating system.
     """
     shape = (handler.request_streaming, handler.response_streaming)
     behavior = {
@@ -171,6 +142,7 @@ def guard_handler(
     }[shape]
     streaming_in, streaming_out = shape
     coroutine = inspect.iscoroutinefunction(behavior)
+    after_rpc = trimmer.after_rpc if trimmer is not None else None
 
     async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
         """The request (a checked iterator of them when streamed), once the rpc may go on."""
@@ -198,7 +170,7 @@ def guard_handler(
             return await outcome if inspect.isawaitable(outcome) else outcome
         except grpc.aio.AbortError as aborted:
             del request
-            _forget(aborted)
+            detach(aborted)  # its frames hold the request's input
             code = _code(context, aborted)
             raise
         except Exception as exc:
@@ -211,7 +183,8 @@ def guard_handler(
         finally:
             if recorder is not None:
                 recorder.finished(started, code or _code(context, None))
-            _TRIMMER.after_rpc()
+            if after_rpc is not None:
+                after_rpc()
 
     async def stream_out(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = recorder.started() if recorder is not None else 0.0
@@ -229,7 +202,7 @@ def guard_handler(
                     yield response
         except grpc.aio.AbortError as aborted:
             del request
-            _forget(aborted)
+            detach(aborted)  # its frames hold the request's input
             code = _code(context, aborted)
             raise
         except Exception as exc:
@@ -242,11 +215,12 @@ def guard_handler(
         finally:
             if recorder is not None:
                 recorder.finished(started, code or _code(context, None))
-            _TRIMMER.after_rpc()
+            if after_rpc is not None:
+                after_rpc()
 
     return _SHAPES[shape](
         stream_out if streaming_out else unary_out,
-        request_deserializer=_tolerant(handler.request_deserializer),
+        request_deserializer=_tolerant(handler.request_deserializer, trimmer),
         response_serializer=handler.response_serializer,
     )
 
@@ -270,19 +244,21 @@ class Guard:
     """What the guard adds to every rpc besides exact codes: counting and the token check.
 
     ``recorder_for`` gives each method's recorder (no counting without it); with a ``token``,
-    the methods for which ``needs_token`` is true require it.
+    the methods for which ``needs_token`` is true require it; a ``trimmer`` trims memory after
+    big messages.
     """
 
     recorder_for: RecorderFor | None = None
     token: str | None = None
     needs_token: Callable[[str], bool] = lambda method: False
+    trimmer: Trimmer | None = None
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         """``handler`` of the full method name ``method``, guarded."""
         shape = (bool(handler.request_streaming), bool(handler.response_streaming))
         recorder = self.recorder_for(method, shape) if self.recorder_for is not None else None
         token = self.token if self.token and self.needs_token(method) else None
-        return guard_handler(handler, recorder, token)
+        return guard_handler(handler, recorder, token, self.trimmer)
 
 
 class _GuardedGeneric(grpc.GenericRpcHandler):  # type: ignore[misc]

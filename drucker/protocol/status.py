@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Awaitable
 from typing import NoReturn, TypeVar
 
@@ -10,19 +9,9 @@ import grpc
 import grpc.aio
 
 from drucker.errors import DruckerError
+from drucker.frames import detach
 
 T = TypeVar("T")
-
-
-def forget_frames(error: BaseException) -> None:
-    """Drop what the frames of ``error``'s traceback hold (the request's input among them).
-
-    Those frames, and an exception a frame still names (``failure = ...; raise failure``),
-    form reference cycles that only a full garbage collection frees: for a request near the
-    message limit that is gigabytes held for minutes.
-    """
-    traceback.clear_frames(error.__traceback__)
-    error.__traceback__ = None
 
 
 def status_code(error: DruckerError) -> grpc.StatusCode:
@@ -37,14 +26,14 @@ def failure(error: DruckerError) -> tuple[grpc.StatusCode, str]:
     chained to ``error`` (see :func:`answer_or_abort`).
     """
     code, message = status_code(error), str(error)
-    forget_frames(error)
+    detach(error)
     return code, message
 
 
 async def abort_with(context: grpc.aio.ServicerContext, error: DruckerError) -> NoReturn:
     """End the rpc with the error's status code and message (raises, never returns)."""
     code, message = status_code(error), str(error)
-    forget_frames(error)
+    detach(error)
     del error
     await context.abort(code, message)
     raise AssertionError("context.abort returned")  # pragma: no cover

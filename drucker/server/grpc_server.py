@@ -31,6 +31,7 @@ from drucker.protocol.guard import Guard, guarded_server
 from drucker.protocol.health import HealthReporter
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.servicer import InferenceServicer
+from drucker.server.memory import MemoryPolicy
 from drucker.server.ports import port_in_use
 
 STREAM_CHUNK_BYTES = 1024 * 1024
@@ -51,7 +52,8 @@ class DruckerServer:
     """Owns the grpc.aio server for one runtime: bind, start, graceful stop.
 
     With a ``token``, the management rpcs (and whatever the settings add) require it. With
-    ``metrics`` every rpc is recorded; with ``tracing`` every rpc gets a span.
+    ``metrics`` every rpc is recorded; with ``tracing`` every rpc gets a span. ``memory`` is the
+    process's memory policy (trim after big messages, collector paused for big tensors).
     """
 
     def __init__(
@@ -64,15 +66,17 @@ class DruckerServer:
         reuse_port: bool = False,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        memory: MemoryPolicy | None = None,
     ):
         runtime = manager.runtime
         settings = runtime.settings
+        memory = memory or MemoryPolicy()
         self.runtime = runtime
         self._settings = settings
         self.address = f"{host}:{port}"
         self._probe = None if reuse_port else (host, port)  # checked before gRPC binds
         self._grace = settings.grace_seconds
-        self.dispatcher = Dispatcher(runtime)
+        self.dispatcher = Dispatcher(runtime, traced=tracing is not None)
         self._metrics = metrics
         self._tracing = tracing
         self._sharing: asyncio.Task[None] | None = None
@@ -83,6 +87,7 @@ class DruckerServer:
             recorder_for=metrics.rpc_recorders(PREDICTION_RPCS) if metrics is not None else None,
             token=token or None,
             needs_token=protected_methods(settings),
+            trimmer=memory,
         )
         self._server = grpc.aio.server(
             interceptors=interceptors,
@@ -101,7 +106,8 @@ class DruckerServer:
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
             DruckerDashboardServicer(manager), registry
         )
-        self.plane = DataPlane(manager, self.dispatcher)  # shared with the HTTP binding
+        # shared with the HTTP binding
+        self.plane = DataPlane(manager, self.dispatcher, memory.collector_paused)
         grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
             InferenceServicer(self.plane), registry
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 import sys
@@ -18,10 +17,12 @@ from drucker.observability import NO_METRICS, Metrics, Tracing, bridge_logging
 from drucker.observability.tracing import wanted as tracing_wanted
 from drucker.plugins import DISABLE_PREFIX, build_plugin_manager
 from drucker.protocol.auth import resolve_token
-from drucker.runtime import Runtime, system_event_log
+from drucker.records import system_event_log
+from drucker.runtime import Runtime
 from drucker.server.grpc_server import DruckerServer
 from drucker.server.http import HttpServer
 from drucker.server.loops import loop_factory, loop_name
+from drucker.server.memory import MemoryPolicy
 from drucker.server.metrics_app import MetricsApp
 from drucker.server.parent import die_with_supervisor, supervisor_gone
 from drucker.server.supervisor import Supervisor
@@ -101,25 +102,15 @@ def build_runtime(
     *,
     extra_plugins: tuple[object, ...] = (),
     disabled: tuple[str, ...] = (),
+    memory: MemoryPolicy | None = None,
 ) -> Runtime:
-    """The runtime with the model plugin, ``extra_plugins`` and the installed additive plugins.
+    """The runtime with the model plugin, ``extra_plugins`` and the installed additive plugins;
+    it thaws the heap through ``memory`` (the process's memory policy) when a model is replaced.
 
     :raises PluginError: when the plugins cannot be loaded or do not fit together.
     """
     plugins = build_plugin_manager(plugin, extra_plugins=extra_plugins, disabled=disabled)
-    return Runtime(plugins, settings)
-
-
-def settle_heap() -> None:
-    """Take what start-up made (modules, the plugin, the model) out of the cyclic collector.
-
-    Those objects live as long as the process, but every full collection walks them all: about
-    65 ms for a scikit-learn model (about 115,000 objects), once in some 15 s under load in the
-    runs measured, added to whichever requests were in flight. ``gc.freeze`` leaves them out of
-    future collections (they are still freed by reference counting); the runtime thaws them
-    when a switch replaces the model, so that an old model's reference cycles can be collected.
-    """
-    gc.freeze()
+    return Runtime(plugins, settings, thaw=(memory or MemoryPolicy()).thaw)
 
 
 async def _load_initial_model(
@@ -203,8 +194,12 @@ async def serve(
     http_port: int | None = None,
     on_http_ready: Callable[[int], None] | None = None,
     force_model: bool = False,
+    memory: MemoryPolicy | None = None,
 ) -> None:
     """Bind, load the model, serve until ``stop`` is set, then drain in-flight requests.
+
+    ``memory`` (the process's memory policy; a new one by default) settles the heap once the
+    model serves, pauses the collector for big tensors and trims after big messages.
 
     With ``handle_signals`` (main thread only), SIGTERM and SIGINT set ``stop`` too. With
     ``follow_store`` (one of several workers), the port is shared. A worker, and any replica of
@@ -224,6 +219,7 @@ async def serve(
         log.warning("OTEL_* asks for traces, but the otel extra is not installed: no tracing")
     manager = ModelManager(runtime, metrics or NO_METRICS)
     token = resolve_token(settings, log)
+    memory = memory or MemoryPolicy()
     server = DruckerServer(
         manager,
         host=settings.host,
@@ -232,6 +228,7 @@ async def serve(
         reuse_port=follow_store,
         metrics=metrics,
         tracing=tracing,
+        memory=memory,
     )
     port = server.bind()
     metrics_http = None
@@ -265,7 +262,7 @@ async def serve(
             await _stop(server, rest, metrics_http, tracing)
             raise
         await server.health.refresh()
-        settle_heap()
+        memory.settle()
         following = follow_store or manager.shared_store
         follower = asyncio.create_task(_follow_switches(manager)) if following else None
         try:
@@ -337,7 +334,10 @@ def run(options: ServeOptions) -> int:
             log = system_log(settings, options.disabled_plugins)
             bridge_logging(log, log_level(settings))
             return Supervisor(settings, log, options.worker_args()).run()
-        runtime = build_runtime(options.plugin, settings, disabled=options.disabled_plugins)
+        memory = MemoryPolicy()
+        runtime = build_runtime(
+            options.plugin, settings, disabled=options.disabled_plugins, memory=memory
+        )
     except DruckerError as exc:
         print(f"drucker serve: {exc}", file=sys.stderr)
         return 2
@@ -354,6 +354,7 @@ def run(options: ServeOptions) -> int:
                     force_model=options.force_model,
                     handle_signals=True,
                     follow_store=options.worker,
+                    memory=memory,
                 )
             )
     except DruckerError as exc:

@@ -174,7 +174,7 @@ def test_many_rows_go_to_the_batch_hook_in_one_call(tmp_path: Path) -> None:
     rt, _ = runtime(plugin, tmp_path)
     dispatcher = Dispatcher(rt)
     rows = [f"r{i}" for i in range(500)]
-    answers = asyncio.run(dispatcher.predict_many(rows, {}, *STRING))
+    answers = asyncio.run(dispatcher.predict_rows(rows, {}, *STRING))
     dispatcher.close()
     assert [a.label for a in answers] == [f"batch:{row}" for row in rows]
     assert [len(batch) for batch in plugin.batches] == [500]
@@ -184,14 +184,14 @@ def test_a_big_request_leaves_the_loop_even_without_threads(tmp_path: Path) -> N
     plugin = Plain()
     rt, _ = runtime(plugin, tmp_path, predict_threads=0)
     dispatcher = Dispatcher(rt)
-    small = asyncio.run(dispatcher.predict_many(["a", "b"], {}, *STRING))
-    big = asyncio.run(dispatcher.predict_many(["c"] * (INLINE_MAX_ROWS + 1), {}, *STRING))
+    small = asyncio.run(dispatcher.predict_rows(["a", "b"], {}, *STRING))
+    big = asyncio.run(dispatcher.predict_rows(["c"] * (INLINE_MAX_ROWS + 1), {}, *STRING))
     assert [a.label for a in small] == ["A", "B"] and len(big) == INLINE_MAX_ROWS + 1
     main = threading.main_thread().name
     assert plugin.threads[:2] == [main, main]
     assert main not in plugin.threads[2:]
     with pytest.raises(InvalidInputError):
-        asyncio.run(dispatcher.predict_many(["a", "bad"], {}, *STRING))
+        asyncio.run(dispatcher.predict_rows(["a", "bad"], {}, *STRING))
 
 
 def run_in_turn(dispatcher: Dispatcher, inputs: list[str]) -> list[PredictResult]:
@@ -251,7 +251,7 @@ def test_quick_multi_row_requests_move_to_the_loop(tmp_path: Path) -> None:
 
     async def run() -> None:
         for index in range(WINDOW + 1):
-            await dispatcher.predict_many([f"m{index}", "x"], {}, *STRING)
+            await dispatcher.predict_rows([f"m{index}", "x"], {}, *STRING)
 
     asyncio.run(run())
     dispatcher.close()
@@ -267,7 +267,7 @@ def test_a_draining_dispatcher_refuses_new_predictions(tmp_path: Path) -> None:
     dispatcher.drain()
     for call in (
         dispatcher.predict("b", {}, *STRING),
-        dispatcher.predict_many(["b", "c"], {}, *STRING),
+        dispatcher.predict_rows(["b", "c"], {}, *STRING),
     ):
         with pytest.raises(ModelNotLoadedError, match="shutting down"):
             asyncio.run(call)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 import drucker
+from drucker.batching import Batcher
 from drucker.errors import (
     InvalidInputError,
     ModelLoadError,
@@ -20,9 +22,10 @@ from drucker.errors import (
     PluginFailure,
 )
 from drucker.events import PredictionEvent, SystemEvent
+from drucker.hookcall import PREDICT_ARGS, positional_caller
 from drucker.kinds import Kind
 from drucker.plugins import build_plugin_manager, new_plugin_manager
-from drucker.runtime import PREDICT_ARGS, ActiveModel, Runtime, positional_caller
+from drucker.runtime import ActiveModel, Runtime
 from drucker.types import EvaluationDetail, ModelSignature, PredictResult, TensorSpec
 from tests.core import RecordingLog, runtime, settings
 
@@ -141,18 +144,38 @@ def test_a_switch_is_one_reference_change(steered: tuple[Runtime, RecordingLog, 
     assert rt.active is second
 
 
-def test_batch_of_many_requests_answers_each_and_retries_alone(
+def test_many_requests_share_one_batch_call_and_fail_together(
+    steered: tuple[Runtime, RecordingLog, Steered],
+) -> None:
+    rt, log, plugin = steered
+    answers = rt.predict_requests(["a", "b"], [{}, {}], Kind.STRING, Kind.STRING)
+    assert answers == [PredictResult("batch:a", 0.5), PredictResult("batch:b", 0.5)]
+    assert len([r for r in log.records if isinstance(r, PredictionEvent)]) == 2  # one each
+    with pytest.raises(InvalidInputError):
+        rt.predict_requests(["a", "value", "runtime"], [{}] * 3, Kind.STRING, Kind.STRING)
+    with pytest.raises(PluginFailure, match="returned 1 results for 2 inputs"):
+        rt.predict_requests(["short", "b"], [{}, {}], Kind.STRING, Kind.STRING)
+    assert plugin.batch_calls == [2, 3, 2]
+
+
+def test_the_batcher_retries_each_request_of_a_failed_batch_alone(
     steered: tuple[Runtime, RecordingLog, Steered],
 ) -> None:
     rt, _, plugin = steered
-    answers = rt.predict_batch(["a", "b"], [{}, {}], Kind.STRING, Kind.STRING)
-    assert answers == [PredictResult("batch:a", 0.5), PredictResult("batch:b", 0.5)]
-    mixed = rt.predict_batch(["a", "value", "runtime"], [{}] * 3, Kind.STRING, Kind.STRING)
+    batcher = Batcher(rt, max_size=8, max_wait_seconds=0.0, inline=True)
+
+    async def gather(words: list[str]) -> list[Any]:
+        calls = [batcher.predict(word, {}, Kind.STRING, Kind.STRING) for word in words]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    mixed = asyncio.run(gather(["a", "value", "runtime"]))
     assert mixed[0] == PredictResult("one:a", 1.0)
     assert isinstance(mixed[1], InvalidInputError) and isinstance(mixed[2], PluginFailure)
-    short = rt.predict_batch(["short", "b"], [{}, {}], Kind.STRING, Kind.STRING)
-    assert [type(a) for a in short] == [PredictResult, PredictResult]  # retried one by one
-    assert plugin.batch_calls == [2, 3, 2]
+    # Nothing chained: the errors pin no frame of the plugin.
+    assert all(e.__cause__ is None and e.__context__ is None for e in mixed[1:])
+    short = asyncio.run(gather(["short", "b"]))
+    assert short == [PredictResult("one:short", 1.0), PredictResult("one:b", 1.0)]
+    assert plugin.batch_calls == [3, 2]
 
 
 def test_rows_of_one_request_are_one_batch_call_and_one_record(
@@ -160,12 +183,12 @@ def test_rows_of_one_request_are_one_batch_call_and_one_record(
 ) -> None:
     rt, log, plugin = steered
     rows = [f"r{i}" for i in range(1000)]
-    results = rt.predict_many(rows, {}, Kind.STRING, Kind.STRING)
+    results = rt.predict_rows(rows, {}, Kind.STRING, Kind.STRING)
     assert [r.label for r in results] == [f"batch:{row}" for row in rows]
     assert plugin.batch_calls == [1000]
     assert len([r for r in log.records if isinstance(r, PredictionEvent)]) == 1
     with pytest.raises(InvalidInputError):
-        rt.predict_many(["a", "value"], {}, Kind.STRING, Kind.STRING)
+        rt.predict_rows(["a", "value"], {}, Kind.STRING, Kind.STRING)
 
 
 def test_rows_without_a_batch_hook_go_one_by_one(tmp_path: Path) -> None:
@@ -178,12 +201,12 @@ def test_rows_without_a_batch_hook_go_one_by_one(tmp_path: Path) -> None:
 
     rt, _ = runtime(Plain(), tmp_path)
     assert not rt.can_batch
-    assert [r.label for r in rt.predict_many(["a", "b"], {}, Kind.STRING, Kind.STRING)] == [
+    assert [r.label for r in rt.predict_rows(["a", "b"], {}, Kind.STRING, Kind.STRING)] == [
         "A",
         "B",
     ]
     with pytest.raises(InvalidInputError):
-        rt.predict_many(["a", "value"], {}, Kind.STRING, Kind.STRING)
+        rt.predict_rows(["a", "value"], {}, Kind.STRING, Kind.STRING)
 
 
 def test_results_that_do_not_fit_the_output_kind(tmp_path: Path) -> None:
@@ -344,12 +367,15 @@ def test_every_log_plugin_gets_every_record(tmp_path: Path) -> None:
     assert [len(first.records), len(second.records)] == [1, 1]
 
 
-def test_replacing_the_model_thaws_the_heap_frozen_after_start_up(tmp_path: Path) -> None:
-    rt, _ = runtime(TakesWhatItNeeds(), tmp_path)
-    gc.freeze()  # what the server does once the first model serves
-    try:
-        assert gc.get_freeze_count() > 0
-        rt.activate(rt.load_model(None, "second"))
-        assert gc.get_freeze_count() == 0  # the replaced model's cycles can be collected
-    finally:
-        gc.unfreeze()
+def test_replacing_the_model_calls_thaw_and_forgets_the_old_version(tmp_path: Path) -> None:
+    thawed: list[str] = []
+    manager = build_plugin_manager(TakesWhatItNeeds(), load_entry_points=False)
+    rt = Runtime(manager, settings(tmp_path), thaw=lambda: thawed.append("thaw"))
+    first = rt.load_model(None, "first")
+    assert rt.activate(first) is None and thawed == []  # nothing replaced yet
+    second = rt.load_model(None, "second")
+    assert rt.activate(second) is first and thawed == ["thaw"]
+    name = rt.settings.application_name
+    assert rt.models.serving(name) is second and rt.active is second
+    assert rt.models.versions(name) == ["second"]  # one version per model until multi-model
+    assert rt.models.get(name, "first") is None

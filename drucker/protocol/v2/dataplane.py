@@ -19,9 +19,9 @@ Typing follows the model's signature (``drucker_signature``):
 from __future__ import annotations
 
 import asyncio
-import gc
-import threading
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
@@ -29,10 +29,18 @@ import numpy as np
 
 from drucker._version import __version__
 from drucker.dispatch import Dispatcher
-from drucker.errors import InvalidInputError, NotFoundError, OutputKindError, TooLargeError
+from drucker.errors import InvalidInputError, NotFoundError, TooLargeError
 from drucker.kinds import Kind
 from drucker.management import ModelManager
-from drucker.types import ModelSignature, PredictResult, TensorSpec
+from drucker.protocol.v2.outputs import (
+    FLOAT_TYPES,
+    INT_TYPES,
+    OutputTensor,
+    requested_output_kind,
+    row_outputs,
+    tensor_outputs,
+)
+from drucker.types import ModelSignature, TensorSpec
 
 OUTPUT_KIND_PARAMETER = "output_kind"
 CONTENT_TYPE_PARAMETER = "content_type"
@@ -45,20 +53,10 @@ OUTPUT_NAMES = ("label", "score")
 # A tensor of more elements than this is split into rows and assembled from results in a
 # thread: for 100,000 rows that work takes long enough to delay health checks on the loop.
 INLINE_MAX_ELEMENTS = 4096
-FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
-INT_TYPES = frozenset(
-    {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
-)
 NUMERIC_TYPES = FLOAT_TYPES | INT_TYPES
-# The datatypes a label of each kind can be answered as; the first is the default.
-LABEL_DATATYPES: dict[Kind, tuple[str, ...]] = {
-    Kind.STRING: ("BYTES",),
-    Kind.BYTES: ("BYTES",),
-    Kind.ARR_STRING: ("BYTES",),
-    Kind.ARR_INT: ("INT32", "INT64", "INT16", "INT8", "UINT8", "UINT16", "UINT32", "UINT64"),
-    Kind.ARR_FLOAT: ("FP32", "FP64", "FP16"),
-}
-SCORE_DATATYPES = ("FP32", "FP64", "FP16")
+# Enters a block during which the cyclic garbage collector stays off (the server's memory
+# policy, :meth:`drucker.server.memory.MemoryPolicy.collector_paused`).
+CollectorPause = Callable[[], AbstractContextManager[None]]
 
 
 @attrs.frozen
@@ -81,20 +79,6 @@ class InferRequest:
     parameters: dict[str, Any] = attrs.field(factory=dict)
     outputs: list[str] = attrs.field(factory=list)
     id: str = ""
-
-
-@attrs.frozen
-class OutputTensor:
-    """One answer tensor: ``data`` (numeric dtype, or ``object`` of ``bytes`` for BYTES)."""
-
-    name: str
-    datatype: str
-    data: np.ndarray
-
-    @property
-    def shape(self) -> list[int]:
-        """The tensor's shape as a list."""
-        return list(self.data.shape)
 
 
 @attrs.frozen
@@ -128,47 +112,19 @@ class ServerMetadata:
     extensions: tuple[str, ...] = ()
 
 
-class _CollectorPause:
-    """Keeps Python's cyclic garbage collector off while a big tensor is served.
-
-    The rows and results of 100,000 rows are some 500,000 container objects; each full
-    collection they trigger walks them all while holding the GIL, which stalled the event loop
-    (and health checks) for up to half a second at a time. They hold no cycles and are freed by
-    reference counting when the request ends; the collector resumes when no big tensor is in
-    flight.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._in_flight = 0
-        self._resume = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._in_flight == 0:
-                self._resume = gc.isenabled()
-                gc.disable()
-            self._in_flight += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            if self._in_flight == 0 and self._resume:
-                gc.enable()
-
-
-COLLECTOR_PAUSE = _CollectorPause()
-
-
 class DataPlane:
     """Health, metadata and inference of the model this server serves.
 
     The served model is named after the application (``app.name``); its versions are the model
-    store's names, and the version serving now is the active model's name.
+    store's names, and the version serving now is the active model's name. A big tensor is
+    served with the collector paused by ``pause`` (none without it).
     """
 
-    def __init__(self, manager: ModelManager, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, manager: ModelManager, dispatcher: Dispatcher, pause: CollectorPause | None = None
+    ) -> None:
         self._manager = manager
+        self._pause: CollectorPause = pause or contextlib.nullcontext
         self._runtime = manager.runtime
         self._dispatcher = dispatcher
         self.name = self._runtime.settings.application_name
@@ -235,7 +191,7 @@ class DataPlane:
         signature = self.signature()
         tensor = request.inputs[0]
         option = dict(request.parameters)
-        output_kind = _output_kind(option.pop(OUTPUT_KIND_PARAMETER, None), signature)
+        output_kind = requested_output_kind(option.pop(OUTPUT_KIND_PARAMETER, None), signature)
         if self._runtime.can_predict_tensor and tensor.datatype in NUMERIC_TYPES:
             outputs, parameters = await self._infer_tensor(tensor, option, output_kind, signature)
         else:
@@ -254,16 +210,16 @@ class DataPlane:
     ) -> tuple[dict[str, OutputTensor], dict[str, Any]]:
         """The outputs and parameters of a tensor predicted row by row (a list per row)."""
         if tensor.data.size > INLINE_MAX_ELEMENTS:
-            with COLLECTOR_PAUSE:
+            with self._pause():
                 rows, input_kind = await asyncio.to_thread(self._rows, tensor, signature)
-                results = await self._dispatcher.predict_many(rows, option, input_kind, kind)
+                results = await self._dispatcher.predict_rows(rows, option, input_kind, kind)
                 del rows
-                outputs = await asyncio.to_thread(_outputs, results, kind, signature)
+                outputs = await asyncio.to_thread(row_outputs, results, kind, signature)
         else:
             rows, input_kind = self._rows(tensor, signature)
-            results = await self._dispatcher.predict_many(rows, option, input_kind, kind)
+            results = await self._dispatcher.predict_rows(rows, option, input_kind, kind)
             del rows
-            outputs = _outputs(results, kind, signature)
+            outputs = row_outputs(results, kind, signature)
         return outputs, dict(results[0].option) if results else {}
 
     async def _infer_tensor(
@@ -276,16 +232,16 @@ class DataPlane:
         matrix.flags.writeable = False
         input_kind = Kind.ARR_FLOAT if tensor.datatype in FLOAT_TYPES else Kind.ARR_INT
         if tensor.data.size > INLINE_MAX_ELEMENTS:
-            with COLLECTOR_PAUSE:
+            with self._pause():
                 answer = await self._dispatcher.predict_tensor(matrix, option, input_kind, kind)
                 del matrix
                 outputs = await asyncio.to_thread(
-                    _tensors, answer.labels, answer.scores, kind, signature
+                    tensor_outputs, answer.labels, answer.scores, kind, signature
                 )
         else:
             answer = await self._dispatcher.predict_tensor(matrix, option, input_kind, kind)
             del matrix
-            outputs = _tensors(answer.labels, answer.scores, kind, signature)
+            outputs = tensor_outputs(answer.labels, answer.scores, kind, signature)
         return outputs, dict(answer.option)
 
     def _row_count(self, tensor: InputTensor) -> int:
@@ -357,97 +313,3 @@ def _bytes_rows(tensor: InputTensor, text: bool) -> tuple[list[Any], Kind]:
         return [bytes(v) for v in flat], Kind.BYTES
     rows = array.reshape(array.shape[0], -1)
     return [[_text(bytes(v), name) for v in row] for row in rows], Kind.ARR_STRING
-
-
-def _output_kind(requested: Any, signature: ModelSignature) -> Kind:
-    if requested is not None:
-        try:
-            return Kind(requested)
-        except ValueError:
-            kinds = ", ".join(kind.value for kind in Kind)
-            raise InvalidInputError(f"parameter output_kind must be one of {kinds}") from None
-    label = _spec(signature, "label")
-    if label is None:
-        return Kind.STRING
-    if label.datatype in FLOAT_TYPES:
-        return Kind.ARR_FLOAT
-    if label.datatype in INT_TYPES:
-        return Kind.ARR_INT
-    return Kind.ARR_STRING if len(label.shape) > 1 else Kind.STRING
-
-
-def _spec(signature: ModelSignature, name: str) -> TensorSpec | None:
-    return next((spec for spec in signature.outputs if spec.name == name), None)
-
-
-def _outputs(
-    results: list[PredictResult], output_kind: Kind, signature: ModelSignature
-) -> dict[str, OutputTensor]:
-    """The ``label`` and ``score`` tensors of per-row results, typed by the signature."""
-    labels = [r.label for r in results]
-    scores = [r.score for r in results]
-    if output_kind.is_array:
-        lengths = {len(label) for label in labels} | {len(score) for score in scores}
-        if len(lengths) > 1:
-            raise OutputKindError(
-                f"rows answered with different numbers of labels or scores {sorted(lengths)}; "
-                "a V2 output tensor needs equal lengths"
-            )
-    return _tensors(labels, scores, output_kind, signature)
-
-
-def _tensors(
-    labels: Sequence[Any] | np.ndarray,
-    scores: Sequence[Any] | np.ndarray,
-    output_kind: Kind,
-    signature: ModelSignature,
-) -> dict[str, OutputTensor]:
-    """The ``label`` and ``score`` tensors of coerced labels and scores (one per row, or a row
-    of them for the array kinds), typed by the signature."""
-    label_spec, score_spec = _spec(signature, "label"), _spec(signature, "score")
-    label_type = _datatype(label_spec, LABEL_DATATYPES[output_kind])
-    score_type = _datatype(score_spec, SCORE_DATATYPES)
-    label_array: np.ndarray
-    if label_type == "BYTES" and output_kind.is_array:
-        label_array = np.array(labels, dtype=object).reshape(len(labels), -1)
-    elif label_type == "BYTES":
-        label_array = np.empty(len(labels), dtype=object)
-        label_array[:] = labels
-    else:
-        label_array = np.array(labels, dtype=_numpy_type(label_type))
-    score_array = np.array(scores, dtype=_numpy_type(score_type))
-    return {
-        "label": OutputTensor("label", label_type, _fit(label_array, label_spec)),
-        "score": OutputTensor("score", score_type, _fit(score_array, score_spec)),
-    }
-
-
-def _datatype(spec: TensorSpec | None, allowed: tuple[str, ...]) -> str:
-    return spec.datatype if spec is not None and spec.datatype in allowed else allowed[0]
-
-
-def _fit(array: np.ndarray, spec: TensorSpec | None) -> np.ndarray:
-    """``[N, 1]`` answers as ``[N]`` when the signature declares a 1-d tensor."""
-    if spec is not None and len(spec.shape) == 1 and array.ndim == 2 and array.shape[1] == 1:
-        return array.reshape(-1)
-    return array
-
-
-_NUMPY_TYPES = {
-    "BOOL": "?",
-    "INT8": "<i1",
-    "INT16": "<i2",
-    "INT32": "<i4",
-    "INT64": "<i8",
-    "UINT8": "<u1",
-    "UINT16": "<u2",
-    "UINT32": "<u4",
-    "UINT64": "<u8",
-    "FP16": "<f2",
-    "FP32": "<f4",
-    "FP64": "<f8",
-}
-
-
-def _numpy_type(datatype: str) -> np.dtype[Any]:
-    return np.dtype(_NUMPY_TYPES[datatype])
