@@ -1,7 +1,8 @@
 """Bearer-token protection: every rpc needs the token except those opened by name.
 
-Health, reflection and the V2 probes are always open; predictions (Drucker and V2, metadata
-included) and ``ServiceInfo`` are open unless the settings protect them; management rpcs and
+Health, reflection and the server-level V2 probes are always open; predictions (Drucker and V2,
+with model metadata and model readiness) and ``ServiceInfo`` are open unless the settings
+protect them; management rpcs and
 anything not listed (a new rpc or service) are closed.
 
 The token comes from ``management.token`` / ``DRUCKER_MANAGEMENT_TOKEN``; without one the server
@@ -37,14 +38,15 @@ ALWAYS_OPEN = frozenset(
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
         V2 + "ServerLive",
         V2 + "ServerReady",
-        V2 + "ModelReady",
         V2 + "ServerMetadata",
     }
 )
-# Every path to a prediction: open unless ``management.protect_predictions``.
+# Every path to a prediction or to what a model is: open unless
+# ``management.protect_predictions``. ``ModelReady`` tells which stored version serves, so it is
+# protected with them (orchestrators probe the server-level ``ServerReady`` instead).
 PREDICTION_METHODS = frozenset(
     {WORKER_PREFIX + rpc_name(i, o) for i in Kind for o in Kind}
-    | {V2 + "ModelInfer", V2 + "ModelMetadata"}
+    | {V2 + "ModelInfer", V2 + "ModelMetadata", V2 + "ModelReady"}
 )
 SERVICE_INFO = DASHBOARD + "ServiceInfo"
 MISSING_TOKEN = "this call needs 'authorization: Bearer <token>'"

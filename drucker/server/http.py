@@ -57,6 +57,8 @@ class HttpServer:
     :param grace_seconds: how long open requests may finish when stopping.
     :param head_timeout: close connections whose request head takes longer (seconds); ``None``
         leaves uvicorn's protocol as it is.
+    :param tls: ``(certificate, key)`` PEM files: the port speaks HTTPS only (the same files
+        as the gRPC port's ``tls.cert`` and ``tls.key``); ``None`` for plain HTTP.
     """
 
     def __init__(
@@ -69,8 +71,10 @@ class HttpServer:
         reuse_port: bool = False,
         grace_seconds: float = 5.0,
         head_timeout: float | None = None,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self.name = name
+        self.tls = tls
         self._app = app
         self._host = host
         self._requested_port = port
@@ -108,6 +112,8 @@ class HttpServer:
             access_log=False,
             timeout_graceful_shutdown=max(int(self._grace), 1),
             http=with_head_timeout(self._head_timeout) if self._head_timeout else "auto",
+            ssl_certfile=self.tls[0] if self.tls else None,
+            ssl_keyfile=self.tls[1] if self.tls else None,
         )
         config.load()
         server = uvicorn.Server(config)

@@ -179,7 +179,15 @@ def _rest_server(
         reuse_port=reuse_port,
         grace_seconds=settings.grace_seconds,
         head_timeout=settings.http_read_timeout_seconds,
+        tls=_tls_files(settings),
     )
+
+
+def _tls_files(settings: Settings) -> tuple[str, str] | None:
+    """The certificate and key every port speaks TLS with, when the settings give them."""
+    if settings.tls_cert and settings.tls_key:
+        return settings.tls_cert, settings.tls_key
+    return None
 
 
 async def serve(
@@ -240,6 +248,7 @@ async def serve(
             name="metrics",
             reuse_port=follow_store,
             grace_seconds=settings.grace_seconds,
+            tls=_tls_files(settings),
         )
         metrics_http.bind()
     rest = _rest_server(server, token, http_port, follow_store)

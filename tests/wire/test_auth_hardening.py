@@ -39,7 +39,12 @@ def _v2(channel: grpc.Channel, token: str | None) -> dict[str, grpc.StatusCode]:
             pb.ModelMetadataRequest(name="drucker"), metadata=auth(token), timeout=10
         ),
         "ServerLive": lambda: stub.ServerLive(pb.ServerLiveRequest(), timeout=10),
-        "ModelReady": lambda: stub.ModelReady(pb.ModelReadyRequest(name="drucker"), timeout=10),
+        "ModelReady": lambda: stub.ModelReady(
+            pb.ModelReadyRequest(name="drucker"), metadata=auth(token), timeout=10
+        ),
+        "ModelReady(unknown)": lambda: stub.ModelReady(
+            pb.ModelReadyRequest(name="no-such-model"), metadata=auth(token), timeout=10
+        ),
     }
     codes = {}
     for name, action in calls.items():
@@ -61,8 +66,11 @@ def test_protect_predictions_covers_v2_inference_and_metadata(
             assert refused["ModelInfer"] is grpc.StatusCode.UNAUTHENTICATED
             assert refused["ModelMetadata"] is grpc.StatusCode.UNAUTHENTICATED
             assert refused["ServerLive"] is grpc.StatusCode.OK  # probes stay open
-            assert refused["ModelReady"] is grpc.StatusCode.OK
+            # Which version serves, and which names exist, are not for anonymous callers.
+            assert refused["ModelReady"] is grpc.StatusCode.UNAUTHENTICATED
+            assert refused["ModelReady(unknown)"] is grpc.StatusCode.UNAUTHENTICATED
             answered = _v2(channel, TOKEN)
+            assert answered.pop("ModelReady(unknown)") is grpc.StatusCode.NOT_FOUND
             assert set(answered.values()) == {grpc.StatusCode.OK}
             check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
             assert check.status == health_pb2.HealthCheckResponse.SERVING
@@ -77,7 +85,9 @@ def test_predictions_are_open_by_default_and_management_is_not(
     settings = {"management_token": TOKEN}
     with ThreadedServer(ECHO_PLUGIN, str(echo_model), settings, workdir=tmp_path) as server:
         with server.channel() as channel:
-            assert set(_v2(channel, None).values()) == {grpc.StatusCode.OK}
+            codes = _v2(channel, None)
+            assert codes.pop("ModelReady(unknown)") is grpc.StatusCode.NOT_FOUND
+            assert set(codes.values()) == {grpc.StatusCode.OK}
 
 
 def test_an_rpc_that_is_not_listed_as_open_needs_the_token() -> None:
@@ -90,6 +100,8 @@ def test_an_rpc_that_is_not_listed_as_open_needs_the_token() -> None:
     assert not needs_token("/drucker.DruckerWorker/Predict_String_String")
     assert not needs_token("/inference.GRPCInferenceService/ModelInfer")
     assert not needs_token("/grpc.health.v1.Health/Check")
+    assert not needs_token("/inference.GRPCInferenceService/ServerReady")
+    assert not needs_token("/inference.GRPCInferenceService/ModelReady")  # unless protected
 
 
 def _start(tmp_path: Path, echo_model: Path) -> ThreadedServer:

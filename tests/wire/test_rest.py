@@ -378,9 +378,17 @@ def test_protected_predictions_need_the_bearer_token(
     assert got_status == status
     if status == 401:
         assert "token" in json.loads(got)["error"]
-    # Model metadata needs the token as on gRPC; health and readiness stay open.
+    # Model metadata and model readiness need the token as on gRPC (they name what serves);
+    # server health and readiness stay open for probes.
     assert send(protected, "GET", "/v2/models/iris", headers=headers)[0] == status
-    assert send(protected, "GET", "/v2/models/iris/ready")[0] == 200
+    ready = 200 if status == 200 else 401
+    assert send(protected, "GET", "/v2/models/iris/ready", headers=headers)[0] == ready
+    version = "/v2/models/iris/versions/iris.joblib/ready"
+    assert send(protected, "GET", version, headers=headers)[0] == ready
+    unknown_status, _, unknown = send(protected, "GET", "/v2/models/nope/ready", headers=headers)
+    assert unknown_status == (404 if status == 200 else 401)
+    if status == 401:
+        assert b"iris" not in unknown  # an anonymous caller learns no model's name
     assert send(protected, "GET", "/v2/health/ready")[0] == 200
 
 

@@ -109,10 +109,10 @@ class V2RestApp:
                 _allow(method, "POST")
                 return await self._infer(scope, receive, name, version)
             _allow(method, "GET")
+            self._check_token(scope)  # before anything names a model or a version
             if action == "/ready":
                 ready = plane.model_ready(name, version)
                 return _json(200 if ready else 503, {"name": name, "ready": ready})
-            self._check_token(scope)
             return _json(200, codec.model_metadata(plane.model_metadata(name, version)))
         if path == "/v2/health/live":
             _allow(method, "GET")
