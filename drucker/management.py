@@ -151,7 +151,38 @@ class ModelManager:
             active = attrs.evolve(active, sha256=sha256_of(path))
         self._activate(active)
         log.info(f"loaded model {name} ({reason})", model_path=str(path), sha256=active.sha256)
+        if explicit is not None and active.sha256 and self.shared_store:
+            self._keep_in_store(path, name, active.sha256)
         return active
+
+    def _keep_in_store(self, path: Path, name: str, sha256: str) -> None:
+        """Put a ``--model`` file in the shared model store when it does not hold it, so the
+        history and a rollback can return to it after the first switch, from any replica (a
+        local store keeps listing it as the start-up model, outside the store).
+
+        A stored file of that name with other bytes is left alone (a rollback to the start-up
+        model then names the digest it lacks); a store that cannot be written is logged.
+        """
+        log = self.runtime.log
+        try:
+            held = {stored.name: stored.sha256 for stored in self.models.list()}
+            if held.get(name) == sha256:
+                return
+            if name in held:
+                log.warning(
+                    f"the store holds another {name} (sha256 {held[name][:12]}): the start-up "
+                    "model is not stored, so a rollback cannot return to it"
+                )
+                return
+            limit = self.runtime.settings.max_upload_bytes
+            with path.open("rb") as source, self.models.begin(name, limit) as upload:
+                while chunk := source.read(1 << 20):
+                    upload.write(chunk)
+                upload.commit(sha256)
+        except (DruckerError, OSError) as error:
+            log.warning(f"the start-up model {name} could not be put in the store: {error}")
+            return
+        log.info(f"stored the start-up model {name} in the model store", sha256=sha256)
 
     def _configured_model(
         self, explicit: str | None, explicit_sha256: str | None
