@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import attrs
 import click
 
+from drucker.bundle.files import MAX_FILE_ENV
 from drucker.bundle.store import STORE_ENV, BundleStore
 from drucker.bundle.target import PLATFORMS
 from drucker.errors import ConfigurationError, DruckerError
@@ -104,6 +105,14 @@ def init(directory: Path, name: str | None) -> None:
     multiple=True,
     help="Another tag for the image, e.g. registry.example.com/team/iris:1.0 (repeatable).",
 )
+@click.option(
+    "--max-file-size",
+    "max_file_size",
+    metavar="SIZE",
+    envvar=MAX_FILE_ENV,
+    show_envvar=True,
+    help="Largest file of the project taken into the bundle, e.g. 500MiB (default 4GiB).",
+)
 @store_option
 def build(
     project: Path,
@@ -114,15 +123,19 @@ def build(
     platform: str | None,
     no_cache: bool,
     tags: tuple[str, ...],
+    max_file_size: str | None,
     store_root: str | None,
 ) -> None:
     """Build the bundle of PROJECT (a directory with bundle.yaml) and its image.
 
     Wheels are resolved for the image's Python and platform, not this host's, and the
     resolution is reused while the requirements, target and index settings stay the same.
+    Every path bundle.yaml names must stay inside PROJECT (symlinks included) and be a
+    regular file (or a directory of them) of at most --max-file-size.
     The last line of standard output is the image tag NAME:VERSION.
     """
     from drucker.bundle.build import assemble, choose_base_image, choose_target
+    from drucker.bundle.files import parse_size
     from drucker.bundle.image import base_image as inspect_base
     from drucker.bundle.image import build_image, docker_client
     from drucker.bundle.spec import load_spec
@@ -132,7 +145,8 @@ def build(
 
     started = time.monotonic()
     store = _store(store_root)
-    spec = _guard(lambda: load_spec(project))
+    limit = _guard(lambda: parse_size(max_file_size or "4GiB"))
+    spec = _guard(lambda: load_spec(project, limit))
     base = choose_base_image(spec, base_image)
     client = None
     if no_image:
@@ -167,6 +181,7 @@ def build(
             base_image=base,
             target=target,
             refresh=no_cache,
+            max_file_bytes=limit,
             progress=report,
         )
     )
