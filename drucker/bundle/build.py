@@ -22,6 +22,7 @@ from drucker.bundle.manifest import (
     recipe,
     write_manifest,
 )
+from drucker.bundle.ports import manifest_ports
 from drucker.bundle.spec import (
     DEFAULT_BASE_IMAGE,
     SPEC_FILE,
@@ -193,7 +194,8 @@ def assemble(
         if existing.exists():
             return BuildResult(existing, store.get(manifest.tag)[1], created=False)
         write_manifest(staged, manifest)
-        (staged / DOCKERFILE).write_text(dockerfile.render(manifest), encoding="utf-8")
+        ports = manifest_ports(staged, manifest).exposed()
+        (staged / DOCKERFILE).write_text(dockerfile.render(manifest, ports=ports), encoding="utf-8")
         path, created = store.commit(staged, manifest)
     if not created:
         raise ConfigurationError(f"bundle {manifest.tag} appeared while building")
