@@ -296,8 +296,20 @@ def serve(tag: str, port: int | None, store_root: str | None) -> None:
 @click.argument("tag")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="File (default: stdout).")
 @click.option("--image", help="Image reference (default NAME:VERSION), e.g. with a registry.")
-@click.option("--replicas", default=2, show_default=True, type=click.IntRange(1))
-@click.option("--max-replicas", default=10, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--replicas",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1),
+    help="The autoscaler's minimum number of pods.",
+)
+@click.option(
+    "--max-replicas",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1),
+    help="The autoscaler's maximum number of pods.",
+)
 @click.option(
     "--store-url",
     help="A model store shared by the replicas (s3://bucket/prefix, gs://…): uploads and "
@@ -307,6 +319,19 @@ def serve(tag: str, port: int | None, store_root: str | None) -> None:
     "--store-secret",
     metavar="NAME",
     help="Secret whose keys become the store's credentials (e.g. AWS_ACCESS_KEY_ID).",
+)
+@click.option(
+    "--separate-stores",
+    is_flag=True,
+    help="Write more than one replica without --store-url anyway: each pod keeps its own "
+    "model store, so change models only with a new image.",
+)
+@click.option(
+    "--startup-seconds",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1),
+    help="How long a pod may take to load its model before it is restarted (startupProbe).",
 )
 @click.option("--cpu", default="500m", show_default=True, help="CPU request of a replica.")
 @click.option("--memory", default="512Mi", show_default=True, help="Memory request of a replica.")
@@ -326,6 +351,8 @@ def k8s(
     max_replicas: int,
     store_url: str | None,
     store_secret: str | None,
+    separate_stores: bool,
+    startup_seconds: int,
     cpu: str,
     memory: str,
     cpu_limit: str,
@@ -335,16 +362,27 @@ def k8s(
 ) -> None:
     """Write Kubernetes manifests for a bundle's image.
 
-    Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget. The management
-    token is read from a Secret; make it first, e.g.
+    ServiceAccount, Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget,
+    meeting the restricted Pod Security Standard. More than one replica needs --store-url (a
+    store they share; the bundle needs drucker[s3] or drucker[gcs] for it) or
+    --separate-stores. The management token is read from a Secret; make it first, e.g.
     `kubectl create secret generic NAME-management-token --from-literal=token=$(openssl rand
     -hex 32)`.
     """
-    from drucker.bundle.k8s import manifests, render, token_secret_name
+    from drucker.bundle.k8s import check_store, manifests, render, token_secret_name
+    from drucker.bundle.ports import manifest_ports
 
     if store_secret and not store_url:
         raise click.UsageError("--store-secret needs --store-url")
-    _, manifest = _guard(lambda: _store(store_root).get(tag))
+    path, manifest = _guard(lambda: _store(store_root).get(tag))
+    warnings = _guard(
+        lambda: check_store(
+            manifest, store_url, replicas, max_replicas, separate_stores=separate_stores
+        )
+    )
+    for warning in warnings:
+        click.echo(warning, err=True)
+    ports = _guard(lambda: manifest_ports(path, manifest))
     resources = manifests(
         manifest,
         image=image,
@@ -357,6 +395,8 @@ def k8s(
         cpu_limit=cpu_limit,
         memory_limit=memory_limit,
         token_secret=token_secret,
+        ports=ports,
+        startup_seconds=startup_seconds,
     )
     click.echo(
         f"the pods read the management token from Secret "
