@@ -8,7 +8,6 @@ Deployment. Schema validity is checked separately with ``kubernetes-validate``.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,13 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-import drucker.bundle.build as build_module
-from drucker.bundle.build import assemble
 from drucker.bundle.dockerfile import EVAL_DIR, MODEL_DIR
 from drucker.bundle.k8s import manifests
 from drucker.bundle.manifest import Manifest
 from drucker.bundle.store import BundleStore
-from drucker.bundle.target import Target
 from drucker.bundle.wheels import PinnedPackage
 from drucker.cli import main
+from tests.bundle_support import stored_bundle
 
 # Baseline: capabilities that may be added; Restricted narrows this to NET_BIND_SERVICE.
 BASELINE_CAPABILITIES = {
@@ -217,40 +214,6 @@ def test_pods_meet_the_restricted_profile_and_validate(store_url: str | None) ->
     assert pod["terminationGracePeriodSeconds"] >= 15 + 5
 
 
-def stored_bundle(
-    store: BundleStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *packages: str
-) -> str:
-    """A bundle stored without an index: its resolution is faked with ``packages``."""
-    project = tmp_path / "project"
-    project.mkdir(exist_ok=True)
-    (project / "plugin.py").write_text("import drucker\n")
-    (project / "settings.yml").write_text("http.port: 8090\nmetrics.port: 9100\n")
-    (project / "bundle.yaml").write_text(
-        textwrap.dedent(
-            """\
-            name: iris
-            plugin: plugin.py
-            settings: settings.yml
-            env: {DRUCKER_METRICS_PORT: "9200"}
-            """
-        )
-    )
-
-    class Resolution:
-        def __init__(self) -> None:
-            self.packages = [
-                PinnedPackage(p, "1", f"{p}-1-py3-none-any.whl", "0" * 64) for p in packages
-            ]
-
-        def copy_into(self, wheelhouse: Path) -> None:
-            wheelhouse.mkdir(parents=True)
-            for package in self.packages:
-                (wheelhouse / package.filename).write_bytes(b"")
-
-    monkeypatch.setattr(build_module, "resolve", lambda *a, **k: Resolution())
-    return assemble(project, store, target=Target("3.11")).manifest.tag
-
-
 def k8s(store: BundleStore, tag: str, *options: str) -> Result:
     return CliRunner().invoke(main, ["bundle", "k8s", tag, "--store", str(store.root), *options])
 
@@ -259,7 +222,7 @@ def test_a_store_url_the_bundle_cannot_open_is_refused_saying_what_to_add(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = BundleStore(tmp_path / "store")
-    tag = stored_bundle(store, tmp_path, monkeypatch, "drucker", "numpy")
+    tag = stored_bundle(store, tmp_path / "project", monkeypatch, "drucker", "numpy")
     result = k8s(store, tag, "--store-url", "s3://models/iris")
     assert result.exit_code == 2
     assert result.stdout == ""
@@ -276,7 +239,7 @@ def test_a_store_url_the_bundle_can_open_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = BundleStore(tmp_path / "store")
-    tag = stored_bundle(store, tmp_path, monkeypatch, "drucker", "fsspec", "s3fs")
+    tag = stored_bundle(store, tmp_path / "project", monkeypatch, "drucker", "fsspec", "s3fs")
     result = k8s(store, tag, "--store-url", "s3://models/iris", "--replicas", "3")
     assert result.exit_code == 0, result.output
     assert "WARNING" not in result.stderr
@@ -289,7 +252,7 @@ def test_replicas_without_a_shared_store_are_refused_unless_insisted_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = BundleStore(tmp_path / "store")
-    tag = stored_bundle(store, tmp_path, monkeypatch, "drucker")
+    tag = stored_bundle(store, tmp_path / "project", monkeypatch, "drucker")
     refused = k8s(store, tag, "--replicas", "3")
     assert refused.exit_code == 2 and refused.stdout == ""
     assert "up to 10 replicas without --store-url keep one model store each" in refused.stderr
@@ -306,7 +269,7 @@ def test_the_ports_come_from_the_bundles_settings_and_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = BundleStore(tmp_path / "store")
-    tag = stored_bundle(store, tmp_path, monkeypatch, "drucker")
+    tag = stored_bundle(store, tmp_path / "project", monkeypatch, "drucker")
     path, _ = store.get(tag)
     # settings.yml sets http.port 8090 and metrics.port 9100; the env's 9200 wins for metrics.
     expose = [line for line in (path / "Dockerfile").read_text().splitlines() if "EXPOSE" in line]

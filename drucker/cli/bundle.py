@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -194,11 +195,38 @@ def build(
             )
         )
         report(f"image {result.manifest.tag} ready ({time.monotonic() - started:.1f} s)")
+        for line in _guard(lambda: _left_behind(client, store, result.manifest)):
+            report(line)
     click.echo(result.manifest.tag)
 
 
 def _fail(message: str) -> None:
     raise ConfigurationError(message)
+
+
+def _left_behind(client: Any, store: BundleStore, manifest: Any) -> list[str]:
+    """What a build leaves on the engine, and how to remove it."""
+    from drucker.bundle.cleanup import bundle_references, describe_bytes, unused_images
+    from drucker.bundle.image import image_id
+
+    kept = []
+    for reference in sorted(bundle_references(store, manifest)):
+        if image_id(client, reference) is not None:
+            size = int(client.images.get(reference).attrs.get("Size", 0))
+            kept.append(f"{reference} ({describe_bytes(size)})")
+    lines = [
+        f"left on the engine: {', '.join(kept)}; `drucker bundle delete {manifest.tag}` "
+        "removes them with the bundle"
+    ]
+    unused = unused_images(client, store, [manifest.name])
+    if unused:
+        total = describe_bytes(sum(image.size for image in unused))
+        listed = ", ".join(image.reference for image in unused)
+        lines.append(
+            f"{len(unused)} images of {manifest.name} no stored bundle uses ({listed}; {total}): "
+            f"`drucker bundle prune {manifest.name}` removes them"
+        )
+    return lines
 
 
 @bundle.command()
@@ -242,11 +270,69 @@ def show(tag: str, store_root: str | None) -> None:
 
 @bundle.command()
 @click.argument("tag")
+@click.option("--keep-images", is_flag=True, help="Leave the bundle's Docker images.")
 @store_option
-def delete(tag: str, store_root: str | None) -> None:
-    """Delete NAME:VERSION from the store."""
-    manifest = _guard(lambda: _store(store_root).delete(tag))
+def delete(tag: str, keep_images: bool, store_root: str | None) -> None:
+    """Delete NAME:VERSION from the store, and its Docker images that no other stored bundle
+    uses: NAME:VERSION with its other tags, and its dependency stage NAME:deps-KEY."""
+    from drucker.bundle.image import dependency_tag
+
+    store = _store(store_root)
+    path, found = _guard(lambda: store.get(tag))
+    stage = dependency_tag(path, found) if (path / "requirements.lock").is_file() else ""
+    manifest = _guard(lambda: store.delete(tag))
     click.echo(f"deleted {manifest.tag}")
+    if keep_images:
+        return
+    client, reason = _engine()
+    if client is None:
+        click.echo(f"its images were left: {reason}", err=True)
+        return
+    from drucker.bundle.cleanup import images_of_deleted, remove_images
+
+    for line in remove_images(client, images_of_deleted(client, manifest, stage, store)):
+        click.echo(line)
+
+
+def _engine() -> tuple[Any | None, str]:
+    """A Docker client, or None and why there is none."""
+    from drucker.bundle.image import docker_client
+
+    try:
+        return docker_client(), ""
+    except ConfigurationError as error:
+        return None, str(error)
+
+
+@bundle.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@store_option
+def prune(names: tuple[str, ...], dry_run: bool, store_root: str | None) -> None:
+    """Remove the Docker images of bundles that no stored bundle uses.
+
+    That is, images NAME:VERSION of a bundle no longer in the store (with their other tags),
+    and dependency stages NAME:deps-KEY no stored bundle's requirements make, for the bundle
+    names of the store, or only the NAMEs given. Images of these names built from another
+    store count as unused.
+    """
+    from drucker.bundle.cleanup import describe_bytes, remove_images, unused_images
+    from drucker.bundle.image import docker_client
+    from drucker.bundle.spec import validate_bundle_name
+
+    for name in names:
+        _guard(functools.partial(validate_bundle_name, name))
+    store = _store(store_root)
+    client = _guard(docker_client)
+    unused = _guard(lambda: unused_images(client, store, names or None))
+    if dry_run:
+        for image in unused:
+            click.echo(f"would remove image {image.reference} ({describe_bytes(image.size)})")
+        return
+    for line in remove_images(client, unused):
+        click.echo(line)
+    if not unused:
+        click.echo("no unused images", err=True)
 
 
 @bundle.command(name="export")
