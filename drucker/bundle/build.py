@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import yaml
 
 from drucker._version import __version__
 from drucker.bundle import dockerfile
+from drucker.bundle.files import ProjectFiles, default_max_file_bytes
 from drucker.bundle.manifest import (
     DOCKERFILE,
     Manifest,
@@ -22,7 +22,14 @@ from drucker.bundle.manifest import (
     recipe,
     write_manifest,
 )
-from drucker.bundle.spec import DEFAULT_BASE_IMAGE, BundleSpec, load_spec, validate_version
+from drucker.bundle.ports import manifest_ports
+from drucker.bundle.spec import (
+    DEFAULT_BASE_IMAGE,
+    SPEC_FILE,
+    BundleSpec,
+    load_spec,
+    validate_version,
+)
 from drucker.bundle.store import BundleStore
 from drucker.bundle.target import DEFAULT_GLIBC, Target
 from drucker.bundle.wheels import lock_file, read_requirements, resolve
@@ -95,31 +102,23 @@ def _created_time() -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if source.is_dir():
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    else:
-        shutil.copyfile(source, target)
-
-
-def _plugin_in_bundle(spec: BundleSpec, project: Path, staged: Path) -> str:
+def _plugin_in_bundle(spec: BundleSpec, files: ProjectFiles, staged: Path) -> str:
     """Copy a plugin file (or a package of the project) and return how the image names it."""
     if spec.plugin.endswith(".py"):
         target = f"app/{spec.plugin}"
-        _copy(project / spec.plugin, staged / target)
+        files.copy("plugin", files.named("plugin", spec.plugin), staged / target)
         return target
-    package = project / spec.plugin.split(".")[0]
+    package = files.project / spec.plugin.split(".")[0]
     if package.is_dir() or package.with_suffix(".py").is_file():
         source = package if package.is_dir() else package.with_suffix(".py")
-        _copy(source, staged / "app" / source.name)
+        files.copy("plugin", source, staged / "app" / source.name)
     return spec.plugin  # an installed module (a first-party plugin or a requirement)
 
 
-def _settings_in_bundle(spec: BundleSpec, project: Path, staged: Path) -> None:
+def _settings_in_bundle(spec: BundleSpec, files: ProjectFiles, staged: Path) -> None:
     target = staged / SETTINGS_PATH
     if spec.settings is not None:
-        _copy(project / spec.settings, target)
+        files.copy("settings", files.named("settings", spec.settings), target)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     defaults = {"app.name": spec.name, "app.port": spec.port}
@@ -134,14 +133,19 @@ def assemble(
     base_image: str | None = None,
     target: Target | None = None,
     refresh: bool = False,
+    max_file_bytes: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BuildResult:
     """Resolve, copy, digest and store the bundle of ``project``; no Docker involved.
 
     ``target`` defaults to what :func:`choose_target` finds without inspecting the image;
-    ``refresh`` resolves the requirements again instead of reusing a cached resolution.
+    ``refresh`` resolves the requirements again instead of reusing a cached resolution;
+    ``max_file_bytes`` bounds each file copied (default
+    :func:`~drucker.bundle.files.default_max_file_bytes`).
     """
-    spec = load_spec(project)
+    limit = default_max_file_bytes() if max_file_bytes is None else max_file_bytes
+    spec = load_spec(project, limit)
+    project_files = ProjectFiles(project, str(project / SPEC_FILE), limit)
     if version is not None:
         validate_version(version)
     base = choose_base_image(spec, base_image)
@@ -154,16 +158,16 @@ def assemble(
         (staged / "requirements.lock").write_text(lock_file(pinned), encoding="utf-8")
 
         progress("copying the plugin, settings, files and model")
-        plugin = _plugin_in_bundle(spec, project, staged)
-        _settings_in_bundle(spec, project, staged)
+        plugin = _plugin_in_bundle(spec, project_files, staged)
+        _settings_in_bundle(spec, project_files, staged)
         for pattern in spec.include:
-            for match in sorted(project.glob(pattern)):
-                _copy(match, staged / "app" / match.relative_to(project))
+            for match in project_files.matches(pattern):
+                project_files.copy("include", match, staged / "app" / match.relative_to(project))
         (staged / "model").mkdir()
         model = None
         if spec.model is not None:
             model = f"model/{Path(spec.model).name}"
-            _copy(project / spec.model, staged / model)
+            project_files.copy("model", project_files.named("model", spec.model), staged / model)
 
         files = file_digests(staged, known={f"wheelhouse/{p.filename}": p.sha256 for p in pinned})
         draft = Manifest(
@@ -190,7 +194,8 @@ def assemble(
         if existing.exists():
             return BuildResult(existing, store.get(manifest.tag)[1], created=False)
         write_manifest(staged, manifest)
-        (staged / DOCKERFILE).write_text(dockerfile.render(manifest), encoding="utf-8")
+        ports = manifest_ports(staged, manifest).exposed()
+        (staged / DOCKERFILE).write_text(dockerfile.render(manifest, ports=ports), encoding="utf-8")
         path, created = store.commit(staged, manifest)
     if not created:
         raise ConfigurationError(f"bundle {manifest.tag} appeared while building")

@@ -8,11 +8,14 @@ model. A model-only change therefore rebuilds only the last layers.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from drucker.bundle.manifest import Manifest
 
 IMAGE_ROOT = "/bundle"
 STATE_DIR = "/var/lib/drucker"
+MODEL_DIR = f"{STATE_DIR}/model"
+EVAL_DIR = f"{STATE_DIR}/eval"
 USER = "drucker"
 UID = 10001
 # Matches the server's default drain time (app.grace_seconds), plus a margin to exit.
@@ -63,27 +66,37 @@ RUN python3 -m venv /opt/venv \\
 """
 
 
-def render(manifest: Manifest, dependencies_image: str | None = None) -> str:
-    """The Dockerfile text for a bundle directory laid out by the builder.
-
-    With ``dependencies_image`` (an image built from :func:`dependency_stage`), the stage is
-    taken from that image instead of being built, and the context needs no wheelhouse.
-    """
-    stage = (
-        f"FROM {dependencies_image} AS dependencies\n"
-        if dependencies_image is not None
-        else dependency_stage(manifest)
-    )
-    env = {
+def image_environment(manifest: Manifest) -> dict[str, str]:
+    """The environment the image sets: drucker's defaults for the image, then the bundle's."""
+    return {
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "PATH": "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "DRUCKER_SERVICE_PORT": str(manifest.port),
         "DRUCKER_APP_HOST": "[::]",
-        "DRUCKER_SERVICE_MODEL_DIR": f"{STATE_DIR}/model",
-        "DRUCKER_SERVICE_EVAL_DIR": f"{STATE_DIR}/eval",
+        "DRUCKER_SERVICE_MODEL_DIR": MODEL_DIR,
+        "DRUCKER_SERVICE_EVAL_DIR": EVAL_DIR,
         **manifest.env,
     }
+
+
+def render(
+    manifest: Manifest, dependencies_image: str | None = None, ports: Iterable[int] = ()
+) -> str:
+    """The Dockerfile text for a bundle directory laid out by the builder.
+
+    With ``dependencies_image`` (an image built from :func:`dependency_stage`), the stage is
+    taken from that image instead of being built, and the context needs no wheelhouse.
+    ``ports`` are every port the server opens (see :mod:`drucker.bundle.ports`), all
+    declared with ``EXPOSE``; the gRPC port always is.
+    """
+    exposed = sorted({manifest.port, *ports})
+    stage = (
+        f"FROM {dependencies_image} AS dependencies\n"
+        if dependencies_image is not None
+        else dependency_stage(manifest)
+    )
+    env = image_environment(manifest)
     env_lines = "ENV " + " \\\n    ".join(
         f"{key}={json.dumps(value)}" for key, value in sorted(env.items())
     )
@@ -113,7 +126,7 @@ COPY app/ {IMAGE_ROOT}/app/
 COPY model/ {IMAGE_ROOT}/model/
 WORKDIR {IMAGE_ROOT}/app
 USER {UID}:{UID}
-EXPOSE {manifest.port}
+EXPOSE {" ".join(str(p) for p in exposed)}
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD {json.dumps(health)}
 ENTRYPOINT {json.dumps(entrypoint(manifest))}

@@ -22,6 +22,7 @@ import attrs
 
 from drucker.bundle import dockerfile
 from drucker.bundle.manifest import Manifest
+from drucker.bundle.ports import manifest_ports
 from drucker.errors import ConfigurationError
 
 Progress = Callable[[str], None]
@@ -191,7 +192,9 @@ def build_image(
                 nocache=no_cache,
             )
         with tempfile.TemporaryFile() as context:
-            _write_image_context(context, bundle, dockerfile.render(manifest, dependencies))
+            ports = manifest_ports(bundle, manifest).exposed()
+            text = dockerfile.render(manifest, dependencies, ports)
+            _write_image_context(context, bundle, text)
             context.seek(0)
             _run_build(
                 client,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import attrs
 import cattrs
 import yaml
 
+from drucker.bundle.files import ProjectFiles, default_max_file_bytes
 from drucker.bundle.target import DEFAULT_PLATFORM, PLATFORMS
 from drucker.errors import ConfigurationError
 
@@ -85,11 +87,15 @@ def _first_error(error: BaseException) -> str:
     return str(error)
 
 
-def load_spec(project: Path) -> BundleSpec:
+def load_spec(project: Path, max_file_bytes: int | None = None) -> BundleSpec:
     """Read and check ``bundle.yaml`` of a project directory.
 
+    Every file it names must resolve inside the project and be a regular file of at most
+    ``max_file_bytes`` (default :func:`~drucker.bundle.files.default_max_file_bytes`); see
+    :mod:`drucker.bundle.files`.
+
     :raises ConfigurationError: naming the key and the file, for unknown keys, wrong types,
-        a bad name, or files that do not exist.
+        a bad name, or files that do not exist, lead outside the project or are too large.
     """
     path = project / SPEC_FILE
     try:
@@ -110,29 +116,38 @@ def load_spec(project: Path) -> BundleSpec:
     except Exception as exc:
         raise ConfigurationError(f"{path}: {_first_error(exc)}") from None
     validate_bundle_name(spec.name, f"{path}: key 'name'")
-    _check_files(spec, project, path)
+    limit = default_max_file_bytes() if max_file_bytes is None else max_file_bytes
+    _check_files(spec, project, path, limit)
     return spec
 
 
-def _check_files(spec: BundleSpec, project: Path, path: Path) -> None:
-    def must_exist(key: str, relative: str) -> None:
-        target = project / relative
-        if Path(relative).is_absolute() or ".." in Path(relative).parts:
-            raise ConfigurationError(f"{path}: key {key!r}: {relative} must be inside the project")
-        if not target.exists():
-            raise ConfigurationError(f"{path}: key {key!r}: {relative} does not exist")
+def _check_files(spec: BundleSpec, project: Path, path: Path, max_file_bytes: int) -> None:
+    files = ProjectFiles(project, str(path), max_file_bytes)
+
+    def check(key: str, relative: str) -> None:
+        for _ in files.files(key, files.named(key, relative)):
+            pass
 
     if spec.plugin.endswith(".py") or "/" in spec.plugin:
-        must_exist("plugin", spec.plugin)
+        check("plugin", spec.plugin)
+    else:
+        package = spec.plugin.split(".")[0]
+        for candidate in (package, f"{package}.py"):
+            if os.path.lexists(project / candidate):
+                check("plugin", candidate)
     if spec.model is not None:
-        must_exist("model", spec.model)
+        check("model", spec.model)
     if spec.settings is not None:
-        must_exist("settings", spec.settings)
+        check("settings", spec.settings)
     if isinstance(spec.requirements, str):
-        must_exist("requirements", spec.requirements)
+        check("requirements", spec.requirements)
     for pattern in spec.include:
-        if not any(project.glob(pattern)):
+        found = files.matches(pattern)
+        if not found:
             raise ConfigurationError(f"{path}: key 'include': {pattern} matches no file")
+        for match in found:
+            for _ in files.files("include", match):
+                pass
     if spec.platform not in PLATFORMS:
         raise ConfigurationError(
             f"{path}: key 'platform': {spec.platform} is not one of {', '.join(sorted(PLATFORMS))}"

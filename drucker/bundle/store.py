@@ -8,6 +8,7 @@ store is always complete. Export writes one ``.tar.gz``; import verifies it agai
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import os
 import shutil
@@ -22,6 +23,7 @@ from drucker.errors import AlreadyExistsError, ConfigurationError, NotFoundError
 
 STORE_ENV = "DRUCKER_BUNDLE_STORE"
 STAGING = ".staging"
+STAGING_LOCK = ".lock"
 CACHE = ".cache"
 # Wheels and most model files are compressed already: more effort buys little but takes long.
 GZIP_LEVEL = 6
@@ -44,6 +46,34 @@ def parse_tag(tag: str) -> tuple[str, str | None]:
     return name, version or None
 
 
+@contextlib.contextmanager
+def _locked(path: Path, mode: int) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, mode)
+        yield
+
+
+def _sweep_orphans(base: Path) -> None:
+    """Remove staging directories that no live process holds locked."""
+    for entry in base.iterdir():
+        if entry.name == STAGING_LOCK:
+            continue
+        if not entry.is_dir() or entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            continue
+        try:
+            descriptor = os.open(entry, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a build in progress
+        finally:
+            os.close(descriptor)
+        shutil.rmtree(entry, ignore_errors=True)
+
+
 class BundleStore:
     """Bundles by name and version."""
 
@@ -52,14 +82,25 @@ class BundleStore:
 
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:
-        """A fresh directory on the store's file system, removed unless committed."""
+        """A fresh directory on the store's file system, removed unless committed.
+
+        The directory is locked (``flock``) while in use; staging directories whose lock no
+        process holds (left by a build that was killed) are removed here first. Creating,
+        locking and sweeping happen under one lock of the staging area, so a directory is
+        never seen unlocked by another build while it is in use.
+        """
         base = self.root / STAGING
         base.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(dir=base))
+        with _locked(base / STAGING_LOCK, fcntl.LOCK_EX):
+            _sweep_orphans(base)
+            path = Path(tempfile.mkdtemp(dir=base))
+            held = os.open(path, os.O_RDONLY)
+            fcntl.flock(held, fcntl.LOCK_EX)
         try:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
+            os.close(held)
 
     @property
     def cache_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 import attrs
 import click
 
+from drucker.bundle.files import MAX_FILE_ENV
 from drucker.bundle.store import STORE_ENV, BundleStore
 from drucker.bundle.target import PLATFORMS
 from drucker.errors import ConfigurationError, DruckerError
@@ -104,6 +106,14 @@ def init(directory: Path, name: str | None) -> None:
     multiple=True,
     help="Another tag for the image, e.g. registry.example.com/team/iris:1.0 (repeatable).",
 )
+@click.option(
+    "--max-file-size",
+    "max_file_size",
+    metavar="SIZE",
+    envvar=MAX_FILE_ENV,
+    show_envvar=True,
+    help="Largest file of the project taken into the bundle, e.g. 500MiB (default 4GiB).",
+)
 @store_option
 def build(
     project: Path,
@@ -114,15 +124,19 @@ def build(
     platform: str | None,
     no_cache: bool,
     tags: tuple[str, ...],
+    max_file_size: str | None,
     store_root: str | None,
 ) -> None:
     """Build the bundle of PROJECT (a directory with bundle.yaml) and its image.
 
     Wheels are resolved for the image's Python and platform, not this host's, and the
     resolution is reused while the requirements, target and index settings stay the same.
+    Every path bundle.yaml names must stay inside PROJECT (symlinks included) and be a
+    regular file (or a directory of them) of at most --max-file-size.
     The last line of standard output is the image tag NAME:VERSION.
     """
     from drucker.bundle.build import assemble, choose_base_image, choose_target
+    from drucker.bundle.files import parse_size
     from drucker.bundle.image import base_image as inspect_base
     from drucker.bundle.image import build_image, docker_client
     from drucker.bundle.spec import load_spec
@@ -132,7 +146,8 @@ def build(
 
     started = time.monotonic()
     store = _store(store_root)
-    spec = _guard(lambda: load_spec(project))
+    limit = _guard(lambda: parse_size(max_file_size or "4GiB"))
+    spec = _guard(lambda: load_spec(project, limit))
     base = choose_base_image(spec, base_image)
     client = None
     if no_image:
@@ -167,6 +182,7 @@ def build(
             base_image=base,
             target=target,
             refresh=no_cache,
+            max_file_bytes=limit,
             progress=report,
         )
     )
@@ -179,11 +195,38 @@ def build(
             )
         )
         report(f"image {result.manifest.tag} ready ({time.monotonic() - started:.1f} s)")
+        for line in _guard(lambda: _left_behind(client, store, result.manifest)):
+            report(line)
     click.echo(result.manifest.tag)
 
 
 def _fail(message: str) -> None:
     raise ConfigurationError(message)
+
+
+def _left_behind(client: Any, store: BundleStore, manifest: Any) -> list[str]:
+    """What a build leaves on the engine, and how to remove it."""
+    from drucker.bundle.cleanup import bundle_references, describe_bytes, unused_images
+    from drucker.bundle.image import image_id
+
+    kept = []
+    for reference in sorted(bundle_references(store, manifest)):
+        if image_id(client, reference) is not None:
+            size = int(client.images.get(reference).attrs.get("Size", 0))
+            kept.append(f"{reference} ({describe_bytes(size)})")
+    lines = [
+        f"left on the engine: {', '.join(kept)}; `drucker bundle delete {manifest.tag}` "
+        "removes them with the bundle"
+    ]
+    unused = unused_images(client, store, [manifest.name])
+    if unused:
+        total = describe_bytes(sum(image.size for image in unused))
+        listed = ", ".join(image.reference for image in unused)
+        lines.append(
+            f"{len(unused)} images of {manifest.name} no stored bundle uses ({listed}; {total}): "
+            f"`drucker bundle prune {manifest.name}` removes them"
+        )
+    return lines
 
 
 @bundle.command()
@@ -227,11 +270,69 @@ def show(tag: str, store_root: str | None) -> None:
 
 @bundle.command()
 @click.argument("tag")
+@click.option("--keep-images", is_flag=True, help="Leave the bundle's Docker images.")
 @store_option
-def delete(tag: str, store_root: str | None) -> None:
-    """Delete NAME:VERSION from the store."""
-    manifest = _guard(lambda: _store(store_root).delete(tag))
+def delete(tag: str, keep_images: bool, store_root: str | None) -> None:
+    """Delete NAME:VERSION from the store, and its Docker images that no other stored bundle
+    uses: NAME:VERSION with its other tags, and its dependency stage NAME:deps-KEY."""
+    from drucker.bundle.image import dependency_tag
+
+    store = _store(store_root)
+    path, found = _guard(lambda: store.get(tag))
+    stage = dependency_tag(path, found) if (path / "requirements.lock").is_file() else ""
+    manifest = _guard(lambda: store.delete(tag))
     click.echo(f"deleted {manifest.tag}")
+    if keep_images:
+        return
+    client, reason = _engine()
+    if client is None:
+        click.echo(f"its images were left: {reason}", err=True)
+        return
+    from drucker.bundle.cleanup import images_of_deleted, remove_images
+
+    for line in remove_images(client, images_of_deleted(client, manifest, stage, store)):
+        click.echo(line)
+
+
+def _engine() -> tuple[Any | None, str]:
+    """A Docker client, or None and why there is none."""
+    from drucker.bundle.image import docker_client
+
+    try:
+        return docker_client(), ""
+    except ConfigurationError as error:
+        return None, str(error)
+
+
+@bundle.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@store_option
+def prune(names: tuple[str, ...], dry_run: bool, store_root: str | None) -> None:
+    """Remove the Docker images of bundles that no stored bundle uses.
+
+    That is, images NAME:VERSION of a bundle no longer in the store (with their other tags),
+    and dependency stages NAME:deps-KEY no stored bundle's requirements make, for the bundle
+    names of the store, or only the NAMEs given. Images of these names built from another
+    store count as unused.
+    """
+    from drucker.bundle.cleanup import describe_bytes, remove_images, unused_images
+    from drucker.bundle.image import docker_client
+    from drucker.bundle.spec import validate_bundle_name
+
+    for name in names:
+        _guard(functools.partial(validate_bundle_name, name))
+    store = _store(store_root)
+    client = _guard(docker_client)
+    unused = _guard(lambda: unused_images(client, store, names or None))
+    if dry_run:
+        for image in unused:
+            click.echo(f"would remove image {image.reference} ({describe_bytes(image.size)})")
+        return
+    for line in remove_images(client, unused):
+        click.echo(line)
+    if not unused:
+        click.echo("no unused images", err=True)
 
 
 @bundle.command(name="export")
@@ -281,8 +382,20 @@ def serve(tag: str, port: int | None, store_root: str | None) -> None:
 @click.argument("tag")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="File (default: stdout).")
 @click.option("--image", help="Image reference (default NAME:VERSION), e.g. with a registry.")
-@click.option("--replicas", default=2, show_default=True, type=click.IntRange(1))
-@click.option("--max-replicas", default=10, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--replicas",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1),
+    help="The autoscaler's minimum number of pods.",
+)
+@click.option(
+    "--max-replicas",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1),
+    help="The autoscaler's maximum number of pods.",
+)
 @click.option(
     "--store-url",
     help="A model store shared by the replicas (s3://bucket/prefix, gs://…): uploads and "
@@ -292,6 +405,19 @@ def serve(tag: str, port: int | None, store_root: str | None) -> None:
     "--store-secret",
     metavar="NAME",
     help="Secret whose keys become the store's credentials (e.g. AWS_ACCESS_KEY_ID).",
+)
+@click.option(
+    "--separate-stores",
+    is_flag=True,
+    help="Write more than one replica without --store-url anyway: each pod keeps its own "
+    "model store, so change models only with a new image.",
+)
+@click.option(
+    "--startup-seconds",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1),
+    help="How long a pod may take to load its model before it is restarted (startupProbe).",
 )
 @click.option("--cpu", default="500m", show_default=True, help="CPU request of a replica.")
 @click.option("--memory", default="512Mi", show_default=True, help="Memory request of a replica.")
@@ -311,6 +437,8 @@ def k8s(
     max_replicas: int,
     store_url: str | None,
     store_secret: str | None,
+    separate_stores: bool,
+    startup_seconds: int,
     cpu: str,
     memory: str,
     cpu_limit: str,
@@ -320,16 +448,27 @@ def k8s(
 ) -> None:
     """Write Kubernetes manifests for a bundle's image.
 
-    Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget. The management
-    token is read from a Secret; make it first, e.g.
+    ServiceAccount, Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget,
+    meeting the restricted Pod Security Standard. More than one replica needs --store-url (a
+    store they share; the bundle needs drucker[s3] or drucker[gcs] for it) or
+    --separate-stores. The management token is read from a Secret; make it first, e.g.
     `kubectl create secret generic NAME-management-token --from-literal=token=$(openssl rand
     -hex 32)`.
     """
-    from drucker.bundle.k8s import manifests, render, token_secret_name
+    from drucker.bundle.k8s import check_store, manifests, render, token_secret_name
+    from drucker.bundle.ports import manifest_ports
 
     if store_secret and not store_url:
         raise click.UsageError("--store-secret needs --store-url")
-    _, manifest = _guard(lambda: _store(store_root).get(tag))
+    path, manifest = _guard(lambda: _store(store_root).get(tag))
+    warnings = _guard(
+        lambda: check_store(
+            manifest, store_url, replicas, max_replicas, separate_stores=separate_stores
+        )
+    )
+    for warning in warnings:
+        click.echo(warning, err=True)
+    ports = _guard(lambda: manifest_ports(path, manifest))
     resources = manifests(
         manifest,
         image=image,
@@ -342,6 +481,8 @@ def k8s(
         cpu_limit=cpu_limit,
         memory_limit=memory_limit,
         token_secret=token_secret,
+        ports=ports,
+        startup_seconds=startup_seconds,
     )
     click.echo(
         f"the pods read the management token from Secret "

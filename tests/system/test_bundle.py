@@ -19,11 +19,11 @@ from click.testing import CliRunner
 from packaging.utils import parse_wheel_filename
 
 from drucker.bundle.build import assemble, choose_target
-from drucker.bundle.k8s import manifests
+from drucker.bundle.k8s import manifests, render
 from drucker.bundle.spec import load_spec
 from drucker.bundle.store import BundleStore
 from drucker.bundle.target import Target
-from drucker.bundle.wheels import index_settings, resolution_key, sha256_file
+from drucker.bundle.wheels import PinnedPackage, index_settings, resolution_key, sha256_file
 from drucker.cli import main
 from drucker.errors import ConfigurationError, NotFoundError
 from tests.conftest import REPO
@@ -161,7 +161,10 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
 
     store, tag = built
     output = tmp_path / "k8s.yaml"
-    sizes = ["--replicas", "3", "--cpu", "250m", "--memory", "300Mi", "--token-secret", "iris-t"]
+    sizes = [
+        *("--replicas", "3", "--cpu", "250m", "--memory", "300Mi", "--token-secret", "iris-t"),
+        "--separate-stores",
+    ]
     result = CliRunner().invoke(
         main, ["bundle", "k8s", tag, "-o", str(output), "--store", str(store.root), *sizes]
     )
@@ -170,12 +173,18 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     assert "&id" not in text and "*id" not in text  # no YAML anchors or aliases
     documents = list(yaml.safe_load_all(text))
     kinds = [d["kind"] for d in documents]
-    assert kinds == ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"]
+    assert kinds == [
+        "ServiceAccount",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    ]
     for document in documents:
         kubernetes_validate.validate(document, latest_version(), strict=True)
-    deployment, service, autoscaler, budget = documents
+    _, deployment, service, autoscaler, budget = documents
     spec = deployment["spec"]
-    assert spec["replicas"] == 3 and autoscaler["spec"]["minReplicas"] == 3
+    assert "replicas" not in spec and autoscaler["spec"]["minReplicas"] == 3
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     container = spec["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["grpc"]["port"] == 5000
@@ -199,7 +208,7 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     assert annotations["prometheus.io/port"] == "8082"
     assert annotations["prometheus.io/path"] == "/metrics"
     without_http = attrs.evolve(store.get(tag)[1], env={"DRUCKER_HTTP_PORT": "0"})
-    plain = manifests(without_http)[0]["spec"]["template"]["spec"]["containers"][0]
+    plain = manifests(without_http)[1]["spec"]["template"]["spec"]["containers"][0]
     assert [p["name"] for p in plain["ports"]] == ["grpc", "metrics"]
     assert plain["readinessProbe"]["grpc"]["port"] == 5000
     assert budget["spec"]["selector"] == spec["selector"]
@@ -211,8 +220,19 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
             *("--store-url", "s3://models/iris", "--store-secret", "iris-s3"),
         ],
     )
-    assert result.exit_code == 0, result.output
-    deployment = next(yaml.safe_load_all(shared.read_text()))
+    # The iris bundle has no drucker[s3]: its pods could not open the store.
+    assert result.exit_code == 2 and "add 'drucker[s3]'" in result.stderr
+    assert not shared.exists()
+    with_s3 = attrs.evolve(
+        store.get(tag)[1],
+        packages=[
+            *store.get(tag)[1].packages,
+            PinnedPackage("s3fs", "1", "s3fs-1-py3-none-any.whl", "0" * 64),
+        ],
+    )
+    resources = manifests(with_s3, store_url="s3://models/iris", store_secret="iris-s3")
+    shared.write_text(render(resources))
+    deployment = list(yaml.safe_load_all(shared.read_text()))[1]
     kubernetes_validate.validate(deployment, latest_version(), strict=True)
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -220,10 +240,10 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     assert env["DRUCKER_STORE_URL"]["value"] == "s3://models/iris"
     assert "value" not in env["DRUCKER_MANAGEMENT_TOKEN"]  # from a Secret, never inlined
     assert container["envFrom"] == [{"secretRef": {"name": "iris-s3"}}]
-    assert pod["volumes"][0]["emptyDir"] == {}
-    assert container["volumeMounts"][0]["mountPath"] == env["DRUCKER_STORE_CACHE_DIR"]["value"]
+    assert pod["volumes"][-1] == {"name": "model-cache", "emptyDir": {}}
+    assert container["volumeMounts"][-1]["mountPath"] == env["DRUCKER_STORE_CACHE_DIR"]["value"]
     assert "AWS_SECRET_ACCESS_KEY" not in shared.read_text()
-    broken = manifests(store.get(tag)[1])[0]
+    broken = manifests(store.get(tag)[1])[1]
     broken["spec"]["replicas"] = "two"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, latest_version(), strict=True)

@@ -106,6 +106,11 @@ def test_the_image_serves_reports_healthy_and_stops_cleanly(
     assert labels["io.drucker.bundle.digest"].startswith(tag.split(":")[1])
     assert "org.opencontainers.image.created" in labels
     assert image.attrs["Config"]["User"] == "10001:10001"
+    # Every port the server opens is declared: gRPC, V2 REST and metrics.
+    assert set(image.attrs["Config"]["ExposedPorts"]) == {"5000/tcp", "8080/tcp", "8082/tcp"}
+    left = re.search(r"^left on the engine: (.*)$", messages, re.M)
+    assert left is not None and tag in left.group(1) and ":deps-" in left.group(1), messages
+    assert f"drucker bundle delete {tag}" in left.group(1)
     base_size = docker.images.get(base_image(docker)).attrs["Size"]
     print(
         f"\nimage {tag}: {image.attrs['Size'] / 1e6:.0f} MB (base {base_size / 1e6:.0f} MB), "
@@ -212,3 +217,56 @@ def test_an_unreachable_base_image_is_one_line_before_any_resolution(
         "$DRUCKER_BASE_IMAGE (.ci/setup.d/10-docker.sh makes drucker-base:bookworm-py311)"
     ]
     assert not (store / ".cache" / "resolutions").exists()
+
+
+def test_the_image_serves_as_a_restricted_pod_runs_it(
+    docker: Any,
+    project: Path,
+    iris_model: Path,
+    tmp_path: Path,
+    store: BundleStore,
+    images: list[str],
+) -> None:
+    """Read-only root, writable paths only as the manifests' volumes, no capabilities, no
+    privilege escalation, a non-root user: it serves, takes an upload and a switch, and the
+    manifests' preStop pause runs in it."""
+    from drucker.bundle.dockerfile import EVAL_DIR, MODEL_DIR, UID
+    from drucker.bundle.k8s import WRITABLE
+    from drucker.client import Client
+
+    assert {path for _, path in WRITABLE} == {MODEL_DIR, EVAL_DIR, "/tmp"}
+    tag, _, _ = build(project, store, docker, images)
+    port = free_port()
+    container = docker.containers.run(
+        tag,
+        detach=True,
+        ports={"5000/tcp": ("127.0.0.1", port)},
+        read_only=True,
+        # As Kubernetes' fsGroup gives the pod's user the emptyDir volumes.
+        tmpfs={path: f"uid={UID},gid={UID}" for _, path in WRITABLE},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        environment={"DRUCKER_MANAGEMENT_TOKEN": "t" * 32},
+    )
+    try:
+        wait_healthy(container)
+        with Client(f"127.0.0.1:{port}", token="t" * 32) as client:
+            assert client.predict(list(IRIS_ROWS[0])).label
+            client.upload_model(iris_model, "second.joblib")
+            client.switch_model("second.joblib")
+            assert client.predict(list(IRIS_ROWS[1])).label
+        result = container.exec_run(_pre_stop(store, tag))
+        assert result.exit_code == 0, result.output
+    finally:
+        logs = container.logs().decode()[-2000:]
+        container.remove(force=True)
+    assert "Read-only file system" not in logs, logs
+
+
+def _pre_stop(store: BundleStore, tag: str) -> list[str]:
+    from drucker.bundle.k8s import manifests
+
+    resources = manifests(store.get(tag)[1], replicas=1, max_replicas=1)
+    container = resources[1]["spec"]["template"]["spec"]["containers"][0]
+    command: list[str] = container["lifecycle"]["preStop"]["exec"]["command"]
+    return command
