@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,22 @@ def stored_bundle(
     )
     monkeypatch.setattr(build_module, "resolve", lambda *a, **k: FakeResolution(packages))
     return assemble(project, store, target=Target("3.11")).manifest.tag
+
+
+PLAIN_KINDS = [
+    "ServiceAccount",
+    "Deployment",
+    "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+]
+
+
+def validated_kinds(documents: list[dict[str, Any]]) -> list[str]:
+    """Validate every manifest against the Kubernetes schemas (strict); their kinds."""
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    from kubernetes_validate.utils import latest_version
+
+    for document in documents:
+        kubernetes_validate.validate(document, latest_version(), strict=True)
+    return [document["kind"] for document in documents]

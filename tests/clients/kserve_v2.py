@@ -1,8 +1,5 @@
 """KServe's own ``InferenceGRPCClient`` against a V2 server, as a separate process.
 
-kserve registers its V2 messages in protobuf's default pool under the same full names as
-tritonclient's, so both cannot be imported in one process; the tests run this script.
-
     python -m tests.clients.kserve_v2 TARGET MODEL ROWS_JSON
 
 Prints one JSON object: health answers and, per content mode (typed, raw), the labels and
@@ -20,6 +17,8 @@ import numpy as np
 from kserve import InferenceGRPCClient, InferInput, InferRequest
 from kserve.protocol.infer_type import RequestedOutput
 
+from tests.clients import outputs
+
 
 def _request(model: str, rows: np.ndarray, raw: bool) -> InferRequest:
     if raw:
@@ -31,12 +30,6 @@ def _request(model: str, rows: np.ndarray, raw: bool) -> InferRequest:
     return InferRequest(model, [tensor], request_id=request_id, request_outputs=outputs)
 
 
-def _outputs(response: Any) -> dict[str, Any]:
-    by_name = {output.name: output.as_numpy() for output in response.outputs}
-    labels = [v.decode() if isinstance(v, bytes) else str(v) for v in by_name["label"].tolist()]
-    return {"id": response.id, "labels": labels, "scores": by_name["score"].tolist()}
-
-
 async def main(target: str, model: str, rows: np.ndarray) -> dict[str, Any]:
     async with InferenceGRPCClient(target, timeout=10) as client:
         answer: dict[str, Any] = {
@@ -46,7 +39,7 @@ async def main(target: str, model: str, rows: np.ndarray) -> dict[str, Any]:
         }
         for mode in ("typed", "raw"):
             response = await client.infer(_request(model, rows, raw=mode == "raw"))
-            answer[mode] = _outputs(response)
+            answer[mode] = outputs(response)
         return answer
 
 

@@ -19,6 +19,8 @@ import numpy as np
 from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
 from kserve.protocol.infer_type import RequestedOutput
 
+from tests.clients import outputs
+
 
 def _request(model: str, rows: np.ndarray, binary: bool) -> InferRequest:
     tensor = InferInput("input", list(rows.shape), "FP32")
@@ -28,12 +30,6 @@ def _request(model: str, rows: np.ndarray, binary: bool) -> InferRequest:
     ]
     request_id = f"kserve-{'binary' if binary else 'json'}"
     return InferRequest(model, [tensor], request_id=request_id, request_outputs=outputs)
-
-
-def _outputs(response: Any) -> dict[str, Any]:
-    by_name = {output.name: output.as_numpy() for output in response.outputs}
-    labels = [v.decode() if isinstance(v, bytes) else str(v) for v in by_name["label"].tolist()]
-    return {"id": response.id, "labels": labels, "scores": by_name["score"].tolist()}
 
 
 async def main(base_url: str, model: str, rows: np.ndarray) -> dict[str, Any]:
@@ -47,7 +43,7 @@ async def main(base_url: str, model: str, rows: np.ndarray) -> dict[str, Any]:
         for mode in ("json", "binary"):
             request = _request(model, rows, mode == "binary")
             response = await client.infer(base_url, request, model_name=model)
-            answer[mode] = _outputs(response)
+            answer[mode] = outputs(response)
         return answer
     finally:
         await client.close()

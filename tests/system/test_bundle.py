@@ -26,6 +26,7 @@ from drucker.bundle.target import Target
 from drucker.bundle.wheels import PinnedPackage, index_settings, resolution_key, sha256_file
 from drucker.cli import main
 from drucker.errors import ConfigurationError, NotFoundError
+from tests.bundle_support import PLAIN_KINDS, validated_kinds
 from tests.conftest import REPO
 
 IRIS = REPO / "examples" / "iris"
@@ -172,16 +173,7 @@ def test_kubernetes_manifests_validate(built: tuple[BundleStore, str], tmp_path:
     text = output.read_text()
     assert "&id" not in text and "*id" not in text  # no YAML anchors or aliases
     documents = list(yaml.safe_load_all(text))
-    kinds = [d["kind"] for d in documents]
-    assert kinds == [
-        "ServiceAccount",
-        "Deployment",
-        "Service",
-        "HorizontalPodAutoscaler",
-        "PodDisruptionBudget",
-    ]
-    for document in documents:
-        kubernetes_validate.validate(document, latest_version(), strict=True)
+    assert validated_kinds(documents) == PLAIN_KINDS
     _, deployment, service, autoscaler, budget = documents
     spec = deployment["spec"]
     assert "replicas" not in spec and autoscaler["spec"]["minReplicas"] == 3

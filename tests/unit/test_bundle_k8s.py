@@ -21,7 +21,7 @@ from drucker.bundle.manifest import Manifest
 from drucker.bundle.store import BundleStore
 from drucker.bundle.wheels import PinnedPackage
 from drucker.cli import main
-from tests.bundle_support import stored_bundle
+from tests.bundle_support import PLAIN_KINDS, stored_bundle, validated_kinds
 
 # Baseline: capabilities that may be added; Restricted narrows this to NET_BIND_SERVICE.
 BASELINE_CAPABILITIES = {
@@ -170,21 +170,9 @@ def test_the_checks_catch_what_the_restricted_profile_forbids() -> None:
 
 @pytest.mark.parametrize("store_url", [None, "s3://models/iris"])
 def test_pods_meet_the_restricted_profile_and_validate(store_url: str | None) -> None:
-    kubernetes_validate = pytest.importorskip("kubernetes_validate")
-    from kubernetes_validate.utils import latest_version
-
     manifest = a_manifest("fsspec", "s3fs")
     resources = manifests(manifest, replicas=3, store_url=store_url, store_secret="iris-s3")
-    kinds = [r["kind"] for r in resources]
-    assert kinds == [
-        "ServiceAccount",
-        "Deployment",
-        "Service",
-        "HorizontalPodAutoscaler",
-        "PodDisruptionBudget",
-    ]
-    for resource in resources:
-        kubernetes_validate.validate(resource, latest_version(), strict=True)
+    assert validated_kinds(resources) == PLAIN_KINDS
     account, deployment, _, autoscaler, _ = resources
     pod = pod_of(resources)
     assert restricted_violations(pod) == []

@@ -5,8 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
 from tests.calls import call
+from tests.clients import assert_matches, run_client
 from tests.conftest import ECHO_PLUGIN, REPO
 from tests.polling import wait_for
 from tests.serving import ServeProcess, ThreadedServer, free_port
@@ -447,22 +446,8 @@ def test_requests_in_flight_finish_when_the_server_stops(tmp_path: Path) -> None
 
 def test_kserve_rest_client_matches_the_drucker_protocol(server: ThreadedServer) -> None:
     """KServe's InferenceRESTClient, JSON and binary tensors, gets the Drucker answers."""
-    command = [sys.executable, "-m", "tests.clients.kserve_v2_rest", server.http_url, "iris"]
-    done = subprocess.run(
-        [*command, json.dumps(ROWS.tolist())],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
-    assert (answer["live"], answer["ready"], answer["model_ready"]) == (True, True, True)
-    expected = drucker_answers(server)
-    for mode in ("json", "binary"):
-        assert answer[mode]["id"] == f"kserve-{mode}"
-        assert answer[mode]["labels"] == [label for label, _ in expected]
-        assert answer[mode]["scores"] == pytest.approx([s for _, s in expected], abs=1e-6)
+    answer = run_client("kserve_v2_rest", server.http_url, "iris", ROWS)
+    assert_matches(answer, ("json", "binary"), drucker_answers(server))
 
 
 def test_workers_share_the_http_port(tmp_path: Path, echo_model: Path) -> None:

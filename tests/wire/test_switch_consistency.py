@@ -50,6 +50,15 @@ def serving(server: ThreadedServer) -> str:
         return str(call(channel, Kind.STRING, Kind.STRING, "x").label)
 
 
+def served_after_a_restart(workdir: Path, model: Path) -> str:
+    """What a new server on the same store serves (the persisted choice)."""
+    restarted, _ = start(workdir, model)
+    try:
+        return serving(restarted)
+    finally:
+        restarted.stop()
+
+
 def test_a_switch_that_cannot_be_persisted_leaves_the_old_model(tmp_path: Path) -> None:
     model = tmp_path / "a.model"
     model.write_text("model-a")
@@ -74,11 +83,7 @@ def test_a_switch_that_cannot_be_persisted_leaves_the_old_model(tmp_path: Path) 
     finally:
         server.stop()
     (store / ".lock").rmdir()
-    restarted, _ = start(tmp_path, model)
-    try:
-        assert serving(restarted) == "model-a"
-    finally:
-        restarted.stop()
+    assert served_after_a_restart(tmp_path, model) == "model-a"
 
 
 def test_an_upload_during_a_switch_of_the_same_name_is_never_half_seen(tmp_path: Path) -> None:
@@ -111,11 +116,7 @@ def test_an_upload_during_a_switch_of_the_same_name_is_never_half_seen(tmp_path:
             assert info.model_sha256 == hashlib.sha256(b"model-x2").hexdigest()
     finally:
         server.stop()
-    restarted, _ = start(tmp_path, model)
-    try:
-        assert serving(restarted) == "model-x2"
-    finally:
-        restarted.stop()
+    assert served_after_a_restart(tmp_path, model) == "model-x2"
 
 
 def test_rollback_and_history_on_the_local_store(tmp_path: Path) -> None:

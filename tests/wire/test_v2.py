@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +14,7 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
 from tests.calls import call
-from tests.conftest import REPO
+from tests.clients import assert_matches, run_client
 from tests.serving import ThreadedServer
 
 triton = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is not installed")
@@ -183,19 +180,5 @@ def test_bytes_tensors_raw_and_int_rows(echo_server: ThreadedServer) -> None:
 @pytest.mark.skipif(importlib.util.find_spec("kserve") is None, reason="kserve is not installed")
 def test_kserve_inference_grpc_client_matches_the_drucker_protocol(server: ThreadedServer) -> None:
     """KServe's own client, typed and raw contents, gets what drucker's protocol returns."""
-    command = [sys.executable, "-m", "tests.clients.kserve_v2", server.target, "iris"]
-    done = subprocess.run(
-        [*command, json.dumps(ROWS.tolist())],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
-    assert (answer["live"], answer["ready"], answer["model_ready"]) == (True, True, True)
-    expected = drucker_answers(server)
-    for mode in ("typed", "raw"):
-        assert answer[mode]["id"] == f"kserve-{mode}"
-        assert answer[mode]["labels"] == [label for label, _ in expected]
-        assert answer[mode]["scores"] == pytest.approx([s for _, s in expected], abs=1e-6)
+    answer = run_client("kserve_v2", server.target, "iris", ROWS)
+    assert_matches(answer, ("typed", "raw"), drucker_answers(server))
