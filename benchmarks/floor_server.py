@@ -54,28 +54,32 @@ def handlers(model: Any) -> tuple[Handler, Handler]:
     return predict, infer
 
 
+def _one_rpc(
+    service: str, method: str, behaviour: Any, request: Any, response: Any
+) -> grpc.GenericRpcHandler:
+    """A generic handler for one unary rpc of ``service``."""
+    return grpc.method_handlers_generic_handler(
+        service,
+        {
+            method: grpc.unary_unary_rpc_method_handler(
+                behaviour,
+                request_deserializer=request.FromString,
+                response_serializer=response.SerializeToString,
+            )
+        },
+    )
+
+
 async def serve(model_path: str, port: int) -> None:
     predict, infer = handlers(joblib.load(model_path))
-    v2_handler = grpc.method_handlers_generic_handler(
-        "inference.GRPCInferenceService",
-        {
-            "ModelInfer": grpc.unary_unary_rpc_method_handler(
-                infer,
-                request_deserializer=v2.ModelInferRequest.FromString,
-                response_serializer=v2.ModelInferResponse.SerializeToString,
-            )
-        },
-    )
-    handler = grpc.method_handlers_generic_handler(
-        "drucker.DruckerWorker",
-        {
-            "Predict_ArrFloat_String": grpc.unary_unary_rpc_method_handler(
-                predict,
-                request_deserializer=drucker_pb2.ArrFloatInput.FromString,
-                response_serializer=drucker_pb2.StringOutput.SerializeToString,
-            )
-        },
-    )
+    v2_handler = _one_rpc(
+        "inference.GRPCInferenceService", "ModelInfer", infer, v2.ModelInferRequest,
+        v2.ModelInferResponse,
+    )  # fmt: skip
+    handler = _one_rpc(
+        "drucker.DruckerWorker", "Predict_ArrFloat_String", predict, drucker_pb2.ArrFloatInput,
+        drucker_pb2.StringOutput,
+    )  # fmt: skip
     # Big messages allowed, as drucker allows them (``python -m benchmarks.big_tensor``).
     limits = [
         ("grpc.max_receive_message_length", 1 << 28),
