@@ -60,6 +60,7 @@ from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.servicer import InferenceServicer
 from drucker.server.grpc_server import PREDICTION_RPCS
 from drucker.server.lifecycle import build_runtime
+from drucker.server.memory import MemoryPolicy
 from drucker.settings import load_settings
 
 METHOD = "/drucker.DruckerWorker/Predict_ArrFloat_String"
@@ -107,7 +108,8 @@ def _drucker_handler(
     dispatcher = Dispatcher(runtime, traced=False)  # as the server builds it without tracing
     handler = worker_rpc_handler(dispatcher, 1 << 20, settings.max_message_bytes)
     recorders = Metrics().rpc_recorders(PREDICTION_RPCS) if settings.metrics_port else None
-    guarded = Guard(recorder_for=recorders).wrap(METHOD, handler.service(_Details()))
+    guard = Guard(recorder_for=recorders, trimmer=MemoryPolicy())  # as the server's
+    guarded = guard.wrap(METHOD, handler.service(_Details()))
     return guarded.unary_unary, guarded.request_deserializer
 
 
