@@ -3,6 +3,7 @@ CPU time per call of the guarded handler, against the floor's handler on the sam
 
     python -m benchmarks.handler_overhead          # Predict_ArrFloat_String, one row
     python -m benchmarks.handler_overhead --v2     # V2 ModelInfer, a [64, 20] FP32 tensor
+    python -m benchmarks.handler_overhead --calls  # Python calls per rpc (plain, batch plugin)
 
 Both handlers get the same decoded request (``Predict_ArrFloat_String``, 20 floats) and a
 stand-in for the rpc context; the drucker side is built as the server builds it (runtime with
@@ -16,6 +17,12 @@ a server, to the null device.
 
 grpc's own work per rpc (HTTP/2, the C core, the loop's callbacks) is not in these figures: it
 is the same for both servers and comes on top (``python -m benchmarks`` measures whole rpcs).
+
+With ``--calls`` the drucker side is measured by the Python function calls one rpc makes in
+drucker's own code (and the enum, contextlib and attrs code it calls), counted with
+``sys.setprofile`` on the event loop with ``app.predict_threads: 0``: a count that does not
+move with the machine's load, for comparing the handler chain of two checkouts on a busy
+machine (the model's and grpc's calls are not counted).
 
 With ``--v2`` both sides get a V2 ``ModelInfer`` of 64 rows of 20 floats in typed contents (as
 tritonclient sends it), decoded from its bytes and answered into bytes on every call: the
@@ -33,11 +40,13 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import joblib
 import numpy as np
 
+import drucker
 from benchmarks.floor_server import handlers as floor_handlers
 from benchmarks.model import sample_rows, train
 from drucker._wire import drucker_pb2
@@ -51,6 +60,7 @@ from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.servicer import InferenceServicer
 from drucker.server.grpc_server import PREDICTION_RPCS
 from drucker.server.lifecycle import build_runtime
+from drucker.server.memory import MemoryPolicy
 from drucker.settings import load_settings
 
 METHOD = "/drucker.DruckerWorker/Predict_ArrFloat_String"
@@ -82,7 +92,9 @@ class _Details:
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
 
-def _drucker_handler(model: Path, workdir: Path, environ: dict[str, str]) -> tuple[Handler, Any]:
+def _drucker_handler(
+    model: Path, workdir: Path, environ: dict[str, str], plugin: str = PLUGIN
+) -> tuple[Handler, Any]:
     settings = load_settings(
         None,
         environ={
@@ -91,12 +103,13 @@ def _drucker_handler(model: Path, workdir: Path, environ: dict[str, str]) -> tup
             **environ,
         },
     )
-    runtime = build_runtime(PLUGIN, settings)
+    runtime = build_runtime(plugin, settings)
     runtime.activate(runtime.load_model(model))
     dispatcher = Dispatcher(runtime, traced=False)  # as the server builds it without tracing
     handler = worker_rpc_handler(dispatcher, 1 << 20, settings.max_message_bytes)
     recorders = Metrics().rpc_recorders(PREDICTION_RPCS) if settings.metrics_port else None
-    guarded = Guard(recorder_for=recorders).wrap(METHOD, handler.service(_Details()))
+    guard = Guard(recorder_for=recorders, trimmer=MemoryPolicy())  # as the server's
+    guarded = guard.wrap(METHOD, handler.service(_Details()))
     return guarded.unary_unary, guarded.request_deserializer
 
 
@@ -126,6 +139,42 @@ async def _measure(model: Path, workdir: Path) -> None:
         handler, decode = _drucker_handler(model, workdir / str(len(label)), environ)
         drucker = await _best_us(handler, decode, body)
         print(f"{'drucker, ' + label:32s} {drucker:7.1f} us per call (+{drucker - floor:.1f} us)")
+
+
+COUNTED = (str(Path(drucker.__file__).parent), "contextlib", "enum.py", "<attrs generated")
+
+
+async def _calls_per_rpc(handler: Handler, decode: Callable[[bytes], Any], body: bytes) -> int:
+    """The Python calls (and coroutine resumptions) of one rpc in the counted code."""
+    context = _Context()
+    for _ in range(50):  # past the placement's first window and any first-call work
+        await handler(decode(body), context)
+    count = 0
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal count
+        if event == "call" and any(part in frame.f_code.co_filename for part in COUNTED):
+            count += 1
+
+    calls = 100
+    sys.setprofile(profile)
+    try:
+        for _ in range(calls):
+            await handler(decode(body), context)
+    finally:
+        sys.setprofile(None)
+    return round(count / calls)
+
+
+async def _measure_calls(model: Path, workdir: Path) -> None:
+    body = drucker_pb2.ArrFloatInput(input=np.linspace(-1, 1, 20).tolist()).SerializeToString()
+    for plugin, name in ((PLUGIN, "plain"), ("drucker_sklearn", "batch")):
+        for label, environ in VARIANTS.items():
+            environ = {**environ, "DRUCKER_APP_PREDICT_THREADS": "0"}
+            where = workdir / f"{name}-{len(label)}"
+            handler, decode = _drucker_handler(model, where, environ, plugin)
+            calls = await _calls_per_rpc(handler, decode, body)
+            print(f"{f'drucker {name}, {label}':40s} {calls:4d} Python calls per rpc")
 
 
 V2_ROWS = 64
@@ -186,7 +235,9 @@ async def _measure_v2(model: Path, workdir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--v2", action="store_true", help="V2 [64, 20] requests instead")
+    parser.add_argument("--calls", action="store_true", help="Python calls per rpc instead")
     args = parser.parse_args()
+    measure = _measure_calls if args.calls else _measure_v2 if args.v2 else _measure
     with tempfile.TemporaryDirectory(prefix="drucker-bench-") as temp:
         workdir = Path(temp)
         model = train(workdir / "model.joblib")
@@ -194,7 +245,7 @@ def main() -> None:
         null = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
         sys.stderr = null
         try:
-            asyncio.run((_measure_v2 if args.v2 else _measure)(model, workdir))
+            asyncio.run(measure(model, workdir))
         finally:
             sys.stderr = sys.__stderr__
             null.close()

@@ -57,6 +57,8 @@ LaneKey = tuple[Kind, Kind, Hashable]
 class _Lane:
     """The queue of one (input kind, output kind, group) key."""
 
+    key: LaneKey
+
     pending: list[_Pending] = attrs.field(factory=list)
     draining: bool = False
     last_size: int = 0  # size of the previous batch: above 1 means requests are concurrent
@@ -88,7 +90,7 @@ class Batcher:
         self._retry_from = 1 if retry_single else 2
         self._max_size = max_size
         self._max_wait = max_wait_seconds
-        self._lanes: dict[LaneKey, _Lane] = {}
+        self._lanes: dict[tuple[str, str, Hashable], _Lane] = {}
         self._placement = placement or Placement.fixed(on_loop=inline)
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix="drucker-batch")
@@ -107,18 +109,19 @@ class Batcher:
     ) -> Any:
         """Queue one prediction and wait for its answer (raises its error); only requests of
         the same kinds and ``group`` share a batch."""
-        key = (input_kind, output_kind, group)
-        lane = self._lanes.get(key)
+        # Looked up by the kinds' values: an enum member's hash is a Python call, a str's is not.
+        lookup = (input_kind._value_, output_kind._value_, group)
+        lane = self._lanes.get(lookup)
         if lane is None:
             if len(self._lanes) >= MAX_LANES:
                 self._lanes = {k: v for k, v in self._lanes.items() if v.draining or v.pending}
-            lane = self._lanes[key] = _Lane()
+            lane = self._lanes[lookup] = _Lane((input_kind, output_kind, group))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         lane.pending.append(_Pending(value, option, future))
         if not lane.draining:
             lane.draining = True
-            self._start_drain(loop, lane, key)
+            self._start_drain(loop, lane, lane.key)
         return await future
 
     def _start_drain(self, loop: asyncio.AbstractEventLoop, lane: _Lane, key: LaneKey) -> None:

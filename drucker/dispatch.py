@@ -1,7 +1,7 @@
 """How predictions run: on the event loop, in the predict threads, or through the batcher.
 
 The :class:`Dispatcher` is built once at start-up from the settings and what the plugin offers.
-Protocol adapters hand it one input (:meth:`Dispatcher.predict`), the rows of one request
+Protocol adapters hand it one input (:attr:`Dispatcher.predict`), the rows of one request
 (:meth:`Dispatcher.predict_rows`) or its numeric tensor (:meth:`Dispatcher.predict_tensor`)
 and never see an executor or a batcher. Whether a call runs
 on the loop or in a thread is decided per serving model from its measured call times
