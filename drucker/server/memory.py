@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import gc
 import threading
 from collections.abc import Callable, Iterator
@@ -39,8 +38,12 @@ TRIM_DELAY_SECONDS = 0.2
 
 
 def _malloc_trim() -> Callable[[int], Any] | None:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-    return getattr(libc, "malloc_trim", None)
+    """glibc's malloc_trim, looked up in the running process (no ldconfig subprocess)."""
+    try:
+        process = ctypes.CDLL(None)
+    except OSError:
+        return None
+    return getattr(process, "malloc_trim", None)
 
 
 class MemoryPolicy:
