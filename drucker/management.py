@@ -89,6 +89,7 @@ class ModelManager:
         self._failure: _FollowFailure | None = None
         self.follow_failures = 0  # loads of the store's active model that failed, in total
         self._forced_over: ActiveRecord | None = None  # the record --force-model served over
+        self._unstored_start: tuple[Path, str, str] | None = None  # a --model file, local store
         self._identity = f"{socket.gethostname()}:{settings.port} (pid {os.getpid()})"
 
     def begin_model_upload(self, name: str) -> PendingUpload:
@@ -151,14 +152,18 @@ class ModelManager:
             active = attrs.evolve(active, sha256=sha256_of(path))
         self._activate(active)
         log.info(f"loaded model {name} ({reason})", model_path=str(path), sha256=active.sha256)
-        if explicit is not None and active.sha256 and self.shared_store:
-            self._keep_in_store(path, name, active.sha256)
+        if explicit is not None and active.sha256:
+            if self.shared_store:
+                self._keep_in_store(path, name, active.sha256)
+            else:  # stored when a switch leaves it, so a rollback can return to it
+                self._unstored_start = (path, name, active.sha256)
         return active
 
     def _keep_in_store(self, path: Path, name: str, sha256: str) -> None:
-        """Put a ``--model`` file in the shared model store when it does not hold it, so the
-        history and a rollback can return to it after the first switch, from any replica (a
-        local store keeps listing it as the start-up model, outside the store).
+        """Put a ``--model`` file in the model store when it does not hold it, so the history
+        and a rollback can return to it after the first switch (from any replica, on a shared
+        store; a local store takes it when the first switch leaves it and, until then, lists it
+        as the start-up model, outside the store).
 
         A stored file of that name with other bytes is left alone (a rollback to the start-up
         model then names the digest it lacks); a store that cannot be written is logged.
@@ -221,7 +226,9 @@ class ModelManager:
         with self.models.checkout(record.name, record.sha256) as (stored, path):
             return self._load_stored(stored, path)
 
-    def switch(self, name: str, sha256: str | None = None, by: str = "") -> ActiveModel:
+    def switch(
+        self, name: str, sha256: str | None = None, by: str = "", *, rollback: bool = False
+    ) -> ActiveModel:
         """Load a stored model, smoke-test it, persist the choice, then make it serve.
 
         With ``sha256``, exactly those bytes (stored under ``name``) are switched to. Any
@@ -230,33 +237,39 @@ class ModelManager:
         with self._switching:
             serving = self.runtime.active
             before = (serving.name, serving.sha256) if serving else (None, None)
+            if self._unstored_start is not None and name != self._unstored_start[1]:
+                self._keep_in_store(*self._unstored_start)
+                self._unstored_start = None
             try:
                 with self.models.checkout(name, sha256) as (stored, path):
                     candidate = self._load_stored(stored, path)
                 replaced = self.models.set_active(stored)
             except DruckerError as error:
-                self._record(name, sha256 or "", before, by, f"failed: {error}")
+                self._record(name, sha256 or "", before, by, f"failed: {error}", rollback)
                 self._metrics.model_switched(ok=False)
                 raise
             self._activate(candidate)
             self._metrics.model_switched(ok=True)
         # "from" is the record this switch replaced: what all replicas served, or were about to.
         after = (replaced.name, replaced.sha256) if replaced else before
-        self._record(name, stored.sha256, after, by, "ok")
+        self._record(name, stored.sha256, after, by, "ok", rollback)
         self.runtime.log.info(
             f"switched to model {name}", previous=after[0], sha256=candidate.sha256
         )
         return candidate
 
     def rollback(self, by: str = "") -> ActiveModel:
-        """Switch back to the model that served before the last successful switch.
+        """Step back through the history: to the model that served before the current one.
+
+        A second rollback goes further back (the history is a stack of switches that
+        rollbacks pop), never forward again to the model the first rollback left.
 
         :raises NotFoundError: when the history names no earlier model.
         """
         last = previous_model(self.models.history(), self.models.active_record())
         if last is None or last.from_name is None:
             raise NotFoundError("the switch history has no earlier model to return to")
-        return self.switch(last.from_name, last.from_sha256, by=by or "rollback")
+        return self.switch(last.from_name, last.from_sha256, by=by or "rollback", rollback=True)
 
     def history(self) -> list[SwitchEvent]:
         """The store's switch history, oldest first."""
@@ -269,6 +282,7 @@ class ModelManager:
         before: tuple[str | None, str | None],
         by: str,
         result: str,
+        rollback: bool = False,
     ) -> None:
         """Add a switch to the history; a failure to do so is logged, never raised."""
         event = SwitchEvent(
@@ -279,6 +293,7 @@ class ModelManager:
             from_sha256=before[1],
             by=f"{by} via {self._identity}" if by else self._identity,
             result=result,
+            rollback=rollback,
         )
         try:
             with storage_failures("cannot record the switch history"):

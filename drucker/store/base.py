@@ -52,6 +52,7 @@ class SwitchEvent:
     from_sha256: str | None
     by: str
     result: str  # "ok", or "failed: <reason>"
+    rollback: bool = False  # a step back through the history, not a switch forward
 
 
 class PendingUpload(Protocol):

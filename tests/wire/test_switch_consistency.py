@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import drucker
 from drucker import PredictResult
 from drucker.kinds import Kind
@@ -129,12 +131,18 @@ def test_rollback_and_history_on_the_local_store(tmp_path: Path) -> None:
                 upload_model(channel, name, name.encode(), TOKEN)
                 assert switch_model(channel, name, TOKEN).status == 1
             assert switch_model(channel, "missing.model", TOKEN).status == 0
-            from drucker.client import Client
+            from drucker.client import Client, ManagementError
 
             with Client(server.target, token=TOKEN) as client:
                 assert "b.model is serving" in client.rollback_model()
                 history = client.model_history()
-        assert serving(server) == "b.model"
+                assert serving(server) == "b.model"
+                # a second rollback steps further back, not forward to c.model again
+                assert "a.model is serving" in client.rollback_model()
+                assert serving(server) == "model-a"
+                with pytest.raises(ManagementError, match="no earlier model"):
+                    client.rollback_model()
+                assert serving(server) == "model-a"
         assert [(h.from_name, h.to_name, h.ok) for h in history] == [
             ("a.model", "b.model", True),
             ("b.model", "c.model", True),
