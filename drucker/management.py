@@ -11,13 +11,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from drucker.errors import (
+    DeadlinePassedError,
     DruckerError,
     InUseError,
     InvalidInputError,
@@ -227,29 +228,51 @@ class ModelManager:
             return self._load_stored(stored, path)
 
     def switch(
-        self, name: str, sha256: str | None = None, by: str = "", *, rollback: bool = False
+        self,
+        name: str,
+        sha256: str | None = None,
+        by: str = "",
+        *,
+        rollback: bool = False,
+        wanted: Callable[[], bool] | None = None,
     ) -> ActiveModel:
         """Load a stored model, smoke-test it, persist the choice, then make it serve.
 
         With ``sha256``, exactly those bytes (stored under ``name``) are switched to. Any
-        failure leaves the current model serving and raises a :class:`DruckerError`.
+        failure leaves the current model serving and raises a :class:`DruckerError`. When
+        ``wanted()`` (the caller still waits: its deadline has not passed) is false before the
+        switch is committed, it is abandoned, recorded as failed and never applied later.
         """
         with self._switching:
-            serving = self.runtime.active
-            before = (serving.name, serving.sha256) if serving else (None, None)
-            if self._unstored_start is not None and name != self._unstored_start[1]:
-                self._keep_in_store(*self._unstored_start)
-                self._unstored_start = None
-            try:
-                with self.models.checkout(name, sha256) as (stored, path):
-                    candidate = self._load_stored(stored, path)
-                replaced = self.models.set_active(stored)
-            except DruckerError as error:
-                self._record(name, sha256 or "", before, by, f"failed: {error}", rollback)
-                self._metrics.model_switched(ok=False)
-                raise
-            self._activate(candidate)
-            self._metrics.model_switched(ok=True)
+            return self._switch(name, sha256, by, rollback, wanted)
+
+    def _switch(
+        self,
+        name: str,
+        sha256: str | None,
+        by: str,
+        rollback: bool,
+        wanted: Callable[[], bool] | None,
+    ) -> ActiveModel:
+        serving = self.runtime.active
+        before = (serving.name, serving.sha256) if serving else (None, None)
+        if self._unstored_start is not None and name != self._unstored_start[1]:
+            self._keep_in_store(*self._unstored_start)
+            self._unstored_start = None
+        try:
+            with self.models.checkout(name, sha256) as (stored, path):
+                candidate = self._load_stored(stored, path)
+            if wanted is not None and not wanted():
+                raise DeadlinePassedError(
+                    f"abandoned: the caller's deadline passed or it cancelled while {name} loaded"
+                )
+            replaced = self.models.set_active(stored)
+        except DruckerError as error:
+            self._record(name, sha256 or "", before, by, f"failed: {error}", rollback)
+            self._metrics.model_switched(ok=False)
+            raise
+        self._activate(candidate)
+        self._metrics.model_switched(ok=True)
         # "from" is the record this switch replaced: what all replicas served, or were about to.
         after = (replaced.name, replaced.sha256) if replaced else before
         self._record(name, stored.sha256, after, by, "ok", rollback)
@@ -258,7 +281,7 @@ class ModelManager:
         )
         return candidate
 
-    def rollback(self, by: str = "") -> ActiveModel:
+    def rollback(self, by: str = "", *, wanted: Callable[[], bool] | None = None) -> ActiveModel:
         """Step back through the history: to the model that served before the current one.
 
         A second rollback goes further back (the history is a stack of switches that
@@ -269,7 +292,9 @@ class ModelManager:
         last = previous_model(self.models.history(), self.models.active_record())
         if last is None or last.from_name is None:
             raise NotFoundError("the switch history has no earlier model to return to")
-        return self.switch(last.from_name, last.from_sha256, by=by or "rollback", rollback=True)
+        return self.switch(
+            last.from_name, last.from_sha256, by=by or "rollback", rollback=True, wanted=wanted
+        )
 
     def history(self) -> list[SwitchEvent]:
         """The store's switch history, oldest first."""
