@@ -428,9 +428,27 @@ def serve(tag: str, port: int | None, store_root: str | None) -> None:
     metavar="NAME",
     help="Secret whose key 'token' is the management token (default: NAME-management-token).",
 )
+@click.option(
+    "--flavor",
+    type=click.Choice(["plain", "kserve"]),
+    default="plain",
+    show_default=True,
+    help="plain: Deployment, Service, autoscaler; kserve: a ServingRuntime and an "
+    "InferenceService (see the README's 'Run on KServe').",
+)
+@click.option(
+    "--storage-uri",
+    metavar="URI",
+    help="kserve: the model the InferenceService downloads into /mnt/models (s3://, gs://, "
+    "pvc://, https://…; default: the bundled model).",
+)
+@click.option("--cluster-scoped", is_flag=True, help="kserve: a ClusterServingRuntime instead.")
 @store_option
 def k8s(
     tag: str,
+    flavor: str,
+    storage_uri: str | None,
+    cluster_scoped: bool,
     output: str | None,
     image: str | None,
     replicas: int,
@@ -455,12 +473,32 @@ def k8s(
     `kubectl create secret generic NAME-management-token --from-literal=token=$(openssl rand
     -hex 32)`.
     """
-    from drucker.bundle.k8s import check_store, manifests, render, token_secret_name
+    from drucker.bundle.k8s import check_store, manifests, token_secret_name
     from drucker.bundle.ports import manifest_ports
 
     if store_secret and not store_url:
         raise click.UsageError("--store-secret needs --store-url")
+    if flavor != "kserve" and (storage_uri or cluster_scoped):
+        raise click.UsageError("--storage-uri and --cluster-scoped go with --flavor kserve")
     path, manifest = _guard(lambda: _store(store_root).get(tag))
+    if flavor == "kserve":
+        from drucker.bundle.kserve import kserve_manifests
+
+        resources = _guard(
+            lambda: kserve_manifests(
+                manifest,
+                image=image,
+                storage_uri=storage_uri,
+                cluster_scoped=cluster_scoped,
+                cpu=cpu,
+                memory=memory,
+                cpu_limit=cpu_limit,
+                memory_limit=memory_limit,
+                token_secret=token_secret,
+            )
+        )
+        _write_manifests(resources, output, token_secret or token_secret_name(manifest))
+        return
     warnings = _guard(
         lambda: check_store(
             manifest, store_url, replicas, max_replicas, separate_stores=separate_stores
@@ -484,11 +522,13 @@ def k8s(
         ports=ports,
         startup_seconds=startup_seconds,
     )
-    click.echo(
-        f"the pods read the management token from Secret "
-        f"{token_secret or token_secret_name(manifest)} (key 'token')",
-        err=True,
-    )
+    _write_manifests(resources, output, token_secret or token_secret_name(manifest))
+
+
+def _write_manifests(resources: list[dict[str, Any]], output: str | None, secret: str) -> None:
+    from drucker.bundle.k8s import render
+
+    click.echo(f"the pods read the management token from Secret {secret} (key 'token')", err=True)
     text = render(resources)
     if output:
         Path(output).write_text(text, encoding="utf-8")
