@@ -20,6 +20,7 @@ TEST_DEPS = [
     "tritonclient[grpc,http]>=2.50",
     "kubernetes-validate>=1.30",
     "kserve>=0.15",  # KServe's own InferenceGRPCClient, run by tests/clients/kserve_v2.py
+    "kserve-storage>=0.15",  # KServe's storage initializer's download code (test_kserve_runtime)
     "moto[server]>=5.1",  # an S3 API server on loopback for the shared model store
     "playwright>=1.45",  # drives Debian's chromium in the dashboard's browser tests
     "schemathesis>=4.0",  # property-based runs against the dashboard's and V2 REST's OpenAPI
