@@ -50,16 +50,17 @@ class Receiving:
     def abort(self) -> None:
         """Drop the temporary file; the store is left as it was.
 
-        The file is removed also when closing fails (a full disk fails the final flush).
+        The file is removed before it is closed (while its writer still holds it), and also
+        when closing fails (a full disk fails the final flush).
         """
         handle, self._handle = self._handle, None
         try:
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
+        finally:
             if handle is not None:
                 with contextlib.suppress(OSError):
                     handle.close()
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                self._path.unlink()
 
     def __enter__(self) -> Self:
         return self

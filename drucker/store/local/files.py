@@ -1,4 +1,5 @@
-"""The local backend's named files: a directory with a crash-safe JSON index and an *active* entry.
+"""The local backend's named files: a directory with a crash-safe JSON index and an *active*
+entry.
 
 Writes go to a temporary file in the same directory, are checksummed while they stream,
 fsynced and renamed into place, so a file is either complete or absent. The index
@@ -16,7 +17,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
 
@@ -25,26 +26,11 @@ from drucker.store.atomic import fsync_directory, sha256_of, write_json_atomical
 from drucker.store.base import NamedFiles, StoredFile, UploadRequest
 from drucker.store.names import validate_name
 from drucker.store.receiving import Receiving
+from drucker.store.scratch import open_locked, remove_unlocked
 
 INDEX_NAME = ".index.json"
 LOCK_NAME = ".lock"
 TEMP_PREFIX = ".upload-"
-
-
-def _open_locked_temp(directory: Path) -> tuple[Path, IO[bytes]]:
-    """A new temporary upload file, exclusively locked for as long as it is open.
-
-    The lock, not a process id, tells a live upload from one whose writer died (process ids
-    repeat: a container's entrypoint is PID 1 on every start). A cleaner may remove the file
-    between its creation and its locking; then it is created again.
-    """
-    while True:
-        path = directory / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
-        handle = path.open("xb")
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        if os.fstat(handle.fileno()).st_nlink > 0:
-            return path, handle
-        handle.close()
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -63,7 +49,7 @@ class LocalUpload(Receiving):
 
     def __init__(self, store: LocalFiles, request: UploadRequest) -> None:
         self._store = store
-        super().__init__(request, *_open_locked_temp(store.directory))
+        super().__init__(request, *open_locked(store.directory, TEMP_PREFIX))
 
     def commit(self, expected_sha256: str | None = None) -> StoredFile:
         """Verify, fsync and rename the file into place, then record it in the index."""
@@ -131,18 +117,7 @@ class LocalFiles(NamedFiles):
 
     def _remove_orphaned_uploads(self) -> None:
         """Remove temporary files no writer holds: uploads and index copies of dead writers."""
-        for path in self.directory.glob(f"{TEMP_PREFIX}*"):
-            try:
-                handle = path.open("rb")
-            except FileNotFoundError:
-                continue
-            with handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # a live upload holds it
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+        remove_unlocked(self.directory.glob(f"{TEMP_PREFIX}*"))
         # The index is only written under the index lock, so its copies seen under it are dead.
         with self.locked_index():
             for path in self.directory.glob(f".{INDEX_NAME}.*.tmp"):

@@ -14,7 +14,7 @@ from drucker.store.base import NamedFiles, StoredFile, UploadRequest
 from drucker.store.cache import ObjectCache
 from drucker.store.names import validate_name
 from drucker.store.remote.records import Backend, remote_errors
-from drucker.store.remote.spool import SPOOL_DIRECTORY, RemoteUpload
+from drucker.store.remote.spool import SPOOL_DIRECTORY, RemoteUpload, sweep_spool
 
 
 class RemoteFiles(NamedFiles):
@@ -27,6 +27,7 @@ class RemoteFiles(NamedFiles):
         self.cache = cache
         self.location = backend.path(kind)
         self._index = backend.path(kind, "index.json")
+        sweep_spool(cache.directory / SPOOL_DIRECTORY)  # uploads of processes that died
 
     def object_path(self, sha256: str) -> str:
         return self.backend.path(self.kind, "objects", sha256)

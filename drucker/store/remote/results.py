@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -11,6 +11,7 @@ from typing import IO, Any
 from drucker.store.base import Results
 from drucker.store.names import validate_name
 from drucker.store.remote.records import Backend, remote_errors
+from drucker.store.scratch import open_locked
 
 SUMMARY_SUFFIX = ".summary.json"
 DETAILS_KEY = "details_file"
@@ -32,18 +33,20 @@ class RemoteResults(Results):
 
     @contextlib.contextmanager
     def _staged(self, name: str, details: str) -> Iterator[IO[str]]:
-        """The records are spooled to local disk, then put into the store whole."""
+        """The records are spooled to local disk (locked while they are, so that a sweep
+        removes them only after a crash), then put into the store whole."""
         self._summary(name)
         self.spool.mkdir(parents=True, exist_ok=True)
-        local = self.spool / details
-        try:
-            with local.open("x", encoding="utf-8") as out:
+        local, handle = open_locked(self.spool, "result-")
+        with io.TextIOWrapper(handle, encoding="utf-8") as out:
+            try:
                 yield out
-            with remote_errors(f"cannot store the evaluation result {name}"):
-                self.backend.fs.put_file(str(local), self.backend.path("results", details))
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                local.unlink()
+                out.flush()
+                with remote_errors(f"cannot store the evaluation result {name}"):
+                    self.backend.fs.put_file(str(local), self.backend.path("results", details))
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    local.unlink()
 
     def _publish(self, name: str, details: str, summary: dict[str, Any]) -> None:
         """The summary is replaced by compare-and-set; the records it named are removed."""
@@ -61,20 +64,18 @@ class RemoteResults(Results):
         the caller reads a local file; unlinked at once, it vanishes when they are read."""
         summary_path = self._summary(name)
         self.spool.mkdir(parents=True, exist_ok=True)
-        local = self.spool / f"read-{os.urandom(6).hex()}.jsonl"
-        with remote_errors(f"cannot read the evaluation result {name}"):
-            data = self.backend.read(summary_path)[0]
-            if data is None:
-                raise self._missing(name)
+        local, lock = open_locked(self.spool, "read-")
+        with lock:  # held until the download is open and unlinked
             try:
-                details = self.backend.path("results", data.pop(DETAILS_KEY))
-                self.backend.fs.get_file(details, str(local))
-            except FileNotFoundError:
+                with remote_errors(f"cannot read the evaluation result {name}"):
+                    data = self.backend.read(summary_path)[0]
+                    if data is None:
+                        raise self._missing(name)
+                    try:
+                        details = self.backend.path("results", data.pop(DETAILS_KEY))
+                        self.backend.fs.get_file(details, str(local))
+                    except FileNotFoundError:
+                        return None
+                return data, local.open("rb")
+            finally:
                 local.unlink(missing_ok=True)
-                return None
-            except BaseException:
-                local.unlink(missing_ok=True)
-                raise
-        handle = local.open("rb")
-        local.unlink()
-        return data, handle
