@@ -30,19 +30,15 @@ from drucker.kinds import Kind
 from drucker.observability import NO_METRICS, Metrics
 from drucker.runtime import ActiveModel, Runtime
 from drucker.store.atomic import sha256_of
-from drucker.store.backends import open_stores
+from drucker.store.backends import fetch_model, open_stores
 from drucker.store.base import (
     ActiveRecord,
     PendingUpload,
-    Results,
+    StoredFile,
     SwitchEvent,
     storage_failures,
 )
-from drucker.store.files import StoredFile
 from drucker.store.history import previous_model
-from drucker.store.results import ResultStore
-
-RESULTS_DIRECTORY = ".results"  # a name no upload can take (names start with a letter or digit)
 
 
 def _smoke_kind(value: Any) -> Kind:
@@ -83,8 +79,7 @@ class ModelManager:
         self.models = stores.models
         self.data = stores.data
         self.shared_store = stores.shared
-        local_results = ResultStore(settings.eval_store_dir / RESULTS_DIRECTORY)
-        self.results: Results = stores.results or local_results
+        self.results = stores.results
         self._switching = threading.Lock()
         self._smoke = json.loads(settings.smoke_input) if settings.smoke_input else None
         self._failure: _FollowFailure | None = None
@@ -194,12 +189,8 @@ class ModelManager:
         self, explicit: str | None, explicit_sha256: str | None
     ) -> tuple[Path, str, str]:
         if explicit is not None and "://" in explicit:
-            from drucker.store.cache import ObjectCache  # an optional extra
-            from drucker.store.remote import fetch_url, redact
-
-            cache = ObjectCache(self.runtime.settings.cache_dir)
-            path, _sha256 = fetch_url(explicit, cache, explicit_sha256)
-            return path, Path(explicit).name, f"downloaded from {redact(explicit)}"
+            path, source = fetch_model(self.runtime.settings, explicit, explicit_sha256)
+            return path, Path(explicit).name, f"downloaded from {source}"
         if explicit is not None:
             path = Path(explicit)
             if explicit_sha256 and path.is_file() and sha256_of(path) != explicit_sha256.lower():

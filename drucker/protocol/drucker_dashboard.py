@@ -23,8 +23,7 @@ from drucker.management import ModelManager
 from drucker.protocol.peers import readable_peer
 from drucker.protocol.status import abort_with
 from drucker.runtime import ActiveModel
-from drucker.store.base import PendingUpload
-from drucker.store.files import StoredFile
+from drucker.store.base import PendingUpload, StoredFile
 
 SHA256_METADATA = "x-drucker-sha256"
 SUCCESS, FAILURE = 1, 0
