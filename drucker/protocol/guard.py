@@ -63,6 +63,21 @@ class Trimmer(Protocol):
         """An rpc ended."""
 
 
+class RpcRecorder(Protocol):
+    """Counts the rpcs of one method. The guard is its consumer and declares it here; the
+    server's recorders (:mod:`drucker.observability.rpc_stats`) fit it."""
+
+    def started(self) -> float:
+        """Count an rpc as started; return its start time for :meth:`finished`."""
+
+    def finished(self, started: float, code: str) -> None:
+        """Count the rpc as finished with status ``code`` (a ``grpc.StatusCode`` name)."""
+
+
+# (full method name, (request streaming, response streaming)) -> the method's recorder
+RecorderFor = Callable[[str, tuple[bool, bool]], RpcRecorder]
+
+
 def _tolerant(
     deserialize: Callable[[bytes], Any] | None, trimmer: Trimmer | None
 ) -> Callable[[bytes], Any] | None:
@@ -223,20 +238,6 @@ def guard_handler(
         request_deserializer=_tolerant(handler.request_deserializer, trimmer),
         response_serializer=handler.response_serializer,
     )
-
-
-class RpcRecorder(Protocol):
-    """Counts the rpcs of one method (see :mod:`drucker.observability.rpc_stats`)."""
-
-    def started(self) -> float:
-        """Count an rpc as started; return its start time for :meth:`finished`."""
-
-    def finished(self, started: float, code: str) -> None:
-        """Count the rpc as finished with status ``code`` (a ``grpc.StatusCode`` name)."""
-
-
-# (full method name, (request streaming, response streaming)) -> the method's recorder
-RecorderFor = Callable[[str, tuple[bool, bool]], RpcRecorder]
 
 
 @attrs.frozen
