@@ -12,6 +12,7 @@ module is imported (module level, class bodies included) or only when a function
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class Edge:
     lazy: bool
 
 
+@functools.cache
 def module_names(root: Path = REPO) -> dict[str, Path]:
     """Every module of the ``drucker`` package under ``root``, by dotted name."""
     names = {}
@@ -40,6 +42,15 @@ def module_names(root: Path = REPO) -> dict[str, Path]:
             parts.pop()
         names[".".join(parts)] = path
     return names
+
+
+@functools.cache
+def _trees(root: Path) -> dict[str, ast.Module]:
+    """Each module's syntax tree, parsed once."""
+    return {
+        module: ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for module, path in module_names(root).items()
+    }
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -85,18 +96,23 @@ def _targets(
             yield f"{base}.{alias.name}"
 
 
-def edges(root: Path = REPO, *, typing: bool = False) -> list[Edge]:
+def edges(root: Path = REPO, *, typing: bool = False) -> tuple[Edge, ...]:
     """Every import of every module of drucker under ``root`` (with ``typing``, those under
     ``if TYPE_CHECKING:`` too)."""
+    return _edges(root, typing)
+
+
+@functools.cache
+def _edges(root: Path, typing: bool) -> tuple[Edge, ...]:
     modules = module_names(root)
     found = []
-    for module, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for module, tree in _trees(root).items():
+        path = modules[module]
         for statement, lazy in _imports(tree, lazy=False, typing=typing):
             for target in _targets(statement, module, path.name == "__init__.py", modules):
                 if target != module:
                     found.append(Edge(module, target, statement.lineno, lazy))
-    return found
+    return tuple(found)
 
 
 def loaded_by(start: str, root: Path = REPO) -> set[str]:

@@ -8,6 +8,8 @@ still tangled).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
 from tests import import_graph
@@ -18,7 +20,7 @@ from tests import import_graph
 ELSEWHERE = ("drucker.dashboard",)
 
 
-def _internal_graph(edges: list[import_graph.Edge]) -> dict[str, set[str]]:
+def _internal_graph(edges: Iterable[import_graph.Edge]) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for edge in edges:
         if edge.target == "drucker" or edge.target.startswith("drucker."):
