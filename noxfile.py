@@ -1,5 +1,6 @@
 """Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s proto`,
-`nox -s fuzz` (the fuzz suite at length; `nox -s fuzz -- 200000` for more cases)."""
+`nox -s fuzz` (the fuzz suite at length; `nox -s fuzz -- 200000` for more cases),
+`nox -s unasync` (regenerate the blocking client from the asyncio one)."""
 
 from __future__ import annotations
 
@@ -59,10 +60,11 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Check style with ruff (lint and formatting)."""
+    """Check style with ruff (lint and formatting) and that the blocking client is current."""
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "tools/unasync.py", "--check")
 
 
 @nox.session(python=PYTHON)
@@ -79,3 +81,9 @@ def proto(session: nox.Session) -> None:
     """Regenerate the protobuf and gRPC stubs from proto/."""
     session.install(GRPCIO_TOOLS)
     session.run("python", "tools/gen_proto.py")
+
+
+@nox.session(python=PYTHON)
+def unasync(session: nox.Session) -> None:
+    """Regenerate drucker/client/_sync.py from drucker/client/aio.py (tools/unasync.py)."""
+    session.run("python", "tools/unasync.py")
