@@ -16,14 +16,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
 from drucker._version import __version__
-from drucker.dashboard import operations, security
+from drucker.dashboard import queries, security
 from drucker.dashboard.api import build_api
 from drucker.dashboard.config import DashboardSettings, ensure_secret_key
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.db import Database
+from drucker.dashboard.errors import Refused
 from drucker.dashboard.pages import render, router
 from drucker.dashboard.status import StatusBoard
-from drucker.dashboard.web import STATIC, TEMPLATES, Denied, State, fetch_services
+from drucker.dashboard.web import STATIC, TEMPLATES, State
 
 SESSION_COOKIE = "drucker_dashboard"
 SECURITY_HEADERS = {
@@ -54,7 +55,7 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.migrate()
-        dashboard.board.watch(map(Endpoint.of, fetch_services(dashboard)))  # warm the cache
+        dashboard.board.watch(map(Endpoint.of, queries.services(db)))  # warm the cache
         try:
             yield
         finally:
@@ -92,18 +93,7 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
             response.headers.update(SECURITY_HEADERS)
         return response
 
-    @app.exception_handler(Denied)
-    async def denied(request: Request, error: Denied) -> Response:
-        if error.status == 401:
-            target = urllib.parse.quote(request.url.path)
-            if request.method == "GET":
-                return RedirectResponse(f"/login?next={target}", status_code=303)
-            return JSONResponse({"detail": error.message}, 401)
-        return error_page(request, error.status, error.message)
-
-    @app.exception_handler(operations.OperationError)
-    async def refused(request: Request, error: operations.OperationError) -> Response:
-        return error_page(request, error.status, error.message)
+    app.add_exception_handler(Refused, refused)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -113,6 +103,17 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.mount("/api", api)
     return app
+
+
+async def refused(request: Request, error: Exception) -> Response:
+    """A refusal: to sign in (a page asked for) or the error page."""
+    assert isinstance(error, Refused)
+    if error.status == 401:
+        target = urllib.parse.quote(request.url.path)
+        if request.method == "GET":
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        return JSONResponse({"detail": error.message}, 401)
+    return error_page(request, error.status, error.message)
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:

@@ -211,10 +211,40 @@ def test_manifests_are_kept_shown_and_checked(setup: Setup) -> None:
 
 
 def signed_in_as_viewer(browser: httpx.Client) -> None:
+    signed_in(browser, "viewer")
+
+
+def signed_in(browser: httpx.Client, role: str) -> str:
+    """Sign ``browser`` in as the user named after ``role``; returns the session's CSRF token."""
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
     assert csrf is not None
-    form = {"name": "viewer", "password": "viewer-password", "csrf_token": csrf[1]}
+    form = {"name": role, "password": f"{role}-password", "csrf_token": csrf[1]}
     assert browser.post("/login", data=form).status_code == 303
+    csrf = re.search(r'data-csrf="([^"]+)"', browser.get("/").text)
+    assert csrf is not None
+    return csrf[1]
+
+
+@pytest.mark.parametrize("address", ["no-port:abc", "http://127.0.0.1:5000", "two words:1"])
+def test_the_form_refuses_an_address_the_api_refuses_with_the_same_message(
+    setup: Setup, address: str
+) -> None:
+    refused = setup.call("admin", "POST", "/services", json={"address": address})
+    assert refused.status_code == 422, refused.text
+    (problem,) = refused.json()["detail"]
+    assert problem["loc"] == ["body", "address"]
+    with httpx.Client(base_url=setup.dashboard.url) as browser:
+        csrf = signed_in(browser, "admin")
+        form = {"address": address, "csrf_token": csrf}
+        answer = browser.post("/services", data=form)
+        assert answer.status_code == 303
+        location = httpx.URL(answer.headers["location"])
+        assert location.path == "/"
+        assert location.params["err"] == problem["msg"]
+        page = browser.get(answer.headers["location"]).text
+        assert "HOST:PORT" in page
+    services = setup.call("admin", "GET", "/services").json()
+    assert address not in {s["address"] for s in services}
 
 
 def test_sessions_cookies_headers_and_the_sign_in_limit(setup: Setup) -> None:

@@ -9,17 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from drucker.dashboard import accounts, security
-from drucker.dashboard.pages.common import (
-    CSRF_FIELD,
-    Checked,
-    render,
-)
-from drucker.dashboard.web import (
-    Denied,
-    Viewer,
-    in_thread,
-    state,
-)
+from drucker.dashboard.errors import Refused
+from drucker.dashboard.pages.common import CSRF_FIELD, FORGED, Checked, render
+from drucker.dashboard.web import Viewer, in_thread, state
 
 router = APIRouter()
 
@@ -38,7 +30,7 @@ async def login(
     csrf_token_: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
     if not security.same_token(request.session.get("csrf"), csrf_token_):
-        raise Denied("the form is out of date or forged (CSRF token missing or wrong)")
+        raise Refused(FORGED, 403)
     app_state = state(request)
     client = request.client.host if request.client else "?"
     wait = app_state.limiter.retry_after(name, client)
