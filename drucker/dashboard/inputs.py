@@ -14,9 +14,13 @@ from pydantic_core import PydanticCustomError
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.models import Role
 
-# HOST:PORT, or [IPv6]:PORT.
-ADDRESS_PATTERN = r"^[^\s/:]+:[0-9]{1,5}$|^\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$"
+# The patterns are written to mean the same to the JSON schema's readers (ECMA 262), to
+# pydantic and to Python's re: ASCII classes only, no \s or \S (whose Unicode sets differ).
+# HOST:PORT (HOST in RFC 3986 reg-name characters), or [IPv6]:PORT.
+ADDRESS_PATTERN = r"^[A-Za-z0-9._~%!$&'()*+,;=-]+:[0-9]{1,5}$|^\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$"
 ADDRESS_RULE = "the address is HOST:PORT or [IPv6]:PORT, e.g. 127.0.0.1:5000"
+METRICS_URL_PATTERN = r"^(https?://[!-~]+)?$"
+METRICS_URL_RULE = "the metrics URL starts with http:// or https:// (printable ASCII)"
 USER_NAME_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
 USER_NAME_RULE = "a user name is 1-64 letters, digits or . _ - @"
 # Names services accept for stored files: letters, digits, . _ + -, not starting with a dot.
@@ -43,6 +47,11 @@ Address = Annotated[
     ),
     _matching(ADDRESS_PATTERN, "address", ADDRESS_RULE),
 ]
+MetricsUrl = Annotated[
+    str,
+    Field(max_length=1024, json_schema_extra={"pattern": METRICS_URL_PATTERN}),
+    _matching(METRICS_URL_PATTERN, "metrics_url", METRICS_URL_RULE),
+]
 UserName = Annotated[
     str,
     Field(json_schema_extra={"pattern": USER_NAME_PATTERN}),
@@ -56,7 +65,7 @@ class ServiceIn(BaseModel):
     address: Address
     token: str = Field("", max_length=4096, pattern=r"^[!-~]*$", description="printable ASCII")
     tls_ca: str = Field("", max_length=65536, description="PEM of the CA; empty: plaintext")
-    metrics_url: str = Field("", max_length=1024, pattern=r"^(https?://\S+)?$")
+    metrics_url: MetricsUrl = ""
 
 
 class SwitchIn(BaseModel):
@@ -85,7 +94,7 @@ Input = TypeVar("Input", bound=BaseModel)
 
 
 # The kinds of error whose message names its field.
-OWN_KINDS = frozenset({"address", "user_name"})
+OWN_KINDS = frozenset({"address", "metrics_url", "user_name"})
 
 
 def problem(error: ValidationError) -> str:
