@@ -214,15 +214,38 @@ def signed_in_as_viewer(browser: httpx.Client) -> None:
     signed_in(browser, "viewer")
 
 
+def sign_in(
+    browser: httpx.Client, role: str, login_page: str = "", **fields: str
+) -> httpx.Response:
+    """Post the sign-in form (of ``login_page``, else a fresh one) as the user named ``role``."""
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page or browser.get("/login").text)
+    assert csrf is not None
+    form = {"name": role, "password": f"{role}-password", "csrf_token": csrf[1], **fields}
+    return browser.post("/login", data=form)
+
+
 def signed_in(browser: httpx.Client, role: str) -> str:
     """Sign ``browser`` in as the user named after ``role``; returns the session's CSRF token."""
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
-    assert csrf is not None
-    form = {"name": role, "password": f"{role}-password", "csrf_token": csrf[1]}
-    assert browser.post("/login", data=form).status_code == 303
+    assert sign_in(browser, role).status_code == 303
     csrf = re.search(r'data-csrf="([^"]+)"', browser.get("/").text)
     assert csrf is not None
     return csrf[1]
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/%2F%2Fevil.example", "/\\evil.example", "https://evil.example"]
+)
+def test_sign_in_sends_only_to_paths_of_this_site(setup: Setup, target: str) -> None:
+    """Issue 26.5: no open redirect after sign-in, in the form or in the redirect."""
+    with httpx.Client(base_url=setup.dashboard.url) as browser:
+        page = browser.get("/login", params={"next": target}).text
+        assert "evil" not in page
+        signed_in = sign_in(browser, "viewer", page, next=target)
+        assert signed_in.status_code == 303
+        assert signed_in.headers["location"] == "/"
+    with httpx.Client(base_url=setup.dashboard.url) as browser:
+        kept = sign_in(browser, "viewer", next="/evaluations?x=%2F%2Fy")
+        assert kept.headers["location"] == "/evaluations?x=%2F%2Fy"
 
 
 @pytest.mark.parametrize("address", ["no-port:abc", "http://127.0.0.1:5000", "two words:1"])

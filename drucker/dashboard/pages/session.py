@@ -18,7 +18,7 @@ router = APIRouter()
 
 @router.get("/login")
 async def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "login.html", next=next if next.startswith("/") else "/")
+    return render(request, "login.html", next=security.same_site_path(next))
 
 
 @router.post("/login", response_model=None)
@@ -33,6 +33,7 @@ async def login(
         raise Refused(FORGED, 403)
     app_state = state(request)
     client = request.client.host if request.client else "?"
+    next = security.same_site_path(next)
     wait = app_state.limiter.retry_after(name, client)
     if wait > 0:
         response = render(
@@ -50,7 +51,7 @@ async def login(
     app_state.limiter.succeeded(name, client)
     request.session.clear()
     request.session.update(uid=known.id, pw=password_mark, csrf=security.new_csrf_token())
-    return RedirectResponse(next if next.startswith("/") else "/", status_code=303)
+    return RedirectResponse(next, status_code=303)
 
 
 @router.post("/logout")
