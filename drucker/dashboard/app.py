@@ -8,7 +8,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -38,6 +38,41 @@ SECURITY_HEADERS = {
 }
 
 
+probes = APIRouter(include_in_schema=False)
+
+
+@probes.get("/healthz")
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Migrate the database and start watching the services; close both at the end."""
+    dashboard: State = app.state.dashboard
+    dashboard.db.migrate()
+    dashboard.board.watch(map(Endpoint.of, queries.services(dashboard.db)))  # warm the cache
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(dashboard.board.close)
+        dashboard.db.close()
+
+
+async def security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """The security headers on every answer (not the API docs, which load their own
+    scripts), and the time the answer took."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    elapsed = (time.perf_counter() - started) * 1000
+    response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
+    if not request.url.path.startswith("/api/docs"):
+        response.headers.update(SECURITY_HEADERS)
+    return response
+
+
 def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
     """The ASGI application; migrations run at start-up (``https``: Secure cookies)."""
     settings = ensure_secret_key(settings)
@@ -51,16 +86,6 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
         limiter=security.LoginLimiter(settings.login_attempts, settings.login_window),
         templates=templates,
     )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db.migrate()
-        dashboard.board.watch(map(Endpoint.of, queries.services(db)))  # warm the cache
-        try:
-            yield
-        finally:
-            await asyncio.to_thread(dashboard.board.close)
-            db.close()
 
     app = FastAPI(
         title="drucker dashboard",
@@ -81,24 +106,9 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
         https_only=https,
     )
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = (time.perf_counter() - started) * 1000
-        response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
-        if not request.url.path.startswith("/api/docs"):
-            response.headers.update(SECURITY_HEADERS)
-        return response
-
+    app.middleware("http")(security_headers)
     app.add_exception_handler(Refused, refused)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
+    app.include_router(probes)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.mount("/api", api)
