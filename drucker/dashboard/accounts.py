@@ -7,7 +7,7 @@ import functools
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drucker.dashboard import security
+import drucker.dashboard.security as security
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.models import ApiToken, Role, User, now
 

@@ -15,8 +15,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
+import drucker.dashboard.queries as queries
+import drucker.dashboard.security as security
 from drucker._version import __version__
-from drucker.dashboard import queries, security
 from drucker.dashboard.api import build_api
 from drucker.dashboard.config import DashboardSettings, ensure_secret_key
 from drucker.dashboard.connect import Endpoint

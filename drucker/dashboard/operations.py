@@ -15,8 +15,11 @@ from pathlib import Path
 import attrs
 from sqlalchemy import select
 
+import drucker.dashboard.audit as audit
+import drucker.dashboard.evaluations as evaluations
+import drucker.dashboard.inputs as inputs
+import drucker.dashboard.queries as queries
 from drucker.client import ClientError
-from drucker.dashboard import audit, evaluations, inputs, queries
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.db import Database
 from drucker.dashboard.errors import Refused

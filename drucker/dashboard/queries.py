@@ -10,7 +10,8 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from drucker.dashboard import accounts, audit
+import drucker.dashboard.accounts as accounts
+import drucker.dashboard.audit as audit
 from drucker.dashboard.db import Database
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.models import (

@@ -19,7 +19,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from drucker.dashboard import inputs, operations, queries
+import drucker.dashboard.inputs as inputs
+import drucker.dashboard.operations as operations
+import drucker.dashboard.queries as queries
 from drucker.dashboard.web import Viewer, in_thread, state
 
 READ_CHUNK = 1024 * 1024

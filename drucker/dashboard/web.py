@@ -11,7 +11,7 @@ import attrs
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from drucker.dashboard import security
+import drucker.dashboard.security as security
 from drucker.dashboard.config import DashboardSettings
 from drucker.dashboard.db import Database
 from drucker.dashboard.errors import Refused

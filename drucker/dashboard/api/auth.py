@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from drucker.dashboard import accounts
+import drucker.dashboard.accounts as accounts
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.web import Viewer, state
 

@@ -7,7 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from drucker.dashboard import accounts, audit, operations, queries, uploads
+import drucker.dashboard.accounts as accounts
+import drucker.dashboard.audit as audit
+import drucker.dashboard.operations as operations
+import drucker.dashboard.queries as queries
+import drucker.dashboard.uploads as uploads
 from drucker.dashboard.api.auth import User
 from drucker.dashboard.api.schemas import (
     BINARY_BODY,

@@ -9,8 +9,10 @@ import attrs
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+import drucker.dashboard.operations as operations
+import drucker.dashboard.queries as queries
+import drucker.dashboard.uploads as uploads
 from drucker.client import ClientError
-from drucker.dashboard import operations, queries, uploads
 from drucker.dashboard.api.auth import User
 from drucker.dashboard.api.schemas import (
     BINARY_BODY,

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from drucker.dashboard import accounts, audit, queries
+import drucker.dashboard.accounts as accounts
+import drucker.dashboard.audit as audit
+import drucker.dashboard.queries as queries
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.inputs import UserIn, validated
 from drucker.dashboard.pages.common import Checked, SignedIn, back, form_fields, render

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from drucker.dashboard import queries, security
+import drucker.dashboard.queries as queries
+import drucker.dashboard.security as security
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.models import LEVELS
 from drucker.dashboard.web import Viewer, format_time, state

@@ -10,7 +10,10 @@ from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.responses import Response
 
-from drucker.dashboard import charts, evaluations, operations, queries
+import drucker.dashboard.charts as charts
+import drucker.dashboard.evaluations as evaluations
+import drucker.dashboard.operations as operations
+import drucker.dashboard.queries as queries
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.pages.common import Checked, Id, SignedIn, back, render
 from drucker.dashboard.web import in_thread, require, state

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from drucker.dashboard import queries, uploads
+import drucker.dashboard.queries as queries
+import drucker.dashboard.uploads as uploads
 from drucker.dashboard.pages.common import Checked, SignedIn, render
 from drucker.dashboard.web import require, state
 

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from starlette.responses import Response
 
+import drucker.dashboard.operations as operations
+import drucker.dashboard.queries as queries
 from drucker.client import ClientError
-from drucker.dashboard import operations, queries
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.inputs import LevelSwitchIn, ServiceIn, SwitchIn, validated

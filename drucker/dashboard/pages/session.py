@@ -8,7 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
-from drucker.dashboard import accounts, security
+import drucker.dashboard.accounts as accounts
+import drucker.dashboard.security as security
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.pages.common import CSRF_FIELD, FORGED, Checked, render
 from drucker.dashboard.web import Viewer, in_thread, state
