@@ -138,6 +138,16 @@ class ThreadedServer:
         self.stop()
 
 
+def echo_server_in(workdir: Path, settings: Mapping[str, Any]) -> ThreadedServer:
+    """A server (not yet started) of the echo test plugin in ``workdir``, on a model file
+    ``echo.model`` there that holds "echo-a"."""
+    from tests.conftest import ECHO_PLUGIN
+
+    model = workdir / "echo.model"
+    model.write_text("echo-a\n")
+    return ThreadedServer(ECHO_PLUGIN, str(model), settings, workdir=workdir)
+
+
 class ServeProcess:
     """`drucker serve` in a child process, with its standard error captured to a file."""
 
