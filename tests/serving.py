@@ -12,7 +12,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from drucker_jsonlog import JsonLinesLog
 
 from drucker.server.lifecycle import build_runtime, serve
 from drucker.settings import load_settings
+from tests.plugins.slow_loader import SlowLoader
 
 
 def free_port() -> int:
@@ -146,6 +148,22 @@ def echo_server_in(workdir: Path, settings: Mapping[str, Any]) -> ThreadedServer
     model = workdir / "echo.model"
     model.write_text("echo-a\n")
     return ThreadedServer(ECHO_PLUGIN, str(model), settings, workdir=workdir)
+
+
+@contextmanager
+def loading(model: Path) -> Iterator[tuple[ThreadedServer, SlowLoader, grpc.Channel]]:
+    """A started server whose `SlowLoader` holds back loading ``model``, and a channel that is
+    connected to it; on leaving, the load is released and the server stopped."""
+    plugin = SlowLoader()
+    server = ThreadedServer(plugin, str(model), port=free_port())
+    server.start(wait=False)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.requested_port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=10)
+            yield server, plugin, channel
+    finally:
+        plugin.release.set()
+        server.stop()
 
 
 class ServeProcess:
