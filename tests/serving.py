@@ -166,6 +166,13 @@ def loading(model: Path) -> Iterator[tuple[ThreadedServer, SlowLoader, grpc.Chan
         server.stop()
 
 
+def echo_serve_args(model: Path, port: int, *more: str) -> list[str]:
+    """`drucker serve` arguments for the echo test plugin on ``model`` at ``port``."""
+    from tests.conftest import ECHO_PLUGIN
+
+    return ["--plugin", ECHO_PLUGIN, "--model", str(model), "--port", str(port), *more]
+
+
 class ServeProcess:
     """`drucker serve` in a child process, with its standard error captured to a file."""
 
