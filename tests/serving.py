@@ -166,6 +166,11 @@ def loading(model: Path) -> Iterator[tuple[ThreadedServer, SlowLoader, grpc.Chan
         server.stop()
 
 
+def sklearn_http_server(model: Path, workdir: Path, settings: Mapping[str, Any]) -> ThreadedServer:
+    """A server (not yet started) of the scikit-learn plugin on ``model``, V2 REST on."""
+    return ThreadedServer("drucker_sklearn", str(model), settings, workdir=workdir, http=True)
+
+
 def echo_serve_args(model: Path, port: int, *more: str) -> list[str]:
     """`drucker serve` arguments for the echo test plugin on ``model`` at ``port``."""
     from tests.conftest import ECHO_PLUGIN
