@@ -155,13 +155,9 @@ def send(
 ) -> tuple[grpc.StatusCode, str]:
     """Call the rpc with raw bytes; its status code and details."""
     name = f"/{method.containing_service.full_name}/{method.name}"
-    shape = (method.client_streaming, method.server_streaming)
-    factory = {
-        (False, False): channel.unary_unary,
-        (False, True): channel.unary_stream,
-        (True, False): channel.stream_unary,
-        (True, True): channel.stream_stream,
-    }[shape]
+    streamed = (method.client_streaming, method.server_streaming)
+    sending, answering = ("stream" if streaming else "unary" for streaming in streamed)
+    factory = getattr(channel, f"{sending}_{answering}")  # e.g. channel.unary_stream
     request: Any = iter(sent) if method.client_streaming else sent[0]
     timeout = 0.5 if method.name == "Watch" else 10  # Watch streams until cancelled
     try:
