@@ -7,6 +7,7 @@ Upload and switch answer with ``status = 1`` (success) or ``status = 0`` and a m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import threading
 import time
@@ -21,9 +22,9 @@ from drucker.errors import DruckerError, InvalidInputError, storage_error
 from drucker.evaluation import EvaluationMetrics
 from drucker.management import ModelManager
 from drucker.protocol.peers import readable_peer
-from drucker.protocol.status import abort_with
+from drucker.protocol.status import abort_with, answer_or_abort
 from drucker.runtime import ActiveModel
-from drucker.store.base import PendingUpload, StoredFile
+from drucker.store.base import PendingUpload, StoredFile, SwitchEvent
 
 SHA256_METADATA = "x-drucker-sha256"
 SUCCESS, FAILURE = 1, 0
@@ -61,6 +62,31 @@ def detail_message(record: dict[str, Any]) -> Any:
         score=score if isinstance(score, list) else [score],
         is_correct=record["is_correct"],
     )
+
+
+def switch_message(event: SwitchEvent) -> Any:
+    """The wire form of one switch of the model history."""
+    return drucker_pb2.ModelSwitch(
+        at=event.at,
+        to_name=event.to_name,
+        to_sha256=event.to_sha256,
+        from_name=event.from_name or "",
+        from_sha256=event.from_sha256 or "",
+        by=event.by,
+        result=event.result,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Upload:
+    """What kind of file an upload rpc receives, and how it answers."""
+
+    begin: Callable[[str], PendingUpload]
+    name_of: Callable[[Any], str]  # the file's name in a request message
+    reply: Callable[..., Any]  # the response message type
+    what: str  # for the log: "model", "evaluation data"
+    action: str  # for the answer: "Uploading model file"
+    with_sha256: bool = False  # whether the log and the answer give the file's SHA-256
 
 
 class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type: ignore[misc]
@@ -121,23 +147,30 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
             if upload is not None:
                 upload.abort()
 
-    async def UploadModel(self, requests: AsyncIterator[Any], context: Any) -> Any:
+    async def _upload_reply(
+        self,
+        requests: AsyncIterator[Any],
+        context: grpc.aio.ServicerContext,
+        upload: _Upload,
+    ) -> Any:
+        """Receive an upload and answer it, ``status = 1`` or ``status = 0`` and a message."""
         log = self._runtime.log
         try:
-            stored = await self._receive(
-                requests, self._manager.begin_model_upload, lambda r: r.path, context
-            )
+            stored = await self._receive(requests, upload.begin, upload.name_of, context)
         except DruckerError as error:
-            log.error(f"model upload failed: {error}")
-            return drucker_pb2.ModelResponse(
-                status=FAILURE, message=f"Error: Uploading model file. {error}"
-            )
-        log.info(f"model {stored.name} uploaded", size=stored.size, sha256=stored.sha256)
-        return drucker_pb2.ModelResponse(
-            status=SUCCESS,
-            message=f"Success: Uploading model file. {stored.name}: {stored.size} bytes, "
-            f"sha256 {stored.sha256}",
-        )
+            log.error(f"{upload.what} upload failed: {error}")
+            return upload.reply(status=FAILURE, message=f"Error: {upload.action}. {error}")
+        checksum = {"sha256": stored.sha256} if upload.with_sha256 else {}
+        log.info(f"{upload.what} {stored.name} uploaded", size=stored.size, **checksum)
+        message = f"Success: {upload.action}. {stored.name}: {stored.size} bytes"
+        if upload.with_sha256:
+            message += f", sha256 {stored.sha256}"
+        return upload.reply(status=SUCCESS, message=message)
+
+    async def UploadModel(self, requests: AsyncIterator[Any], context: Any) -> Any:
+        begin, reply = self._manager.begin_model_upload, drucker_pb2.ModelResponse
+        model = _Upload(begin, lambda r: r.path, reply, "model", "Uploading model file", True)
+        return await self._upload_reply(requests, context, model)
 
     async def SwitchModel(self, request: Any, context: Any) -> Any:
         caller = _Caller(context)
@@ -174,41 +207,15 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         return await self._switch_reply(rollback, "the previous model", caller)
 
     async def ModelHistory(self, request: Any, context: Any) -> Any:
-        try:
-            events = await self._in_thread(self._manager.history)
-        except DruckerError as error:
-            await abort_with(context, error)
-        return drucker_pb2.ModelHistoryResponse(
-            switches=[
-                drucker_pb2.ModelSwitch(
-                    at=event.at,
-                    to_name=event.to_name,
-                    to_sha256=event.to_sha256,
-                    from_name=event.from_name or "",
-                    from_sha256=event.from_sha256 or "",
-                    by=event.by,
-                    result=event.result,
-                )
-                for event in events
-            ]
-        )
+        events = await answer_or_abort(context, self._in_thread(self._manager.history))
+        return drucker_pb2.ModelHistoryResponse(switches=[switch_message(e) for e in events])
 
     async def UploadEvaluationData(self, requests: AsyncIterator[Any], context: Any) -> Any:
-        log = self._runtime.log
-        try:
-            stored = await self._receive(
-                requests, self._manager.begin_data_upload, lambda r: r.data_path, context
-            )
-        except DruckerError as error:
-            log.error(f"evaluation data upload failed: {error}")
-            return drucker_pb2.UploadEvaluationDataResponse(
-                status=FAILURE, message=f"Error: Uploading evaluation data. {error}"
-            )
-        log.info(f"evaluation data {stored.name} uploaded", size=stored.size)
-        return drucker_pb2.UploadEvaluationDataResponse(
-            status=SUCCESS,
-            message=f"Success: Uploading evaluation data. {stored.name}: {stored.size} bytes",
+        begin, reply = self._manager.begin_data_upload, drucker_pb2.UploadEvaluationDataResponse
+        data = _Upload(
+            begin, lambda r: r.data_path, reply, "evaluation data", "Uploading evaluation data"
         )
+        return await self._upload_reply(requests, context, data)
 
     async def EvaluateModel(self, requests: AsyncIterator[Any], context: Any) -> Any:
         data_name = result_name = ""
@@ -258,10 +265,8 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
 
     async def ListModels(self, request: Any, context: Any) -> Any:
         store = self._manager.models
-        try:
-            recorded, stored = await self._in_thread(lambda: (store.active, store.list()))
-        except DruckerError as error:
-            await abort_with(context, error)
+        listed = self._in_thread(lambda: (store.active, store.list()))
+        recorded, stored = await answer_or_abort(context, listed)
         active = self._runtime.active
         return drucker_pb2.ListModelsResponse(
             models=[
@@ -278,17 +283,13 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         )
 
     async def DeleteModel(self, request: Any, context: Any) -> Any:
-        try:
-            stored = await self._in_thread(self._manager.delete_model, request.name)
-        except DruckerError as error:
-            await abort_with(context, error)
+        deleted = self._in_thread(self._manager.delete_model, request.name)
+        stored = await answer_or_abort(context, deleted)
         return drucker_pb2.DeleteResponse(message=f"deleted model {stored.name}")
 
     async def DeleteEvaluationData(self, request: Any, context: Any) -> Any:
-        try:
-            stored = await self._in_thread(self._manager.delete_data, request.name)
-        except DruckerError as error:
-            await abort_with(context, error)
+        deleted = self._in_thread(self._manager.delete_data, request.name)
+        stored = await answer_or_abort(context, deleted)
         return drucker_pb2.DeleteResponse(message=f"deleted evaluation data {stored.name}")
 
 
