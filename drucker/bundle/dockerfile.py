@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 
 from drucker.bundle.manifest import Manifest
+from drucker.bundle.system_packages import install_step
 
 IMAGE_ROOT = "/bundle"
 STATE_DIR = "/var/lib/drucker"
@@ -120,7 +121,7 @@ RUN (getent group {USER} || groupadd --system --gid {UID} {USER}) \\
  && (getent passwd {USER} || useradd --system --uid {UID} --gid {UID} --home-dir {STATE_DIR} \\
       --shell /usr/sbin/nologin {USER}) \\
  && mkdir -p {STATE_DIR}/model {STATE_DIR}/eval && chown -R {UID}:{UID} {STATE_DIR}
-COPY --from=dependencies /opt/venv /opt/venv
+{install_step(manifest.system_packages)}COPY --from=dependencies /opt/venv /opt/venv
 {env_lines}
 COPY app/ {IMAGE_ROOT}/app/
 COPY model/ {IMAGE_ROOT}/model/

@@ -12,6 +12,7 @@ import cattrs
 import yaml
 
 from drucker.bundle.files import ProjectFiles, default_max_file_bytes
+from drucker.bundle.system_packages import validate_names
 from drucker.bundle.target import DEFAULT_PLATFORM, PLATFORMS
 from drucker.errors import ConfigurationError
 
@@ -31,6 +32,7 @@ class BundleSpec:
     model: str | None = None
     include: list[str] = attrs.field(factory=list)
     requirements: list[str] | str = attrs.field(factory=list)
+    system_packages: list[str] = attrs.field(factory=list)  # Debian packages, e.g. libgomp1
     settings: str | None = None
     base_image: str | None = None  # None: $DRUCKER_BASE_IMAGE, else DEFAULT_BASE_IMAGE
     python: str | None = None  # None: the base image's Python
@@ -116,6 +118,7 @@ def load_spec(project: Path, max_file_bytes: int | None = None) -> BundleSpec:
     except Exception as exc:
         raise ConfigurationError(f"{path}: {_first_error(exc)}") from None
     validate_bundle_name(spec.name, f"{path}: key 'name'")
+    validate_names(spec.system_packages, f"{path}: key 'system_packages'")
     limit = default_max_file_bytes() if max_file_bytes is None else max_file_bytes
     _check_files(spec, project, path, limit)
     return spec

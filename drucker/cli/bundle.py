@@ -107,6 +107,11 @@ def init(directory: Path, name: str | None) -> None:
     help="Another tag for the image, e.g. registry.example.com/team/iris:1.0 (repeatable).",
 )
 @click.option(
+    "--no-smoke",
+    is_flag=True,
+    help="Skip the smoke start (run the image once and wait for it to serve).",
+)
+@click.option(
     "--max-file-size",
     "max_file_size",
     metavar="SIZE",
@@ -124,6 +129,7 @@ def build(
     platform: str | None,
     no_cache: bool,
     tags: tuple[str, ...],
+    no_smoke: bool,
     max_file_size: str | None,
     store_root: str | None,
 ) -> None:
@@ -133,13 +139,16 @@ def build(
     resolution is reused while the requirements, target and index settings stay the same.
     Every path bundle.yaml names must stay inside PROJECT (symlinks included) and be a
     regular file (or a directory of them) of at most --max-file-size.
+    The image is then started once and must serve (--no-smoke skips that).
     The last line of standard output is the image tag NAME:VERSION.
     """
     from drucker.bundle.build import assemble, choose_base_image, choose_target
     from drucker.bundle.files import parse_size
     from drucker.bundle.image import base_image as inspect_base
     from drucker.bundle.image import build_image, docker_client
+    from drucker.bundle.smoke import smoke_start
     from drucker.bundle.spec import load_spec
+    from drucker.bundle.system_packages import debian_base
 
     def report(message: str) -> None:
         click.echo(message, err=True)
@@ -150,6 +159,7 @@ def build(
     spec = _guard(lambda: load_spec(project, limit))
     base = choose_base_image(spec, base_image)
     client = None
+    system_base = None
     if no_image:
         target = _guard(lambda: choose_target(spec, base, python=python, platform=platform))
     else:
@@ -173,6 +183,8 @@ def build(
                     f"{target.platform}: give a {target.platform} base image, or --no-image"
                 )
             )
+        if spec.system_packages:
+            system_base = _guard(lambda: debian_base(client, base, store.cache_dir))
     report(f"building for {target.describe()} on {base}")
     result = _guard(
         lambda: assemble(
@@ -183,6 +195,7 @@ def build(
             target=target,
             refresh=no_cache,
             max_file_bytes=limit,
+            system_base=system_base,
             progress=report,
         )
     )
@@ -194,6 +207,8 @@ def build(
                 result.path, result.manifest, report, client, no_cache=no_cache, tags=tags
             )
         )
+        if not no_smoke:
+            _guard(lambda: smoke_start(client, result.manifest, report))
         report(f"image {result.manifest.tag} ready ({time.monotonic() - started:.1f} s)")
         for line in _guard(lambda: _left_behind(client, store, result.manifest)):
             report(line)
