@@ -44,7 +44,6 @@ from drucker.errors import ConfigurationError
 SETTINGS_PATH = "app/settings.yml"
 VERSION_DIGITS = 12
 BASE_IMAGE_ENV = "DRUCKER_BASE_IMAGE"
-_PYTHON_IN_NAME = re.compile(r"(?:python|py)[:-]?3\.?(\d{1,2})(?!\d)")
 
 
 @attrs.frozen
@@ -59,6 +58,9 @@ class BuildResult:
 def choose_base_image(spec: BundleSpec, given: str | None = None) -> str:
     """``--base-image``, else ``bundle.yaml``'s ``base_image``, else ``$DRUCKER_BASE_IMAGE``."""
     return given or spec.base_image or os.environ.get(BASE_IMAGE_ENV) or DEFAULT_BASE_IMAGE
+
+
+_PYTHON_IN_NAME = re.compile(r"(?:python|py)[:-]?3\.?(\d{1,2})(?!\d)")
 
 
 def python_in_name(image: str) -> str | None:
@@ -155,9 +157,9 @@ def assemble(
     store: BundleStore,
     *,
     version: str | None = None,
+    refresh: bool = False,
     base_image: str | None = None,
     target: Target | None = None,
-    refresh: bool = False,
     max_file_bytes: int | None = None,
     system_base: DebianBase | None = None,
     progress: Callable[[str], None] = lambda _: None,

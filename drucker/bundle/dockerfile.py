@@ -19,6 +19,19 @@ MODEL_DIR = f"{STATE_DIR}/model"
 EVAL_DIR = f"{STATE_DIR}/eval"
 USER = "drucker"
 UID = 10001
+NAME_LABEL = "io.drucker.bundle.name"
+VERSION_LABEL = "io.drucker.bundle.version"
+DIGEST_LABEL = "io.drucker.bundle.digest"
+# The labels every bundle image carries, with the manifest field each one tells.
+MANIFEST_LABELS = (
+    ("org.opencontainers.image.title", "name"),
+    ("org.opencontainers.image.version", "version"),
+    ("org.opencontainers.image.created", "created"),
+    (NAME_LABEL, "name"),
+    (VERSION_LABEL, "version"),
+    (DIGEST_LABEL, "digest"),
+    ("io.drucker.version", "drucker_version"),
+)
 # Matches the server's default drain time (app.grace_seconds), plus a margin to exit.
 STOP_GRACE_SECONDS = 15
 
@@ -43,16 +56,8 @@ def entrypoint(manifest: Manifest) -> list[str]:
 
 def oci_labels(manifest: Manifest) -> dict[str, str]:
     """OCI annotations plus the bundle's own labels."""
-    return {
-        "org.opencontainers.image.title": manifest.name,
-        "org.opencontainers.image.version": manifest.version,
-        "org.opencontainers.image.created": manifest.created,
-        "io.drucker.bundle.name": manifest.name,
-        "io.drucker.bundle.version": manifest.version,
-        "io.drucker.bundle.digest": manifest.digest,
-        "io.drucker.version": manifest.drucker_version,
-        **manifest.labels,
-    }
+    own = {label: getattr(manifest, field) for label, field in MANIFEST_LABELS}
+    return {**own, **manifest.labels}
 
 
 def dependency_stage(manifest: Manifest) -> str:
