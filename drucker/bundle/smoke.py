@@ -1,10 +1,11 @@
 """The smoke start at the end of ``drucker bundle build``: the image must start and serve.
 
 The image is run once with its gRPC port published on a free loopback port; the build waits
-until the standard health service answers SERVING (the model loaded), then stops and removes
-the container. An image that exits, or does not serve in time, fails the build with the
-container's last log lines: a missing system library shows at build time, not at
-``docker run``.
+until the standard health service answers SERVING (the model loaded), predicts the bundle's
+``smoke_input`` (when ``bundle.yaml`` gives one; the output kind follows the model's
+signature, as ``drucker predict`` does), then stops and removes the container. An image
+that exits, does not serve in time or refuses the input fails the build with the container's
+last log lines: a missing system library shows at build time, not at ``docker run``.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ def smoke_start(
     client: Any,
     manifest: Manifest,
     progress: Callable[[str], None],
+    smoke_input: str | list[float] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> float:
-    """Run the bundle's image until it serves; the seconds that took.
+    """Run the bundle's image until it serves (and answers ``smoke_input``); the seconds
+    that took.
 
-    :raises ConfigurationError: with the container's last log lines when it exits or does
-        not answer SERVING within ``timeout`` seconds.
+    :raises ConfigurationError: with the container's last log lines when it exits, does not
+        answer SERVING within ``timeout`` seconds, or refuses the smoke input.
     """
     progress(f"smoke start: running {manifest.tag} until it serves")
     started = time.monotonic()
@@ -42,7 +45,10 @@ def smoke_start(
         labels={"io.drucker.smoke": manifest.tag},
     )
     try:
-        _wait_serving(container, manifest, started, timeout)
+        target = _wait_serving(container, manifest, started, timeout)
+        if smoke_input is not None:
+            answer = _predict(container, manifest, target, smoke_input)
+            progress(f"smoke start: {smoke_input!r} -> {answer}")
         seconds = time.monotonic() - started
         progress(f"smoke start: {manifest.tag} served in {seconds:.1f} s")
         return seconds
@@ -53,7 +59,8 @@ def smoke_start(
             container.remove(force=True)
 
 
-def _wait_serving(container: Any, manifest: Manifest, started: float, timeout: float) -> None:
+def _wait_serving(container: Any, manifest: Manifest, started: float, timeout: float) -> str:
+    """The published ``host:port`` once the container serves."""
     from drucker.client import Client
 
     deadline = started + timeout
@@ -65,7 +72,7 @@ def _wait_serving(container: Any, manifest: Manifest, started: float, timeout: f
             raise _failure(container, manifest, f"exited with code {code} at start")
         target = target or _published(container, manifest.port)
         if target is not None and _serving(Client, target):
-            return
+            return target
         time.sleep(POLL_SECONDS)
     raise _failure(container, manifest, f"did not answer SERVING within {timeout:g} s")
 
@@ -85,6 +92,21 @@ def _serving(client_class: Any, target: str) -> bool:
             return bool(client.health())
     except ClientError:
         return False
+
+
+def _predict(container: Any, manifest: Manifest, target: str, value: Any) -> str:
+    from drucker.client import Client, ClientError, output_kind_of
+
+    with Client(target, timeout=30.0) as client:
+        try:
+            signature = client.signature()
+        except ClientError:
+            signature = None  # no Open Inference service: String, as drucker predict does
+        try:
+            result = client.predict(value, output=output_kind_of(signature))
+        except ClientError as error:
+            raise _failure(container, manifest, f"refused the smoke input: {error}") from None
+    return f"label {result.label!r}, score {result.score!r}"
 
 
 def _failure(container: Any, manifest: Manifest, what: str) -> ConfigurationError:

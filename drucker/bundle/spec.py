@@ -40,6 +40,8 @@ class BundleSpec:
     env: dict[str, str] = attrs.field(factory=dict)
     labels: dict[str, str] = attrs.field(factory=dict)
     port: int = 5000
+    # What the smoke start at the end of a build predicts: a string, or a list of numbers.
+    smoke_input: str | list[float] | None = None
 
 
 def validate_bundle_name(name: str, where: str = "bundle name") -> str:
@@ -69,6 +71,21 @@ def _str_only(value: Any, _: type) -> str:
 
 
 _converter.register_structure_hook(str, _str_only)
+
+
+def _smoke_input(value: Any, _: type) -> str | list[float] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        return value
+    raise ValueError(f"expected a string or a list of numbers, got {value!r}")
+
+
+_converter.register_structure_hook(str | list[float] | None, _smoke_input)
 _converter.register_structure_hook(
     list[str] | str,
     lambda v, _: v if isinstance(v, str) else _converter.structure(v, list[str]),

@@ -208,7 +208,7 @@ def build(
             )
         )
         if not no_smoke:
-            _guard(lambda: smoke_start(client, result.manifest, report))
+            _guard(lambda: smoke_start(client, result.manifest, report, spec.smoke_input))
         report(f"image {result.manifest.tag} ready ({time.monotonic() - started:.1f} s)")
         for line in _guard(lambda: _left_behind(client, store, result.manifest)):
             report(line)

@@ -48,13 +48,15 @@ def built(docker: Any) -> Iterator[None]:
         docker.images.remove(image.id, force=True)
 
 
-def project(root: Path, system_packages: list[str]) -> Path:
+def project(root: Path, system_packages: list[str], smoke_input: str | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(PLUGIN, root / "plugin.py")
     (root / "model.txt").write_text("gomp-ok\n")
     spec = {"name": "gomp", "plugin": "plugin.py", "model": "model.txt"}
     if system_packages:
         spec["system_packages"] = system_packages  # type: ignore[assignment]
+    if smoke_input is not None:
+        spec["smoke_input"] = smoke_input
     (root / "bundle.yaml").write_text(json.dumps(spec))  # JSON is YAML
     return root
 
@@ -82,9 +84,10 @@ def test_a_missing_system_library_fails_the_build_at_the_smoke_start(
 def test_system_packages_install_offline_and_the_image_serves(
     docker: Any, store: BundleStore, tmp_path: Path, built: None
 ) -> None:
-    root = project(tmp_path / "gomp", ["libgomp1"])
+    root = project(tmp_path / "gomp", ["libgomp1"], smoke_input="ping")
     result = build(docker, store, root)
     assert result.exit_code == 0, result.stderr
+    assert "smoke start: 'ping' -> label 'gomp-ok'" in result.stderr
     assert "smoke start: gomp:" in result.stderr and " served in " in result.stderr
     tag = result.stdout.strip().splitlines()[-1]
     manifest = store.get(tag)[1]

@@ -70,6 +70,18 @@ def test_a_bad_system_package_names_the_key_and_file(
     assert str(tmp_path / "bundle.yaml") in str(caught.value)
 
 
+@pytest.mark.parametrize(("value", "expected"), [('"10, 10"', "10, 10"), ("[1, 2.5]", [1, 2.5])])
+def test_a_smoke_input_is_a_string_or_numbers(tmp_path: Path, value: str, expected: object) -> None:
+    assert load_spec(write_project(tmp_path, f"smoke_input: {value}\n")).smoke_input == expected
+
+
+@pytest.mark.parametrize("value", ["[]", "[true]", "{a: 1}", "[a, 1]"])
+def test_another_smoke_input_names_the_key(tmp_path: Path, value: str) -> None:
+    write_project(tmp_path, f"smoke_input: {value}\n")
+    with pytest.raises(ConfigurationError, match=r"smoke_input.*a string or a list of numbers"):
+        load_spec(tmp_path)
+
+
 def test_without_the_base_image_they_are_refused_before_anything_is_stored(
     tmp_path: Path,
 ) -> None:
