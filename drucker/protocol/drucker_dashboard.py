@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -21,8 +23,7 @@ from drucker.management import ModelManager
 from drucker.protocol.peers import readable_peer
 from drucker.protocol.status import abort_with
 from drucker.runtime import ActiveModel
-from drucker.store.base import PendingUpload
-from drucker.store.files import StoredFile
+from drucker.store.base import PendingUpload, StoredFile
 
 SHA256_METADATA = "x-drucker-sha256"
 SUCCESS, FAILURE = 1, 0
@@ -139,14 +140,21 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         )
 
     async def SwitchModel(self, request: Any, context: Any) -> Any:
+        caller = _Caller(context)
         switch = functools.partial(
-            self._manager.switch, request.path, by=readable_peer(context.peer())
+            self._manager.switch, request.path, by=readable_peer(context.peer()), wanted=caller
         )
-        return await self._switch_reply(switch, repr(request.path))
+        return await self._switch_reply(switch, repr(request.path), caller)
 
-    async def _switch_reply(self, switch: Callable[[], ActiveModel], what: str) -> Any:
+    async def _switch_reply(
+        self, switch: Callable[[], ActiveModel], what: str, caller: _Caller
+    ) -> Any:
         try:
             active = await self._in_thread(switch)
+        except asyncio.CancelledError:  # the deadline passed or the caller cancelled
+            caller.gone.set()
+            self._runtime.log.warning(f"the caller of the switch to {what} has gone")
+            raise
         except DruckerError as error:
             self._runtime.log.error(f"switch to {what} failed: {error}")
             return drucker_pb2.ModelResponse(
@@ -157,10 +165,13 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         )
 
     async def RollbackModel(self, request: Any, context: Any) -> Any:
+        caller = _Caller(context)
         rollback = functools.partial(
-            self._manager.rollback, by=f"rollback for {readable_peer(context.peer())}"
+            self._manager.rollback,
+            by=f"rollback for {readable_peer(context.peer())}",
+            wanted=caller,
         )
-        return await self._switch_reply(rollback, "the previous model")
+        return await self._switch_reply(rollback, "the previous model", caller)
 
     async def ModelHistory(self, request: Any, context: Any) -> Any:
         try:
@@ -279,3 +290,18 @@ class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # ty
         except DruckerError as error:
             await abort_with(context, error)
         return drucker_pb2.DeleteResponse(message=f"deleted evaluation data {stored.name}")
+
+
+class _Caller:
+    """Whether the caller of a switch still waits for it: its deadline has not passed and it
+    has not cancelled (checked by the manager before the switch is committed)."""
+
+    def __init__(self, context: Any) -> None:
+        remaining = context.time_remaining()
+        self._deadline = None if remaining is None else time.monotonic() + remaining
+        self.gone = threading.Event()
+
+    def __call__(self) -> bool:
+        if self.gone.is_set():
+            return False
+        return self._deadline is None or time.monotonic() < self._deadline

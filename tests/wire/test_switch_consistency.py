@@ -6,15 +6,21 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
+import pytest
+
 import drucker
 from drucker import PredictResult
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.kinds import Kind
 from tests.calls import call
-from tests.management import service_info, switch_model, upload_model
+from tests.management import auth, service_info, switch_model, upload_model
+from tests.polling import wait_for
 from tests.serving import ThreadedServer
 
 TOKEN = "consistency-token"
@@ -129,12 +135,18 @@ def test_rollback_and_history_on_the_local_store(tmp_path: Path) -> None:
                 upload_model(channel, name, name.encode(), TOKEN)
                 assert switch_model(channel, name, TOKEN).status == 1
             assert switch_model(channel, "missing.model", TOKEN).status == 0
-            from drucker.client import Client
+            from drucker.client import Client, ManagementError
 
             with Client(server.target, token=TOKEN) as client:
                 assert "b.model is serving" in client.rollback_model()
                 history = client.model_history()
-        assert serving(server) == "b.model"
+                assert serving(server) == "b.model"
+                # a second rollback steps further back, not forward to c.model again
+                assert "a.model is serving" in client.rollback_model()
+                assert serving(server) == "model-a"
+                with pytest.raises(ManagementError, match="no earlier model"):
+                    client.rollback_model()
+                assert serving(server) == "model-a"
         assert [(h.from_name, h.to_name, h.ok) for h in history] == [
             ("a.model", "b.model", True),
             ("b.model", "c.model", True),
@@ -147,3 +159,36 @@ def test_rollback_and_history_on_the_local_store(tmp_path: Path) -> None:
     finally:
         server.stop()
     shutil.rmtree(tmp_path / "model")
+
+
+def test_a_switch_past_the_callers_deadline_is_abandoned_not_applied_later(
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "a.model"
+    model.write_text("model-a")
+    server, plugin = start(tmp_path, model)
+    release = threading.Event()
+    try:
+        with server.channel() as channel:
+            assert upload_model(channel, "b.model", b"model-b", TOKEN).status == 1
+            plugin.on_load = lambda text: release.wait(30) if text == "model-b" else None
+            stub = drucker_pb2_grpc.DruckerDashboardStub(channel)
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.SwitchModel(
+                    drucker_pb2.SwitchModelRequest(path="b.model"), metadata=auth(TOKEN), timeout=1
+                )
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            wait_for(lambda: "has gone" in server.log.getvalue(), "the server sees it gone", 10)
+            release.set()  # the load finishes after the caller has gone
+
+            from drucker.client import Client
+
+            with Client(server.target, token=TOKEN) as client:
+                wait_for(lambda: len(client.model_history()) == 1, "the switch in the history", 10)
+                (event,) = client.model_history()
+            assert not event.ok and "deadline passed" in event.result
+            assert serving(server) == "model-a"
+    finally:
+        release.set()
+        server.stop()
+    assert served_after_a_restart(tmp_path, model) == "model-a"

@@ -24,7 +24,7 @@ from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.openapi import openapi_document
 
 if TYPE_CHECKING:
-    from drucker.observability.rpc_stats import RpcRecorder
+    from drucker.protocol.guard import RpcRecorder
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
