@@ -14,7 +14,7 @@ import click
 from drucker.bundle.files import MAX_FILE_ENV
 from drucker.bundle.store import BundleStore
 from drucker.bundle.target import PLATFORMS
-from drucker.cli._bundle_support import guard, open_store, store_option
+from drucker.cli._bundle_support import guard, no_smoke_option, open_store, store_option
 from drucker.cli.bundle_store import (
     STORE_COMMANDS,
     delete,
@@ -111,6 +111,7 @@ def init(directory: Path, name: str | None) -> None:
     multiple=True,
     help="Another tag for the image, e.g. registry.example.com/team/iris:1.0 (repeatable).",
 )
+@no_smoke_option
 @click.option(
     "--max-file-size",
     "max_file_size",
@@ -129,6 +130,7 @@ def build(
     platform: str | None,
     no_cache: bool,
     tags: tuple[str, ...],
+    no_smoke: bool,
     max_file_size: str | None,
     store_root: str | None,
 ) -> None:
@@ -138,13 +140,16 @@ def build(
     resolution is reused while the requirements, target and index settings stay the same.
     Every path bundle.yaml names must stay inside PROJECT (symlinks included) and be a
     regular file (or a directory of them) of at most --max-file-size.
+    The image is then started once and must serve (--no-smoke skips that).
     The last line of standard output is the image tag NAME:VERSION.
     """
     from drucker.bundle.build import assemble, choose_base_image, choose_target
     from drucker.bundle.files import parse_size
     from drucker.bundle.image import base_image as inspect_base
     from drucker.bundle.image import build_image, docker_client
+    from drucker.bundle.smoke import smoke_start
     from drucker.bundle.spec import load_spec
+    from drucker.bundle.system_packages import debian_base
 
     def report(message: str) -> None:
         click.echo(message, err=True)
@@ -178,6 +183,8 @@ def build(
                     f"{target.platform}: give a {target.platform} base image, or --no-image"
                 )
             )
+    needs_base = client is not None and spec.system_packages
+    system_base = guard(lambda: debian_base(client, base, store.cache_dir)) if needs_base else None
     report(f"building for {target.describe()} on {base}")
     result = guard(
         lambda: assemble(
@@ -188,6 +195,7 @@ def build(
             target=target,
             refresh=no_cache,
             max_file_bytes=limit,
+            system_base=system_base,
             progress=report,
         )
     )
@@ -199,6 +207,8 @@ def build(
                 result.path, result.manifest, report, client, no_cache=no_cache, tags=tags
             )
         )
+        if not no_smoke:
+            guard(lambda: smoke_start(client, result.manifest, report, spec.smoke_input))
         report(f"image {result.manifest.tag} ready ({time.monotonic() - started:.1f} s)")
         for line in guard(lambda: _left_behind(client, store, result.manifest)):
             report(line)
