@@ -59,13 +59,18 @@ UserName = Annotated[
 ]
 
 
-class ServiceIn(BaseModel):
-    """A service to register."""
+class ConnectionIn(BaseModel):
+    """How a registered service is reached."""
 
-    address: Address
     token: str = Field("", max_length=4096, pattern=r"^[!-~]*$", description="printable ASCII")
     tls_ca: str = Field("", max_length=65536, description="PEM of the CA; empty: plaintext")
     metrics_url: MetricsUrl = ""
+
+
+class ServiceIn(ConnectionIn):
+    """A service to register."""
+
+    address: Address
 
 
 class SwitchIn(BaseModel):

@@ -19,11 +19,11 @@ import drucker.dashboard.audit as audit
 import drucker.dashboard.evaluations as evaluations
 import drucker.dashboard.inputs as inputs
 import drucker.dashboard.queries as queries
-from drucker.client import ClientError
+from drucker.client import ClientError, ServiceInfo, Unauthenticated
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.db import Database
 from drucker.dashboard.errors import Refused
-from drucker.dashboard.inputs import ServiceIn
+from drucker.dashboard.inputs import ConnectionIn, ServiceIn
 from drucker.dashboard.models import LEVELS, Evaluation, ModelNote, Service, Switch
 
 REGISTER_TIMEOUT = 5.0
@@ -82,12 +82,13 @@ def register_service(db: Database, user: str, given: ServiceIn) -> Service:
             raise Refused(f"{address} is registered already", 409)
     endpoint = Endpoint(0, address, given.token, given.tls_ca, given.metrics_url)
     try:
-        with endpoint.client(timeout=REGISTER_TIMEOUT) as client:
-            info = client.service_info()
-    except (ClientError, ValueError) as error:
+        info = _checked_connection(endpoint)
+    except Refused as refused:
         with db.session() as session:
-            audit.record(session, user, "register", target=address, ok=False, message=str(error))
-        raise Refused(f"{address} does not answer ServiceInfo: {error}", 502) from None
+            audit.record(
+                session, user, "register", target=address, ok=False, message=refused.message
+            )
+        raise
     level = info.service_level if info.service_level in LEVELS else "development"
     with db.session() as session:
         service = Service(
@@ -106,6 +107,63 @@ def register_service(db: Database, user: str, given: ServiceIn) -> Service:
             application=info.application_name,
             target=address,
             after=f"{info.service_name} ({level})",
+        )
+    return service
+
+
+def _checked_connection(endpoint: Endpoint) -> ServiceInfo:
+    """The service's ServiceInfo, once its management token is known to be accepted.
+
+    :raises Refused: (502) when the service does not answer, (422) when it refuses the token,
+        saying which it is.
+    """
+    address = endpoint.address
+    try:
+        with endpoint.client(timeout=REGISTER_TIMEOUT) as client:
+            info = client.service_info()
+            client.model_history()  # a management read: the token is checked here
+    except Unauthenticated as error:
+        given = "the token given" if endpoint.token else "no token"
+        raise Refused(
+            f"{address} refuses {given} ({error}): give the service's management token (its "
+            "management.token setting, or the .management-token file drucker serve writes)",
+            422,
+        ) from None
+    except (ClientError, ValueError) as error:
+        raise Refused(f"{address} does not answer ServiceInfo: {error}", 502) from None
+    return info
+
+
+def edit_service(
+    db: Database, user: str, service_id: int, given: ConnectionIn, keep_empty: bool = False
+) -> Service:
+    """Change how a registered service is reached (token, TLS CA, metrics URL), checked first
+    against the service as a registration is. Only the fields ``given`` sets change; with
+    ``keep_empty`` (the form, which never shows the token or CA) an empty token or CA keeps
+    the current one."""
+    wanted = given.model_dump(exclude_unset=True)
+    if keep_empty:
+        wanted = {k: v for k, v in wanted.items() if v or k == "metrics_url"}
+    with db.session() as session:
+        service = session.get(Service, service_id)
+        if service is None:
+            raise Refused(f"no service {service_id}", 404)
+        current = Endpoint.of(service)
+    _checked_connection(attrs.evolve(current, **wanted))
+    with db.session() as session:
+        service = session.get(Service, service_id)
+        if service is None:
+            raise Refused(f"no service {service_id}", 404)
+        changed = [key for key, value in wanted.items() if getattr(service, key) != value]
+        for key, value in wanted.items():
+            setattr(service, key, value)
+        audit.record(
+            session,
+            user,
+            "edit service",
+            application=service.application,
+            target=service.address,
+            after=", ".join(changed) or "nothing changed",
         )
     return service
 

@@ -348,12 +348,38 @@ def test_uploads_past_the_size_limit_are_refused_and_leave_nothing(setup: Setup)
     assert "big.joblib" not in names
 
 
+def test_a_registered_services_connection_can_be_edited_and_is_checked(setup: Setup) -> None:
+    """Issue 27.14: token, TLS CA and metrics URL can change, each change checked first."""
+    path = f"/services/{setup.service_id}"
+    wrong = setup.call("admin", "PATCH", path, json={"token": "not-its-token"})
+    assert wrong.status_code == 422 and "refuses the token given" in wrong.json()["detail"]
+    assert setup.call("editor", "PATCH", path, json={"token": TOKEN}).status_code == 403
+    metrics = "http://127.0.0.1:1/metrics"
+    edited = setup.call("admin", "PATCH", path, json={"token": TOKEN, "metrics_url": metrics})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["metrics_url"] == metrics
+    # the old token was kept by the refused edit: the service still answers the dashboard
+    models = setup.call("viewer", "GET", f"{path}/models")
+    assert models.status_code == 200 and models.json()
+    restored = setup.call("admin", "PATCH", path, json={"metrics_url": ""})
+    assert restored.status_code == 200 and restored.json()["metrics_url"] == ""
+    entries = setup.call("admin", "GET", "/audit").json()
+    assert any(e["action"] == "edit service" and "metrics_url" in e["after"] for e in entries)
+
+
 def test_a_production_service_needs_confirm(setup: Setup, tmp_path: Path, iris_model: Path) -> None:
     process, port = iris_service(tmp_path / "prod", iris_model, "iris-prod", "production")
     try:
         process.wait_serving(port)
+        address = f"127.0.0.1:{port}"
+        # issue 27.14: the token is checked against the service when it is registered
+        for token, said in (("", "refuses no token"), ("wrong", "refuses the token given")):
+            refused = setup.call(
+                "admin", "POST", "/services", json={"address": address, "token": token}
+            )
+            assert refused.status_code == 422 and said in refused.json()["detail"], refused.text
         created = setup.call(
-            "admin", "POST", "/services", json={"address": f"127.0.0.1:{port}", "token": TOKEN}
+            "admin", "POST", "/services", json={"address": address, "token": TOKEN}
         )
         assert created.status_code == 201 and created.json()["level"] == "production"
         path = f"/services/{created.json()['id']}/switch"

@@ -29,7 +29,7 @@ from drucker.dashboard.api.schemas import (
 )
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.errors import Refused
-from drucker.dashboard.inputs import LevelSwitchIn, ServiceIn, SwitchIn
+from drucker.dashboard.inputs import ConnectionIn, LevelSwitchIn, ServiceIn, SwitchIn
 from drucker.dashboard.models import Service
 from drucker.dashboard.web import in_thread, require, state
 
@@ -69,6 +69,17 @@ async def service(request: Request, user: User, service_id: Id) -> ServiceOut:
     row = queries.service(state(request).db, service_id)
     status = (await state(request).board.statuses([Endpoint.of(row)], STATUS_WAIT))[row.id]
     return ServiceOut.of(row, status)
+
+
+@router.patch("/services/{service_id}", response_model=ServiceOut)
+async def edit(request: Request, user: User, service_id: Id, body: ConnectionIn) -> ServiceOut:
+    """Change the token, TLS CA or metrics URL the dashboard reaches the service with."""
+    require(user, admin=True)
+    app_state = state(request)
+    service = await in_thread(operations.edit_service, app_state.db, user.name, service_id, body)
+    app_state.board.forget(service_id)
+    app_state.board.watch([Endpoint.of(service)])
+    return ServiceOut.of(service, None)
 
 
 @router.delete("/services/{service_id}", status_code=204)

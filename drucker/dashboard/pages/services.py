@@ -14,7 +14,7 @@ import drucker.dashboard.queries as queries
 from drucker.client import ClientError
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.errors import Refused
-from drucker.dashboard.inputs import LevelSwitchIn, ServiceIn, SwitchIn, validated
+from drucker.dashboard.inputs import ConnectionIn, LevelSwitchIn, ServiceIn, SwitchIn, validated
 from drucker.dashboard.models import LEVELS, Service
 from drucker.dashboard.pages.common import (
     OVERVIEW_WAIT,
@@ -109,6 +109,25 @@ async def service_page(request: Request, user: SignedIn, service_id: Id) -> HTML
         switches=switches,
         rollback_to=operations.rollback_target(switches),
     )
+
+
+@router.post("/services/{service_id}/connection", response_model=None)
+async def edit(request: Request, user: Checked, service_id: Id) -> Response:
+    """Change how the service is reached: the form is checked by the API's rules."""
+    require(user, admin=True)
+    app_state = state(request)
+    fields = {key: value.strip() for key, value in (await form_fields(request)).items()}
+    here = f"/services/{service_id}"
+    try:
+        given = validated(ConnectionIn, fields)
+        service = await in_thread(
+            operations.edit_service, app_state.db, user.name, service_id, given
+        )
+    except Refused as error:
+        return back(here, error=error.message)
+    app_state.board.forget(service_id)
+    app_state.board.watch([Endpoint.of(service)])
+    return back(here, message="connection saved")
 
 
 @router.post("/services/{service_id}/delete")
