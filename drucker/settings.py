@@ -238,6 +238,14 @@ class Settings:
         "concurrently, so a lone caller never waits (0: never pause)",
         check=_NOT_NEGATIVE,
     )
+    admission_max_waiting: int = _setting(
+        "admission.max_waiting",
+        128,
+        doc="predictions that may wait for the model (queued for the predict threads or the "
+        "batcher); more are refused at once (gRPC RESOURCE_EXHAUSTED with a retry pushback, "
+        "HTTP 429 with Retry-After); 0: no bound",
+        check=_NOT_NEGATIVE,
+    )
     management_auth: bool = _setting(
         "management.auth",
         True,

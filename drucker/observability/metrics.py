@@ -26,6 +26,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from drucker.observability.admission_metrics import AdmissionCollector, AdmissionCounts
 from drucker.observability.rpc_stats import (
     RpcStatsCollector,
     WorkersRpcStatsCollector,
@@ -86,6 +87,8 @@ class Metrics:
             registry=registry,
         )
         self._serving: tuple[str, str] | None = None
+        self._admissions = AdmissionCollector()
+        registry.register(self._admissions)
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -115,6 +118,13 @@ class Metrics:
     def model_switched(self, ok: bool) -> None:
         """Count one switch requested through the management rpcs."""
         self.model_switches.labels("ok" if ok else "failed").inc()
+
+    def watch_admission(self, admission: AdmissionCounts) -> None:
+        """Expose a model's admission counts (queued, refused, dropped, wait times).
+
+        With several workers these series are each worker's own and not in the summed scrape.
+        """
+        self._admissions.watch(admission)
 
     # -- exposition --------------------------------------------------------------------------
 
@@ -168,6 +178,9 @@ class NoMetrics(Metrics):
         pass
 
     def model_switched(self, ok: bool) -> None:
+        pass
+
+    def watch_admission(self, admission: AdmissionCounts) -> None:
         pass
 
 

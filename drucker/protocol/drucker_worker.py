@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from drucker.admission import Caller
 from drucker.dispatch import Dispatcher
 from drucker.errors import DruckerError, TooLargeError
 from drucker.kinds import Kind, rpc_name
@@ -33,10 +34,16 @@ SERVICE_NAME = "drucker.DruckerWorker"
 
 
 async def _predict(
-    dispatcher: Dispatcher, value: Any, option_text: str, input_kind: Kind, output_kind: Kind
+    dispatcher: Dispatcher,
+    value: Any,
+    option_text: str,
+    input_kind: Kind,
+    output_kind: Kind,
+    caller: Caller,
 ) -> tuple[PredictResult, str]:
     """Decode the option, predict, encode the answer's option."""
-    result = await dispatcher.predict(value, parse_option(option_text), input_kind, output_kind)
+    option = parse_option(option_text)
+    result = await dispatcher.predict(value, option, input_kind, output_kind, caller=caller)
     return result, dump_option(result.option)
 
 
@@ -73,7 +80,7 @@ def _make_handler(
     async def answer(
         value: Any, option_text: str, context: grpc.aio.ServicerContext
     ) -> tuple[PredictResult, str]:
-        work = _predict(dispatcher, value, option_text, input_kind, output_kind)
+        work = _predict(dispatcher, value, option_text, input_kind, output_kind, context)
         return await answer_or_abort(context, work)
 
     if output_kind is Kind.BYTES:
@@ -123,15 +130,15 @@ def _make_handler(
         try:
             text = request.option.val
             option = parse_option(text) if text else {}
-            result = await predict(request.input, option, input_kind, output_kind)
+            result = await predict(request.input, option, input_kind, output_kind, caller=context)
             out_option = dump_option(result.option) if result.option else "{}"
         except DruckerError as error:
-            code, message = failure(error)
+            code, message, extra = failure(error)
         else:
             answer = output_message(output=result.label, score=result.score)
             answer.option.val = out_option
             return answer
-        await context.abort(code, message)  # outside the except: no chained error, no frames
+        await context.abort(code, message, extra)  # outside the except: no chained error
 
     return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
 
