@@ -136,47 +136,53 @@ def test_a_cancelled_request_never_reaches_the_plugin(gated: tuple[Any, Any]) ->
     assert _metric(server, "drucker_queue_wait_seconds_count") >= 2
 
 
-def test_rest_answers_429_with_retry_after_when_the_queue_is_full(echo_model: Path) -> None:
+@pytest.fixture
+def rest_held(echo_model: Path) -> Iterator[tuple[ThreadedServer, GatedPredictor, Any]]:
+    """A server with V2 REST whose plugin holds a first gRPC request (the ``stub``'s)."""
     plugin = GatedPredictor()
     with _server(plugin, echo_model, http=True) as server:
+        channel, stub = _stub(server)
         try:
-            channel, stub = _stub(server)
             with channel:
                 first = _send(stub, "first")
                 plugin.wait_entered()
-                waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
-                _queued(server, MAX_WAITING)
-                status, headers, body = _infer(server, {})
-                assert status == 429, body
-                assert int(headers["retry-after"]) >= 1
-                assert "admission.max_waiting" in body["error"]
-                plugin.gate.set()
-                assert first.result().output == "first"
-                assert [call.result().output for call in waiting] == ["waiting-0", "waiting-1"]
-        finally:
-            plugin.gate.set()
-
-
-def test_rest_timeout_parameter_and_header_give_the_request_a_deadline(echo_model: Path) -> None:
-    plugin = GatedPredictor()
-    with _server(plugin, echo_model, http=True) as server:
-        try:
-            channel, stub = _stub(server)
-            with channel:
-                first = _send(stub, "first")
-                plugin.wait_entered()
-                # 1 microsecond: past before the prediction can start
-                status, _, body = _infer(server, {"parameters": {"timeout": 1}})
-                assert status == 504, body
-                status, _, body = _infer(server, {}, {"Request-Timeout": "0.000001"})
-                assert status == 504, body
-                status, _, body = _infer(server, {}, {"Request-Timeout": "soon"})
-                assert status == 400 and "Request-Timeout" in body["error"]
+                yield server, plugin, stub
                 plugin.gate.set()
                 assert first.result().output == "first"
         finally:
             plugin.gate.set()
+
+
+def test_rest_answers_429_with_retry_after_when_the_queue_is_full(
+    rest_held: tuple[ThreadedServer, GatedPredictor, Any],
+) -> None:
+    server, plugin, stub = rest_held
+    waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
+    _queued(server, MAX_WAITING)
+    status, headers, body = _infer(server, {})
+    assert status == 429, body
+    assert int(headers["retry-after"]) >= 1
+    assert "admission.max_waiting" in body["error"]
+    plugin.gate.set()
+    assert [call.result().output for call in waiting] == ["waiting-0", "waiting-1"]
+    assert plugin.inputs == ["first", "waiting-0", "waiting-1"]
+
+
+def test_rest_timeout_parameter_and_header_give_the_request_a_deadline(
+    rest_held: tuple[ThreadedServer, GatedPredictor, Any],
+) -> None:
+    server, plugin, _ = rest_held
+    # 1 microsecond: past before the prediction can start
+    status, _, body = _infer(server, {"parameters": {"timeout": 1}})
+    assert status == 504, body
+    status, _, body = _infer(server, {}, {"Request-Timeout": "0.000001"})
+    assert status == 504, body
+    status, _, body = _infer(server, {}, {"Request-Timeout": "soon"})
+    assert status == 400 and "Request-Timeout" in body["error"]
+    status, _, body = _infer(server, {"parameters": {"timeout": -5}})
+    assert status == 400 and "microseconds" in body["error"]
     assert plugin.inputs == ["first"]
+    assert _metric(server, "drucker_refused_requests_total", reason="deadline") == 2
 
 
 def _infer(

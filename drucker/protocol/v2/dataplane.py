@@ -83,6 +83,16 @@ class InferRequest:
 
 
 @attrs.frozen
+class _Wanted:
+    """What an inference asks of the plugin: its option, output kind, signature and caller."""
+
+    option: dict[str, Any]
+    kind: Kind
+    signature: ModelSignature
+    caller: Caller | None
+
+
+@attrs.frozen
 class InferResponse:
     """An inference answer, to be encoded by a binding."""
 
@@ -196,14 +206,11 @@ class DataPlane:
         tensor = request.inputs[0]
         option = dict(request.parameters)
         output_kind = requested_output_kind(option.pop(OUTPUT_KIND_PARAMETER, None), signature)
+        want = _Wanted(option, output_kind, signature, caller)
         if self._runtime.can_predict_tensor and tensor.datatype in NUMERIC_TYPES:
-            outputs, parameters = await self._infer_tensor(
-                tensor, option, output_kind, signature, caller
-            )
+            outputs, parameters = await self._infer_tensor(tensor, want)
         else:
-            outputs, parameters = await self._infer_rows(
-                tensor, option, output_kind, signature, caller
-            )
+            outputs, parameters = await self._infer_rows(tensor, want)
         active = self._runtime.active
         return InferResponse(
             model_name=self.name,
@@ -214,14 +221,10 @@ class DataPlane:
         )
 
     async def _infer_rows(
-        self,
-        tensor: InputTensor,
-        option: dict[str, Any],
-        kind: Kind,
-        signature: ModelSignature,
-        caller: Caller | None,
+        self, tensor: InputTensor, want: _Wanted
     ) -> tuple[dict[str, OutputTensor], dict[str, Any]]:
         """The outputs and parameters of a tensor predicted row by row (a list per row)."""
+        option, kind, signature, caller = want.option, want.kind, want.signature, want.caller
         if tensor.data.size > INLINE_MAX_ELEMENTS:
             with self._pause():
                 rows, input_kind = await asyncio.to_thread(self._rows, tensor, signature)
@@ -238,15 +241,11 @@ class DataPlane:
         return outputs, dict(results[0].option) if results else {}
 
     async def _infer_tensor(
-        self,
-        tensor: InputTensor,
-        option: dict[str, Any],
-        kind: Kind,
-        signature: ModelSignature,
-        caller: Caller | None,
+        self, tensor: InputTensor, want: _Wanted
     ) -> tuple[dict[str, OutputTensor], dict[str, Any]]:
         """The outputs and parameters of a numeric tensor predicted by the plugin's tensor hook
         (no Python object per row)."""
+        option, kind, signature, caller = want.option, want.kind, want.signature, want.caller
         count = self._row_count(tensor)
         matrix = tensor.data.reshape(count, -1)
         matrix.flags.writeable = False
