@@ -27,10 +27,17 @@ def status_code(error: DruckerError) -> grpc.StatusCode:
     return grpc.StatusCode[error.status]
 
 
+NO_RETRY: Trailers = ((PUSHBACK_KEY, "-1"),)
+
+
 def trailers(error: DruckerError) -> Trailers:
-    """The trailing metadata of an rpc failed by ``error``: the pushback of a refusal."""
+    """The trailing metadata of an rpc failed by ``error``: the pushback of a refusal for
+    overload; a negative one (never retry) for the other ``RESOURCE_EXHAUSTED`` errors, which a
+    retry would only repeat (too many rows, an upload too large)."""
     if isinstance(error, OverloadedError):
         return ((PUSHBACK_KEY, str(error.retry_after_ms)),)
+    if error.status == "RESOURCE_EXHAUSTED":
+        return NO_RETRY
     return ()
 
 

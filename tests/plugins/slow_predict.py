@@ -8,6 +8,7 @@ that a request never reached it.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import drucker
@@ -23,11 +24,13 @@ class GatedPredictor:
         self.gate = threading.Event()
         self.entered = threading.Semaphore(0)  # released once per call that reached the plugin
         self.inputs: list[Any] = []
+        self.arrivals: list[float] = []  # time.monotonic() each input reached the plugin
         self._lock = threading.Lock()
 
     def _arrive(self, values: list[Any]) -> None:
         with self._lock:
             self.inputs.extend(values)
+            self.arrivals.extend([time.monotonic()] * len(values))
         self.entered.release()
         if not self.gate.wait(GATE_LIMIT_SECONDS):
             raise RuntimeError("the test never opened the gate")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import grpc
 import pytest
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from drucker.admission import UNMEASURED_PUSHBACK_MS
+from drucker.client import Client
 from tests.metrics_support import scrape, value
 from tests.plugins.slow_predict import GatedBatchPredictor, GatedPredictor
 from tests.polling import wait_for
@@ -134,6 +138,34 @@ def test_a_cancelled_request_never_reaches_the_plugin(gated: tuple[Any, Any]) ->
         assert _send(stub, "after").result().output == "after"
     assert plugin.inputs == ["first", "after"]
     assert _metric(server, "drucker_queue_wait_seconds_count") >= 2
+
+
+def test_the_sdk_waits_the_pushback_before_it_retries(gated: tuple[Any, Any]) -> None:
+    server, plugin = gated
+    channel, stub = _stub(server)
+    with channel, Client(server.target, max_attempts=3, timeout=30) as client:
+        first = _send(stub, "first")
+        plugin.wait_entered()
+        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
+        _queued(server, MAX_WAITING)
+        answers: list[Any] = []
+        retried = threading.Thread(target=lambda: answers.append(client.predict("retried")))
+        retried.start()
+        wait_for(
+            lambda: _metric(server, "drucker_refused_requests_total", reason="queue_full") == 1,
+            "the first attempt refused",
+        )
+        refused_at = time.monotonic()
+        plugin.gate.set()  # the queue drains at once; the retry comes after the pushback
+        retried.join(30)
+        assert answers and answers[0].label == "retried"
+        assert first.result().output == "first"
+        assert all(call.result() for call in waiting)
+    # Nothing was measured draining yet: the pushback is the unmeasured one (a second or
+    # more), against gRPC's own first backoff of at most 0.1 s.
+    retry_at = plugin.arrivals[plugin.inputs.index("retried")]
+    assert retry_at - refused_at >= UNMEASURED_PUSHBACK_MS / 1000 / 2
+    assert _metric(server, "drucker_refused_requests_total", reason="queue_full") == 1
 
 
 @pytest.fixture
