@@ -80,9 +80,14 @@ def gone_error(reason: str, model: str) -> DruckerError:
 
 
 class Admission:
-    """The waiting room of one model: at most ``max_waiting`` predictions queued (0: no bound)."""
+    """The waiting room of one model: at most ``max_waiting`` predictions queued (0: no bound).
 
-    def __init__(self, model: str, max_waiting: int) -> None:
+    ``clock`` (``time.monotonic`` by default) times the waits and the drain rate.
+    """
+
+    def __init__(
+        self, model: str, max_waiting: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.model = model
         self.max_waiting = max_waiting
         self.waiting = 0
@@ -92,7 +97,8 @@ class Admission:
         self.wait_buckets = [0] * (len(WAIT_BUCKETS) + 1)  # the last one is +Inf
         self.wait_sum = 0.0
         self._lock = threading.Lock()
-        self._window_start = time.monotonic()
+        self._clock = clock
+        self._window_start = clock()
         self._window_left = 0
         self._rate = 0.0  # predictions leaving the queue per second, as last measured
 
@@ -110,7 +116,7 @@ class Admission:
                 pushback = self._pushback_ms()
             else:
                 self.waiting += 1
-                return time.monotonic()
+                return self._clock()
         raise OverloadedError(
             f"{self.max_waiting} predictions of {self.model!r} are waiting already "
             f"(admission.max_waiting); retry in {pushback} ms",
@@ -147,7 +153,7 @@ class Admission:
         self._left(arrived, caller, "deadline" if due else "cancelled")
 
     def _left(self, arrived: float, caller: Caller | None, reason: str | None = None) -> str | None:
-        now = time.monotonic()
+        now = self._clock()
         waited = now - arrived
         if reason is None:
             reason = gone(caller)
