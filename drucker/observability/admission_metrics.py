@@ -13,7 +13,7 @@ Read from the admission's plain counts when scraped (no prometheus_client update
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Protocol
 
 from prometheus_client.core import (
@@ -46,7 +46,7 @@ class AdmissionCounts(Protocol):
     waiting: int
     refused: dict[str, int]
     dropped: dict[str, int]
-    wait_bounds: Sequence[float]
+    wait_bounds: tuple[float, ...]
     wait_buckets: list[int]
     wait_sum: float
 
