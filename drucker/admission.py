@@ -93,7 +93,7 @@ class Admission:
         self.waiting = 0
         self.refused = dict.fromkeys(REASONS, 0)  # turned away at admit
         self.dropped = dict.fromkeys(REASONS, 0)  # taken out of the queue unrun
-        self.wait_bounds = WAIT_BUCKETS
+        self.wait_bounds: tuple[float, ...] = WAIT_BUCKETS
         self.wait_buckets = [0] * (len(WAIT_BUCKETS) + 1)  # the last one is +Inf
         self.wait_sum = 0.0
         self._lock = threading.Lock()
