@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -237,3 +238,27 @@ def _infer(
         return reply.status, {k.lower(): v for k, v in reply.getheaders()}, body
     finally:
         connection.close()
+
+
+def test_a_rest_client_that_disconnects_while_queued_is_never_predicted_for(
+    rest_held: tuple[ThreadedServer, GatedPredictor, Any],
+) -> None:
+    server, plugin, stub = rest_held
+    body = json.dumps(
+        {"inputs": [{"name": "input", "datatype": "BYTES", "shape": [1], "data": ["gone"]}]}
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as sock:
+        sock.sendall(
+            f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        _queued(server, 1)
+    wait_for(
+        lambda: _metric(server, "drucker_dropped_requests_total", reason="cancelled") == 1,
+        "the disconnected request dropped",
+    )
+    _queued(server, 0)
+    plugin.gate.set()
+    assert _send(stub, "after").result().output == "after"
+    assert plugin.inputs == ["first", "after"]

@@ -168,6 +168,11 @@ class V2RestApp:
         watcher = caller.watching(receive)
         try:
             answer = await self._plane.infer(decoded.request, caller)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not caller.cancelled() or task is None or task.uncancel():
+                raise  # cancelled by something else than the disconnect (the server stopping)
+            raise CallerGoneError("the client disconnected") from None
         finally:
             watcher.cancel()
         content, json_length = codec.encode_infer(answer, decoded)

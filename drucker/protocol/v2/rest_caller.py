@@ -3,7 +3,8 @@
 A REST request's deadline comes from, first, the request's ``timeout`` parameter (Triton's
 convention: microseconds) and otherwise the ``Request-Timeout`` header (seconds, a decimal
 number); without either it has none. The caller counts as gone once the client disconnects
-(an ASGI ``http.disconnect`` after the body was read).
+(an ASGI ``http.disconnect`` after the body was read), and the request's task is cancelled
+then, so a prediction still queued leaves the queue at once, as a cancelled gRPC call's does.
 """
 
 from __future__ import annotations
@@ -66,15 +67,22 @@ class RestCaller:
         """Whether the client disconnected."""
         return self._gone
 
-    async def watch(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
-        """Wait for the client's disconnect (run as a task once the body is read; cancel it
-        when the answer is sent)."""
+    async def watch(
+        self, receive: Callable[[], Awaitable[dict[str, Any]]], request: asyncio.Task[Any]
+    ) -> None:
+        """Wait for the client's disconnect, then cancel ``request`` (the task answering it).
+
+        Run it as a task once the body is read; cancel it when the answer is ready.
+        """
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 self._gone = True
+                request.cancel()
                 return
 
     def watching(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> asyncio.Task[None]:
-        """A task of :meth:`watch`."""
-        return asyncio.get_running_loop().create_task(self.watch(receive))
+        """A task of :meth:`watch` for the current task."""
+        request = asyncio.current_task()
+        assert request is not None
+        return asyncio.get_running_loop().create_task(self.watch(receive, request))
