@@ -54,6 +54,7 @@ from drucker._wire import grpc_predict_v2_pb2 as v2
 from drucker.dispatch import Dispatcher
 from drucker.management import ModelManager
 from drucker.observability import Metrics
+from drucker.observability.grpc_metrics import recorders
 from drucker.protocol.drucker_worker import worker_rpc_handler
 from drucker.protocol.guard import Guard
 from drucker.protocol.v2.dataplane import DataPlane
@@ -107,8 +108,8 @@ def _drucker_handler(
     runtime.activate(runtime.load_model(model))
     dispatcher = Dispatcher(runtime, traced=False)  # as the server builds it without tracing
     handler = worker_rpc_handler(dispatcher, 1 << 20, settings.max_message_bytes)
-    recorders = Metrics().rpc_recorders(PREDICTION_RPCS) if settings.metrics_port else None
-    guard = Guard(recorder_for=recorders, trimmer=MemoryPolicy())  # as the server's
+    recorder_for = recorders(Metrics(), PREDICTION_RPCS) if settings.metrics_port else None
+    guard = Guard(recorder_for=recorder_for, trimmer=MemoryPolicy())  # as the server's
     guarded = guard.wrap(METHOD, handler.service(_Details()))
     return guarded.unary_unary, guarded.request_deserializer
 

@@ -104,7 +104,7 @@ def _probe(port: int, **timing: int) -> dict[str, Any]:
     return {"grpc": {"port": port}, "timeoutSeconds": 3, **timing}
 
 
-def _container_security() -> dict[str, Any]:
+def container_security() -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
@@ -195,7 +195,7 @@ def manifests(
                 },
             }
         ],
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "startupProbe": _probe(
             port,
             periodSeconds=STARTUP_PERIOD_SECONDS,

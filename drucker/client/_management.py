@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from drucker._wire import drucker_pb2
 from drucker.client.errors import ManagementError
@@ -22,6 +22,15 @@ SHA256_METADATA = "x-drucker-sha256"
 SUCCESS = 1
 
 Progress = Callable[[int, int], None]
+
+
+class UploadOptions(TypedDict, total=False):
+    """The keyword arguments of every upload."""
+
+    progress: Progress | None
+    """Called with (bytes sent, total bytes) as the upload goes."""
+    timeout: float | None
+    """The call's deadline in seconds; the client's ``timeout`` when None."""
 
 
 def sha256_metadata(path: Path, sha256: str | bool) -> tuple[tuple[str, str], ...]:

@@ -1,22 +1,27 @@
-"""The asyncio client, with the surface of :class:`drucker.client.Client`."""
+"""The asyncio client, :class:`AsyncClient`: the source of the blocking client.
+
+``drucker/client/_sync.py`` is generated from this file by ``tools/unasync.py`` (``nox -s
+unasync``): edit here, then regenerate; a unit test fails when the two drift.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+import drucker.client._kinds as _kinds
+import drucker.client._management as _management
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
-from drucker.client import _kinds, _management
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
-from drucker.client._management import Progress
+from drucker.client._management import UploadOptions
 from drucker.client.errors import from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
 from drucker.kinds import Kind
@@ -24,7 +29,20 @@ from drucker.types import ModelSignature, PredictResult
 
 
 class AsyncClient:
-    """A drucker service over a grpc.aio channel; the arguments are those of ``Client``."""
+    """A drucker service, one server or several, over one gRPC channel.
+
+    :param target: ``host:port``, a DNS name with port (every address it resolves to is used),
+        or a list of ``host:port``; calls are spread round robin over the servers that are up.
+    :param timeout: default deadline of a call, in seconds.
+    :param max_attempts: attempts of an idempotent call on UNAVAILABLE or RESOURCE_EXHAUSTED
+        (1 turns retries off; gRPC caps it at 5), within the call's deadline; after a refusal
+        for overload the next attempt waits the server's pushback. Uploads, switches and
+        evaluations are never retried.
+    :param token: the management token, sent as ``authorization: Bearer <token>``.
+    :param tls: use TLS: ``True`` for the system roots, or the PEM (bytes or a path) of the CA
+        that signed the server's certificate.
+    :param options: extra gRPC channel options.
+    """
 
     def __init__(
         self,
@@ -67,13 +85,13 @@ class AsyncClient:
         timeout: float | None,
         metadata: Sequence[tuple[str, str]] = (),
     ) -> Any:
-        """Start a call (awaitable or async iterator) with the deadline and the metadata."""
+        """Start a call with the deadline and the metadata; its answer is not awaited."""
         return method(
             request, timeout=timeout or self.timeout, metadata=(*self._metadata, *metadata)
         )
 
     async def _call(self, *call: Any) -> Any:
-        """Await a unary answer (arguments as for ``_start``); errors become client errors."""
+        """The answer of a unary call (arguments as for ``_start``), errors as client errors."""
         try:
             return await self._start(*call)
         except grpc.RpcError as error:
@@ -90,7 +108,11 @@ class AsyncClient:
         input_kind: Kind | str | None = None,
         timeout: float | None = None,
     ) -> PredictResult:
-        """Predict one input; the rpc is chosen from the input's type and ``output``."""
+        """Predict one input; the rpc is chosen from the input's type and ``output``.
+
+        :raises TypeError: or ``ValueError`` when the input fits no kind.
+        :raises ClientError: (a subclass naming the status) when the call fails.
+        """
         prediction = _kinds.prepare(input, output, option, input_kind)
         method = getattr(self._worker, prediction.rpc)
         if prediction.output_kind is not Kind.BYTES:
@@ -141,10 +163,10 @@ class AsyncClient:
         path: str | Path,
         name: str | None,
         metadata: Sequence[tuple[str, str]],
-        progress: Progress | None,
-        timeout: float | None,
+        options: UploadOptions,
     ) -> str:
         path = Path(path)
+        progress = options.get("progress")
         messages = _management.UploadMessages(path, name or path.name, kind, progress)
         requests: Iterator[Any] = map(messages.message, _management.read_chunks(path))
         method = (
@@ -152,6 +174,7 @@ class AsyncClient:
             if kind == "model"
             else (self._dashboard.UploadEvaluationData)
         )
+        timeout = options.get("timeout")
         return _management.checked(await self._call(method, requests, timeout, metadata))
 
     async def upload_model(
@@ -160,12 +183,17 @@ class AsyncClient:
         name: str | None = None,
         *,
         sha256: str | bool = True,
-        progress: Progress | None = None,
-        timeout: float | None = None,
+        **options: Unpack[UploadOptions],
     ) -> str:
-        """Stream a model file to the server's store; see ``Client.upload_model``."""
+        """Stream a model file to the server's store; returns the server's message.
+
+        :param sha256: the digest the server verifies: computed from the file (``True``),
+            given as hex, or not sent (``False``).
+        :param options: ``progress`` and ``timeout``, as :class:`UploadOptions` describes.
+        :raises ManagementError: when the server refused it (bad name, too large, …).
+        """
         metadata = _management.sha256_metadata(Path(path), sha256)
-        return await self._upload("model", path, name, metadata, progress, timeout)
+        return await self._upload("model", path, name, metadata, options)
 
     async def switch_model(self, name: str, *, timeout: float | None = None) -> str:
         """Make a stored model serve. :raises ManagementError: when it cannot be loaded."""
@@ -193,27 +221,26 @@ class AsyncClient:
         return _management.models_of(reply), reply.serving
 
     async def delete_model(self, name: str, *, timeout: float | None = None) -> str:
-        """Delete a stored model; the serving one is refused (FAILED_PRECONDITION)."""
+        """Delete a stored model; the serving one is refused (FAILED_PRECONDITION).
+
+        :raises NotFound: when there is no such model.
+        """
         request = drucker_pb2.DeleteModelRequest(name=name)
         reply = await self._call(self._dashboard.DeleteModel, request, timeout)
         return str(reply.message)
 
     async def delete_evaluation_data(self, name: str, *, timeout: float | None = None) -> str:
-        """Delete stored evaluation data."""
+        """Delete stored evaluation data. :raises NotFound: when there is none by that name."""
         request = drucker_pb2.DeleteEvaluationDataRequest(name=name)
         reply = await self._call(self._dashboard.DeleteEvaluationData, request, timeout)
         return str(reply.message)
 
     async def upload_evaluation_data(
-        self,
-        path: str | Path,
-        name: str | None = None,
-        *,
-        progress: Progress | None = None,
-        timeout: float | None = None,
+        self, path: str | Path, name: str | None = None, **options: Unpack[UploadOptions]
     ) -> str:
-        """Stream labelled data for :meth:`evaluate` to the server."""
-        return await self._upload("data", path, name, (), progress, timeout)
+        """Stream labelled data for :meth:`evaluate` to the server (``options`` as for
+        :meth:`upload_model`)."""
+        return await self._upload("data", path, name, (), options)
 
     async def evaluate(
         self, data_name: str, result_name: str | None = None, *, timeout: float | None = 600
@@ -228,7 +255,7 @@ class AsyncClient:
     async def evaluation_result(
         self, result_name: str, *, timeout: float | None = 600
     ) -> tuple[Metrics, AsyncIterator[EvaluationRecord]]:
-        """The stored metrics and an async iterator over the per-sample records."""
+        """The stored metrics and an async iterator over the per-sample records (streamed)."""
         request = drucker_pb2.EvaluationResultRequest(result_path=result_name)
         replies = self._start(self._dashboard.EvaluationResult, request, timeout).__aiter__()
         try:

@@ -15,7 +15,6 @@ import asyncio
 import contextvars
 import os
 import time
-from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,14 +27,11 @@ from prometheus_client import (
 
 from drucker.observability.admission_metrics import AdmissionCollector, AdmissionCounts
 from drucker.observability.rpc_stats import (
+    LoopRpcStats,
     RpcStatsCollector,
     WorkersRpcStatsCollector,
     snapshot_path,
 )
-
-if TYPE_CHECKING:
-    from drucker.observability.grpc_metrics import PredictionRpcs, RecorderFor
-    from drucker.observability.rpc_stats import RpcRecorder
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -92,15 +88,12 @@ class Metrics:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def rpc_recorders(self, prediction_rpcs: PredictionRpcs) -> RecorderFor:
-        """Each method's recorder, for the rpc guard (prediction rpcs also get drucker's series)."""
-        from drucker.observability.grpc_metrics import recorders
-
-        return recorders(self, prediction_rpcs)
-
-    def rpc_recorder(self, labels: tuple[str, str, str], protocol: str | None) -> RpcRecorder:
+    def rpc_recorder(self, labels: tuple[str, str, str], protocol: str | None) -> LoopRpcStats:
         """The recorder of one method (``grpc_type``, ``grpc_service``, ``grpc_method``);
-        ``protocol`` names the prediction rpcs' protocol, ``None`` for the others."""
+        ``protocol`` names the prediction rpcs' protocol, ``None`` for the others.
+
+        :func:`drucker.observability.grpc_metrics.recorders` gives the rpc guard each method's.
+        """
         return self._rpcs.recorder(labels, protocol)
 
     def observe_batch(self, size: int) -> None:

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -71,18 +71,12 @@ DURATION = (
 INFLIGHT = ("drucker_inflight_requests", "Prediction rpcs being answered now.")
 
 
-class RpcRecorder(Protocol):
-    """Records the rpcs of one method."""
-
-    def started(self) -> float:
-        """Count an rpc as started; return its start time for :meth:`finished`."""
-
-    def finished(self, started: float, code: str) -> None:
-        """Count the rpc as finished with status ``code`` (a ``grpc.StatusCode`` name)."""
-
-
 class LoopRpcStats:
-    """The counts of one method, updated on the event loop only (no locks)."""
+    """The counts of one method, updated on the event loop only (no locks).
+
+    It is the rpc guard's recorder (:class:`drucker.protocol.guard.RpcRecorder`, whose
+    consumer declares it): :meth:`started` when an rpc starts, :meth:`finished` when it ends.
+    """
 
     __slots__ = (
         "buckets",

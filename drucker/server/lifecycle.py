@@ -45,6 +45,7 @@ class ServeOptions:
     worker: bool = False  # a child of the supervisor: bind with SO_REUSEPORT
     disabled_plugins: tuple[str, ...] = ()  # additive plugins not to load (-p no:NAME)
     force_model: bool = False  # serve model_file even when the store remembers a switch
+    model_name: str | None = None  # the name the model serves under (app.name)
 
     def worker_args(self) -> list[str]:
         """The command-line arguments a worker process needs (the port is added)."""
@@ -56,6 +57,7 @@ class ServeOptions:
             ("--settings", self.settings_file),
             ("--model", self.model_file),
             ("--model-sha256", self.model_sha256),
+            ("--model-name", self.model_name),
             ("--host", self.host),
             ("--http-port", None if self.http_port is None else str(self.http_port)),
             ("--metrics-port", None if self.metrics_port is None else str(self.metrics_port)),
@@ -74,6 +76,8 @@ def build_settings(options: ServeOptions) -> Settings:
         overrides["port"] = options.port
     if options.host is not None:
         overrides["host"] = options.host
+    if options.model_name is not None:
+        overrides["application_name"] = options.model_name
     if options.http_port is not None:
         overrides["http_port"] = options.http_port
     if options.metrics_port is not None:
