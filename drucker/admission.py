@@ -58,18 +58,6 @@ class Caller(Protocol):
         """Whether the caller has cancelled or gone away."""
 
 
-def gone(caller: Caller | None) -> str | None:
-    """Why ``caller`` no longer waits for an answer (``deadline``, ``cancelled``), or ``None``."""
-    if caller is None:
-        return None
-    remaining = caller.time_remaining()
-    if remaining is not None and remaining <= 0:
-        return "deadline"
-    if caller.cancelled():
-        return "cancelled"
-    return None
-
-
 def gone_error(reason: str, model: str) -> DruckerError:
     """The error that ends a request whose caller is gone for ``reason``."""
     if reason == "deadline":
@@ -129,11 +117,18 @@ class Admission:
         :raises DeadlineExceededError: the caller's deadline has passed already.
         :raises CallerGoneError: the caller has cancelled already.
         """
-        reason = gone(caller)
-        if reason is not None:
-            with self._lock:
-                self.refused[reason] += 1
-            raise gone_error(reason, self.model)
+        if caller is None:
+            return
+        remaining = caller.time_remaining()  # inline: this runs on every rpc
+        if remaining is not None and remaining <= 0:
+            self._refuse("deadline")
+        if caller.cancelled():
+            self._refuse("cancelled")
+
+    def _refuse(self, reason: str) -> None:
+        with self._lock:
+            self.refused[reason] += 1
+        raise gone_error(reason, self.model)
 
     def leave(self, arrived: float, caller: Caller | None) -> None:
         """Take one prediction out of the queue, right before the plugin runs it.
@@ -155,8 +150,12 @@ class Admission:
     def _left(self, arrived: float, caller: Caller | None, reason: str | None = None) -> str | None:
         now = self._clock()
         waited = now - arrived
-        if reason is None:
-            reason = gone(caller)
+        if reason is None and caller is not None:  # inline: once per queued rpc
+            remaining = caller.time_remaining()
+            if remaining is not None and remaining <= 0:
+                reason = "deadline"
+            elif caller.cancelled():
+                reason = "cancelled"
         with self._lock:
             self.waiting -= 1
             self.wait_buckets[bisect.bisect_left(WAIT_BUCKETS, waited)] += 1
