@@ -25,7 +25,12 @@ from prometheus_client import (
     generate_latest,
 )
 
-from drucker.observability.admission_metrics import AdmissionCollector, AdmissionCounts
+from drucker.observability import admission_metrics
+from drucker.observability.admission_metrics import (
+    AdmissionCollector,
+    AdmissionCounts,
+    WorkersAdmissionCollector,
+)
 from drucker.observability.rpc_stats import (
     LoopRpcStats,
     RpcStatsCollector,
@@ -60,8 +65,12 @@ class Metrics:
         self._rpcs = RpcStatsCollector()
         registry.register(self._rpcs)
         directory = multiprocess_dir()
-        self._snapshot = (
-            snapshot_path(directory, os.getpid(), time.time_ns()) if directory else None
+        started_ns = time.time_ns()
+        self._snapshot = snapshot_path(directory, os.getpid(), started_ns) if directory else None
+        self._admission_snapshot = (
+            admission_metrics.snapshot_path(directory, os.getpid(), started_ns)
+            if directory
+            else None
         )
         self.batch_size = Histogram(
             "drucker_batch_size",
@@ -113,10 +122,7 @@ class Metrics:
         self.model_switches.labels("ok" if ok else "failed").inc()
 
     def watch_admission(self, admission: AdmissionCounts) -> None:
-        """Expose a model's admission counts (queued, refused, dropped, wait times).
-
-        With several workers these series are each worker's own and not in the summed scrape.
-        """
+        """Expose a model's admission counts (queued, refused, dropped, wait times)."""
         self._admissions.watch(admission)
 
     # -- exposition --------------------------------------------------------------------------
@@ -128,6 +134,8 @@ class Metrics:
         """
         if self._snapshot is not None:
             self._rpcs.write(self._snapshot)
+        if self._admission_snapshot is not None:
+            self._admissions.write(self._admission_snapshot)
 
     async def keep_shared(self, interval: float = 1.0) -> None:
         """:meth:`share` every ``interval`` seconds until cancelled, and once more then."""
@@ -151,6 +159,7 @@ class Metrics:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             registry.register(WorkersRpcStatsCollector(directory))
+            registry.register(WorkersAdmissionCollector(directory))
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
