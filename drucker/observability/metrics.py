@@ -25,12 +25,12 @@ from prometheus_client import (
     generate_latest,
 )
 
-from drucker.observability import admission_metrics
 from drucker.observability.admission_metrics import (
     AdmissionCollector,
     AdmissionCounts,
     WorkersAdmissionCollector,
 )
+from drucker.observability.admission_metrics import snapshot_path as admission_snapshot_path
 from drucker.observability.rpc_stats import (
     LoopRpcStats,
     RpcStatsCollector,
@@ -68,9 +68,7 @@ class Metrics:
         started_ns = time.time_ns()
         self._snapshot = snapshot_path(directory, os.getpid(), started_ns) if directory else None
         self._admission_snapshot = (
-            admission_metrics.snapshot_path(directory, os.getpid(), started_ns)
-            if directory
-            else None
+            admission_snapshot_path(directory, os.getpid(), started_ns) if directory else None
         )
         self.batch_size = Histogram(
             "drucker_batch_size",
