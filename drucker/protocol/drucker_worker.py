@@ -27,6 +27,7 @@ from drucker.protocol.drucker_values import (
     input_value,
     parse_option,
 )
+from drucker.protocol.packed import arr_float_request
 from drucker.protocol.status import answer_or_abort, failure
 from drucker.types import PredictResult
 
@@ -73,7 +74,10 @@ def _make_handler(
     request_type = INPUT_MESSAGES[input_kind]
     response_type = OUTPUT_MESSAGES[output_kind]
     codec = {
-        "request_deserializer": request_type.FromString,
+        # a big ArrFloat input reaches plugins as a numpy view of its packed floats
+        "request_deserializer": (
+            arr_float_request if input_kind is Kind.ARR_FLOAT else request_type.FromString
+        ),
         "response_serializer": response_type.SerializeToString,
     }
 
