@@ -17,6 +17,7 @@ from drucker.bundle.k8s import (
     TOKEN_KEY,
     WRITABLE,
     container_security,
+    sized_and_writable,
     token_secret_name,
 )
 from drucker.bundle.manifest import Manifest
@@ -92,11 +93,7 @@ def kserve_manifests(
             "timeoutSeconds": 3,
         },
         "securityContext": container_security(),
-        "resources": {
-            "requests": {"cpu": cpu, "memory": memory},
-            "limits": {"cpu": cpu_limit, "memory": memory_limit},
-        },
-        "volumeMounts": [{"name": name, "mountPath": path} for name, path in WRITABLE],
+        **sized_and_writable(cpu, memory, cpu_limit, memory_limit),
     }
     runtime = {
         "apiVersion": "serving.kserve.io/v1alpha1",

@@ -17,9 +17,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from drucker.bundle.files import MAX_FILE_ENV, default_max_file_bytes
 from drucker.bundle.manifest import Manifest, read_manifest, verify
 from drucker.bundle.spec import validate_bundle_name, validate_version
 from drucker.errors import AlreadyExistsError, ConfigurationError, NotFoundError
+
+MAX_ARCHIVE_MEMBERS = 100_000  # entries an imported archive may have
 
 STORE_ENV = "DRUCKER_BUNDLE_STORE"
 STAGING = ".staging"
@@ -191,16 +194,31 @@ class BundleStore:
             partial.unlink(missing_ok=True)
         return manifest
 
-    def import_archive(self, archive: Path) -> Manifest:
+    def import_archive(self, archive: Path, max_file_bytes: int | None = None) -> Manifest:
         """Add an exported bundle, verified against its manifest before it enters the store.
 
-        :raises ConfigurationError: for a tampered or malformed archive.
+        Each file may hold at most ``max_file_bytes`` (default: the build's limit,
+        ``$DRUCKER_BUNDLE_MAX_FILE_SIZE`` or 4 GiB), the archive at most
+        :data:`MAX_ARCHIVE_MEMBERS` entries, so a small archive cannot unpack without bound.
+
+        :raises ConfigurationError: for a tampered, malformed or oversized archive.
         :raises AlreadyExistsError: when that version is already stored.
         """
+        limit = default_max_file_bytes() if max_file_bytes is None else max_file_bytes
         with self.staging() as staged:
             try:
                 with tarfile.open(archive, mode="r:gz") as tar:
-                    tar.extractall(staged, filter="data")
+                    for count, member in enumerate(tar, start=1):
+                        if count > MAX_ARCHIVE_MEMBERS:
+                            raise ConfigurationError(
+                                f"{archive}: more than {MAX_ARCHIVE_MEMBERS} entries"
+                            )
+                        if member.size > limit:
+                            raise ConfigurationError(
+                                f"{archive}: {member.name} holds {member.size} bytes, more than "
+                                f"the limit of {limit} (${MAX_FILE_ENV})"
+                            )
+                        tar.extract(member, staged, filter="data")
             except (tarfile.TarError, OSError, EOFError) as exc:
                 raise ConfigurationError(f"{archive}: not a bundle archive: {exc}") from None
             manifest = read_manifest(staged)

@@ -25,6 +25,13 @@ store_option = click.option(
 )
 
 
+no_smoke_option = click.option(
+    "--no-smoke",
+    is_flag=True,
+    help="Skip the smoke start (run the image once and wait for it to serve).",
+)
+
+
 def open_store(root: str | None) -> BundleStore:
     """The bundle store at ``root`` (``--store``), else the default one."""
     return BundleStore(Path(root) if root else None)

@@ -105,15 +105,24 @@ def history_of(reply: Any) -> list[ModelSwitch]:
 
 
 def metrics_of(message: Any) -> Metrics:
+    """Evaluation metrics; the protocol's 32-bit floats at their own precision (0.8333333,
+    not 0.8333333134651184)."""
     return Metrics(
         num=message.num,
-        accuracy=message.accuracy,
+        accuracy=_single(message.accuracy),
         labels=list(message.labels),
-        precision=list(message.precision),
-        recall=list(message.recall),
-        f1=list(message.fvalue),
+        precision=[_single(v) for v in message.precision],
+        recall=[_single(v) for v in message.recall],
+        f1=[_single(v) for v in message.fvalue],
         option=dict(message.option),
     )
+
+
+def _single(value: float) -> float:
+    """The shortest decimal that reads back as the same float32 (as numpy prints it)."""
+    import numpy as np
+
+    return float(str(np.float32(value)))
 
 
 def _io_value(io: Any) -> Any:

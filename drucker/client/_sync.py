@@ -4,25 +4,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import drucker.client._kinds as _kinds
 import drucker.client._management as _management
+import drucker.client._tensors as _tensors
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
 from drucker.client._management import UploadOptions
-from drucker.client.errors import from_rpc_error, no_answer
+from drucker.client.errors import ClientError, InvalidArgument, from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
 from drucker.kinds import Kind
 from drucker.types import ModelSignature, PredictResult
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Client:
@@ -64,6 +68,8 @@ class Client:
         self._dashboard = drucker_pb2_grpc.DruckerDashboardStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._inference = v2_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        self._output_kind: Kind | None = None  # from the signature, read once
+        self._model: str | None = None  # the V2 model name, from ServiceInfo, read once
 
     def close(self) -> None:
         """Close the channel."""
@@ -100,16 +106,54 @@ class Client:
         self,
         input: Any,
         *,
-        output: Kind | str = Kind.STRING,
+        output: Kind | str | None = None,
         option: Option = None,
         input_kind: Kind | str | None = None,
         timeout: float | None = None,
     ) -> PredictResult:
         """Predict one input; the rpc is chosen from the input's type and ``output``.
 
+        Without ``output``, the output kind is the one the model's signature names (see
+        :meth:`output_kind`), as ``drucker predict`` does: a regressor answers ``ArrFloat``.
+
         :raises TypeError: or ``ValueError`` when the input fits no kind.
         :raises ClientError: (a subclass naming the status) when the call fails.
         """
+        if output is not None:
+            return self._predict(input, output, option, input_kind, timeout)
+        known = self.output_kind()
+        try:
+            return self._predict(input, known, option, input_kind, timeout)
+        except InvalidArgument:
+            self._output_kind = None  # another model may serve since: read its signature again
+            if self.output_kind() == known:
+                raise
+        return self._predict(input, self.output_kind(), option, input_kind, timeout)
+
+    def output_kind(self) -> Kind:
+        """The output kind the serving model's signature names (read once, then remembered):
+        FP* → ``ArrFloat``, INT* → ``ArrInt``, else ``String``; ``String`` when the server
+        offers no signature (Drucker 0.4.5, a protected ``ServiceInfo``).
+
+        :raises ClientError: when the server cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED).
+        """
+        if self._output_kind is None:
+            try:
+                self._output_kind = _kinds.output_kind_of(self.signature())
+            except ClientError as error:
+                if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+                self._output_kind = Kind.STRING
+        return self._output_kind
+
+    def _predict(
+        self,
+        input: Any,
+        output: Kind | str,
+        option: Option,
+        input_kind: Kind | str | None,
+        timeout: float | None,
+    ) -> PredictResult:
         prediction = _kinds.prepare(input, output, option, input_kind)
         method = getattr(self._worker, prediction.rpc)
         if prediction.output_kind is not Kind.BYTES:
@@ -124,6 +168,43 @@ class Client:
         if result is None:
             raise no_answer("prediction")
         return result
+
+    def infer(
+        self,
+        inputs: Any,
+        *,
+        model: str | None = None,
+        version: str = "",
+        outputs: Sequence[str] = (),
+        parameters: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Open Inference (V2) inference: numpy arrays in and out, many rows per call, exact.
+
+        The Drucker protocol carries ``ArrFloat`` as 32-bit floats; here an FP64 array stays
+        64-bit both ways (tensors travel as raw little-endian bytes).
+
+        :param inputs: one array (the tensor ``input``, one row per sample) or a mapping of
+            tensor names to arrays; anything ``numpy.asarray`` takes.
+        :param model: the model's name (default: the application's, from ``ServiceInfo``).
+        :param outputs: the output tensors to return (default: all).
+        :param parameters: the request's parameters, e.g. ``{"output_kind": "ArrFloat"}`` for
+            numeric labels from a model without a signature.
+        :returns: the output tensors by name (e.g. ``label`` and ``score``).
+        :raises ClientError: e.g. ``InvalidArgument`` for a tensor the model refuses.
+        """
+        if model is None:
+            model = self._model_name()
+        tensors = inputs if isinstance(inputs, Mapping) else {"input": inputs}
+        request = _tensors.infer_request(model, tensors, tuple(outputs), version, parameters)
+        reply = self._call(self._inference.ModelInfer, request, timeout)
+        return _tensors.infer_outputs(reply)
+
+    def _model_name(self) -> str:
+        """The served model's V2 name: the application's name (read once)."""
+        if self._model is None:
+            self._model = (self.service_info()).application_name
+        return self._model
 
     # -- service -----------------------------------------------------------------------------
 
@@ -141,8 +222,7 @@ class Client:
         :raises ClientError: e.g. ``ServerError`` (UNIMPLEMENTED) from a server without the
             Open Inference service, such as Drucker 0.4.5.
         """
-        name = (self.service_info()).application_name
-        request = v2_pb2.ModelMetadataRequest(name=name)
+        request = v2_pb2.ModelMetadataRequest(name=self._model_name())
         reply = self._call(self._inference.ModelMetadata, request, timeout)
         return _kinds.signature_of(reply)
 
@@ -195,6 +275,7 @@ class Client:
     def switch_model(self, name: str, *, timeout: float | None = None) -> str:
         """Make a stored model serve. :raises ManagementError: when it cannot be loaded."""
         request = drucker_pb2.SwitchModelRequest(path=name)
+        self._output_kind = None
         reply = self._call(self._dashboard.SwitchModel, request, timeout)
         return _management.checked(reply)
 
@@ -202,6 +283,7 @@ class Client:
         """Switch back to the model that served before the last switch (every replica of a
         shared store follows). :raises ManagementError: when there is none or it fails."""
         request = drucker_pb2.RollbackModelRequest()
+        self._output_kind = None
         reply = self._call(self._dashboard.RollbackModel, request, timeout)
         return _management.checked(reply)
 

@@ -6,9 +6,9 @@ unasync``): edit here, then regenerate; a unit test fails when the two drift.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import grpc
 import grpc.aio
@@ -16,16 +16,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import drucker.client._kinds as _kinds
 import drucker.client._management as _management
+import drucker.client._tensors as _tensors
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
 from drucker.client._management import UploadOptions
-from drucker.client.errors import from_rpc_error, no_answer
+from drucker.client.errors import ClientError, InvalidArgument, from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
 from drucker.kinds import Kind
 from drucker.types import ModelSignature, PredictResult
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class AsyncClient:
@@ -67,6 +71,8 @@ class AsyncClient:
         self._dashboard = drucker_pb2_grpc.DruckerDashboardStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._inference = v2_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        self._output_kind: Kind | None = None  # from the signature, read once
+        self._model: str | None = None  # the V2 model name, from ServiceInfo, read once
 
     async def close(self) -> None:
         """Close the channel."""
@@ -103,16 +109,54 @@ class AsyncClient:
         self,
         input: Any,
         *,
-        output: Kind | str = Kind.STRING,
+        output: Kind | str | None = None,
         option: Option = None,
         input_kind: Kind | str | None = None,
         timeout: float | None = None,
     ) -> PredictResult:
         """Predict one input; the rpc is chosen from the input's type and ``output``.
 
+        Without ``output``, the output kind is the one the model's signature names (see
+        :meth:`output_kind`), as ``drucker predict`` does: a regressor answers ``ArrFloat``.
+
         :raises TypeError: or ``ValueError`` when the input fits no kind.
         :raises ClientError: (a subclass naming the status) when the call fails.
         """
+        if output is not None:
+            return await self._predict(input, output, option, input_kind, timeout)
+        known = await self.output_kind()
+        try:
+            return await self._predict(input, known, option, input_kind, timeout)
+        except InvalidArgument:
+            self._output_kind = None  # another model may serve since: read its signature again
+            if await self.output_kind() == known:
+                raise
+        return await self._predict(input, await self.output_kind(), option, input_kind, timeout)
+
+    async def output_kind(self) -> Kind:
+        """The output kind the serving model's signature names (read once, then remembered):
+        FP* → ``ArrFloat``, INT* → ``ArrInt``, else ``String``; ``String`` when the server
+        offers no signature (Drucker 0.4.5, a protected ``ServiceInfo``).
+
+        :raises ClientError: when the server cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED).
+        """
+        if self._output_kind is None:
+            try:
+                self._output_kind = _kinds.output_kind_of(await self.signature())
+            except ClientError as error:
+                if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+                self._output_kind = Kind.STRING
+        return self._output_kind
+
+    async def _predict(
+        self,
+        input: Any,
+        output: Kind | str,
+        option: Option,
+        input_kind: Kind | str | None,
+        timeout: float | None,
+    ) -> PredictResult:
         prediction = _kinds.prepare(input, output, option, input_kind)
         method = getattr(self._worker, prediction.rpc)
         if prediction.output_kind is not Kind.BYTES:
@@ -127,6 +171,43 @@ class AsyncClient:
         if result is None:
             raise no_answer("prediction")
         return result
+
+    async def infer(
+        self,
+        inputs: Any,
+        *,
+        model: str | None = None,
+        version: str = "",
+        outputs: Sequence[str] = (),
+        parameters: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Open Inference (V2) inference: numpy arrays in and out, many rows per call, exact.
+
+        The Drucker protocol carries ``ArrFloat`` as 32-bit floats; here an FP64 array stays
+        64-bit both ways (tensors travel as raw little-endian bytes).
+
+        :param inputs: one array (the tensor ``input``, one row per sample) or a mapping of
+            tensor names to arrays; anything ``numpy.asarray`` takes.
+        :param model: the model's name (default: the application's, from ``ServiceInfo``).
+        :param outputs: the output tensors to return (default: all).
+        :param parameters: the request's parameters, e.g. ``{"output_kind": "ArrFloat"}`` for
+            numeric labels from a model without a signature.
+        :returns: the output tensors by name (e.g. ``label`` and ``score``).
+        :raises ClientError: e.g. ``InvalidArgument`` for a tensor the model refuses.
+        """
+        if model is None:
+            model = await self._model_name()
+        tensors = inputs if isinstance(inputs, Mapping) else {"input": inputs}
+        request = _tensors.infer_request(model, tensors, tuple(outputs), version, parameters)
+        reply = await self._call(self._inference.ModelInfer, request, timeout)
+        return _tensors.infer_outputs(reply)
+
+    async def _model_name(self) -> str:
+        """The served model's V2 name: the application's name (read once)."""
+        if self._model is None:
+            self._model = (await self.service_info()).application_name
+        return self._model
 
     # -- service -----------------------------------------------------------------------------
 
@@ -144,8 +225,7 @@ class AsyncClient:
         :raises ClientError: e.g. ``ServerError`` (UNIMPLEMENTED) from a server without the
             Open Inference service, such as Drucker 0.4.5.
         """
-        name = (await self.service_info()).application_name
-        request = v2_pb2.ModelMetadataRequest(name=name)
+        request = v2_pb2.ModelMetadataRequest(name=await self._model_name())
         reply = await self._call(self._inference.ModelMetadata, request, timeout)
         return _kinds.signature_of(reply)
 
@@ -198,6 +278,7 @@ class AsyncClient:
     async def switch_model(self, name: str, *, timeout: float | None = None) -> str:
         """Make a stored model serve. :raises ManagementError: when it cannot be loaded."""
         request = drucker_pb2.SwitchModelRequest(path=name)
+        self._output_kind = None
         reply = await self._call(self._dashboard.SwitchModel, request, timeout)
         return _management.checked(reply)
 
@@ -205,6 +286,7 @@ class AsyncClient:
         """Switch back to the model that served before the last switch (every replica of a
         shared store follows). :raises ManagementError: when there is none or it fails."""
         request = drucker_pb2.RollbackModelRequest()
+        self._output_kind = None
         reply = await self._call(self._dashboard.RollbackModel, request, timeout)
         return _management.checked(reply)
 

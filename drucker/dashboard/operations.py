@@ -48,6 +48,7 @@ class UploadProgress:
     """Bytes pushed to each service by one upload (read by the progress bar)."""
 
     total: int
+    owner: int = 0  # the id of the user who started it: the only one who may read it
     sent: dict[str, int] = attrs.field(factory=dict)
     done: bool = False
     outcomes: list[Outcome] = attrs.field(factory=list)

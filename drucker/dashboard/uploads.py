@@ -22,16 +22,44 @@ from starlette.concurrency import run_in_threadpool
 import drucker.dashboard.inputs as inputs
 import drucker.dashboard.operations as operations
 import drucker.dashboard.queries as queries
-from drucker.dashboard.web import Viewer, in_thread, state
+from drucker.dashboard.errors import Refused
+from drucker.dashboard.web import State, Viewer, in_thread, state
 
 READ_CHUNK = 1024 * 1024
 
 
+JOB_SECONDS = 600  # an issued progress id not used by then is forgotten
+
+
+def issue_job(app_state: State, user: Viewer) -> str:
+    """A new progress id for ``user``'s next upload (server-chosen, bound to the user)."""
+    job = secrets.token_urlsafe(12)
+    app_state.uploads[job] = operations.UploadProgress(total=0, owner=user.id)
+    asyncio.get_running_loop().call_later(JOB_SECONDS, _forget_unused, app_state, job)
+    return job
+
+
+def _forget_unused(app_state: State, job: str) -> None:
+    progress = app_state.uploads.get(job)
+    if progress is not None and progress.total == 0 and not progress.done:
+        app_state.uploads.pop(job, None)
+
+
+def progress_of(app_state: State, user: Viewer, job: str) -> operations.UploadProgress | None:
+    """The progress of upload ``job`` if ``user`` started it, else ``None``."""
+    progress = app_state.uploads.get(job)
+    return progress if progress is not None and progress.owner == user.id else None
+
+
 @asynccontextmanager
-async def received_file(request: Request, directory: Path) -> AsyncIterator[tuple[Path, str, int]]:
+async def received_file(
+    request: Request, directory: Path, limit: int
+) -> AsyncIterator[tuple[Path, str, int]]:
     """Stream the request body to a temporary file, hashing it; yield (path, sha256, size).
 
     Memory stays at one chunk whatever the size; the file is removed afterwards.
+
+    :raises Refused: (413) as soon as the body passes ``limit`` bytes.
     """
     digest = hashlib.sha256()
     size = 0
@@ -44,6 +72,8 @@ async def received_file(request: Request, directory: Path) -> AsyncIterator[tupl
             async for chunk in request.stream():
                 digest.update(chunk)
                 size += len(chunk)
+                if size > limit:
+                    raise Refused(f"the file is larger than {limit} bytes (max_upload_bytes)", 413)
                 buffered.append(chunk)
                 buffered_size += len(chunk)
                 if buffered_size >= READ_CHUNK:
@@ -72,9 +102,12 @@ async def receive_and_push(
     for service_id in service_ids:
         queries.service(app_state.db, service_id)  # 404 before reading the body
     service_ids = list(dict.fromkeys(service_ids))
-    job = job[:64] or secrets.token_hex(8)
-    async with received_file(request, app_state.upload_dir) as (path, sha256, size):
-        progress = operations.UploadProgress(total=size)
+    if job and progress_of(app_state, user, job) is None:
+        return JSONResponse({"detail": "no such upload id: ask POST /uploads for one"}, 404)
+    job = job or issue_job(app_state, user)
+    limit = app_state.settings.max_upload_bytes
+    async with received_file(request, app_state.upload_dir, limit) as (path, sha256, size):
+        progress = operations.UploadProgress(total=size, owner=user.id)
         app_state.uploads[job] = progress
         try:
             outcomes = await in_thread(

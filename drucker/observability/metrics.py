@@ -32,6 +32,7 @@ from drucker.observability.admission_metrics import (
 )
 from drucker.observability.admission_metrics import snapshot_path as admission_snapshot_path
 from drucker.observability.rpc_stats import (
+    HTTP_TYPE,
     LoopRpcStats,
     RpcStatsCollector,
     WorkersRpcStatsCollector,
@@ -39,6 +40,10 @@ from drucker.observability.rpc_stats import (
 )
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# The protocol label of the V2 REST binding's requests, and the name its methods go by.
+REST_PROTOCOL = "rest"
+REST_SERVICE = "inference.rest"
 
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
@@ -102,6 +107,11 @@ class Metrics:
         :func:`drucker.observability.grpc_metrics.recorders` gives the rpc guard each method's.
         """
         return self._rpcs.recorder(labels, protocol)
+
+    def rest_recorder(self, rpc: str) -> LoopRpcStats:
+        """The recorder of the V2 REST binding's ``rpc`` (e.g. ``ModelInfer``): counted in
+        drucker's series with ``protocol="rest"``, beside the gRPC protocols."""
+        return self._rpcs.recorder((HTTP_TYPE, REST_SERVICE, rpc), REST_PROTOCOL)
 
     def observe_batch(self, size: int) -> None:
         """Record the size of a batch the batcher formed."""

@@ -62,13 +62,16 @@ HANDLING = (
 )
 REQUESTS = (
     "drucker_requests_total",
-    "Prediction rpcs answered, by protocol, rpc and gRPC status code.",
+    "Prediction requests answered (gRPC and REST), by protocol, rpc and gRPC status code.",
 )
 DURATION = (
     "drucker_request_duration_seconds",
-    "Time from receiving a prediction rpc to its last answer, in seconds.",
+    "Time from receiving a prediction request to its last answer, in seconds.",
 )
-INFLIGHT = ("drucker_inflight_requests", "Prediction rpcs being answered now.")
+INFLIGHT = ("drucker_inflight_requests", "Prediction requests being answered now.")
+# The first label of a method that is not a gRPC one (the V2 REST binding's inference): it
+# counts in drucker's series only, not in the ``grpc_server_*`` ones.
+HTTP_TYPE = "http"
 
 
 class LoopRpcStats:
@@ -181,11 +184,14 @@ def _families(methods: Iterable[LoopRpcStats]) -> Iterator[Metric]:
     inflight_by_protocol: dict[str, int] = {}
     for stats in methods:
         labels = list(stats.labels)
-        started.add_metric(labels, stats.started_count)
+        is_grpc = labels[0] != HTTP_TYPE
         buckets = stats.histogram()
-        handling.add_metric(labels, buckets, stats.sum)
+        if is_grpc:
+            started.add_metric(labels, stats.started_count)
+            handling.add_metric(labels, buckets, stats.sum)
         for code, count in list(stats.codes.items()):
-            handled.add_metric([*labels, code], count)
+            if is_grpc:
+                handled.add_metric([*labels, code], count)
             if stats.protocol is not None:
                 requests.add_metric([stats.protocol, stats.rpc, code], count)
         if stats.protocol is not None:

@@ -157,7 +157,11 @@ async def _follow_switches(manager: ModelManager) -> None:
 
 
 def _rest_server(
-    server: DruckerServer, token: str | None, port: int | None, reuse_port: bool
+    server: DruckerServer,
+    token: str | None,
+    port: int | None,
+    reuse_port: bool,
+    metrics: Metrics | None,
 ) -> HttpServer | None:
     """The V2 REST binding on ``http.port`` (or ``port``), over the gRPC server's data plane."""
     settings = server.runtime.settings
@@ -174,6 +178,7 @@ def _rest_server(
         token=token if settings.protect_predictions else None,
         max_body_bytes=settings.max_message_bytes,
         body_timeout=settings.http_read_timeout_seconds,
+        infer_recorder=metrics.rest_recorder("ModelInfer") if metrics is not None else None,
     )
     return HttpServer(
         app,
@@ -259,7 +264,7 @@ async def serve(
             tls=_tls_files(settings),
         )
         metrics_http.bind()
-    rest = _rest_server(server, token, http_port, follow_store)
+    rest = _rest_server(server, token, http_port, follow_store, metrics)
     if rest is not None:
         rest.bind()
     stop = stop or asyncio.Event()

@@ -101,6 +101,17 @@ def _loggable(value: Any) -> Any:
     return value
 
 
+def _wire_floats(value: Any, kind: str) -> Any:
+    """An ``ArrFloat`` input as the 32-bit floats the Drucker protocol carried, so that it is
+    written at float32's precision (13.4, not 13.399999618530273)."""
+    if kind == "ArrFloat" and type(value) is not np.ndarray and _is_sequence(value):
+        try:
+            return np.asarray(value, dtype=np.float32)
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
 def _is_big(value: Any) -> bool:
     kind = type(value)
     if kind in _SCALARS:
@@ -170,7 +181,7 @@ class JsonLinesLog:
                 "timestamp": round(record.timestamp, 3),
                 "level": SYSLOG_SEVERITY[record.level],
                 "short_message": f"Predict_{record.input_kind}_{record.output_kind}",
-                "ml_input": _loggable(record.input),
+                "ml_input": _loggable(_wire_floats(record.input, record.input_kind)),
                 "ml_output": _loggable(record.output),
                 "ml_score": _loggable(record.score),
                 "latency_ms": round(record.latency_seconds * 1000, 3),
@@ -225,6 +236,9 @@ LEVEL_NAMES = {
 
 def _text_value(value: Any) -> str:
     loggable = _loggable(value)
+    if type(loggable) is np.ndarray and loggable.dtype.kind in _NUMPY_NUMBERS:
+        # through orjson, which writes a float32 at its own precision (13.4)
+        loggable = orjson.loads(orjson.dumps(loggable, option=_ORJSON_OPTIONS))
     if type(loggable) is np.ndarray:
         loggable = loggable.tolist()
     text = json.dumps(loggable, default=str, ensure_ascii=False)
@@ -251,8 +265,9 @@ class TextLinesLog(JsonLinesLog):
             if record.suppressed:
                 body = f"{rpc} (input and output suppressed)"
             else:
+                logged_input = _wire_floats(record.input, record.input_kind)
                 body = (
-                    f"{rpc} input={_text_value(record.input)} "
+                    f"{rpc} input={_text_value(logged_input)} "
                     f"output={_text_value(record.output)} score={_text_value(record.score)}"
                 )
             return f"{head} {body} latency_ms={record.latency_seconds * 1000:.3f}"

@@ -47,6 +47,15 @@ def test_a_prediction_line_has_the_045_fields() -> None:
     assert line["ml_score"] == 0.9 and line["latency_ms"] == 1.2
 
 
+def test_an_arrfloat_input_is_written_at_the_wires_32_bit_precision() -> None:
+    """The Drucker protocol carried the input as float32: 13.4, not 13.399999618530273."""
+    carried = [float(np.float32(13.4)), float(np.float32(0.1))]
+    assert carried[0] == 13.399999618530273
+    stream = io.StringIO()
+    JsonLinesLog(stream).drucker_log(prediction(carried))
+    assert lines(stream)[0]["ml_input"] == [13.4, 0.1]
+
+
 def test_suppressed_input_is_not_written() -> None:
     stream = io.StringIO()
     JsonLinesLog(stream).drucker_log(prediction([1.0], suppressed=True))

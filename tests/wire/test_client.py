@@ -195,6 +195,9 @@ def test_management_end_to_end(tmp_path: Path, iris_model: Path) -> None:
             client.upload_evaluation_data(data, "iris.csv")
             metrics = client.evaluate("iris.csv", "run")
             assert metrics.num == 150 and metrics.labels == ["setosa", "versicolor", "virginica"]
+            # 32-bit on the wire, given back at float32's precision (0.96, not 0.9599999785…)
+            for value in (metrics.accuracy, *metrics.precision, *metrics.recall, *metrics.f1):
+                assert repr(value) == str(np.float32(value)), value
             stored, records = client.evaluation_result("run")
             assert stored == metrics
             rows = list(records)

@@ -67,7 +67,8 @@ async def evaluate(request: Request, user: User, service_id: Id, name: FileName)
     require(user, edit=True)
     app_state = state(request)
     row = queries.service(app_state.db, service_id)
-    async with uploads.received_file(request, app_state.upload_dir) as (path, _, _):
+    limit = app_state.settings.max_upload_bytes
+    async with uploads.received_file(request, app_state.upload_dir, limit) as (path, _, _):
         result = await in_thread(operations.evaluate, app_state.db, user.name, row.id, path, name)
     return EvaluationOut.model_validate(result, from_attributes=True)
 

@@ -41,9 +41,14 @@ async def evaluate(
     app_state = state(request)
     queries.service(app_state.db, service_id)
     name = (file.filename or "data").rsplit("/", 1)[-1] or "data"
+    limit = app_state.settings.max_upload_bytes
+    if (file.size or 0) > limit:
+        return back("/evaluations", error=f"the file is larger than {limit} bytes")
     with tempfile.NamedTemporaryFile(dir=app_state.upload_dir, prefix="data-") as handle:
         while chunk := await file.read(1024 * 1024):
             handle.write(chunk)
+            if handle.tell() > limit:
+                return back("/evaluations", error=f"the file is larger than {limit} bytes")
         handle.flush()
         try:
             row = await in_thread(

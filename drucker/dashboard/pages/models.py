@@ -38,9 +38,16 @@ async def upload(
     return await uploads.receive_and_push(request, user, name, service or [], description, job)
 
 
+@router.post("/uploads")
+async def new_upload(request: Request, user: Checked) -> JSONResponse:
+    """A progress id for the next upload, chosen here and readable by this user only."""
+    require(user, edit=True)
+    return JSONResponse({"job": uploads.issue_job(state(request), user)}, 201)
+
+
 @router.get("/uploads/{job}")
 async def upload_progress(request: Request, user: SignedIn, job: str) -> JSONResponse:
-    progress = state(request).uploads.get(job)
+    progress = uploads.progress_of(state(request), user, job)
     if progress is None:
         return JSONResponse({"detail": "no such upload"}, 404)
     return JSONResponse(progress.as_dict())

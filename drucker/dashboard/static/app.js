@@ -6,6 +6,13 @@
   function csrf() { return document.body.dataset.csrf; }
 
   function start(form) {
+    // The server chooses the upload's progress id, bound to the signed-in user.
+    fetch("/uploads", { method: "POST", headers: { "X-CSRF-Token": csrf() } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (issued) { send(form, issued ? issued.job : ""); });
+  }
+
+  function send(form, job) {
     var file = form.querySelector("input[type=file]").files[0];
     var services = Array.prototype.map.call(
       form.querySelectorAll("input[name=service]:checked"), function (box) { return box.value; });
@@ -13,7 +20,6 @@
     var status = document.getElementById("upload-status");
     if (!file || services.length === 0) { status.textContent = "Choose a file and at least one service."; return; }
     var name = form.elements.name.value || file.name;
-    var job = Math.random().toString(16).slice(2);
     var query = new URLSearchParams({ name: name, description: form.elements.description.value, job: job });
     services.forEach(function (id) { query.append("service", id); });
     var xhr = new XMLHttpRequest();
