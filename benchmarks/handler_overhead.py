@@ -84,6 +84,12 @@ class _Context:
     def invocation_metadata(self) -> tuple[()]:
         return ()
 
+    def time_remaining(self) -> None:  # no deadline
+        return None
+
+    def cancelled(self) -> bool:
+        return False
+
 
 class _Details:
     method = METHOD

@@ -14,6 +14,10 @@ input fails only its own request.
 Batches run in one worker thread, or ``inline`` on the event loop: no thread hand-off, the
 fastest for quick models, but a batch then holds up every other rpc while it computes. With a
 :class:`~drucker.placement.Placement`, each batch goes where the measured batch times say.
+
+With an :class:`~drucker.admission.Admission`, a request joins a lane only when admitted, and a
+batch leaves out the requests whose caller's deadline passed or who cancelled while they
+waited: the plugin never predicts for them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 import attrs
 
+from drucker.admission import Admission, Caller
 from drucker.errors import DruckerError
 from drucker.frames import detach
 from drucker.kinds import Kind
@@ -39,6 +44,9 @@ class _Pending:
     value: Any
     option: dict[str, Any]
     future: asyncio.Future[Any]
+    caller: Caller | None = None
+    arrived: float = 0.0  # when admitted (with an admission)
+    left: bool = False  # out of the admission's queue (taken into a batch, or abandoned)
 
 
 # Idle lanes are forgotten once there are this many: a client that sends a new group each time
@@ -83,6 +91,7 @@ class Batcher:
         call: BatchCall | None = None,
         alone: AloneCall | None = None,
         retry_single: bool = True,
+        admission: Admission | None = None,
     ) -> None:
         self._runtime = runtime
         self._call: BatchCall = call or runtime.predict_requests
@@ -98,6 +107,7 @@ class Batcher:
             else None
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._admission = admission
 
     async def predict(
         self,
@@ -106,9 +116,14 @@ class Batcher:
         input_kind: Kind,
         output_kind: Kind,
         group: Hashable = None,
+        caller: Caller | None = None,
     ) -> Any:
         """Queue one prediction and wait for its answer (raises its error); only requests of
-        the same kinds and ``group`` share a batch."""
+        the same kinds and ``group`` share a batch.
+
+        :raises DruckerError: the refusals of the admission (``caller`` gone, queue full).
+        """
+        arrived = self._admission.admit(caller) if self._admission is not None else 0.0
         # Looked up by the kinds' values: an enum member's hash is a Python call, a str's is not.
         lookup = (input_kind._value_, output_kind._value_, group)
         lane = self._lanes.get(lookup)
@@ -118,11 +133,18 @@ class Batcher:
             lane = self._lanes[lookup] = _Lane((input_kind, output_kind, group))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        lane.pending.append(_Pending(value, option, future))
+        pending = _Pending(value, option, future, caller, arrived)
+        lane.pending.append(pending)
         if not lane.draining:
             lane.draining = True
             self._start_drain(loop, lane, lane.key)
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if self._admission is not None and not pending.left:
+                pending.left = True  # the batch that takes it skips it
+                self._admission.abandon(arrived, caller)
+            raise
 
     def _start_drain(self, loop: asyncio.AbstractEventLoop, lane: _Lane, key: LaneKey) -> None:
         """Drain the lane on the loop or through the batch thread, as the placement says."""
@@ -148,10 +170,29 @@ class Batcher:
         """The next batch: up to ``max_size`` queued requests that are still waiting."""
         batch = lane.pending[: self._max_size]
         del lane.pending[: self._max_size]
-        batch = [item for item in batch if not item.future.done()]  # cancelled calls
+        if self._admission is not None:
+            batch = [item for item in batch if self._admitted(item)]
+        else:
+            batch = [item for item in batch if not item.future.done()]  # cancelled calls
         lane.last_size = len(batch)
         metrics.observe_batch(len(batch))
         return batch
+
+    def _admitted(self, item: _Pending) -> bool:
+        """Take ``item`` out of the admission's queue: whether its caller still waits."""
+        assert self._admission is not None
+        if item.left:  # the rpc was cancelled (and counted)
+            return False
+        item.left = True
+        if item.future.done():  # cancelled, and its task has not run since
+            self._admission.abandon(item.arrived, item.caller)
+            return False
+        try:
+            self._admission.leave(item.arrived, item.caller)
+        except DruckerError as error:
+            item.future.set_exception(error)
+            return False
+        return True
 
     def _predict(self, batch: list[_Pending], key: LaneKey) -> list[Any]:
         """One plugin batch call; when it fails, each request alone (errors in place)."""

@@ -7,6 +7,11 @@ and never see an executor or a batcher. Whether a call runs
 on the loop or in a thread is decided per serving model from its measured call times
 (:class:`~drucker.placement.Placement`): a quick model skips the thread hand-off, a slow one
 keeps the loop free for other rpcs.
+
+Admission (:mod:`drucker.admission`) happens here, for every protocol: each call takes the
+request's ``caller`` (its deadline and cancellation; a ``grpc.aio.ServicerContext`` is one), a
+prediction that would queue is refused at once when ``admission.max_waiting`` wait already,
+and one whose caller left while it waited never reaches the plugin.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from drucker.admission import Admission, Caller, Queued
 from drucker.batching import AloneCall, BatchCall, Batcher
 from drucker.errors import ModelNotLoadedError
 from drucker.kinds import Kind
@@ -51,6 +57,7 @@ class Dispatcher:
         settings = runtime.settings
         self.runtime = runtime
         self.draining = False
+        self.admission = Admission(settings.application_name, settings.admission_max_waiting)
         # predict(value, option, input_kind, output_kind) -> PredictResult: one input; raises
         # as Runtime.predict does, UNAVAILABLE once draining. Without ``traced`` (no tracing
         # configured) it skips the span's context manager: three calls less per rpc.
@@ -76,6 +83,7 @@ class Dispatcher:
                 call=call,
                 alone=alone,
                 retry_single=retry_single,
+                admission=self.admission,
             )
 
         # A failed batch hook call is retried per request with drucker_predict (even for one
@@ -104,21 +112,25 @@ class Dispatcher:
         input_kind: Kind,
         output_kind: Kind,
         model: ActiveModel | None = None,
+        caller: Caller | None = None,
     ) -> PredictResult:
         """Predict one input (``predict`` without tracing: the hot path, one coroutine).
 
-        :raises DruckerError: as :meth:`Runtime.predict` does; ``UNAVAILABLE`` once draining.
+        :raises DruckerError: as :meth:`Runtime.predict` does; ``UNAVAILABLE`` once draining;
+            the refusals of :class:`~drucker.admission.Admission`.
         """
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
         if self._batcher is not None:
             result: PredictResult = await self._batcher.predict(
-                value, option, input_kind, output_kind
+                value, option, input_kind, output_kind, caller=caller
             )
             return result
         model = model or self.runtime.active
         placement = self._single
         if placement.on_loop(model):  # the quick path: no partial, no executor
+            if caller is not None:
+                self.admission.check(caller)
             started = time.perf_counter()
             try:
                 return self.runtime.predict(value, option, input_kind, output_kind, model)
@@ -127,21 +139,30 @@ class Dispatcher:
         call = functools.partial(
             self.runtime.predict, value, option, input_kind, output_kind, model
         )
-        timed = functools.partial(_timed, placement, model, call)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, timed)
+        return await self._queued(functools.partial(_timed, placement, model, call), caller)
 
     async def _predict_traced(
-        self, value: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
+        self,
+        value: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+        caller: Caller | None = None,
     ) -> PredictResult:
         """Predict one input in a ``drucker.predict`` span (when the rpc is traced)."""
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
         model = self.runtime.active
         with tracing.predict_span(model, input_kind, output_kind):
-            return await self._predict_plain(value, option, input_kind, output_kind, model)
+            return await self._predict_plain(value, option, input_kind, output_kind, model, caller)
 
     async def predict_rows(
-        self, values: list[Any], option: dict[str, Any], input_kind: Kind, output_kind: Kind
+        self,
+        values: list[Any],
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+        caller: Caller | None = None,
     ) -> list[PredictResult]:
         """Predict the rows of one request, in order; the request fails as a whole.
 
@@ -153,16 +174,21 @@ class Dispatcher:
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
         if len(values) == 1:
-            return [await self.predict(values[0], option, input_kind, output_kind)]
+            return [await self.predict(values[0], option, input_kind, output_kind, caller=caller)]
         call = functools.partial(self.runtime.predict_rows, values, option, input_kind, output_kind)
         with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(values)):
             if len(values) <= INLINE_MAX_ROWS:
-                return await self._run(self._many, call, self.runtime.active)
+                return await self._run(self._many, call, self.runtime.active, caller)
             # A big request without predict threads runs in the loop's default executor.
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+            return await self._queued(call, caller)
 
     async def predict_tensor(
-        self, rows: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
+        self,
+        rows: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+        caller: Caller | None = None,
     ) -> TensorResult:
         """Predict the rows of one numeric tensor (a 2-d array) with the plugin's tensor hook.
 
@@ -178,23 +204,35 @@ class Dispatcher:
                 group = _tensor_group(rows, option)
                 if group is not None:
                     answer: TensorResult = await self._tensor_batcher.predict(
-                        rows, option, input_kind, output_kind, group
+                        rows, option, input_kind, output_kind, group, caller
                     )
                     return answer
             call = functools.partial(
                 self.runtime.predict_tensor, rows, option, input_kind, output_kind
             )
             if len(rows) <= INLINE_MAX_ROWS:
-                return await self._run(self._tensor, call, self.runtime.active)
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+                return await self._run(self._tensor, call, self.runtime.active, caller)
+            return await self._queued(call, caller)
 
-    async def _run(self, placement: Placement, call: Callable[[], T], model: object) -> T:
+    async def _run(
+        self, placement: Placement, call: Callable[[], T], model: object, caller: Caller | None
+    ) -> T:
         """``call()`` on the loop or in a predict thread, as ``placement`` decides for
         ``model`` (the serving model's reference); timed."""
         if placement.on_loop(model):
+            self.admission.check(caller)
             return _timed(placement, model, call)
-        timed = functools.partial(_timed, placement, model, call)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, timed)
+        return await self._queued(functools.partial(_timed, placement, model, call), caller)
+
+    async def _queued(self, call: Callable[[], T], caller: Caller | None) -> T:
+        """``call()`` in a predict thread (the loop's default executor without them), admitted
+        into the queue and run only if its caller still waits when a thread takes it."""
+        queued = Queued(self.admission, caller, call)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, queued.run)
+        except asyncio.CancelledError:
+            queued.abandon()
+            raise
 
     def drain(self) -> None:
         """Refuse new predictions (``UNAVAILABLE``); those already running finish."""

@@ -130,3 +130,29 @@ class ConflictError(DruckerError):
     """A compare-and-set in the store lost: the record changed since it was read."""
 
     status = "ABORTED"
+
+
+class OverloadedError(DruckerError):
+    """Too many predictions wait for the model already: the request is refused at once.
+
+    ``retry_after_ms`` says when trying again is likely to succeed (gRPC's
+    ``grpc-retry-pushback-ms`` trailer, HTTP's ``Retry-After``); negative: do not retry.
+    """
+
+    status = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after_ms: int) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+
+
+class DeadlineExceededError(DruckerError):
+    """The caller's deadline passed before its prediction could start: it is never run."""
+
+    status = "DEADLINE_EXCEEDED"
+
+
+class CallerGoneError(DruckerError):
+    """The caller cancelled (or disconnected) before its prediction started: it is never run."""
+
+    status = "CANCELLED"

@@ -152,6 +152,10 @@ class Settings:
     #: pause before a batch that is not full, taken only while requests arrive concurrently, so a
     #: lone caller never waits (0: never pause)
     batch_max_wait_ms: float = setting("batching.max_wait_ms", 1.0, check=NOT_NEGATIVE)
+    #: predictions that may wait for the model (queued for the predict threads or the batcher);
+    #: more are refused at once (gRPC RESOURCE_EXHAUSTED with a retry pushback, HTTP 429 with
+    #: Retry-After); 0: no bound
+    admission_max_waiting: int = setting("admission.max_waiting", 128, check=NOT_NEGATIVE)
     #: require a bearer token for management rpcs; false opens them (0.4.5 tooling)
     management_auth: bool = setting("management.auth", True)
     #: the bearer token; empty: generate one at start and write it to the token file

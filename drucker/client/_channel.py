@@ -15,8 +15,12 @@ import grpc
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_ATTEMPTS_LIMIT = 5  # gRPC caps a retry policy's maxAttempts at 5
 
-# Retried on UNAVAILABLE: predictions and reads. Uploads, switches and evaluations are not
-# idempotent and are never retried (a method not named here has no retry policy).
+# Retried on UNAVAILABLE and RESOURCE_EXHAUSTED: predictions and reads. Uploads, switches and
+# evaluations are not idempotent and are never retried (a method not named here has no retry
+# policy). A server that refuses for overload sends ``grpc-retry-pushback-ms``: gRPC waits that
+# long before the next attempt (instead of the backoff), and never retries after a negative
+# one (drucker's other RESOURCE_EXHAUSTED refusals, e.g. too many rows); attempts stay within
+# the call's deadline and ``maxAttempts``.
 RETRIED_METHODS: list[dict[str, str]] = [
     {"service": "drucker.DruckerWorker"},
     {"service": "drucker.Health"},
@@ -40,7 +44,7 @@ def service_config(max_attempts: int) -> str:
                     "initialBackoff": "0.1s",
                     "maxBackoff": "2s",
                     "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
+                    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
                 },
             }
         ]

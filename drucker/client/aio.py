@@ -38,8 +38,10 @@ class AsyncClient:
     :param target: ``host:port``, a DNS name with port (every address it resolves to is used),
         or a list of ``host:port``; calls are spread round robin over the servers that are up.
     :param timeout: default deadline of a call, in seconds.
-    :param max_attempts: attempts of an idempotent call on UNAVAILABLE (1 turns retries off;
-        gRPC caps it at 5). Uploads, switches and evaluations are never retried.
+    :param max_attempts: attempts of an idempotent call on UNAVAILABLE or RESOURCE_EXHAUSTED
+        (1 turns retries off; gRPC caps it at 5), within the call's deadline; after a refusal
+        for overload the next attempt waits the server's pushback. Uploads, switches and
+        evaluations are never retried.
     :param token: the management token, sent as ``authorization: Bearer <token>``.
     :param tls: use TLS: ``True`` for the system roots, or the PEM (bytes or a path) of the CA
         that signed the server's certificate.

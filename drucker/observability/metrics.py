@@ -25,6 +25,12 @@ from prometheus_client import (
     generate_latest,
 )
 
+from drucker.observability.admission_metrics import (
+    AdmissionCollector,
+    AdmissionCounts,
+    WorkersAdmissionCollector,
+)
+from drucker.observability.admission_metrics import snapshot_path as admission_snapshot_path
 from drucker.observability.rpc_stats import (
     HTTP_TYPE,
     LoopRpcStats,
@@ -64,8 +70,10 @@ class Metrics:
         self._rpcs = RpcStatsCollector()
         registry.register(self._rpcs)
         directory = multiprocess_dir()
-        self._snapshot = (
-            snapshot_path(directory, os.getpid(), time.time_ns()) if directory else None
+        started_ns = time.time_ns()
+        self._snapshot = snapshot_path(directory, os.getpid(), started_ns) if directory else None
+        self._admission_snapshot = (
+            admission_snapshot_path(directory, os.getpid(), started_ns) if directory else None
         )
         self.batch_size = Histogram(
             "drucker_batch_size",
@@ -87,6 +95,8 @@ class Metrics:
             registry=registry,
         )
         self._serving: tuple[str, str] | None = None
+        self._admissions = AdmissionCollector()
+        registry.register(self._admissions)
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -119,6 +129,10 @@ class Metrics:
         """Count one switch requested through the management rpcs."""
         self.model_switches.labels("ok" if ok else "failed").inc()
 
+    def watch_admission(self, admission: AdmissionCounts) -> None:
+        """Expose a model's admission counts (queued, refused, dropped, wait times)."""
+        self._admissions.watch(admission)
+
     # -- exposition --------------------------------------------------------------------------
 
     def share(self) -> None:
@@ -128,6 +142,8 @@ class Metrics:
         """
         if self._snapshot is not None:
             self._rpcs.write(self._snapshot)
+        if self._admission_snapshot is not None:
+            self._admissions.write(self._admission_snapshot)
 
     async def keep_shared(self, interval: float = 1.0) -> None:
         """:meth:`share` every ``interval`` seconds until cancelled, and once more then."""
@@ -151,6 +167,7 @@ class Metrics:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             registry.register(WorkersRpcStatsCollector(directory))
+            registry.register(WorkersAdmissionCollector(directory))
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
@@ -171,6 +188,9 @@ class NoMetrics(Metrics):
         pass
 
     def model_switched(self, ok: bool) -> None:
+        pass
+
+    def watch_admission(self, admission: AdmissionCounts) -> None:
         pass
 
 

@@ -213,7 +213,8 @@ def snapshot_path(directory: str, pid: int, started_ns: int) -> Path:
     return Path(directory) / f"{SNAPSHOT_PREFIX}{pid}_{started_ns}.json"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -237,7 +238,7 @@ class WorkersRpcStatsCollector(Collector):
             except (OSError, ValueError):
                 continue  # removed meanwhile (the supervisor is cleaning up)
             pid = int(path.stem.removeprefix(SNAPSHOT_PREFIX).split("_")[0])
-            live = _alive(pid)
+            live = process_alive(pid)
             for snapshot in snapshots:
                 grpc_type, service, method = snapshot["labels"]
                 labels = (str(grpc_type), str(service), str(method))

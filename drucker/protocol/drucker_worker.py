@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from drucker.admission import Caller
 from drucker.dispatch import Dispatcher
 from drucker.errors import DruckerError, TooLargeError
 from drucker.kinds import Kind, rpc_name
@@ -26,6 +27,7 @@ from drucker.protocol.drucker_values import (
     input_value,
     parse_option,
 )
+from drucker.protocol.packed import arr_float_request
 from drucker.protocol.status import answer_or_abort, failure
 from drucker.types import PredictResult
 
@@ -33,10 +35,16 @@ SERVICE_NAME = "drucker.DruckerWorker"
 
 
 async def _predict(
-    dispatcher: Dispatcher, value: Any, option_text: str, input_kind: Kind, output_kind: Kind
+    dispatcher: Dispatcher,
+    value: Any,
+    option_text: str,
+    input_kind: Kind,
+    output_kind: Kind,
+    caller: Caller,
 ) -> tuple[PredictResult, str]:
     """Decode the option, predict, encode the answer's option."""
-    result = await dispatcher.predict(value, parse_option(option_text), input_kind, output_kind)
+    option = parse_option(option_text)
+    result = await dispatcher.predict(value, option, input_kind, output_kind, caller=caller)
     return result, dump_option(result.option)
 
 
@@ -66,14 +74,17 @@ def _make_handler(
     request_type = INPUT_MESSAGES[input_kind]
     response_type = OUTPUT_MESSAGES[output_kind]
     codec = {
-        "request_deserializer": request_type.FromString,
+        # a big ArrFloat input reaches plugins as a numpy view of its packed floats
+        "request_deserializer": (
+            arr_float_request if input_kind is Kind.ARR_FLOAT else request_type.FromString
+        ),
         "response_serializer": response_type.SerializeToString,
     }
 
     async def answer(
         value: Any, option_text: str, context: grpc.aio.ServicerContext
     ) -> tuple[PredictResult, str]:
-        work = _predict(dispatcher, value, option_text, input_kind, output_kind)
+        work = _predict(dispatcher, value, option_text, input_kind, output_kind, context)
         return await answer_or_abort(context, work)
 
     if output_kind is Kind.BYTES:
@@ -123,15 +134,15 @@ def _make_handler(
         try:
             text = request.option.val
             option = parse_option(text) if text else {}
-            result = await predict(request.input, option, input_kind, output_kind)
+            result = await predict(request.input, option, input_kind, output_kind, caller=context)
             out_option = dump_option(result.option) if result.option else "{}"
         except DruckerError as error:
-            code, message = failure(error)
+            code, message, extra = failure(error)
         else:
             answer = output_message(output=result.label, score=result.score)
             answer.option.val = out_option
             return answer
-        await context.abort(code, message)  # outside the except: no chained error, no frames
+        await context.abort(code, message, extra)  # outside the except: no chained error
 
     return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
 

@@ -78,6 +78,8 @@ class DruckerServer:
         self._grace = settings.grace_seconds
         self.dispatcher = Dispatcher(runtime, traced=tracing is not None)
         self._metrics = metrics
+        if metrics is not None:
+            metrics.watch_admission(self.dispatcher.admission)
         self._tracing = tracing
         self._sharing: asyncio.Task[None] | None = None
         # Counting and the token check are part of every rpc's guard (no interceptor): only

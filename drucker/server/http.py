@@ -9,6 +9,7 @@ uvicorn's own signal handling is not used: the caller owns SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import resource
 import socket
 from typing import Any
 
@@ -26,6 +27,15 @@ PORT_SETTINGS = {
     "metrics": "choose another with --metrics-port, the setting metrics.port or "
     "$DRUCKER_METRICS_PORT (0 turns it off)",
 }
+
+
+def connection_cap() -> int:
+    """The most connections one HTTP port holds: a quarter of the process's file descriptors
+    (between 64 and 4,096), so that the gRPC port always has room for new ones."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(64, min(4096, soft // 4))
 
 
 def _listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -57,6 +67,8 @@ class HttpServer:
     :param grace_seconds: how long open requests may finish when stopping.
     :param head_timeout: close connections whose request head takes longer (seconds); ``None``
         leaves uvicorn's protocol as it is.
+    :param max_connections: with ``head_timeout``, close connections past this many at once
+        (0: no cap).
     :param tls: ``(certificate, key)`` PEM files: the port speaks HTTPS only (the same files
         as the gRPC port's ``tls.cert`` and ``tls.key``); ``None`` for plain HTTP.
     """
@@ -71,6 +83,7 @@ class HttpServer:
         reuse_port: bool = False,
         grace_seconds: float = 5.0,
         head_timeout: float | None = None,
+        max_connections: int = 0,
         tls: tuple[str, str] | None = None,
     ) -> None:
         self.name = name
@@ -79,6 +92,7 @@ class HttpServer:
         self._address = (host, port, reuse_port)  # where and how `bind` listens
         self._grace = grace_seconds
         self._head_timeout = head_timeout
+        self._max_connections = max_connections
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -109,7 +123,11 @@ class HttpServer:
             log_config=None,  # records go through the standard logging set up by the caller
             access_log=False,
             timeout_graceful_shutdown=max(int(self._grace), 1),
-            http=with_head_timeout(self._head_timeout) if self._head_timeout else "auto",
+            http=(
+                with_head_timeout(self._head_timeout, self._max_connections)
+                if self._head_timeout
+                else "auto"
+            ),
             ssl_certfile=self.tls[0] if self.tls else None,
             ssl_keyfile=self.tls[1] if self.tls else None,
         )

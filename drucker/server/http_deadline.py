@@ -4,7 +4,9 @@ uvicorn times out idle keep-alive connections, but not a connection that never s
 request head: a client trickling header bytes would hold its connection forever. This protocol
 closes a connection whose request line and headers have not all arrived ``head_timeout``
 seconds after it opened or after the request began; bodies have their own deadline in the
-application (408).
+application (408). With ``max_connections``, a connection past that many open ones is closed as
+soon as it is accepted, so slow or idle clients cannot hold all of the process's file
+descriptors (and starve the gRPC port of new connections).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
     """httptools HTTP/1.1 with a deadline for each request head (``head_timeout`` seconds)."""
 
     head_timeout = 30.0
+    max_connections = 0  # 0: no cap
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -39,6 +42,9 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self.max_connections and len(self.server_state.connections) > self.max_connections:
+            transport.close()  # over the cap: its file descriptor is freed at once
+            return
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -54,6 +60,8 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
 
-def with_head_timeout(seconds: float) -> type[HeadDeadlineProtocol]:
-    """The protocol class with a deadline of ``seconds`` for each request head."""
-    return type("HeadDeadlineProtocol", (HeadDeadlineProtocol,), {"head_timeout": seconds})
+def with_head_timeout(seconds: float, max_connections: int = 0) -> type[HeadDeadlineProtocol]:
+    """The protocol class with a deadline of ``seconds`` for each request head, and at most
+    ``max_connections`` open connections (0: no cap)."""
+    values = {"head_timeout": seconds, "max_connections": max_connections}
+    return type("HeadDeadlineProtocol", (HeadDeadlineProtocol,), values)

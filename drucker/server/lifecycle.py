@@ -20,7 +20,7 @@ from drucker.protocol.auth import resolve_token
 from drucker.records import system_event_log
 from drucker.runtime import Runtime
 from drucker.server.grpc_server import DruckerServer
-from drucker.server.http import HttpServer
+from drucker.server.http import HttpServer, connection_cap
 from drucker.server.loops import loop_factory, loop_name
 from drucker.server.memory import MemoryPolicy
 from drucker.server.metrics_app import MetricsApp
@@ -188,6 +188,7 @@ def _rest_server(
         reuse_port=reuse_port,
         grace_seconds=settings.grace_seconds,
         head_timeout=settings.http_read_timeout_seconds,
+        max_connections=connection_cap(),
         tls=_tls_files(settings),
     )
 
@@ -257,6 +258,9 @@ async def serve(
             name="metrics",
             reuse_port=follow_store,
             grace_seconds=settings.grace_seconds,
+            # the probes port closes slow and idle connections as the V2 port does
+            head_timeout=settings.http_read_timeout_seconds,
+            max_connections=connection_cap(),
             tls=_tls_files(settings),
         )
         metrics_http.bind()

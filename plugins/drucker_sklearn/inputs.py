@@ -41,6 +41,8 @@ def document(value: Any, input_kind: Kind) -> str:
 
 def numbers(value: Any, input_kind: Kind, model: Any) -> np.ndarray:
     """One row of features, as a ``1 x n`` float matrix, from any input kind."""
+    if isinstance(value, np.ndarray):  # a big ArrFloat input: a view of the packed floats
+        return value.reshape(1, -1).astype(np.float64)
     if input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):
         return np.asarray([value], dtype=np.float64)
     if input_kind is Kind.ARR_STRING:

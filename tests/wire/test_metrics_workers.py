@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 
 from drucker.kinds import Kind
+from drucker.placement import WINDOW
 from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.metrics_support import http_get, scrape, total, value
@@ -70,6 +71,12 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
             )
             assert value(samples, "drucker_inflight_requests", protocol="drucker") == 0
             assert value(samples, "drucker_model_info", name=echo_model.name, sha256=digest) == 1
+            # The admission series are summed too (the model is named after app.name): each
+            # worker queued its first WINDOW predictions for its predict threads, so the sum is
+            # more than one worker's alone.
+            assert ("drucker_queued_predictions", frozenset({("model", "drucker")})) in samples
+            waits = value(samples, "drucker_queue_wait_seconds_count", model="drucker")
+            assert max(min(n, WINDOW) for n in sent.values()) < waits <= expected
         assert http_get(metrics_port, "/readyz")[0] == 200
 
         # A replaced worker's live gauges go; its counts stay in the sum.

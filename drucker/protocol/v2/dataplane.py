@@ -28,6 +28,7 @@ import attrs
 import numpy as np
 
 from drucker._version import __version__
+from drucker.admission import Caller
 from drucker.dispatch import Dispatcher
 from drucker.errors import InvalidInputError, NotFoundError, TooLargeError
 from drucker.kinds import Kind
@@ -79,6 +80,16 @@ class InferRequest:
     parameters: dict[str, Any] = attrs.field(factory=dict)
     outputs: list[str] = attrs.field(factory=list)
     id: str = ""
+
+
+@attrs.frozen
+class _Wanted:
+    """What an inference asks of the plugin: its option, output kind, signature and caller."""
+
+    option: dict[str, Any]
+    kind: Kind
+    signature: ModelSignature
+    caller: Caller | None
 
 
 @attrs.frozen
@@ -175,11 +186,14 @@ class DataPlane:
 
     # -- inference ---------------------------------------------------------------------------
 
-    async def infer(self, request: InferRequest) -> InferResponse:
+    async def infer(self, request: InferRequest, caller: Caller | None = None) -> InferResponse:
         """Predict every row of the request's input tensor; answer ``label`` and ``score``.
 
+        ``caller`` (its deadline and cancellation) goes to the dispatcher's admission.
+
         :raises DruckerError: ``INVALID_ARGUMENT`` for bad input, ``NOT_FOUND`` for another
-            model, ``RESOURCE_EXHAUSTED`` past ``v2.max_rows``, the plugin's errors.
+            model, ``RESOURCE_EXHAUSTED`` past ``v2.max_rows`` or when too many predictions
+            wait, ``DEADLINE_EXCEEDED`` or ``CANCELLED`` for a caller gone, the plugin's errors.
         """
         self.check_model(request.model_name, request.model_version)
         if len(request.inputs) != 1:
@@ -192,10 +206,11 @@ class DataPlane:
         tensor = request.inputs[0]
         option = dict(request.parameters)
         output_kind = requested_output_kind(option.pop(OUTPUT_KIND_PARAMETER, None), signature)
+        want = _Wanted(option, output_kind, signature, caller)
         if self._runtime.can_predict_tensor and tensor.datatype in NUMERIC_TYPES:
-            outputs, parameters = await self._infer_tensor(tensor, option, output_kind, signature)
+            outputs, parameters = await self._infer_tensor(tensor, want)
         else:
-            outputs, parameters = await self._infer_rows(tensor, option, output_kind, signature)
+            outputs, parameters = await self._infer_rows(tensor, want)
         active = self._runtime.active
         return InferResponse(
             model_name=self.name,
@@ -206,40 +221,46 @@ class DataPlane:
         )
 
     async def _infer_rows(
-        self, tensor: InputTensor, option: dict[str, Any], kind: Kind, signature: ModelSignature
+        self, tensor: InputTensor, want: _Wanted
     ) -> tuple[dict[str, OutputTensor], dict[str, Any]]:
         """The outputs and parameters of a tensor predicted row by row (a list per row)."""
+        option, kind, signature, caller = want.option, want.kind, want.signature, want.caller
         if tensor.data.size > INLINE_MAX_ELEMENTS:
             with self._pause():
                 rows, input_kind = await asyncio.to_thread(self._rows, tensor, signature)
-                results = await self._dispatcher.predict_rows(rows, option, input_kind, kind)
+                results = await self._dispatcher.predict_rows(
+                    rows, option, input_kind, kind, caller
+                )
                 del rows
                 outputs = await asyncio.to_thread(row_outputs, results, kind, signature)
         else:
             rows, input_kind = self._rows(tensor, signature)
-            results = await self._dispatcher.predict_rows(rows, option, input_kind, kind)
+            results = await self._dispatcher.predict_rows(rows, option, input_kind, kind, caller)
             del rows
             outputs = row_outputs(results, kind, signature)
         return outputs, dict(results[0].option) if results else {}
 
     async def _infer_tensor(
-        self, tensor: InputTensor, option: dict[str, Any], kind: Kind, signature: ModelSignature
+        self, tensor: InputTensor, want: _Wanted
     ) -> tuple[dict[str, OutputTensor], dict[str, Any]]:
         """The outputs and parameters of a numeric tensor predicted by the plugin's tensor hook
         (no Python object per row)."""
+        option, kind, signature, caller = want.option, want.kind, want.signature, want.caller
         count = self._row_count(tensor)
         matrix = tensor.data.reshape(count, -1)
         matrix.flags.writeable = False
         input_kind = Kind.ARR_FLOAT if tensor.datatype in FLOAT_TYPES else Kind.ARR_INT
         if tensor.data.size > INLINE_MAX_ELEMENTS:
             with self._pause():
-                answer = await self._dispatcher.predict_tensor(matrix, option, input_kind, kind)
+                answer = await self._dispatcher.predict_tensor(
+                    matrix, option, input_kind, kind, caller
+                )
                 del matrix
                 outputs = await asyncio.to_thread(
                     tensor_outputs, answer.labels, answer.scores, kind, signature
                 )
         else:
-            answer = await self._dispatcher.predict_tensor(matrix, option, input_kind, kind)
+            answer = await self._dispatcher.predict_tensor(matrix, option, input_kind, kind, caller)
             del matrix
             outputs = tensor_outputs(answer.labels, answer.scores, kind, signature)
         return outputs, dict(answer.option)

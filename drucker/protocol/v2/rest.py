@@ -2,7 +2,10 @@
 
 Each endpoint decodes its request, asks the :class:`~drucker.protocol.v2.dataplane.DataPlane`
 (the same one the gRPC binding uses) and encodes the answer, so typing, limits and errors are
-the gRPC binding's. Errors answer ``{"error": message}`` with the status of :data:`HTTP_STATUS`.
+the gRPC binding's. Errors answer ``{"error": message}`` with the status of :data:`HTTP_STATUS`;
+a refusal for overload answers 429 with ``Retry-After`` (the dispatcher's pushback, in whole
+seconds), a deadline that passed before the prediction could start 504. An inference's deadline
+is its ``timeout`` parameter or ``Request-Timeout`` header (:mod:`.rest_caller`).
 
 The routes are a handful of fixed patterns, so the application matches them itself instead of
 going through a web framework's router and request objects: that keeps a one-row inference at a
@@ -12,16 +15,25 @@ few dozen microseconds of Python over the data plane.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from drucker.errors import DruckerError, InvalidInputError, TooLargeError, UnauthenticatedError
+from drucker.errors import (
+    CallerGoneError,
+    DruckerError,
+    InvalidInputError,
+    OverloadedError,
+    TooLargeError,
+    UnauthenticatedError,
+)
 from drucker.events import EventLog
 from drucker.protocol.auth import bearer_refusal
 from drucker.protocol.v2 import rest_codec as codec
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.openapi import openapi_document
+from drucker.protocol.v2.rest_caller import RestCaller, timeout_seconds
 
 if TYPE_CHECKING:
     from drucker.protocol.guard import RpcRecorder
@@ -38,6 +50,7 @@ HTTP_STATUS = {
     "NOT_FOUND": 404,
     "ALREADY_EXISTS": 409,
     "RESOURCE_EXHAUSTED": 413,
+    "DEADLINE_EXCEEDED": 504,
     "UNAVAILABLE": 503,
     "INTERNAL": 500,
 }
@@ -88,6 +101,12 @@ class V2RestApp:
             return
         try:
             status, body, headers = await self._route(scope, receive)
+        except OverloadedError as error:
+            status, body, headers = _error(429, str(error))
+            seconds = max(1, math.ceil(error.retry_after_ms / 1000))
+            headers = [*headers, (b"retry-after", str(seconds).encode())]
+        except CallerGoneError:
+            return  # nobody is left to read an answer
         except DruckerError as error:
             status, body, headers = _error(HTTP_STATUS.get(error.status, 500), str(error))
             if isinstance(error, _MethodNotAllowed):
@@ -176,7 +195,17 @@ class V2RestApp:
         body = await self._body(headers, receive)
         decoded = codec.decode_infer(body, header_length, name, version)
         del body
-        answer = await self._plane.infer(decoded.request)
+        caller = RestCaller(timeout_seconds(decoded.request.parameters, headers))
+        watcher = caller.watching(receive)
+        try:
+            answer = await self._plane.infer(decoded.request, caller)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not caller.cancelled() or task is None or task.uncancel():
+                raise  # cancelled by something else than the disconnect (the server stopping)
+            raise CallerGoneError("the client disconnected") from None
+        finally:
+            watcher.cancel()
         content, json_length = codec.encode_infer(answer, decoded)
         if json_length is None:
             return 200, content, _JSON

@@ -156,9 +156,11 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
         async def infer() -> Any:
             raw = bool(request.raw_input_contents)
             if not _is_big(request):
-                return encode_response(await self._plane.infer(decode_request(request)), raw)
+                answer = await self._plane.infer(decode_request(request), context)
+                return encode_response(answer, raw)
             # Decoding and encoding a big tensor would hold the event loop (health checks).
-            answer = await self._plane.infer(await asyncio.to_thread(decode_request, request))
+            decoded = await asyncio.to_thread(decode_request, request)
+            answer = await self._plane.infer(decoded, context)
             return await asyncio.to_thread(encode_response, answer, raw)
 
         return await answer_or_abort(context, infer())

@@ -1,0 +1,182 @@
+"""Overload: what a server does for callers with deadlines when far more come than it serves.
+
+    python -m benchmarks.overload [--clients 400] [--duration 30] [--deadline 2]
+
+With a 20 ms model (``benchmarks/plugins/sleepy.py``, GIL released), it measures the rate R
+that 8 closed-loop clients get, then ``--clients`` closed-loop clients with ``--deadline``
+second deadlines for ``--duration`` seconds, and prints one JSON object:
+
+- ``good_per_s``: answers within the deadline per second (target: at least 0.9 R);
+- ``wasted_share``: the share of predictions whose answer reached no caller in time (target:
+  at most 2 %), from the plugin's own count of calls;
+- ``refused_p99_ms`` and ``refused_with_pushback``: how fast ``RESOURCE_EXHAUSTED`` came, and
+  whether each carried ``grpc-retry-pushback-ms``;
+- ``health_p99_ms`` during the overload; ``rss_growth_mib``; ``recovered_per_s``: 8 clients'
+  rate in the first second after the load stops;
+- with ``--sdk``, the same load through the SDK's async client (retries honour the pushback):
+  ``sdk_good_per_s`` and ``sdk_failed_share``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from benchmarks.loadgen import probe_health
+from benchmarks.reliability import _serve, _status
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from drucker.client.aio import AsyncClient
+from drucker.client.errors import ClientError
+
+PLUGIN = str(Path(__file__).parent / "plugins" / "sleepy.py")
+
+
+class Tally:
+    """What the clients saw."""
+
+    def __init__(self) -> None:
+        self.good = 0
+        self.late = 0
+        self.refused: list[float] = []
+        self.pushback = 0
+        self.failed = 0
+
+
+async def _client(stub: Any, deadline: float, stop_at: float, tally: Tally) -> None:
+    request = drucker_pb2.StringInput(input="x")
+    while time.perf_counter() < stop_at:
+        started = time.perf_counter()
+        try:
+            await stub.Predict_String_String(request, timeout=deadline)
+            tally.good += 1
+        except grpc.aio.AioRpcError as error:
+            if error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                tally.refused.append(time.perf_counter() - started)
+                trailers = dict(error.trailing_metadata() or ())
+                tally.pushback += "grpc-retry-pushback-ms" in trailers
+                await asyncio.sleep(float(trailers.get("grpc-retry-pushback-ms", 100)) / 1000)
+            elif error.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+                tally.late += 1
+            else:
+                tally.failed += 1
+
+
+async def _sdk_client(client: AsyncClient, deadline: float, stop_at: float, tally: Tally) -> None:
+    while time.perf_counter() < stop_at:
+        try:
+            await client.predict("x", timeout=deadline)
+            tally.good += 1
+        except ClientError:
+            tally.failed += 1
+
+
+async def _load(target: str, clients: int, seconds: float, deadline: float) -> Tally:
+    tally = Tally()
+    channels = [grpc.aio.insecure_channel(target) for _ in range(8)]
+    stop_at = time.perf_counter() + seconds
+    try:
+        stubs = [drucker_pb2_grpc.DruckerWorkerStub(channel) for channel in channels]
+        await asyncio.gather(
+            *(_client(stubs[n % 8], deadline, stop_at, tally) for n in range(clients))
+        )
+    finally:
+        for channel in channels:
+            await channel.close()
+    return tally
+
+
+async def _sdk_load(target: str, clients: int, seconds: float, deadline: float) -> Tally:
+    tally = Tally()
+    stop_at = time.perf_counter() + seconds
+    async with AsyncClient(target, max_attempts=5, timeout=deadline) as client:
+        await asyncio.gather(
+            *(_sdk_client(client, deadline, stop_at, tally) for _ in range(clients))
+        )
+    return tally
+
+
+def _p99_ms(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2)
+
+
+def _calls(path: Path) -> int:
+    time.sleep(0.3)  # the plugin writes its count every 0.1 s
+    return int(path.read_text() or 0) if path.exists() else 0
+
+
+async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    calls_file = work / "calls"
+    os.environ["DRUCKER_BENCH_CALLS_FILE"] = str(calls_file)
+    (work / "sleepy.model").write_text("sleepy\n")
+    process, port = _serve(["-p", PLUGIN, "-m", str(work / "sleepy.model")], work)
+    target = f"127.0.0.1:{port}"
+    try:
+        base = await _load(target, 8, args.baseline, 10)
+        rate = base.good / args.baseline
+        rss_before = _status(process.pid, "VmRSS")
+        calls_before = _calls(calls_file)
+        now = time.perf_counter()
+        health = asyncio.ensure_future(probe_health(target, now, now + args.duration))
+        over = await _load(target, args.clients, args.duration, args.deadline)
+        health_latencies = await health
+        calls = _calls(calls_file) - calls_before
+        rss_after = _status(process.pid, "VmRSS")
+        recovered = await _load(target, 8, 1.0, 10)
+        result: dict[str, Any] = {
+            "clients": args.clients,
+            "duration_s": args.duration,
+            "deadline_s": args.deadline,
+            "R_per_s": round(rate, 1),
+            "good_per_s": round(over.good / args.duration, 1),
+            "good_over_R": round(over.good / args.duration / rate, 3) if rate else None,
+            "deadline_exceeded": over.late,
+            "refused": len(over.refused),
+            "refused_p99_ms": _p99_ms(over.refused),
+            "refused_with_pushback": over.pushback,
+            "other_failures": over.failed,
+            "predictions": calls,
+            "wasted_share": round(max(0, calls - over.good) / calls, 4) if calls else 0.0,
+            "health_p99_ms": _p99_ms(health_latencies),
+            "rss_growth_mib": round((rss_after - rss_before) / 2**20, 1),
+            "recovered_per_s": recovered.good,
+        }
+        if args.sdk:
+            sdk = await _sdk_load(target, args.clients, args.duration, args.deadline)
+            attempts = sdk.good + sdk.failed
+            result["sdk_good_per_s"] = round(sdk.good / args.duration, 1)
+            result["sdk_failed_share"] = round(sdk.failed / attempts, 4) if attempts else 0.0
+        return result
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=400)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--deadline", type=float, default=2.0)
+    parser.add_argument("--baseline", type=float, default=5.0, help="seconds measuring R")
+    parser.add_argument("--sdk", action="store_true", help="also the SDK's retries")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="drucker-overload-") as work:
+        result = asyncio.run(measure(args, Path(work)))
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Admission: bounded waiting per model, deadline and cancellation checks, pushback.
+
+The dispatcher asks an :class:`Admission` before a prediction joins a queue (the predict
+threads' or the batcher's) and again when it leaves it, right before the plugin runs:
+
+- :meth:`Admission.admit` refuses at once a caller that is gone already (its deadline passed
+  or it cancelled) and, when ``max_waiting`` predictions wait already, refuses with
+  :class:`~drucker.errors.OverloadedError` carrying a pushback: how long the queue takes to
+  drain at the rate it was measured to drain, so clients come back when there is room;
+- :meth:`Admission.leave` drops a prediction whose caller left while it waited: the plugin
+  never works for a caller who has gone.
+
+A caller is anything with gRPC's ``time_remaining()`` and ``cancelled()`` (a
+``grpc.aio.ServicerContext`` is one; the REST binding makes its own), so this module knows no
+protocol. Every refusal and drop is counted by reason (``queue_full``, ``deadline``,
+``cancelled``), with the number waiting and the time spent waiting, for the metrics.
+
+Waiting predictions leave the queue in predict threads too, so the counts change under a lock.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+from drucker.errors import CallerGoneError, DeadlineExceededError, DruckerError, OverloadedError
+
+T = TypeVar("T")
+
+REASONS = ("queue_full", "deadline", "cancelled")
+# Seconds waited in the queue: from a fraction of a millisecond to past any sensible deadline.
+WAIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# The drain rate is measured over windows at least this long while predictions wait (blended
+# with the previous value).
+RATE_WINDOW_SECONDS = 0.25
+# An rpc cancelled this close to its deadline was cancelled for it (gRPC's timer may fire a
+# little before the deadline a servicer context reads).
+DEADLINE_SLACK_SECONDS = 0.05
+# Pushback bounds (ms): never "now", never so late that a client gives up for good.
+MIN_PUSHBACK_MS = 10
+MAX_PUSHBACK_MS = 30_000
+# Pushback while no drain was measured yet (nothing left the queue so far).
+UNMEASURED_PUSHBACK_MS = 1000
+
+
+class Caller(Protocol):
+    """What admission needs of a request's caller (the shape of ``grpc.aio.ServicerContext``)."""
+
+    def time_remaining(self) -> float | None:
+        """Seconds left before the caller's deadline; ``None`` without a deadline."""
+
+    def cancelled(self) -> bool:
+        """Whether the caller has cancelled or gone away."""
+
+
+def gone_error(reason: str, model: str) -> DruckerError:
+    """The error that ends a request whose caller is gone for ``reason``."""
+    if reason == "deadline":
+        return DeadlineExceededError(
+            f"the deadline passed before the prediction of {model!r} could start"
+        )
+    return CallerGoneError(f"the caller cancelled before the prediction of {model!r} started")
+
+
+class Admission:
+    """The waiting room of one model: at most ``max_waiting`` predictions queued (0: no bound).
+
+    ``clock`` (``time.monotonic`` by default) times the waits and the drain rate.
+    """
+
+    def __init__(
+        self, model: str, max_waiting: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.model = model
+        self.max_waiting = max_waiting
+        self.waiting = 0
+        self.refused = dict.fromkeys(REASONS, 0)  # turned away at admit
+        self.dropped = dict.fromkeys(REASONS, 0)  # taken out of the queue unrun
+        self.wait_bounds: tuple[float, ...] = WAIT_BUCKETS
+        self.wait_buckets = [0] * (len(WAIT_BUCKETS) + 1)  # the last one is +Inf
+        self.wait_sum = 0.0
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._window_start = clock()
+        self._window_left = 0
+        self._rate = 0.0  # predictions leaving the queue per second, as last measured
+
+    def admit(self, caller: Caller | None) -> float:
+        """Let one prediction join the queue; return its arrival time for :meth:`leave`.
+
+        :raises DeadlineExceededError: the caller's deadline has passed already.
+        :raises CallerGoneError: the caller has cancelled already.
+        :raises OverloadedError: ``max_waiting`` predictions wait already (with a pushback).
+        """
+        self.check(caller)
+        with self._lock:
+            if self.max_waiting and self.waiting >= self.max_waiting:
+                self.refused["queue_full"] += 1
+                pushback = self._pushback_ms()
+            else:
+                self.waiting += 1
+                return self._clock()
+        raise OverloadedError(
+            f"{self.max_waiting} predictions of {self.model!r} are waiting already "
+            f"(admission.max_waiting); retry in {pushback} ms",
+            pushback,
+        )
+
+    def check(self, caller: Caller | None) -> None:
+        """Refuse a caller that is gone already (a prediction that runs without queueing).
+
+        :raises DeadlineExceededError: the caller's deadline has passed already.
+        :raises CallerGoneError: the caller has cancelled already.
+        """
+        if caller is None:
+            return
+        remaining = caller.time_remaining()  # inline: this runs on every rpc
+        if remaining is not None and remaining <= 0:
+            self._refuse("deadline")
+        if caller.cancelled():
+            self._refuse("cancelled")
+
+    def _refuse(self, reason: str) -> None:
+        with self._lock:
+            self.refused[reason] += 1
+        raise gone_error(reason, self.model)
+
+    def leave(self, arrived: float, caller: Caller | None) -> None:
+        """Take one prediction out of the queue, right before the plugin runs it.
+
+        :raises DeadlineExceededError: its caller's deadline passed while it waited.
+        :raises CallerGoneError: its caller cancelled while it waited.
+        """
+        reason = self._left(arrived, caller)
+        if reason is not None:
+            raise gone_error(reason, self.model)
+
+    def abandon(self, arrived: float, caller: Caller | None) -> None:
+        """Take out a prediction that will not run (its rpc was cancelled while it waited):
+        for its deadline when that was (about) due, else because the caller cancelled."""
+        remaining = caller.time_remaining() if caller is not None else None
+        due = remaining is not None and remaining <= DEADLINE_SLACK_SECONDS
+        self._left(arrived, caller, "deadline" if due else "cancelled")
+
+    def _left(self, arrived: float, caller: Caller | None, reason: str | None = None) -> str | None:
+        now = self._clock()
+        waited = now - arrived
+        if reason is None and caller is not None:  # inline: once per queued rpc
+            remaining = caller.time_remaining()
+            if remaining is not None and remaining <= 0:
+                reason = "deadline"
+            elif caller.cancelled():
+                reason = "cancelled"
+        with self._lock:
+            self.waiting -= 1
+            self.wait_buckets[bisect.bisect_left(WAIT_BUCKETS, waited)] += 1
+            self.wait_sum += waited
+            if reason is not None:
+                self.dropped[reason] += 1
+            if not self.waiting:  # idle time says nothing of the drain rate: start afresh
+                self._window_start, self._window_left = now, 0
+                return reason
+            self._window_left += 1
+            elapsed = now - self._window_start
+            if elapsed >= RATE_WINDOW_SECONDS:
+                measured = self._window_left / elapsed
+                self._rate = measured if not self._rate else (self._rate + measured) / 2
+                self._window_start, self._window_left = now, 0
+        return reason
+
+    def _pushback_ms(self) -> int:
+        """How long until the queue has room, from the measured drain rate (under the lock).
+
+        Up to half again as long at random, so refused clients do not all return at once.
+        """
+        if self._rate <= 0:
+            base = UNMEASURED_PUSHBACK_MS
+        else:
+            base = math.ceil(1000 * self.waiting / self._rate)
+        jittered = base * (1 + random.random() / 2)  # spreads returns, no secret
+        return int(min(MAX_PUSHBACK_MS, max(MIN_PUSHBACK_MS, jittered)))
+
+
+class Queued(Generic[T]):
+    """One admitted prediction on its way to a predict thread: run once, or abandoned unrun.
+
+    :raises OverloadedError: and the other errors of :meth:`Admission.admit`, when made.
+    """
+
+    __slots__ = ("_admission", "_arrived", "_call", "_caller", "_lock", "_state")
+
+    def __init__(self, admission: Admission, caller: Caller | None, call: Callable[[], T]) -> None:
+        self._arrived = admission.admit(caller)
+        self._admission = admission
+        self._caller = caller
+        self._call = call
+        self._lock = threading.Lock()
+        self._state = 0  # 0 waiting, 1 started, 2 abandoned
+
+    def run(self) -> T:
+        """Leave the queue and call (in the thread); raises when the caller went meanwhile."""
+        with self._lock:
+            if self._state:  # abandoned: nobody awaits the answer any more
+                raise CallerGoneError("the rpc was cancelled before its prediction started")
+            self._state = 1
+        self._admission.leave(self._arrived, self._caller)
+        return self._call()
+
+    def abandon(self) -> None:
+        """The rpc was cancelled: leave the queue unrun, unless the call has started."""
+        with self._lock:
+            if self._state:
+                return
+            self._state = 2
+        self._admission.abandon(self._arrived, self._caller)

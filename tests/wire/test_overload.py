@@ -1,0 +1,264 @@
+"""Overload on real servers: a full queue refuses with a pushback, a caller gone is never served.
+
+The plugin holds its predictions at a gate the test opens (:mod:`tests.plugins.slow_predict`)
+and counts what reached it, so each test orders its requests by events, not sleeps.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from drucker.admission import UNMEASURED_PUSHBACK_MS
+from drucker.client import Client
+from tests.metrics_support import scrape, value
+from tests.plugins.slow_predict import GatedBatchPredictor, GatedPredictor
+from tests.polling import wait_for
+from tests.serving import ThreadedServer, free_port
+
+MODEL = "overload"
+MAX_WAITING = 2
+
+
+def _server(plugin: GatedPredictor, model_file: Path, http: bool = False) -> ThreadedServer:
+    settings = {
+        "application_name": MODEL,
+        "predict_threads": 1,
+        "loop_predict_ms": 0,  # always in the predict thread: the queue is the thread's
+        "admission_max_waiting": MAX_WAITING,
+        "metrics_port": free_port(),
+    }
+    return ThreadedServer(plugin, str(model_file), settings, http=http)
+
+
+@pytest.fixture(params=["threads", "batcher"])
+def gated(request: pytest.FixtureRequest, echo_model: Path) -> Iterator[tuple[Any, Any]]:
+    """A started server with a gated plugin (one predict thread, or the batcher), and the plugin."""
+    plugin = GatedPredictor() if request.param == "threads" else GatedBatchPredictor()
+    server = _server(plugin, echo_model).start()
+    try:
+        yield server, plugin
+    finally:
+        plugin.gate.set()
+        server.stop()
+
+
+def _stub(server: ThreadedServer) -> tuple[grpc.Channel, Any]:
+    channel = grpc.insecure_channel(server.target, options=[("grpc.enable_retries", 0)])
+    return channel, drucker_pb2_grpc.DruckerWorkerStub(channel)
+
+
+def _send(stub: Any, text: str, timeout: float = 30) -> Any:
+    return stub.Predict_String_String.future(drucker_pb2.StringInput(input=text), timeout=timeout)
+
+
+def _metric(server: ThreadedServer, name: str, **labels: str) -> float:
+    return value(scrape(server.settings.metrics_port), name, model=MODEL, **labels)
+
+
+def _queued(server: ThreadedServer, count: int) -> None:
+    wait_for(
+        lambda: _metric(server, "drucker_queued_predictions") == count,
+        f"{count} predictions queued",
+    )
+
+
+def test_a_full_queue_refuses_at_once_with_a_pushback(gated: tuple[Any, Any]) -> None:
+    server, plugin = gated
+    channel, stub = _stub(server)
+    with channel:
+        first = _send(stub, "first")
+        plugin.wait_entered()  # the plugin holds the first; the next ones wait
+        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
+        _queued(server, MAX_WAITING)
+
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Predict_String_String(drucker_pb2.StringInput(input="refused"), timeout=10)
+        assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        trailers = dict(refused.value.trailing_metadata() or ())
+        assert int(trailers["grpc-retry-pushback-ms"]) > 0
+        assert "admission.max_waiting" in refused.value.details()
+
+        plugin.gate.set()
+        assert first.result().output == "first"
+        assert [call.result().output for call in waiting] == ["waiting-0", "waiting-1"]
+    assert "refused" not in plugin.inputs
+    assert _metric(server, "drucker_refused_requests_total", reason="queue_full") == 1
+    _queued(server, 0)
+
+
+def test_a_request_whose_deadline_passes_in_the_queue_never_reaches_the_plugin(
+    gated: tuple[Any, Any],
+) -> None:
+    server, plugin = gated
+    channel, stub = _stub(server)
+    with channel:
+        first = _send(stub, "first")
+        plugin.wait_entered()
+        late = _send(stub, "late", timeout=0.5)
+        with pytest.raises(grpc.RpcError) as expired:
+            late.result()
+        assert expired.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+
+        plugin.gate.set()
+        assert first.result().output == "first"
+        wait_for(
+            lambda: _metric(server, "drucker_dropped_requests_total", reason="deadline") == 1,
+            "the late request dropped",
+        )
+        assert _send(stub, "after").result().output == "after"  # the server still serves
+    assert plugin.inputs == ["first", "after"]
+    _queued(server, 0)
+
+
+def test_a_cancelled_request_never_reaches_the_plugin(gated: tuple[Any, Any]) -> None:
+    server, plugin = gated
+    channel, stub = _stub(server)
+    with channel:
+        first = _send(stub, "first")
+        plugin.wait_entered()
+        gone = _send(stub, "gone")
+        _queued(server, 1)
+        gone.cancel()
+        wait_for(
+            lambda: _metric(server, "drucker_dropped_requests_total", reason="cancelled") == 1,
+            "the cancelled request dropped",
+        )
+        plugin.gate.set()
+        assert first.result().output == "first"
+        assert _send(stub, "after").result().output == "after"
+    assert plugin.inputs == ["first", "after"]
+    assert _metric(server, "drucker_queue_wait_seconds_count") >= 2
+
+
+def test_the_sdk_waits_the_pushback_before_it_retries(gated: tuple[Any, Any]) -> None:
+    server, plugin = gated
+    channel, stub = _stub(server)
+    with channel, Client(server.target, max_attempts=3, timeout=30) as client:
+        first = _send(stub, "first")
+        plugin.wait_entered()
+        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
+        _queued(server, MAX_WAITING)
+        answers: list[Any] = []
+        retried = threading.Thread(target=lambda: answers.append(client.predict("retried")))
+        retried.start()
+        wait_for(
+            lambda: _metric(server, "drucker_refused_requests_total", reason="queue_full") == 1,
+            "the first attempt refused",
+        )
+        refused_at = time.monotonic()
+        plugin.gate.set()  # the queue drains at once; the retry comes after the pushback
+        retried.join(30)
+        assert answers and answers[0].label == "retried"
+        assert first.result().output == "first"
+        assert all(call.result() for call in waiting)
+    # Nothing was measured draining yet: the pushback is the unmeasured one (a second or
+    # more), against gRPC's own first backoff of at most 0.1 s.
+    retry_at = plugin.arrivals[plugin.inputs.index("retried")]
+    assert retry_at - refused_at >= UNMEASURED_PUSHBACK_MS / 1000 / 2
+    assert _metric(server, "drucker_refused_requests_total", reason="queue_full") == 1
+
+
+@pytest.fixture
+def rest_held(echo_model: Path) -> Iterator[tuple[ThreadedServer, GatedPredictor, Any]]:
+    """A server with V2 REST whose plugin holds a first gRPC request (the ``stub``'s)."""
+    plugin = GatedPredictor()
+    with _server(plugin, echo_model, http=True) as server:
+        channel, stub = _stub(server)
+        try:
+            with channel:
+                first = _send(stub, "first")
+                plugin.wait_entered()
+                yield server, plugin, stub
+                plugin.gate.set()
+                assert first.result().output == "first"
+        finally:
+            plugin.gate.set()
+
+
+def test_rest_answers_429_with_retry_after_when_the_queue_is_full(
+    rest_held: tuple[ThreadedServer, GatedPredictor, Any],
+) -> None:
+    server, plugin, stub = rest_held
+    waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
+    _queued(server, MAX_WAITING)
+    status, headers, body = _infer(server, {})
+    assert status == 429, body
+    assert int(headers["retry-after"]) >= 1
+    assert "admission.max_waiting" in body["error"]
+    plugin.gate.set()
+    assert [call.result().output for call in waiting] == ["waiting-0", "waiting-1"]
+    assert plugin.inputs == ["first", "waiting-0", "waiting-1"]
+
+
+def test_rest_timeout_parameter_and_header_give_the_request_a_deadline(
+    rest_held: tuple[ThreadedServer, GatedPredictor, Any],
+) -> None:
+    server, plugin, _ = rest_held
+    # 1 microsecond: past before the prediction can start
+    status, _, body = _infer(server, {"parameters": {"timeout": 1}})
+    assert status == 504, body
+    status, _, body = _infer(server, {}, {"Request-Timeout": "0.000001"})
+    assert status == 504, body
+    status, _, body = _infer(server, {}, {"Request-Timeout": "soon"})
+    assert status == 400 and "Request-Timeout" in body["error"]
+    status, _, body = _infer(server, {"parameters": {"timeout": -5}})
+    assert status == 400 and "microseconds" in body["error"]
+    assert plugin.inputs == ["first"]
+    assert _metric(server, "drucker_refused_requests_total", reason="deadline") == 2
+
+
+def _infer(
+    server: ThreadedServer, extra: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    request = {
+        "inputs": [{"name": "input", "datatype": "BYTES", "shape": [1], "data": ["rest"]}],
+        **extra,
+    }
+    connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            f"/v2/models/{MODEL}/infer",
+            body=json.dumps(request),
+            headers={"content-type": "application/json", **(headers or {})},
+        )
+        reply = connection.getresponse()
+        body = json.loads(reply.read() or b"{}")
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, body
+    finally:
+        connection.close()
+
+
+def test_a_rest_client_that_disconnects_while_queued_is_never_predicted_for(
+    rest_held: tuple[ThreadedServer, GatedPredictor, Any],
+) -> None:
+    server, plugin, stub = rest_held
+    body = json.dumps(
+        {"inputs": [{"name": "input", "datatype": "BYTES", "shape": [1], "data": ["gone"]}]}
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as sock:
+        sock.sendall(
+            f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        _queued(server, 1)
+    wait_for(
+        lambda: _metric(server, "drucker_dropped_requests_total", reason="cancelled") == 1,
+        "the disconnected request dropped",
+    )
+    _queued(server, 0)
+    plugin.gate.set()
+    assert _send(stub, "after").result().output == "after"
+    assert plugin.inputs == ["first", "after"]

@@ -1,0 +1,44 @@
+"""A big ArrFloat request reaches the plugin as a read-only numpy view of its packed floats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import drucker
+from drucker import PredictResult
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from drucker.protocol.packed import PACKED_MIN_BYTES
+from tests.serving import ThreadedServer
+
+
+class InputProbe:
+    """Answers what it was given: the input's type, dtype, writability and sum."""
+
+    @drucker.hookimpl
+    def drucker_load_model(self, model_path: str) -> str:
+        return "probe"
+
+    @drucker.hookimpl
+    def drucker_predict(self, model: str, input: Any) -> PredictResult:
+        array = np.asarray(input)
+        writable = bool(array.flags.writeable) if isinstance(input, np.ndarray) else None
+        label = f"{type(input).__name__} {array.dtype} {writable}"
+        return PredictResult(label=label, score=float(array.sum(dtype=np.float64)))
+
+
+def test_a_big_arr_float_input_is_a_read_only_float32_array(echo_model: Path) -> None:
+    values = np.random.default_rng(0).normal(size=PACKED_MIN_BYTES).astype(np.float32)
+    with ThreadedServer(InputProbe(), str(echo_model)) as server, server.channel() as channel:
+        stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
+        big = stub.Predict_ArrFloat_String(
+            drucker_pb2.ArrFloatInput(input=values.tolist()), timeout=30
+        )
+        small = stub.Predict_ArrFloat_String(
+            drucker_pb2.ArrFloatInput(input=[1.5, 2.5]), timeout=30
+        )
+    assert big.output == "ndarray float32 False"
+    assert big.score == np.float32(values.sum(dtype=np.float64))
+    assert small.output.split()[0] != "ndarray" and small.score == 4.0
