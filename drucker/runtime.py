@@ -64,7 +64,7 @@ class Runtime:
         self.name = settings.application_name
         self.models = ModelRegistry()
         self.active: ActiveModel | None = None  # the default model's serving version
-        self._thaw = thaw
+        self.thaw = thaw  # called when a model is replaced or unloaded
         hook = plugins.hook
         identity = ServiceIdentity.from_settings(settings)
         self.log = EventLog(keyword_caller(hook.drucker_log), identity)
@@ -78,7 +78,9 @@ class Runtime:
         self.can_evaluate = bool(hook.drucker_evaluate.get_hookimpls())
         hook.drucker_configure(settings=settings)
 
-    # -- the loaded models -------------------------------------------------------------------
+    def sibling(self, settings: Settings) -> Runtime:
+        """A runtime for another model of this server: the same plugins, its own settings."""
+        return Runtime(self._plugins, settings, thaw=self.thaw)
 
     @property
     def ready(self) -> bool:
@@ -127,13 +129,12 @@ class Runtime:
         if previous is not None:
             if previous.name != active.name:
                 self.models.remove(self.name, previous.name)
-            if self._thaw is not None:
-                self._thaw()
+            if self.thaw is not None:
+                self.thaw()
         return previous
 
     def _serving(self) -> ActiveModel:
-        active = self.active
-        if active is None:
+        if (active := self.active) is None:
             raise ModelNotLoadedError("no model is loaded yet")
         return active
 
@@ -340,8 +341,7 @@ class Runtime:
 
         :raises PluginFailure: when the hook fails or returns something else.
         """
-        active = model or self.active
-        if active is None:
+        if (active := model or self.active) is None:
             return None
         hook = self._plugins.hook.drucker_signature
         declared = self._call(

@@ -62,7 +62,7 @@ def detail_message(record: dict[str, Any]) -> Any:
     )
 
 
-class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type: ignore[misc]
+class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type: ignore[misc]
     """Thin translation between dashboard messages and the :class:`ModelManager`."""
 
     def __init__(self, manager: ModelManager) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -24,6 +24,7 @@ from drucker.server.http import HttpServer
 from drucker.server.loops import loop_factory, loop_name
 from drucker.server.memory import MemoryPolicy
 from drucker.server.metrics_app import MetricsApp
+from drucker.server.model_set import ModelSet, load_start_model
 from drucker.server.parent import die_with_supervisor, supervisor_gone
 from drucker.server.supervisor import Supervisor
 from drucker.settings import Settings, load_settings
@@ -45,6 +46,7 @@ class ServeOptions:
     worker: bool = False  # a child of the supervisor: bind with SO_REUSEPORT
     disabled_plugins: tuple[str, ...] = ()  # additive plugins not to load (-p no:NAME)
     force_model: bool = False  # serve model_file even when the store remembers a switch
+    models: tuple[tuple[str, str], ...] = ()  # --model NAME=FILE, in order
 
     def worker_args(self) -> list[str]:
         """The command-line arguments a worker process needs (the port is added)."""
@@ -62,6 +64,8 @@ class ServeOptions:
         ):
             if value is not None:
                 args += [flag, value]
+        for name, path in self.models:
+            args += ["--model", f"{name}={path}"]
         if self.force_model:
             args.append("--force-model")
         return args
@@ -170,6 +174,8 @@ def _rest_server(
         token=token if settings.protect_predictions else None,
         max_body_bytes=settings.max_message_bytes,
         body_timeout=settings.http_read_timeout_seconds,
+        repository=server.repository,
+        management_token=token,
     )
     return HttpServer(
         app,
@@ -203,8 +209,13 @@ async def serve(
     on_http_ready: Callable[[int], None] | None = None,
     force_model: bool = False,
     memory: MemoryPolicy | None = None,
+    models: Mapping[str, str] | None = None,
 ) -> None:
     """Bind, load the model, serve until ``stop`` is set, then drain in-flight requests.
+
+    ``models`` (``--model NAME=FILE``) serves each file as the model of that name, beside or
+    instead of ``model_file`` (the model named ``app.name``); the first is the default model
+    (requests that name none) unless ``app.name`` is one of them.
 
     ``memory`` (the process's memory policy; a new one by default) settles the heap once the
     model serves, pauses the collector for big tensors and trims after big messages.
@@ -225,11 +236,18 @@ async def serve(
     tracing = Tracing.from_environment(settings.application_name)
     if tracing is None and tracing_wanted():
         log.warning("OTEL_* asks for traces, but the otel extra is not installed: no tracing")
-    manager = ModelManager(runtime, metrics or NO_METRICS)
+    model_set = ModelSet(runtime, metrics or NO_METRICS, dict(models or {}))
+    files = model_set.files
+    default = runtime.name if not files or runtime.name in files else next(iter(files))
+    manager = model_set.manager(default)
+    others = tuple(model_set.manager(name) for name in files if name != default)
     token = resolve_token(settings, log)
     memory = memory or MemoryPolicy()
     server = DruckerServer(
         manager,
+        others=others,
+        build=model_set.build,
+        stored=model_set.stored,
         host=settings.host,
         port=settings.port,
         token=token,
@@ -266,7 +284,10 @@ async def serve(
             if port_server is not None:
                 await port_server.start()
         try:
-            await _load_initial_model(manager, model_file, model_sha256, force_model)
+            start_file = files.get(default, model_file)
+            await _load_initial_model(manager, start_file, model_sha256, force_model)
+            for other in others:
+                await asyncio.to_thread(load_start_model, other, files[other.runtime.name])
         except BaseException:
             await _stop(server, rest, metrics_http, tracing)
             raise
@@ -361,6 +382,7 @@ def run(options: ServeOptions) -> int:
                     model_file=options.model_file,
                     model_sha256=options.model_sha256,
                     force_model=options.force_model,
+                    models=dict(options.models),
                     handle_signals=True,
                     follow_store=options.worker,
                     memory=memory,

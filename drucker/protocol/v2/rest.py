@@ -16,12 +16,15 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
+
 from drucker.errors import DruckerError, InvalidInputError, TooLargeError, UnauthenticatedError
 from drucker.events import EventLog
 from drucker.protocol.auth import bearer_refusal
 from drucker.protocol.v2 import rest_codec as codec
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.openapi import openapi_document
+from drucker.repository import Repository
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -34,12 +37,14 @@ HTTP_STATUS = {
     "UNAUTHENTICATED": 401,
     "NOT_FOUND": 404,
     "ALREADY_EXISTS": 409,
+    "ABORTED": 409,
     "RESOURCE_EXHAUSTED": 413,
     "UNAVAILABLE": 503,
     "INTERNAL": 500,
 }
 OPENAPI_PATH = "/v2/openapi.json"
 _MODEL = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$")
+_REPOSITORY = re.compile(r"^/v2/repository/(?:index|models/([^/]+)/(load|unload))$")
 _JSON = [(b"content-type", b"application/json")]
 
 
@@ -68,10 +73,14 @@ class V2RestApp:
         token: str | None,
         max_body_bytes: int,
         body_timeout: float,
+        repository: Repository | None = None,
+        management_token: str | None = None,
     ) -> None:
         self._plane = plane
         self._log = log
         self._token = token
+        self._repository = repository
+        self._management_token = management_token
         self._max_body = max_body_bytes
         self._body_timeout = body_timeout
         self._openapi = codec.dumps(openapi_document())
@@ -127,7 +136,33 @@ class V2RestApp:
         if path == OPENAPI_PATH:
             _allow(method, "GET")
             return 200, self._openapi, _JSON
+        repository_call = _REPOSITORY.match(path)
+        if repository_call is not None and self._repository is not None:
+            _allow(method, "POST")
+            return await self._repository_call(scope, receive, *repository_call.groups())
         return _error(404, f"no endpoint {path}")
+
+    async def _repository_call(
+        self, scope: Scope, receive: Receive, name: str | None, action: str | None
+    ) -> tuple[int, bytes, list[Any]]:
+        """``index`` (``name`` None), ``load`` or ``unload``: management, behind the token."""
+        headers = _headers(scope)
+        if self._management_token is not None:
+            refusal = bearer_refusal(headers.get(b"authorization"), self._management_token)
+            if refusal is not None:
+                raise UnauthenticatedError(refusal)
+        body = await self._body(headers, receive)
+        repository = self._repository
+        assert repository is not None
+        if name is None:
+            document = codec.loads(body) if body.strip() else {}
+            ready = document.get("ready", False) if isinstance(document, dict) else None
+            if not isinstance(ready, bool):
+                raise InvalidInputError('the index request is {"ready": true|false}')
+            rows = [attrs.asdict(row) for row in repository.index(ready_only=ready)]
+            return _json(200, rows)
+        await (repository.load(name) if action == "load" else repository.unload(name))
+        return _json(200, {})
 
     async def _infer(
         self, scope: Scope, receive: Receive, name: str, version: str

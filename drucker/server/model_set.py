@@ -1,0 +1,99 @@
+"""The models a server starts with (``--model NAME=FILE``) and those its repository can load.
+
+Every model gets its own runtime (the same plugins, its settings with ``app.name`` set to the
+model's name, so its store is ``<app.modeldir>/<name>/``) and its own :class:`ModelManager`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from drucker.errors import InvalidNameError, NotFoundError
+from drucker.management import ModelManager
+from drucker.observability import Metrics
+from drucker.runtime import Runtime
+from drucker.store.names import validate_name
+
+
+def parse_model_arguments(values: list[str] | tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """``--model`` values: a lone ``FILE`` (today's meaning) or ``NAME=FILE`` pairs.
+
+    :raises InvalidNameError: for a bad name, a name given twice, or a lone FILE among pairs.
+    """
+    named: dict[str, str] = {}
+    lone: list[str] = []
+    for value in values:
+        name, equals, path = value.partition("=")
+        if not equals or "/" in name or not name:
+            lone.append(value)
+            continue
+        validate_name(name, "model name")
+        if name in named:
+            raise InvalidNameError(f"--model {name}=... is given twice")
+        named[name] = path
+    if lone and (named or len(lone) > 1):
+        raise InvalidNameError("give one --model FILE, or --model NAME=FILE for each model")
+    return (lone[0] if lone else None), named
+
+
+@attrs.define
+class ModelSet:
+    """Builds the runtime and manager of each model of one server from a template runtime."""
+
+    template: Runtime
+    metrics: Metrics
+    files: dict[str, str] = attrs.field(factory=dict)  # the start file of each named model
+
+    def manager(self, name: str) -> ModelManager:
+        """A manager (with its runtime) for model ``name``; nothing is loaded yet."""
+        if name == self.template.name:
+            return ModelManager(self.template, self.metrics)
+        settings = attrs.evolve(self.template.settings, application_name=name)
+        return ModelManager(self.template.sibling(settings), self.metrics)
+
+    def stored(self) -> list[str]:
+        """The models this server can load: those named at start and the local store's
+        directories (``<app.modeldir>/<name>/`` holding a file)."""
+        names = dict.fromkeys(self.files)
+        root = Path(self.template.settings.model_dir)
+        if root.is_dir():
+            for entry in sorted(root.iterdir()):
+                if entry.is_dir() and _plain(entry.name) and _holds_a_file(entry):
+                    names.setdefault(entry.name)
+        return list(names)
+
+    def build(self, name: str) -> ModelManager:
+        """Model ``name`` loaded from its store (or start file): the repository's load.
+
+        :raises NotFoundError: when the store does not hold it.
+        :raises ModelLoadError: when it fails to load.
+        """
+        settings = self.template.settings
+        if name not in self.files and not settings.store_url and name not in self.stored():
+            raise NotFoundError(f"the model store holds no model {name!r}")
+        manager = self.manager(name)
+        load_start_model(manager, self.files.get(name))
+        return manager
+
+
+def load_start_model(manager: ModelManager, path: str | None) -> None:
+    """Load and serve ``manager``'s model (the store's last switch, else ``path``)."""
+    runtime = manager.runtime
+    if not runtime.has_loader:
+        runtime.activate(runtime.load_model(None))
+        return
+    manager.load_initial(path)
+
+
+def _plain(name: str) -> bool:
+    try:
+        validate_name(name, "model name")
+    except InvalidNameError:
+        return False
+    return not name.startswith(".")
+
+
+def _holds_a_file(directory: Path) -> bool:
+    return any(path.is_file() and not path.name.startswith(".") for path in directory.iterdir())
