@@ -59,7 +59,8 @@ class DruckerServer:
 
     ``manager`` is the default model's; ``others`` are the other models served from the start;
     ``build`` loads a model of the store by name (the repository's load), ``stored`` lists the
-    store's models. The rpcs route by model name (:attr:`models`).
+    store's models, ``reload`` loads a served model's serving version again. The rpcs route
+    by model name (:attr:`models`).
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class DruckerServer:
         others: tuple[ModelManager, ...] = (),
         build: Callable[[str], ModelManager] | None = None,
         stored: Callable[[], list[str]] | None = None,
+        reload: Callable[[ModelManager], object] | None = None,
         host: str,
         port: int,
         token: str | None,
@@ -94,6 +96,7 @@ class DruckerServer:
             lambda name: self.served(_no_builder(name) if build is None else build(name)),
             stored or self.models.names,
             grace=settings.grace_seconds,
+            reload=None if reload is None else (lambda served: reload(served.manager)),
         )
         self._metrics = metrics
         self._tracing = tracing

@@ -239,6 +239,8 @@ async def serve(
     model_set = ModelSet(runtime, metrics or NO_METRICS, dict(models or {}))
     files = model_set.files
     default = runtime.name if not files or runtime.name in files else next(iter(files))
+    if model_file is not None:
+        files.setdefault(default, model_file)
     manager = model_set.manager(default)
     others = tuple(model_set.manager(name) for name in files if name != default)
     token = resolve_token(settings, log)
@@ -248,6 +250,7 @@ async def serve(
         others=others,
         build=model_set.build,
         stored=model_set.stored,
+        reload=model_set.reload,
         host=settings.host,
         port=settings.port,
         token=token,

@@ -77,6 +77,10 @@ class ModelSet:
         load_start_model(manager, self.files.get(name))
         return manager
 
+    def reload(self, manager: ModelManager) -> None:
+        """Load ``manager``'s serving version again and swap it in (a served model's load)."""
+        load_start_model(manager, self.files.get(manager.runtime.name))
+
 
 def load_start_model(manager: ModelManager, path: str | None) -> None:
     """Load and serve ``manager``'s model (the store's last switch, else ``path``)."""

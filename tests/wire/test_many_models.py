@@ -1,0 +1,247 @@
+"""One server, several models: each answers under its name over Drucker 0.4.5, V2 gRPC and V2
+REST; unknown names are NOT_FOUND; the repository extension indexes, unloads and loads them."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from drucker._wire import grpc_predict_v2_pb2 as pb
+from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
+from tests.management import auth
+from tests.polling import wait_for
+from tests.serving import ThreadedServer
+
+ECHO_PLUGIN = "tests.plugins.echo_plugin"
+TOKEN = "many-models-token"
+NAME_KEY = "x-rekcurd-application-name"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    workdir = tmp_path_factory.mktemp("many")
+    files = {}
+    for name in ("alpha", "beta"):
+        path = workdir / f"{name}.model"
+        path.write_text(f"model-{name}")
+        files[name] = str(path)
+    settings = {"management_token": TOKEN, "application_name": "app"}
+    with ThreadedServer(
+        ECHO_PLUGIN, None, settings, workdir=workdir, http=True, models=files
+    ) as server:
+        yield server
+
+
+def predict_045(server: ThreadedServer, name: str | None) -> dict[str, Any]:
+    """A Drucker 0.4.5 String→String call, naming the model like a 0.4.5 client does."""
+    metadata = [(NAME_KEY, name)] if name is not None else []
+    with server.channel() as channel:
+        stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
+        request = drucker_pb2.StringInput(input="hi", option=drucker_pb2.Option(val="{}"))
+        answer = stub.Predict_String_String(request, metadata=metadata, timeout=10)
+    assert answer.output == "hi"
+    option: dict[str, Any] = json.loads(answer.option.val)
+    return option
+
+
+def infer_v2(server: ThreadedServer, name: str) -> str:
+    """A V2 gRPC inference of model ``name``; the model's content it answered with."""
+    request = pb.ModelInferRequest(model_name=name)
+    tensor = request.inputs.add(name="input", datatype="BYTES", shape=[1])
+    tensor.contents.bytes_contents.append(b"hi")
+    with server.channel() as channel:
+        answer = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=10)
+    assert answer.model_name == name
+    return str(answer.parameters["model"].string_param)
+
+
+def rest(server: ThreadedServer, path: str, body: Any, token: str | None = TOKEN) -> Any:
+    """POST ``body`` as JSON; the status and the decoded answer."""
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        server.http_url + path, data=json.dumps(body).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def repository(server: ThreadedServer) -> Any:
+    return pb_grpc.GRPCInferenceServiceStub(grpc.insecure_channel(server.target))
+
+
+def test_each_model_answers_under_its_name_over_045(server: ThreadedServer) -> None:
+    assert predict_045(server, "alpha")["model"] == "model-alpha"
+    assert predict_045(server, "beta")["model"] == "model-beta"
+
+
+def test_a_045_client_naming_no_model_gets_the_default_one(server: ThreadedServer) -> None:
+    assert predict_045(server, None)["model"] == "model-alpha"
+
+
+def test_an_unknown_name_over_045_is_not_found_naming_the_served_models(
+    server: ThreadedServer,
+) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        predict_045(server, "gamma")
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+    assert "'alpha'" in caught.value.details() and "'beta'" in caught.value.details()
+
+
+def test_v2_grpc_routes_by_model_name(server: ThreadedServer) -> None:
+    assert infer_v2(server, "alpha") == "model-alpha"
+    assert infer_v2(server, "beta") == "model-beta"
+    with pytest.raises(grpc.RpcError) as caught:
+        infer_v2(server, "gamma")
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+    assert "'beta'" in caught.value.details()
+
+
+def test_v2_rest_routes_by_model_name(server: ThreadedServer) -> None:
+    body = {"inputs": [{"name": "input", "datatype": "BYTES", "shape": [1], "data": ["hi"]}]}
+    for name in ("alpha", "beta"):
+        status, answer = rest(server, f"/v2/models/{name}/infer", body)
+        assert status == 200
+        assert answer["model_name"] == name
+        assert answer["parameters"]["model"] == f"model-{name}"
+    status, answer = rest(server, "/v2/models/gamma/infer", body)
+    assert status == 404
+    assert "'alpha'" in answer["error"]
+
+
+def test_management_rpcs_act_on_the_named_model(server: ThreadedServer) -> None:
+    with server.channel() as channel:
+        stub = drucker_pb2_grpc.DruckerDashboardStub(channel)
+        for name in ("alpha", "beta"):
+            info = stub.ServiceInfo(
+                drucker_pb2.ServiceInfoRequest(),
+                metadata=[*auth(TOKEN), (NAME_KEY, name)],
+                timeout=10,
+            )
+            assert info.application_name == name
+            assert info.model_name == f"{name}.model"
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.ListModels(
+                drucker_pb2.ListModelsRequest(),
+                metadata=[*auth(TOKEN), (NAME_KEY, "gamma")],
+                timeout=10,
+            )
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+def test_the_repository_index_lists_the_served_models(server: ThreadedServer) -> None:
+    index = repository(server).RepositoryIndex(
+        pb.RepositoryIndexRequest(), metadata=auth(TOKEN), timeout=10
+    )
+    rows = {(m.name, m.version, m.state) for m in index.models}
+    assert {("alpha", "alpha.model", "READY"), ("beta", "beta.model", "READY")} <= rows
+    status, answer = rest(server, "/v2/repository/index", {"ready": True})
+    assert status == 200
+    assert {row["name"] for row in answer} == {"alpha", "beta"}
+
+
+def test_the_repository_needs_the_management_token(server: ThreadedServer) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        repository(server).RepositoryIndex(pb.RepositoryIndexRequest(), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    status, _ = rest(server, "/v2/repository/index", {}, token=None)
+    assert status == 401
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("../etc", grpc.StatusCode.INVALID_ARGUMENT),
+        ("nowhere", grpc.StatusCode.NOT_FOUND),
+    ],
+)
+def test_loading_a_bad_or_unknown_name_is_refused(
+    server: ThreadedServer, name: str, code: grpc.StatusCode
+) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        repository(server).RepositoryModelLoad(
+            pb.RepositoryModelLoadRequest(model_name=name), metadata=auth(TOKEN), timeout=10
+        )
+    assert caught.value.code() is code
+    assert predict_045(server, "beta")["model"] == "model-beta"  # the others serve on
+
+
+def test_the_default_model_cannot_be_unloaded(server: ThreadedServer) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        repository(server).RepositoryModelUnload(
+            pb.RepositoryModelUnloadRequest(model_name="alpha"), metadata=auth(TOKEN), timeout=10
+        )
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert predict_045(server, None)["model"] == "model-alpha"
+
+
+def test_unload_then_load_while_serving(server: ThreadedServer) -> None:
+    status, _ = rest(server, "/v2/repository/models/beta/unload", {})
+    assert status == 200
+    with pytest.raises(grpc.RpcError) as caught:
+        infer_v2(server, "beta")
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+    assert predict_045(server, "alpha")["model"] == "model-alpha"
+    status, answer = rest(server, "/v2/repository/models/beta/unload", {})
+    assert status == 404
+    assert "beta" in answer["error"]
+    states = {m.name: m.state for m in _index(server)}
+    assert states["beta"] in ("UNLOADING", "UNAVAILABLE")
+    repository(server).RepositoryModelLoad(
+        pb.RepositoryModelLoadRequest(model_name="beta"), metadata=auth(TOKEN), timeout=30
+    )
+    assert infer_v2(server, "beta") == "model-beta"
+    assert predict_045(server, "beta")["model"] == "model-beta"
+    wait_for(lambda: {m.name: m.state for m in _index(server)}["beta"] == "READY")
+
+
+def test_loading_a_served_model_reloads_it_in_place(server: ThreadedServer) -> None:
+    status, _ = rest(server, "/v2/repository/models/alpha/load", {})
+    assert status == 200
+    assert predict_045(server, None)["model"] == "model-alpha"
+
+
+def _index(server: ThreadedServer) -> list[Any]:
+    answer = repository(server).RepositoryIndex(
+        pb.RepositoryIndexRequest(), metadata=auth(TOKEN), timeout=10
+    )
+    return list(answer.models)
+
+
+def test_a_one_model_server_keeps_serving_under_app_name(tmp_path: Path) -> None:
+    model = tmp_path / "only.model"
+    model.write_text("model-only")
+    with ThreadedServer(ECHO_PLUGIN, str(model), {"application_name": "solo"}) as server:
+        assert predict_045(server, None)["model"] == "model-only"
+        assert predict_045(server, "solo")["model"] == "model-only"  # one model: no routing
+        assert infer_v2(server, "solo") == "model-only"
+
+
+def test_tritonclient_drives_the_repository(server: ThreadedServer) -> None:
+    triton = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is not installed")
+    client = triton.InferenceServerClient(url=server.target)
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    try:
+        index = client.get_model_repository_index(headers=headers)
+        assert {m.name for m in index.models} >= {"alpha", "beta"}
+        client.unload_model("beta", headers=headers)
+        assert client.is_model_ready("alpha")  # the others keep answering
+        with pytest.raises(triton.InferenceServerException):
+            client.is_model_ready("beta")
+        client.load_model("beta", headers=headers)
+        assert client.is_model_ready("beta")
+    finally:
+        client.close()
+    assert infer_v2(server, "beta") == "model-beta"
