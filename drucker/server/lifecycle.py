@@ -297,13 +297,14 @@ async def serve(
         await server.health.refresh()
         memory.settle()
         following = follow_store or manager.shared_store
-        follower = asyncio.create_task(_follow_switches(manager)) if following else None
+        followed = (manager, *others) if following else ()  # each start model follows
+        followers = [asyncio.create_task(_follow_switches(each)) for each in followed]
         try:
             if rest is not None and on_http_ready is not None:
                 on_http_ready(rest.port or 0)
             await _serve_until(stop, runtime, server, port, on_ready, rest, metrics_http, tracing)
         finally:
-            if follower is not None:
+            for follower in followers:
                 follower.cancel()
     finally:
         for sig in signals:
