@@ -45,7 +45,11 @@ class ModelTable:
         self._served: dict[str, ServedModel] = {model.name: model for model in models}
         self.default = self._served[default] if default else models[0]
         # True while only the default model can answer: routing then reads no metadata.
-        self.only: Dispatcher | None = None  # the one model's dispatcher, while it is alone
+        # The one model's dispatcher while the server has only ever had one: then every request
+        # goes to it whatever it names, as on a 0.4.5 server. Once several were served,
+        # names are checked even when one is left.
+        self.only: Dispatcher | None = None
+        self._ever_many = False
         self._routing()
         # Called with a model's name after it is added or removed (the server's readiness).
         self.on_change: Callable[[], None] | None = None
@@ -56,7 +60,8 @@ class ModelTable:
         return cls([ServedModel(manager.runtime.name, manager, dispatcher)])
 
     def _routing(self) -> None:
-        self.only = self.default.dispatcher if len(self._served) == 1 else None
+        self._ever_many = self._ever_many or len(self._served) > 1
+        self.only = None if self._ever_many else self.default.dispatcher
 
     def __iter__(self) -> Iterator[ServedModel]:
         return iter(list(self._served.values()))
@@ -92,10 +97,13 @@ class ModelTable:
 
     def for_metadata(self, metadata: tuple[tuple[str, str | bytes], ...] | None) -> ServedModel:
         """The model a Drucker 0.4.5 request names with ``x-rekcurd-application-name``
-        (the default model without it).
+        (the default model without it, and for every request while the server has only ever
+        served one model, as a 0.4.5 server answered whatever application a client named).
 
         :raises NotFoundError: for a name that is not served.
         """
+        if self.only is not None:
+            return self.default
         for key, value in metadata or ():
             if key == MODEL_METADATA_KEY:
                 name = value.decode() if isinstance(value, bytes) else value

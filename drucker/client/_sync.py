@@ -34,6 +34,8 @@ class Client:
     :param tls: use TLS: ``True`` for the system roots, or the PEM (bytes or a path) of the CA
         that signed the server's certificate.
     :param options: extra gRPC channel options.
+    :param model: the model every call is for, on a server of several models (sent as
+        ``x-rekcurd-application-name``); without it the server's default model answers.
     """
 
     def __init__(
@@ -45,9 +47,10 @@ class Client:
         token: str | None = None,
         tls: bool | str | Path | bytes = False,
         options: Sequence[tuple[str, Any]] = (),
+        model: str | None = None,
     ) -> None:
         spec = channel_spec(
-            target, max_attempts=max_attempts, token=token, tls=tls, options=options
+            target, max_attempts=max_attempts, token=token, tls=tls, options=options, model=model
         )
         self.timeout = timeout
         self._metadata = spec.metadata

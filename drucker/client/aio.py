@@ -35,9 +35,10 @@ class AsyncClient:
         token: str | None = None,
         tls: bool | str | Path | bytes = False,
         options: Sequence[tuple[str, Any]] = (),
+        model: str | None = None,
     ) -> None:
         spec = channel_spec(
-            target, max_attempts=max_attempts, token=token, tls=tls, options=options
+            target, max_attempts=max_attempts, token=token, tls=tls, options=options, model=model
         )
         self.timeout = timeout
         self._metadata = spec.metadata

@@ -4,6 +4,7 @@ REST; unknown names are NOT_FOUND; the repository extension indexes, unloads and
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -245,3 +246,69 @@ def test_tritonclient_drives_the_repository(server: ThreadedServer) -> None:
     finally:
         client.close()
     assert infer_v2(server, "beta") == "model-beta"
+
+
+def test_the_sdk_names_its_model(server: ThreadedServer) -> None:
+    from drucker.client import Client
+
+    for name in ("alpha", "beta"):
+        with Client(server.target, model=name, token=TOKEN) as client:
+            assert client.predict("hi").option["model"] == f"model-{name}"
+            assert client.service_info().application_name == name
+    with Client(server.target) as client:  # no model: the default one
+        assert client.predict("hi").option["model"] == "model-alpha"
+
+
+def test_the_cli_acts_on_the_model_named_by_flag_or_environment(server: ThreadedServer) -> None:
+    from click.testing import CliRunner
+
+    from drucker.cli import main
+
+    common = ["model", "list", "--target", server.target, "--token", TOKEN]
+    flagged = CliRunner().invoke(main, [*common, "--model-name", "beta"])
+    assert flagged.exit_code == 0, flagged.output
+    assert "beta.model" in flagged.output and "alpha.model" not in flagged.output
+    from_env = CliRunner().invoke(main, common, env={"DRUCKER_MODEL_NAME": "alpha"})
+    assert from_env.exit_code == 0, from_env.output
+    assert "alpha.model" in from_env.output and "beta.model" not in from_env.output
+    unknown = CliRunner().invoke(main, [*common, "--model-name", "gamma"])
+    assert unknown.exit_code != 0
+    assert "NOT_FOUND" in unknown.output or "gamma" in unknown.output
+
+
+GATE_PLUGIN = str(Path(__file__).resolve().parents[1] / "plugins" / "gate_plugin.py")
+
+
+def test_a_request_in_flight_on_an_unloaded_model_finishes(tmp_path: Path) -> None:
+    files = {}
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.model").write_text(f"gate-{name}")
+        files[name] = str(tmp_path / f"{name}.model")
+    entered, gate = tmp_path / "entered", tmp_path / "gate"
+    settings = {"management_auth": False, "grace_seconds": 30}
+    answers: list[Any] = []
+    with ThreadedServer(
+        GATE_PLUGIN, None, settings, workdir=tmp_path, http=True, models=files
+    ) as server:
+        option = json.dumps({"entered": str(entered), "gate": str(gate)})
+
+        def slow() -> None:
+            with server.channel() as channel:
+                stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
+                request = drucker_pb2.StringInput(input="x", option=drucker_pb2.Option(val=option))
+                answers.append(
+                    stub.Predict_String_String(request, metadata=[(NAME_KEY, "b")], timeout=30)
+                )
+
+        worker = threading.Thread(target=slow)
+        worker.start()
+        wait_for(entered.exists, "the prediction on b to start")
+        status, _ = rest(server, "/v2/repository/models/b/unload", {}, token=None)
+        assert status == 200
+        with pytest.raises(grpc.RpcError) as caught:
+            predict_045(server, "b")
+        assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+        gate.touch()
+        worker.join(30)
+    assert len(answers) == 1
+    assert json.loads(answers[0].option.val)["model"] == "gate-b"
