@@ -331,6 +331,7 @@ async def _serve_until(
         event_loop=loop_name(asyncio.get_running_loop()),
         service_level=settings.service_level.value,
         settings_file=settings.source,
+        models=server.models.names(),
     )
     if on_ready is not None:
         on_ready(port)

@@ -312,3 +312,86 @@ def test_a_request_in_flight_on_an_unloaded_model_finishes(tmp_path: Path) -> No
         worker.join(30)
     assert len(answers) == 1
     assert json.loads(answers[0].option.val)["model"] == "gate-b"
+
+
+def test_a_failed_load_leaves_the_model_unavailable_with_the_reason(
+    server: ThreadedServer,
+) -> None:
+    broken = server.workdir / "model" / "delta"
+    broken.mkdir(parents=True, exist_ok=True)
+    (broken / "notes.txt").write_text("no serving record and no app.modelfile here")
+    with pytest.raises(grpc.RpcError) as caught:
+        repository(server).RepositoryModelLoad(
+            pb.RepositoryModelLoadRequest(model_name="delta"), metadata=auth(TOKEN), timeout=30
+        )
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    rows = {m.name: m for m in _index(server)}
+    assert rows["delta"].state == "UNAVAILABLE"
+    assert rows["delta"].reason == caught.value.details()
+    assert predict_045(server, "alpha")["model"] == "model-alpha"
+    assert infer_v2(server, "beta") == "model-beta"
+
+
+def test_concurrent_loads_of_one_model_are_aborted_and_lose_nothing(tmp_path: Path) -> None:
+    from tests.plugins.slow_loader import SlowLoader
+
+    loader = SlowLoader()
+    loader.release.set()
+    files = {}
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.model").write_text(name)
+        files[name] = str(tmp_path / f"{name}.model")
+    settings = {"management_auth": False}
+    with ThreadedServer(loader, None, settings, workdir=tmp_path, models=files) as server:
+        stub = repository(server)
+        stub.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="b"), timeout=10)
+        loader.release.clear()
+        first = stub.RepositoryModelLoad.future(
+            pb.RepositoryModelLoadRequest(model_name="b"), timeout=30
+        )
+        wait_for(lambda: {m.name: m.state for m in _index_open(server)}.get("b") == "LOADING")
+        for call, request in (
+            (stub.RepositoryModelLoad, pb.RepositoryModelLoadRequest(model_name="b")),
+            (stub.RepositoryModelUnload, pb.RepositoryModelUnloadRequest(model_name="b")),
+        ):
+            with pytest.raises(grpc.RpcError) as caught:
+                call(request, timeout=10)
+            assert caught.value.code() is grpc.StatusCode.ABORTED
+        with server.channel() as channel:  # a serves on while b loads
+            worker = drucker_pb2_grpc.DruckerWorkerStub(channel)
+            answer = worker.Predict_String_String(
+                drucker_pb2.StringInput(input="x"), metadata=[(NAME_KEY, "a")], timeout=10
+            )
+        assert answer.output == "a.model"
+        loader.release.set()
+        first.result(timeout=30)
+        assert {m.name: m.state for m in _index_open(server)}["b"] == "READY"
+
+
+def _index_open(server: ThreadedServer) -> list[Any]:
+    return list(repository(server).RepositoryIndex(pb.RepositoryIndexRequest(), timeout=10).models)
+
+
+def test_drucker_serve_serves_each_named_model(tmp_path: Path) -> None:
+    from tests.serving import ServeProcess, free_port
+
+    for name in ("red", "blue"):
+        (tmp_path / f"{name}.model").write_text(f"model-{name}")
+    port = free_port()
+    args = ["--plugin", ECHO_PLUGIN, "--port", str(port), "--host", "127.0.0.1"]
+    args += ["--model", "red=red.model", "--model", "blue=blue.model"]
+    server = ServeProcess(args, cwd=tmp_path)
+    try:
+        server.wait_serving(port)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
+            for name, expected in (("blue", "model-blue"), (None, "model-red")):
+                metadata = [(NAME_KEY, name)] if name else []
+                answer = stub.Predict_String_String(
+                    drucker_pb2.StringInput(input="x"), metadata=metadata, timeout=10
+                )
+                assert json.loads(answer.option.val)["model"] == expected
+    finally:
+        assert server.terminate() == 0
+    started = [json.loads(line) for line in server.stderr.splitlines() if "serving on" in line]
+    assert started[0]["models"] == ["red", "blue"]
