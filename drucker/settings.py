@@ -149,6 +149,12 @@ class Settings:
     model_dir: str = _setting("app.modeldir", "./model", "DRUCKER_SERVICE_MODEL_DIR")
     model_file: str = _setting("app.modelfile", "default.model", "DRUCKER_SERVICE_MODEL_FILE")
     eval_dir: str = _setting("app.evaldir", "./eval", "DRUCKER_SERVICE_EVAL_DIR")
+    load_models_at_startup: bool = _setting(
+        "app.load_models_at_startup",
+        True,
+        doc="also serve, at start, every model of the store (<app.modeldir>/<name>/) not named "
+        "at start; one that fails to load is UNAVAILABLE in the repository index",
+    )
     host: str = _setting("app.host", "[::]", doc="address to listen on")
     workers: int = _setting(
         "app.workers",

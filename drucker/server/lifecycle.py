@@ -24,7 +24,7 @@ from drucker.server.http import HttpServer
 from drucker.server.loops import loop_factory, loop_name
 from drucker.server.memory import MemoryPolicy
 from drucker.server.metrics_app import MetricsApp
-from drucker.server.model_set import ModelSet, load_start_model
+from drucker.server.model_set import ModelSet, load_models
 from drucker.server.parent import die_with_supervisor, supervisor_gone
 from drucker.server.supervisor import Supervisor
 from drucker.settings import Settings, load_settings
@@ -115,20 +115,6 @@ def build_runtime(
     """
     plugins = build_plugin_manager(plugin, extra_plugins=extra_plugins, disabled=disabled)
     return Runtime(plugins, settings, thaw=(memory or MemoryPolicy()).thaw)
-
-
-async def _load_initial_model(
-    manager: ModelManager,
-    model_file: str | None,
-    model_sha256: str | None,
-    force_model: bool = False,
-) -> None:
-    runtime = manager.runtime
-    if not runtime.has_loader:
-        runtime.activate(runtime.load_model(None))
-        return
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, manager.load_initial, model_file, model_sha256, force_model)
 
 
 async def _follow_switches(manager: ModelManager) -> None:
@@ -287,10 +273,10 @@ async def serve(
             if port_server is not None:
                 await port_server.start()
         try:
-            start_file = files.get(default, model_file)
-            await _load_initial_model(manager, start_file, model_sha256, force_model)
-            for other in others:
-                await asyncio.to_thread(load_start_model, other, files[other.runtime.name])
+            start = files.get(default, model_file)
+            await load_models(
+                model_set, server.repository, manager, others, start, model_sha256, force_model
+            )
         except BaseException:
             await _stop(server, rest, metrics_http, tracing)
             raise

@@ -6,13 +6,15 @@ model's name, so its store is ``<app.modeldir>/<name>/``) and its own :class:`Mo
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import attrs
 
-from drucker.errors import InvalidNameError, NotFoundError
+from drucker.errors import DruckerError, InvalidNameError, NotFoundError
 from drucker.management import ModelManager
 from drucker.observability import Metrics
+from drucker.repository import Repository
 from drucker.runtime import Runtime
 from drucker.store.names import validate_name
 
@@ -80,6 +82,41 @@ class ModelSet:
     def reload(self, manager: ModelManager) -> None:
         """Load ``manager``'s serving version again and swap it in (a served model's load)."""
         load_start_model(manager, self.files.get(manager.runtime.name))
+
+
+async def load_models(
+    model_set: ModelSet,
+    repository: Repository,
+    default: ModelManager,
+    others: tuple[ModelManager, ...],
+    path: str | None,
+    sha256: str | None = None,
+    force: bool = False,
+) -> None:
+    """Load the models a server starts with: the default one (from ``path``, with
+    ``--model-sha256`` and ``--force-model``), the other named ones, then, with
+    ``app.load_models_at_startup``, every other model of the store (one that fails stays
+    ``UNAVAILABLE`` with its reason, and the server starts).
+
+    :raises DruckerError: when a model named at start cannot be loaded.
+    """
+    runtime = default.runtime
+    if runtime.has_loader:
+        await asyncio.to_thread(default.load_initial, path, sha256, force)
+    else:
+        runtime.activate(runtime.load_model(None))
+    files = model_set.files
+    for other in others:
+        await asyncio.to_thread(load_start_model, other, files.get(other.runtime.name))
+    if not runtime.settings.load_models_at_startup:
+        return
+    for name in model_set.stored():
+        if name in repository.models:
+            continue
+        try:
+            await repository.load(name)
+        except DruckerError as error:
+            runtime.log.warning(f"model {name} of the store is not served: {error}", model=name)
 
 
 def load_start_model(manager: ModelManager, path: str | None) -> None:

@@ -395,3 +395,35 @@ def test_drucker_serve_serves_each_named_model(tmp_path: Path) -> None:
         assert server.terminate() == 0
     started = [json.loads(line) for line in server.stderr.splitlines() if "serving on" in line]
     assert started[0]["models"] == ["red", "blue"]
+
+
+@pytest.mark.parametrize("at_startup", [True, False])
+def test_models_of_the_store_load_at_start_unless_told_not_to(
+    tmp_path: Path, at_startup: bool
+) -> None:
+    store = tmp_path / "model"
+    (store / "beta").mkdir(parents=True)
+    (store / "beta" / "default.model").write_text("model-beta")
+    (store / "broken").mkdir()
+    (store / "broken" / "notes.txt").write_text("nothing to serve")
+    (tmp_path / "alpha.model").write_text("model-alpha")
+    settings = {
+        "application_name": "alpha",
+        "management_auth": False,
+        "load_models_at_startup": at_startup,
+    }
+    alpha = str(tmp_path / "alpha.model")
+    with ThreadedServer(ECHO_PLUGIN, alpha, settings, workdir=tmp_path) as server:
+        states = {m.name: (m.state, m.reason) for m in _index_open(server)}
+        assert states["alpha"][0] == "READY"
+        assert states["broken"][0] == "UNAVAILABLE"
+        if at_startup:
+            assert states["beta"][0] == "READY"
+            assert "does not exist" in states["broken"][1]
+        else:
+            assert states["beta"] == ("UNAVAILABLE", "not loaded")
+            repository(server).RepositoryModelLoad(
+                pb.RepositoryModelLoadRequest(model_name="beta"), timeout=30
+            )
+        assert predict_045(server, "beta")["model"] == "model-beta"
+        assert predict_045(server, None)["model"] == "model-alpha"
