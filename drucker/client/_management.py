@@ -13,6 +13,7 @@ from drucker.client.types import (
     EvaluationRecord,
     Metrics,
     ModelSwitch,
+    RepositoryModel,
     ServiceInfo,
     StoredModel,
 )
@@ -22,6 +23,11 @@ SHA256_METADATA = "x-drucker-sha256"
 SUCCESS = 1
 
 Progress = Callable[[int, int], None]
+
+
+def repository_models_of(reply: Any) -> list[RepositoryModel]:
+    """The rows of a ``RepositoryIndexResponse``."""
+    return [RepositoryModel(m.name, m.version, m.state, m.reason) for m in reply.models]
 
 
 def sha256_metadata(path: Path, sha256: str | bool) -> tuple[tuple[str, str], ...]:

@@ -17,7 +17,14 @@ from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
 from drucker.client._management import Progress
 from drucker.client.errors import from_rpc_error, no_answer
-from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
+from drucker.client.types import (
+    EvaluationRecord,
+    Metrics,
+    ModelSwitch,
+    RepositoryModel,
+    ServiceInfo,
+    StoredModel,
+)
 from drucker.kinds import Kind
 from drucker.types import ModelSignature, PredictResult
 
@@ -88,6 +95,27 @@ class Client:
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
+
+    # -- the model repository (servers of several models) ------------------------------------
+
+    def repository_index(
+        self, *, ready: bool = False, timeout: float | None = None
+    ) -> list[RepositoryModel]:
+        """Every model of the server's repository with its state (only ready ones with
+        ``ready``); needs the management token."""
+        request = v2_pb2.RepositoryIndexRequest(ready=ready)
+        reply = self._call(self._inference.RepositoryIndex, request, timeout)
+        return _management.repository_models_of(reply)
+
+    def load_model(self, name: str, *, timeout: float | None = 600) -> None:
+        """Load (or reload) model ``name`` of the server's store and serve it."""
+        request = v2_pb2.RepositoryModelLoadRequest(model_name=name)
+        self._call(self._inference.RepositoryModelLoad, request, timeout)
+
+    def unload_model(self, name: str, *, timeout: float | None = None) -> None:
+        """Stop serving model ``name`` (requests in flight on it finish)."""
+        request = v2_pb2.RepositoryModelUnloadRequest(model_name=name)
+        self._call(self._inference.RepositoryModelUnload, request, timeout)
 
     # -- predictions -------------------------------------------------------------------------
 

@@ -427,3 +427,27 @@ def test_models_of_the_store_load_at_start_unless_told_not_to(
             )
         assert predict_045(server, "beta")["model"] == "model-beta"
         assert predict_045(server, None)["model"] == "model-alpha"
+
+
+def test_the_sdk_and_the_cli_drive_the_repository(server: ThreadedServer) -> None:
+    from click.testing import CliRunner
+
+    from drucker.cli import main
+    from drucker.client import Client
+
+    with Client(server.target, token=TOKEN) as client:
+        states = {m.name: m.state for m in client.repository_index()}
+        assert states["alpha"] == states["beta"] == "READY"
+        assert {m.name for m in client.repository_index(ready=True)} == {"alpha", "beta"}
+    common = ["--target", server.target, "--token", TOKEN]
+    unloaded = CliRunner().invoke(main, ["repository", "unload", "beta", *common])
+    assert unloaded.exit_code == 0, unloaded.output
+    listed = CliRunner().invoke(main, ["repository", "index", "--json", *common])
+    assert listed.exit_code == 0, listed.output
+    assert {row["name"]: row["state"] for row in json.loads(listed.output)}["beta"] != "READY"
+    loaded = CliRunner().invoke(main, ["repository", "load", "beta", *common])
+    assert loaded.exit_code == 0, loaded.output
+    assert infer_v2(server, "beta") == "model-beta"
+    refused = CliRunner().invoke(main, ["repository", "load", "nowhere", *common])
+    assert refused.exit_code != 0
+    assert "nowhere" in refused.output
