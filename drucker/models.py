@@ -9,7 +9,7 @@ flight keep the :class:`ServedModel` they started with.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import attrs
 
@@ -44,15 +44,12 @@ class ModelTable:
             raise ValueError("a server serves at least one model")
         self._served: dict[str, ServedModel] = {model.name: model for model in models}
         self.default = self._served[default] if default else models[0]
-        # True while only the default model can answer: routing then reads no metadata.
         # The one model's dispatcher while the server has only ever had one: then every request
         # goes to it whatever it names, as on a 0.4.5 server. Once several were served,
         # names are checked even when one is left.
         self.only: Dispatcher | None = None
         self._ever_many = False
         self._routing()
-        # Called with a model's name after it is added or removed (the server's readiness).
-        self.on_change: Callable[[], None] | None = None
 
     @classmethod
     def of(cls, manager: ModelManager, dispatcher: Dispatcher) -> ModelTable:
@@ -122,7 +119,7 @@ class ModelTable:
         self._served[served.name] = served
         if previous is self.default:
             self.default = served
-        self._changed()
+        self._routing()
         return previous
 
     def remove(self, name: str) -> ServedModel:
@@ -133,10 +130,5 @@ class ModelTable:
         served = self._served.pop(name, None)
         if served is None:
             raise NotFoundError(self.unknown(name))
-        self._changed()
-        return served
-
-    def _changed(self) -> None:
         self._routing()
-        if self.on_change is not None:
-            self.on_change()
+        return served

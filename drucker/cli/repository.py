@@ -33,19 +33,20 @@ def index(client: Client, ready: bool, as_json: bool) -> None:
         click.echo(f"{model.name}\t{model.version or '-'}\t{model.state}\t{model.reason}")
 
 
-@repository.command(epilog=MANAGEMENT_EXIT_CODES)
-@click.argument("name")
-@client_options
-def load(client: Client, name: str) -> None:
-    """Load model NAME of the server's store and serve it (reload it when it serves)."""
-    client.load_model(name)
-    click.echo(f"model {name} is serving")
+def _change(verb: str, done: str, doc: str) -> None:
+    """Add the command ``verb NAME`` calling the client's ``<verb>_model``."""
+
+    @repository.command(name=verb, epilog=MANAGEMENT_EXIT_CODES, help=doc)
+    @click.argument("name")
+    @client_options
+    def command(client: Client, name: str) -> None:
+        getattr(client, f"{verb}_model")(name)
+        click.echo(f"model {name} {done}")
 
 
-@repository.command(epilog=MANAGEMENT_EXIT_CODES)
-@click.argument("name")
-@client_options
-def unload(client: Client, name: str) -> None:
-    """Stop serving model NAME (requests in flight on it finish)."""
-    client.unload_model(name)
-    click.echo(f"model {name} is unloaded")
+_change(
+    "load",
+    "is serving",
+    "Load model NAME of the server's store and serve it (reload it when it serves).",
+)
+_change("unload", "is unloaded", "Stop serving model NAME (requests in flight on it finish).")

@@ -13,10 +13,10 @@ from drucker.client.types import (
     EvaluationRecord,
     Metrics,
     ModelSwitch,
-    RepositoryModel,
     ServiceInfo,
     StoredModel,
 )
+from drucker.client.types import RepositoryModel as RepositoryModel
 
 UPLOAD_CHUNK = 256 * 1024
 SHA256_METADATA = "x-drucker-sha256"

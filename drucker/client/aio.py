@@ -22,10 +22,10 @@ from drucker.client.types import (
     EvaluationRecord,
     Metrics,
     ModelSwitch,
-    RepositoryModel,
     ServiceInfo,
     StoredModel,
 )
+from drucker.client.types import RepositoryModel as RepositoryModel
 from drucker.kinds import Kind
 from drucker.types import ModelSignature, PredictResult
 

@@ -76,6 +76,8 @@ class ModelSet:
         if name not in self.files and not settings.store_url and name not in self.stored():
             raise NotFoundError(f"the model store holds no model {name!r}")
         manager = self.manager(name)
+        if name not in self.files and settings.store_url and not _holds_a_model(manager):
+            raise NotFoundError(f"the model store holds no model {name!r}")
         load_start_model(manager, self.files.get(name))
         return manager
 
@@ -126,6 +128,11 @@ def load_start_model(manager: ModelManager, path: str | None) -> None:
         runtime.activate(runtime.load_model(None))
         return
     manager.load_initial(path)
+
+
+def _holds_a_model(manager: ModelManager) -> bool:
+    """Whether a shared store has a serving record or a stored file for this model."""
+    return manager.models.active_record() is not None or bool(manager.models.list())
 
 
 def _plain(name: str) -> bool:
