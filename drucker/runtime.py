@@ -2,15 +2,15 @@
 
 Every hook call goes through a :class:`Runtime` method, and so does the one policy for what a
 plugin's exception becomes (:meth:`Runtime._plugin_error`): every failure is raised as a
-:class:`~drucker.errors.DruckerError` (the batcher decides what a shared call's failure means
-for each request in it). The runtime knows nothing of gRPC, HTTP, metrics or object storage.
-Names say how much one call predicts: ``predict`` one row, ``predict_rows`` the rows of one
-request, ``predict_requests`` one row each of many requests, ``predict_tensor`` one request's
-numeric tensor, ``predict_tensor_requests`` the tensors of many requests.
+:class:`~drucker.errors.DruckerError` (the batcher decides what a shared call's failure means for
+each request in it). The runtime knows nothing of gRPC, HTTP, metrics or object storage. Names say
+how much one call predicts: ``predict`` one row, ``predict_rows`` the rows of one request,
+``predict_requests`` one row each of many requests, ``predict_tensor`` one request's numeric
+tensor, ``predict_tensor_requests`` the tensors of many requests.
 
-Failures are raised outside the ``except`` block that caught the plugin's exception, detached
-from its frames (:func:`~drucker.frames.detach`) and dropped from the raising frame's locals:
-a failed request frees its input at once, not at the next full garbage collection.
+Failures are raised outside the ``except`` block that caught the plugin's exception, detached from
+its frames (:func:`~drucker.frames.detach`) and dropped from the raising frame's locals: a failed
+request frees its input at once, not at the next full garbage collection.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from drucker.events import EventLog, ServiceIdentity
 from drucker.frames import detach
 from drucker.hookcall import keyword_caller, positional_caller
 from drucker.kinds import Kind
+from drucker.plugins import with_model_plugin
 from drucker.records import SUPPRESS_LOG_OPTION, PredictionRecords
 from drucker.registry import ActiveModel, ModelRegistry
 from drucker.settings import Settings
@@ -78,9 +79,10 @@ class Runtime:
         self.can_evaluate = bool(hook.drucker_evaluate.get_hookimpls())
         hook.drucker_configure(settings=settings)
 
-    def sibling(self, settings: Settings) -> Runtime:
-        """A runtime for another model of this server: the same plugins, its own settings."""
-        return Runtime(self._plugins, settings, thaw=self.thaw)
+    def sibling(self, settings: Settings, plugin: str | object | None = None) -> Runtime:
+        """Another model's runtime (own settings); ``plugin`` replaces the model plugin if given."""
+        plugins = self._plugins if plugin is None else with_model_plugin(self._plugins, plugin)
+        return Runtime(plugins, settings, thaw=self.thaw)
 
     @property
     def ready(self) -> bool:
@@ -343,8 +345,6 @@ class Runtime:
         """
         if (active := model or self.active) is None:
             return None
-        hook = self._plugins.hook.drucker_signature
-        declared = self._call(
-            lambda loaded: hook(model=loaded, settings=self.settings), "signature", active
-        )
+        hook, settings = self._plugins.hook.drucker_signature, self.settings
+        declared = self._call(lambda m: hook(model=m, settings=settings), "signature", active)
         return check.model_signature(declared)

@@ -30,9 +30,12 @@ from typing import Any
 
 import attrs
 import cattrs
+import cattrs.gen
+import cattrs.v
 import yaml
 
 from drucker.errors import ConfigurationError
+from drucker.types import ModelSpec
 
 SETTINGS_FILE_ENV = "DRUCKER_SETTINGS_YAML"
 
@@ -312,6 +315,12 @@ class Settings:
         doc="PEM private key of tls.cert",
         check=[_needs("tls_cert"), _FILE_OR_EMPTY],
     )
+    models: tuple[ModelSpec, ...] = _setting(
+        "models",
+        (),
+        doc="models served from the start: a list of {name, file, plugin}; --model NAME=FILE "
+        "adds to it and wins for its name",
+    )
     source: str | None = attrs.field(default=None, metadata={"internal": True})
     ignored_keys: tuple[str, ...] = attrs.field(default=(), metadata={"internal": True})
 
@@ -408,6 +417,10 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(bool, _strict_bool)
     converter.register_structure_hook(str, _strict_str)
     converter.register_structure_hook(ServiceLevel, _service_level)
+    converter.register_structure_hook(
+        ModelSpec,
+        cattrs.gen.make_dict_structure_fn(ModelSpec, converter, _cattrs_forbid_extra_keys=True),
+    )
     return converter
 
 
@@ -482,10 +495,20 @@ def load_settings(
         raise ConfigurationError(f"{where}: {invalid.reason}") from None
 
 
+def _fault(error: BaseException, type_: Any) -> str:
+    """A validator's own message, else cattrs' words for the fault."""
+    if isinstance(error, ValueError) and not isinstance(error, cattrs.BaseValidationError):
+        return str(error)
+    return cattrs.v.format_exception(error, type_)
+
+
 def _structure(field: attrs.Attribute[Any], value: Any, origin: str) -> Any:
     if value is None:
         raise ConfigurationError(f"{origin}: a value is required")
     try:
         return _converter.structure(value, field.type)  # type: ignore[arg-type]
-    except (ValueError, TypeError, cattrs.BaseValidationError) as exc:
+    except cattrs.BaseValidationError as exc:  # e.g. an entry of models: names each fault
+        faults = cattrs.transform_error(exc, format_exception=_fault)
+        raise ConfigurationError(f"{origin}: {'; '.join(faults)}") from None
+    except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"{origin}: {exc}") from None

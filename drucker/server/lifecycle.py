@@ -222,7 +222,7 @@ async def serve(
     tracing = Tracing.from_environment(settings.application_name)
     if tracing is None and tracing_wanted():
         log.warning("OTEL_* asks for traces, but the otel extra is not installed: no tracing")
-    model_set = ModelSet(runtime, metrics or NO_METRICS, dict(models or {}))
+    model_set = ModelSet.starting(runtime, metrics or NO_METRICS, models or {})
     files = model_set.files
     default = runtime.name if not files or runtime.name in files else next(iter(files))
     if model_file is not None:
@@ -273,7 +273,7 @@ async def serve(
             if port_server is not None:
                 await port_server.start()
         try:
-            start = files.get(default, model_file)
+            start = files.get(default) or model_file
             await load_models(
                 model_set, server.repository, manager, others, start, model_sha256, force_model
             )

@@ -7,6 +7,7 @@ model's name, so its store is ``<app.modeldir>/<name>/``) and its own :class:`Mo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -46,14 +47,28 @@ class ModelSet:
 
     template: Runtime
     metrics: Metrics
-    files: dict[str, str] = attrs.field(factory=dict)  # the start file of each named model
+    # The start file of each model named at start ("": its store's, or app.modelfile).
+    files: dict[str, str] = attrs.field(factory=dict)
+    plugins: dict[str, str] = attrs.field(factory=dict)  # a model's own model plugin
+
+    @classmethod
+    def starting(cls, template: Runtime, metrics: Metrics, named: Mapping[str, str]) -> ModelSet:
+        """The models of the settings' ``models:`` section, then ``named`` (``--model
+        NAME=FILE``, which wins for its name)."""
+        specs = template.settings.models
+        files = {spec.name: spec.file for spec in specs} | dict(named)
+        return cls(template, metrics, files, {s.name: s.plugin for s in specs if s.plugin})
 
     def manager(self, name: str) -> ModelManager:
-        """A manager (with its runtime) for model ``name``; nothing is loaded yet."""
-        if name == self.template.name:
+        """A manager (with its runtime) for model ``name``; nothing is loaded yet.
+
+        :raises PluginError: when the model's own plugin cannot be loaded.
+        """
+        plugin = self.plugins.get(name)
+        if name == self.template.name and plugin is None:
             return ModelManager(self.template, self.metrics)
         settings = attrs.evolve(self.template.settings, application_name=name)
-        return ModelManager(self.template.sibling(settings), self.metrics)
+        return ModelManager(self.template.sibling(settings, plugin), self.metrics)
 
     def stored(self) -> list[str]:
         """The models this server can load: those named at start and the local store's
@@ -78,12 +93,12 @@ class ModelSet:
         manager = self.manager(name)
         if name not in self.files and settings.store_url and not _holds_a_model(manager):
             raise NotFoundError(f"the model store holds no model {name!r}")
-        load_start_model(manager, self.files.get(name))
+        load_start_model(manager, self.files.get(name) or None)
         return manager
 
     def reload(self, manager: ModelManager) -> None:
         """Load ``manager``'s serving version again and swap it in (a served model's load)."""
-        load_start_model(manager, self.files.get(manager.runtime.name))
+        load_start_model(manager, self.files.get(manager.runtime.name) or None)
 
 
 async def load_models(
@@ -109,7 +124,7 @@ async def load_models(
         runtime.activate(runtime.load_model(None))
     files = model_set.files
     for other in others:
-        await asyncio.to_thread(load_start_model, other, files.get(other.runtime.name))
+        await asyncio.to_thread(load_start_model, other, files.get(other.runtime.name) or None)
     if not runtime.settings.load_models_at_startup:
         return
     for name in model_set.stored():

@@ -451,3 +451,30 @@ def test_the_sdk_and_the_cli_drive_the_repository(server: ThreadedServer) -> Non
     refused = CliRunner().invoke(main, ["repository", "load", "nowhere", *common])
     assert refused.exit_code != 0
     assert "nowhere" in refused.output
+
+
+def test_the_models_section_serves_models_with_their_own_plugins(tmp_path: Path) -> None:
+    (tmp_path / "e.model").write_text("model-e")
+    (tmp_path / "g.model").write_text("model-g")
+    models = [
+        {"name": "e", "file": str(tmp_path / "e.model")},
+        {"name": "g", "file": str(tmp_path / "g.model"), "plugin": GATE_PLUGIN},
+    ]
+    settings = {"models": models, "management_auth": False}
+    with ThreadedServer(ECHO_PLUGIN, None, settings, workdir=tmp_path, http=True) as server:
+        echoed, gated = predict_045(server, "e"), predict_045(server, "g")
+        assert echoed["model"] == "model-e" and "pid" in echoed  # the echo plugin answers
+        assert gated == {"model": "model-g"}  # the gate plugin answers
+        assert predict_045(server, None)["model"] == "model-e"  # the first is the default
+        assert {m.name: m.state for m in _index_open(server)} == {"e": "READY", "g": "READY"}
+
+
+def test_a_bad_models_entry_names_the_fault(tmp_path: Path) -> None:
+    from drucker.errors import ConfigurationError
+    from drucker.settings import load_settings
+
+    (tmp_path / "s.yml").write_text("models:\n  - name: ../up\n  - name: b\n    fil: x\n")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(tmp_path / "s.yml", environ={})
+    assert "'../up' is not a plain model name" in str(caught.value)
+    assert "extra fields found (fil)" in str(caught.value)
