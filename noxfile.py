@@ -1,5 +1,6 @@
 """Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s proto`,
-`nox -s fuzz` (the fuzz suite at length; `nox -s fuzz -- 200000` for more cases)."""
+`nox -s fuzz` (the fuzz suite at length; `nox -s fuzz -- 200000` for more cases),
+`nox -s unasync` (regenerate the blocking client from the asyncio one)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ TEST_DEPS = [
     "tritonclient[grpc,http]>=2.50",
     "kubernetes-validate>=1.30",
     "kserve>=0.15",  # KServe's own InferenceGRPCClient, run by tests/clients/kserve_v2.py
+    "kserve-storage>=0.15",  # KServe's storage initializer's download code (test_kserve_runtime)
     "moto[server]>=5.1",  # an S3 API server on loopback for the shared model store
     "playwright>=1.45",  # drives Debian's chromium in the dashboard's browser tests
     "schemathesis>=4.0",  # property-based runs against the dashboard's and V2 REST's OpenAPI
@@ -58,10 +60,11 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Check style with ruff (lint and formatting)."""
+    """Check style with ruff (lint and formatting) and that the blocking client is current."""
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "tools/unasync.py", "--check")
 
 
 @nox.session(python=PYTHON)
@@ -78,3 +81,9 @@ def proto(session: nox.Session) -> None:
     """Regenerate the protobuf and gRPC stubs from proto/."""
     session.install(GRPCIO_TOOLS)
     session.run("python", "tools/gen_proto.py")
+
+
+@nox.session(python=PYTHON)
+def unasync(session: nox.Session) -> None:
+    """Regenerate drucker/client/_sync.py from drucker/client/aio.py (tools/unasync.py)."""
+    session.run("python", "tools/unasync.py")

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -358,6 +358,36 @@ def _rss_mib(pid: int) -> float:
     return int(line.split()[1]) / 1024
 
 
+def _overview_report(figures: dict[str, float], requests: int) -> tuple[str, str, bool]:
+    """What the overview run measured, its target, and whether it met it."""
+    summary = (
+        f"overview, 50 services (5 down), {requests} requests: "
+        f"median {figures['median_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
+        f"max {figures['max_ms']:.1f} ms, first page after a restart "
+        f"{figures['cold_ms']:.1f} ms (server time); "
+        f"median as the client saw it {figures['client_median_ms']:.1f} ms; "
+        f"no services: median {figures['empty_median_ms']:.1f} ms "
+        f"(x{figures['median_ms'] / figures['empty_median_ms']:.1f})"
+    )
+    target = f"every request under {OVERVIEW_TARGET_MS} ms"
+    return summary, target, figures["max_ms"] < OVERVIEW_TARGET_MS
+
+
+def _upload_report(figures: dict[str, float]) -> tuple[str, str, bool]:
+    """What the upload run measured, its target, and whether it met it."""
+    worst = max(figures["rss_sampled_max_mib"], figures["rss_peak_mib"])
+    return (
+        f"upload {figures['size_mib']} MiB to two services: dashboard RSS "
+        f"{figures['rss_before_mib']:.0f} MiB before, at most "
+        f"{figures['rss_sampled_max_mib']:.0f} MiB during the upload (sampled every "
+        f"50 ms; x{figures['rss_sampled_max_mib'] / figures['rss_before_mib']:.2f}), "
+        f"process high-water mark {figures['rss_peak_mib']:.0f} MiB; "
+        f"{figures['seconds']:.1f} s ({figures['mib_per_s_to_each']:.0f} MiB/s to each)",
+        f"RSS (high-water mark included) under {RSS_TARGET_MIB} MiB",
+        worst < RSS_TARGET_MIB,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["overview", "upload"])
@@ -365,33 +395,18 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="drucker-dashboard-bench-"))
+    parts: dict[str, Callable[[], tuple[str, str, bool]]] = {
+        "overview": lambda: _overview_report(
+            overview(root / "overview", args.requests), args.requests
+        ),
+        "upload": lambda: _upload_report(upload(root / "upload", args.size_mib)),
+    }
     try:
-        if args.only in (None, "overview"):
-            figures = overview(root / "overview", args.requests)
-            print(
-                f"overview, 50 services (5 down), {args.requests} requests: "
-                f"median {figures['median_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
-                f"max {figures['max_ms']:.1f} ms, first page after a restart "
-                f"{figures['cold_ms']:.1f} ms (server time); "
-                f"median as the client saw it {figures['client_median_ms']:.1f} ms; "
-                f"no services: median {figures['empty_median_ms']:.1f} ms "
-                f"(x{figures['median_ms'] / figures['empty_median_ms']:.1f})"
-            )
-            verdict = "met" if figures["max_ms"] < OVERVIEW_TARGET_MS else "MISSED"
-            print(f"  target: every request under {OVERVIEW_TARGET_MS} ms: {verdict}")
-        if args.only in (None, "upload"):
-            figures = upload(root / "upload", args.size_mib)
-            print(
-                f"upload {figures['size_mib']} MiB to two services: dashboard RSS "
-                f"{figures['rss_before_mib']:.0f} MiB before, at most "
-                f"{figures['rss_sampled_max_mib']:.0f} MiB during the upload (sampled every "
-                f"50 ms; x{figures['rss_sampled_max_mib'] / figures['rss_before_mib']:.2f}), "
-                f"process high-water mark {figures['rss_peak_mib']:.0f} MiB; "
-                f"{figures['seconds']:.1f} s ({figures['mib_per_s_to_each']:.0f} MiB/s to each)"
-            )
-            worst = max(figures["rss_sampled_max_mib"], figures["rss_peak_mib"])
-            verdict = "met" if worst < RSS_TARGET_MIB else "MISSED"
-            print(f"  target: RSS (high-water mark included) under {RSS_TARGET_MIB} MiB: {verdict}")
+        for name, report in parts.items():
+            if args.only in (None, name):
+                summary, target, met = report()
+                print(summary)
+                print(f"  target: {target}: {'met' if met else 'MISSED'}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -55,6 +55,7 @@ from drucker.dispatch import Dispatcher
 from drucker.management import ModelManager
 from drucker.models import ModelTable
 from drucker.observability import Metrics
+from drucker.observability.grpc_metrics import recorders
 from drucker.protocol.drucker_worker import worker_rpc_handler
 from drucker.protocol.guard import Guard
 from drucker.protocol.v2.dataplane import DataPlane
@@ -109,8 +110,8 @@ def _drucker_handler(
     dispatcher = Dispatcher(runtime, traced=False)  # as the server builds it without tracing
     models = ModelTable.of(ModelManager(runtime), dispatcher)
     handler = worker_rpc_handler(models, 1 << 20, settings.max_message_bytes)
-    recorders = Metrics().rpc_recorders(PREDICTION_RPCS) if settings.metrics_port else None
-    guard = Guard(recorder_for=recorders, trimmer=MemoryPolicy())  # as the server's
+    recorder_for = recorders(Metrics(), PREDICTION_RPCS) if settings.metrics_port else None
+    guard = Guard(recorder_for=recorder_for, trimmer=MemoryPolicy())  # as the server's
     guarded = guard.wrap(METHOD, handler.service(_Details()))
     return guarded.unary_unary, guarded.request_deserializer
 

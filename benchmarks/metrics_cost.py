@@ -33,6 +33,7 @@ import grpc
 from benchmarks.model import train
 from benchmarks.run import free_port
 from drucker.observability import Metrics
+from drucker.observability.grpc_metrics import recorders
 from drucker.protocol.guard import Guard
 from drucker.server.grpc_server import PREDICTION_RPCS
 from drucker.server.lifecycle import build_runtime, serve
@@ -107,7 +108,7 @@ async def _guard_path(calls: int = 20_000, runs: int = 7) -> tuple[float, float]
     handler = grpc.unary_unary_rpc_method_handler(behaviour)
     method = "/drucker.DruckerWorker/Predict_ArrFloat_String"
     unrecorded = Guard().wrap(method, handler)
-    recorded = Guard(recorder_for=Metrics().rpc_recorders(PREDICTION_RPCS)).wrap(method, handler)
+    recorded = Guard(recorder_for=recorders(Metrics(), PREDICTION_RPCS)).wrap(method, handler)
     context = _Context()
 
     async def plain() -> None:

@@ -37,40 +37,29 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+def _target_ratio(results: dict[str, Any], a: str, b: str, level: int, field: str) -> float | None:
+    """Target a's median `field` at `level` concurrent requests over target b's."""
+    return _ratio(_median(results, a, level, field), _median(results, b, level, field))
+
+
 Check = tuple[str, float | None, str, float | None]  # label, figure, comparison, bound
 
 
 def lines(results: dict[str, Any]) -> list[str]:
     """One line per target: the figure, the goal, and whether this run met it."""
 
-    def rps(target: str, level: int) -> float | None:
-        return _median(results, target, level, "rps")
+    def ratio(a: str, b: str, level: int, field: str = "rps") -> float | None:
+        return _target_ratio(results, a, b, level, field)
 
-    def p50(target: str, level: int) -> float | None:
-        return _median(results, target, level, "p50_ms")
-
-    def cpu(target: str, level: int) -> float | None:
-        return _median(results, target, level, "server_cpu_per_1000")
-
-    overhead = _ratio(rps(DRUCKER, 1), rps(FLOOR, 1))
+    overhead = ratio(DRUCKER, FLOOR, 1)
     checks: list[Check] = [
-        ("c=32 req/s, drucker / MLServer", _ratio(rps(DRUCKER, 32), rps(MLSERVER, 32)), ">=", 3),
-        (
-            "c=32 req/s, drucker / drucker 0.4.5",
-            _ratio(rps(DRUCKER, 32), rps(ORIGINAL, 32)),
-            ">=",
-            2,
-        ),
-        (
-            "c=32 req/s, drucker defaults / MLServer",
-            _ratio(rps(DEFAULT, 32), rps(MLSERVER, 32)),
-            ">=",
-            3,
-        ),
-        ("c=1 p50, drucker / MLServer", _ratio(p50(DRUCKER, 1), p50(MLSERVER, 1)), "<=", 0.5),
+        ("c=32 req/s, drucker / MLServer", ratio(DRUCKER, MLSERVER, 32), ">=", 3),
+        ("c=32 req/s, drucker / drucker 0.4.5", ratio(DRUCKER, ORIGINAL, 32), ">=", 2),
+        ("c=32 req/s, drucker defaults / MLServer", ratio(DEFAULT, MLSERVER, 32), ">=", 3),
+        ("c=1 p50, drucker / MLServer", ratio(DRUCKER, MLSERVER, 1, "p50_ms"), "<=", 0.5),
         (
             "c=1 p50, drucker with batching off / MLServer",
-            _ratio(p50(UNBATCHED, 1), p50(MLSERVER, 1)),
+            ratio(UNBATCHED, MLSERVER, 1, "p50_ms"),
             "<=",
             0.5,
         ),
@@ -80,35 +69,20 @@ def lines(results: dict[str, Any]) -> list[str]:
             "<=",
             0.25,
         ),
-        ("c=32 req/s, batched drucker / floor", _ratio(rps(DRUCKER, 32), rps(FLOOR, 32)), ">", 1),
+        ("c=32 req/s, batched drucker / floor", ratio(DRUCKER, FLOOR, 32), ">", 1),
         (
             "c=32 server CPU per 1k, drucker / MLServer",
-            _ratio(cpu(DRUCKER, 32), cpu(MLSERVER, 32)),
+            ratio(DRUCKER, MLSERVER, 32, "server_cpu_per_1000"),
             "<=",
             1 / 3,
         ),
-        ("c=32 req/s, V2: drucker / MLServer", _ratio(rps(V2, 32), rps(MLSERVER, 32)), ">=", 3),
-        (
-            "c=32 req/s, metrics on / off",
-            _ratio(rps(DRUCKER, 32), rps(NO_METRICS, 32)),
-            ">=",
-            0.95,
-        ),
-        (
-            "c=1 req/s, V2 REST: drucker / MLServer",
-            _ratio(rps(REST, 1), rps(MLSERVER_REST, 1)),
-            ">=",
-            2,
-        ),
-        (
-            "c=32 req/s, V2 REST: drucker / MLServer",
-            _ratio(rps(REST, 32), rps(MLSERVER_REST, 32)),
-            ">=",
-            2,
-        ),
+        ("c=32 req/s, V2: drucker / MLServer", ratio(V2, MLSERVER, 32), ">=", 3),
+        ("c=32 req/s, metrics on / off", ratio(DRUCKER, NO_METRICS, 32), ">=", 0.95),
+        ("c=1 req/s, V2 REST: drucker / MLServer", ratio(REST, MLSERVER_REST, 1), ">=", 2),
+        ("c=32 req/s, V2 REST: drucker / MLServer", ratio(REST, MLSERVER_REST, 32), ">=", 2),
         (
             "c=1 p50, V2 REST: drucker / MLServer",
-            _ratio(p50(REST, 1), p50(MLSERVER_REST, 1)),
+            ratio(REST, MLSERVER_REST, 1, "p50_ms"),
             "<=",
             0.5,
         ),
@@ -144,11 +118,8 @@ def _fast_by_default(results: dict[str, Any]) -> list[Check]:
     """The goals of "fast by default": default settings against the floor, MLServer, the tuned
     settings; slow models as safe as with threads; V2 rows/s; workers."""
 
-    def figure(target: str, level: int, field: str) -> float | None:
-        return _median(results, target, level, field)
-
     def ratio(a: str, b: str, level: int, field: str = "rps") -> float | None:
-        return _ratio(figure(a, level, field), figure(b, level, field))
+        return _target_ratio(results, a, b, level, field)
 
     checks: list[Check] = [
         ("c=1 req/s, plain plugin defaults / floor", ratio(PLAIN, FLOOR, 1), ">=", 0.95),

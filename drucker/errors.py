@@ -79,6 +79,12 @@ class InvalidNameError(DruckerError, ValueError):
     status = "INVALID_ARGUMENT"
 
 
+class DeadlinePassedError(DruckerError):
+    """The caller's deadline passed before the change was committed, so it was abandoned."""
+
+    status = "DEADLINE_EXCEEDED"
+
+
 class TooLargeError(DruckerError):
     """An upload exceeds the configured maximum size."""
 

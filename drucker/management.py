@@ -11,13 +11,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from drucker.errors import (
+    DeadlinePassedError,
     DruckerError,
     InUseError,
     InvalidInputError,
@@ -29,19 +30,15 @@ from drucker.kinds import Kind
 from drucker.observability import NO_METRICS, Metrics
 from drucker.runtime import ActiveModel, Runtime
 from drucker.store.atomic import sha256_of
-from drucker.store.backends import open_stores
+from drucker.store.backends import fetch_model, open_stores
 from drucker.store.base import (
     ActiveRecord,
     PendingUpload,
-    Results,
+    StoredFile,
     SwitchEvent,
     storage_failures,
 )
-from drucker.store.files import StoredFile
 from drucker.store.history import previous_model
-from drucker.store.results import ResultStore
-
-RESULTS_DIRECTORY = ".results"  # a name no upload can take (names start with a letter or digit)
 
 
 def _smoke_kind(value: Any) -> Kind:
@@ -82,13 +79,13 @@ class ModelManager:
         self.models = stores.models
         self.data = stores.data
         self.shared_store = stores.shared
-        local_results = ResultStore(settings.eval_store_dir / RESULTS_DIRECTORY)
-        self.results: Results = stores.results or local_results
+        self.results = stores.results
         self._switching = threading.Lock()
         self._smoke = json.loads(settings.smoke_input) if settings.smoke_input else None
         self._failure: _FollowFailure | None = None
         self.follow_failures = 0  # loads of the store's active model that failed, in total
         self._forced_over: ActiveRecord | None = None  # the record --force-model served over
+        self._unstored_start: tuple[Path, str, str] | None = None  # a --model file, local store
         self._identity = f"{socket.gethostname()}:{settings.port} (pid {os.getpid()})"
 
     def begin_model_upload(self, name: str) -> PendingUpload:
@@ -151,14 +148,18 @@ class ModelManager:
             active = attrs.evolve(active, sha256=sha256_of(path))
         self._activate(active)
         log.info(f"loaded model {name} ({reason})", model_path=str(path), sha256=active.sha256)
-        if explicit is not None and active.sha256 and self.shared_store:
-            self._keep_in_store(path, name, active.sha256)
+        if explicit is not None and active.sha256:
+            if self.shared_store:
+                self._keep_in_store(path, name, active.sha256)
+            else:  # stored when a switch leaves it, so a rollback can return to it
+                self._unstored_start = (path, name, active.sha256)
         return active
 
     def _keep_in_store(self, path: Path, name: str, sha256: str) -> None:
-        """Put a ``--model`` file in the shared model store when it does not hold it, so the
-        history and a rollback can return to it after the first switch, from any replica (a
-        local store keeps listing it as the start-up model, outside the store).
+        """Put a ``--model`` file in the model store when it does not hold it, so the history
+        and a rollback can return to it after the first switch (from any replica, on a shared
+        store; a local store takes it when the first switch leaves it and, until then, lists it
+        as the start-up model, outside the store).
 
         A stored file of that name with other bytes is left alone (a rollback to the start-up
         model then names the digest it lacks); a store that cannot be written is logged.
@@ -188,12 +189,8 @@ class ModelManager:
         self, explicit: str | None, explicit_sha256: str | None
     ) -> tuple[Path, str, str]:
         if explicit is not None and "://" in explicit:
-            from drucker.store.cache import ObjectCache  # an optional extra
-            from drucker.store.remote import fetch_url, redact
-
-            cache = ObjectCache(self.runtime.settings.cache_dir)
-            path, _sha256 = fetch_url(explicit, cache, explicit_sha256)
-            return path, Path(explicit).name, f"downloaded from {redact(explicit)}"
+            path, source = fetch_model(self.runtime.settings, explicit, explicit_sha256)
+            return path, Path(explicit).name, f"downloaded from {source}"
         if explicit is not None:
             path = Path(explicit)
             if explicit_sha256 and path.is_file() and sha256_of(path) != explicit_sha256.lower():
@@ -221,42 +218,74 @@ class ModelManager:
         with self.models.checkout(record.name, record.sha256) as (stored, path):
             return self._load_stored(stored, path)
 
-    def switch(self, name: str, sha256: str | None = None, by: str = "") -> ActiveModel:
+    def switch(
+        self,
+        name: str,
+        sha256: str | None = None,
+        by: str = "",
+        *,
+        rollback: bool = False,
+        wanted: Callable[[], bool] | None = None,
+    ) -> ActiveModel:
         """Load a stored model, smoke-test it, persist the choice, then make it serve.
 
         With ``sha256``, exactly those bytes (stored under ``name``) are switched to. Any
-        failure leaves the current model serving and raises a :class:`DruckerError`.
+        failure leaves the current model serving and raises a :class:`DruckerError`. When
+        ``wanted()`` (the caller still waits: its deadline has not passed) is false before the
+        switch is committed, it is abandoned, recorded as failed and never applied later.
         """
         with self._switching:
-            serving = self.runtime.active
-            before = (serving.name, serving.sha256) if serving else (None, None)
-            try:
-                with self.models.checkout(name, sha256) as (stored, path):
-                    candidate = self._load_stored(stored, path)
-                replaced = self.models.set_active(stored)
-            except DruckerError as error:
-                self._record(name, sha256 or "", before, by, f"failed: {error}")
-                self._metrics.model_switched(ok=False)
-                raise
-            self._activate(candidate)
-            self._metrics.model_switched(ok=True)
+            return self._switch(name, sha256, by, rollback, wanted)
+
+    def _switch(
+        self,
+        name: str,
+        sha256: str | None,
+        by: str,
+        rollback: bool,
+        wanted: Callable[[], bool] | None,
+    ) -> ActiveModel:
+        serving = self.runtime.active
+        before = (serving.name, serving.sha256) if serving else (None, None)
+        if self._unstored_start is not None and name != self._unstored_start[1]:
+            self._keep_in_store(*self._unstored_start)
+            self._unstored_start = None
+        try:
+            with self.models.checkout(name, sha256) as (stored, path):
+                candidate = self._load_stored(stored, path)
+            if wanted is not None and not wanted():
+                raise DeadlinePassedError(
+                    f"abandoned: the caller's deadline passed or it cancelled while {name} loaded"
+                )
+            replaced = self.models.set_active(stored)
+        except DruckerError as error:
+            self._record(name, sha256 or "", before, by, f"failed: {error}", rollback)
+            self._metrics.model_switched(ok=False)
+            raise
+        self._activate(candidate)
+        self._metrics.model_switched(ok=True)
         # "from" is the record this switch replaced: what all replicas served, or were about to.
         after = (replaced.name, replaced.sha256) if replaced else before
-        self._record(name, stored.sha256, after, by, "ok")
+        self._record(name, stored.sha256, after, by, "ok", rollback)
         self.runtime.log.info(
             f"switched to model {name}", previous=after[0], sha256=candidate.sha256
         )
         return candidate
 
-    def rollback(self, by: str = "") -> ActiveModel:
-        """Switch back to the model that served before the last successful switch.
+    def rollback(self, by: str = "", *, wanted: Callable[[], bool] | None = None) -> ActiveModel:
+        """Step back through the history: to the model that served before the current one.
+
+        A second rollback goes further back (the history is a stack of switches that
+        rollbacks pop), never forward again to the model the first rollback left.
 
         :raises NotFoundError: when the history names no earlier model.
         """
         last = previous_model(self.models.history(), self.models.active_record())
         if last is None or last.from_name is None:
             raise NotFoundError("the switch history has no earlier model to return to")
-        return self.switch(last.from_name, last.from_sha256, by=by or "rollback")
+        return self.switch(
+            last.from_name, last.from_sha256, by=by or "rollback", rollback=True, wanted=wanted
+        )
 
     def history(self) -> list[SwitchEvent]:
         """The store's switch history, oldest first."""
@@ -269,6 +298,7 @@ class ModelManager:
         before: tuple[str | None, str | None],
         by: str,
         result: str,
+        rollback: bool = False,
     ) -> None:
         """Add a switch to the history; a failure to do so is logged, never raised."""
         event = SwitchEvent(
@@ -279,6 +309,7 @@ class ModelManager:
             from_sha256=before[1],
             by=f"{by} via {self._identity}" if by else self._identity,
             result=result,
+            rollback=rollback,
         )
         try:
             with storage_failures("cannot record the switch history"):

@@ -8,7 +8,7 @@ Each function takes a hook's raw answer and gives the value the framework passes
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from drucker.coercion import coerce_label, coerce_labels, coerce_score, coerce_scores
 from drucker.errors import OutputKindError, PluginFailure
@@ -16,6 +16,22 @@ from drucker.kinds import Kind
 from drucker.types import EvaluationDetail, ModelSignature, PredictResult, TensorResult
 
 _STRING = Kind.STRING
+_Answer = TypeVar("_Answer", PredictResult, TensorResult)
+
+
+def _check_answer(result: Any, expected: type[_Answer], hook: str, fields: str) -> _Answer:
+    """``result``, refused unless it is an ``expected`` whose option is a dict."""
+    name = expected.__name__
+    if not isinstance(result, expected):
+        raise PluginFailure(
+            f"{hook} returned {type(result).__name__}; it must return "
+            f"drucker.{name}({fields}, option={{...}})"
+        )
+    if not isinstance(result.option, dict):
+        raise OutputKindError(
+            f"{name}.option is a {type(result.option).__name__}; it must be a dict"
+        )
+    return result
 
 
 def predict_result(result: Any, output_kind: Kind) -> PredictResult:
@@ -30,20 +46,12 @@ def predict_result(result: Any, output_kind: Kind) -> PredictResult:
         return result
     if isinstance(result, tuple) and len(result) in (2, 3):
         result = PredictResult(*result)
-    if not isinstance(result, PredictResult):
-        raise PluginFailure(
-            f"drucker_predict returned {type(result).__name__}; it must return "
-            "drucker.PredictResult(label=..., score=..., option={...})"
-        )
-    if not isinstance(result.option, dict):
-        raise OutputKindError(
-            f"PredictResult.option is a {type(result.option).__name__}; it must be a dict"
-        )
-    label = coerce_label(result.label, output_kind)
-    score = coerce_score(result.score, output_kind)
-    if label is result.label and score is result.score:
-        return result  # already what the wire needs: no new object
-    return PredictResult(label=label, score=score, option=result.option)
+    answer = _check_answer(result, PredictResult, "drucker_predict", "label=..., score=...")
+    label = coerce_label(answer.label, output_kind)
+    score = coerce_score(answer.score, output_kind)
+    if label is answer.label and score is answer.score:
+        return answer  # already what the wire needs: no new object
+    return PredictResult(label=label, score=score, option=answer.option)
 
 
 def batch_results(results: Sequence[Any] | None, count: int) -> Sequence[Any]:
@@ -58,18 +66,10 @@ def batch_results(results: Sequence[Any] | None, count: int) -> Sequence[Any]:
 def tensor_result(result: Any, rows: int, output_kind: Kind) -> TensorResult:
     """A ``drucker_predict_tensor`` answer for ``rows`` rows, its labels and scores coerced
     to arrays for ``output_kind`` (see :func:`~drucker.coercion.coerce_labels`)."""
-    if not isinstance(result, TensorResult):
-        raise PluginFailure(
-            f"drucker_predict_tensor returned {type(result).__name__}; it must return "
-            "drucker.TensorResult(labels=..., scores=..., option={...})"
-        )
-    if not isinstance(result.option, dict):
-        raise OutputKindError(
-            f"TensorResult.option is a {type(result.option).__name__}; it must be a dict"
-        )
-    labels = coerce_labels(result.labels, rows, output_kind)
-    scores = coerce_scores(result.scores, rows, output_kind)
-    return TensorResult(labels, scores, result.option)
+    answer = _check_answer(result, TensorResult, "drucker_predict_tensor", "labels=..., scores=...")
+    labels = coerce_labels(answer.labels, rows, output_kind)
+    scores = coerce_scores(answer.scores, rows, output_kind)
+    return TensorResult(labels, scores, answer.option)
 
 
 def split_tensor(answer: TensorResult, sizes: list[int]) -> list[TensorResult]:

@@ -12,7 +12,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from drucker_jsonlog import JsonLinesLog
 
 from drucker.server.lifecycle import build_runtime, serve
 from drucker.settings import load_settings
+from tests.plugins.slow_loader import SlowLoader
 
 
 def free_port() -> int:
@@ -139,6 +141,44 @@ class ThreadedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def echo_server_in(workdir: Path, settings: Mapping[str, Any]) -> ThreadedServer:
+    """A server (not yet started) of the echo test plugin in ``workdir``, on a model file
+    ``echo.model`` there that holds "echo-a"."""
+    from tests.conftest import ECHO_PLUGIN
+
+    model = workdir / "echo.model"
+    model.write_text("echo-a\n")
+    return ThreadedServer(ECHO_PLUGIN, str(model), settings, workdir=workdir)
+
+
+@contextmanager
+def loading(model: Path) -> Iterator[tuple[ThreadedServer, SlowLoader, grpc.Channel]]:
+    """A started server whose `SlowLoader` holds back loading ``model``, and a channel that is
+    connected to it; on leaving, the load is released and the server stopped."""
+    plugin = SlowLoader()
+    server = ThreadedServer(plugin, str(model), port=free_port())
+    server.start(wait=False)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.requested_port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=10)
+            yield server, plugin, channel
+    finally:
+        plugin.release.set()
+        server.stop()
+
+
+def sklearn_http_server(model: Path, workdir: Path, settings: Mapping[str, Any]) -> ThreadedServer:
+    """A server (not yet started) of the scikit-learn plugin on ``model``, V2 REST on."""
+    return ThreadedServer("drucker_sklearn", str(model), settings, workdir=workdir, http=True)
+
+
+def echo_serve_args(model: Path, port: int, *more: str) -> list[str]:
+    """`drucker serve` arguments for the echo test plugin on ``model`` at ``port``."""
+    from tests.conftest import ECHO_PLUGIN
+
+    return ["--plugin", ECHO_PLUGIN, "--model", str(model), "--port", str(port), *more]
 
 
 class ServeProcess:

@@ -31,6 +31,12 @@ from drucker.bundle.spec import (
     validate_version,
 )
 from drucker.bundle.store import BundleStore
+from drucker.bundle.system_packages import (
+    SYSTEM_DIR,
+    DebianBase,
+    SystemResolution,
+    resolve_system_packages,
+)
 from drucker.bundle.target import DEFAULT_GLIBC, Target
 from drucker.bundle.wheels import lock_file, read_requirements, resolve
 from drucker.errors import ConfigurationError
@@ -38,7 +44,6 @@ from drucker.errors import ConfigurationError
 SETTINGS_PATH = "app/settings.yml"
 VERSION_DIGITS = 12
 BASE_IMAGE_ENV = "DRUCKER_BASE_IMAGE"
-_PYTHON_IN_NAME = re.compile(r"(?:python|py)[:-]?3\.?(\d{1,2})(?!\d)")
 
 
 @attrs.frozen
@@ -53,6 +58,9 @@ class BuildResult:
 def choose_base_image(spec: BundleSpec, given: str | None = None) -> str:
     """``--base-image``, else ``bundle.yaml``'s ``base_image``, else ``$DRUCKER_BASE_IMAGE``."""
     return given or spec.base_image or os.environ.get(BASE_IMAGE_ENV) or DEFAULT_BASE_IMAGE
+
+
+_PYTHON_IN_NAME = re.compile(r"(?:python|py)[:-]?3\.?(\d{1,2})(?!\d)")
 
 
 def python_in_name(image: str) -> str | None:
@@ -125,15 +133,35 @@ def _settings_in_bundle(spec: BundleSpec, files: ProjectFiles, staged: Path) -> 
     target.write_text(yaml.safe_dump(defaults, sort_keys=True), encoding="utf-8")
 
 
+def _system_packages(
+    spec: BundleSpec,
+    base: DebianBase | None,
+    store: BundleStore,
+    progress: Callable[[str], None],
+) -> SystemResolution | None:
+    if not spec.system_packages:
+        return None
+    if base is None:
+        raise ConfigurationError(
+            "system_packages are resolved against the base image's installed packages: "
+            "build with an image (without --no-image)"
+        )
+    resolution = resolve_system_packages(spec.system_packages, base, store.cache_dir, progress)
+    if not resolution.packages:
+        progress("system packages: the base image has them all already")
+    return resolution
+
+
 def assemble(
     project: Path,
     store: BundleStore,
     *,
     version: str | None = None,
+    refresh: bool = False,
     base_image: str | None = None,
     target: Target | None = None,
-    refresh: bool = False,
     max_file_bytes: int | None = None,
+    system_base: DebianBase | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BuildResult:
     """Resolve, copy, digest and store the bundle of ``project``; no Docker involved.
@@ -141,7 +169,12 @@ def assemble(
     ``target`` defaults to what :func:`choose_target` finds without inspecting the image;
     ``refresh`` resolves the requirements again instead of reusing a cached resolution;
     ``max_file_bytes`` bounds each file copied (default
-    :func:`~drucker.bundle.files.default_max_file_bytes`).
+    :func:`~drucker.bundle.files.default_max_file_bytes`). ``system_base`` is what the
+    base image has installed, which ``system_packages:`` are resolved against (see
+    :mod:`drucker.bundle.system_packages`).
+
+    :raises ConfigurationError: also when ``system_packages:`` are asked for without
+        ``system_base``.
     """
     limit = default_max_file_bytes() if max_file_bytes is None else max_file_bytes
     spec = load_spec(project, limit)
@@ -150,11 +183,14 @@ def assemble(
         validate_version(version)
     base = choose_base_image(spec, base_image)
     target = target or choose_target(spec, base)
+    system = _system_packages(spec, system_base, store, progress)
     requirements = read_requirements(spec.requirements, project)
     resolution = resolve(requirements, target, store.cache_dir, refresh=refresh, progress=progress)
     pinned = resolution.packages
     with store.staging() as staged:
         resolution.copy_into(staged / "wheelhouse")
+        if system is not None and system.packages:
+            system.copy_into(staged / SYSTEM_DIR)
         (staged / "requirements.lock").write_text(lock_file(pinned), encoding="utf-8")
 
         progress("copying the plugin, settings, files and model")
@@ -187,6 +223,7 @@ def assemble(
             labels=dict(spec.labels),
             packages=pinned,
             files=files,
+            system_packages=system.packages if system is not None else [],
         )
         digest = bundle_digest(files, recipe(draft))
         manifest = attrs.evolve(draft, digest=digest, version=version or digest[:VERSION_DIGITS])

@@ -15,13 +15,11 @@ from typing import Any
 
 import attrs
 
+from drucker.bundle.dockerfile import DIGEST_LABEL, NAME_LABEL, VERSION_LABEL
 from drucker.bundle.image import dependency_tag
 from drucker.bundle.manifest import Manifest
 from drucker.bundle.store import BundleStore
 
-NAME_LABEL = "io.drucker.bundle.name"
-VERSION_LABEL = "io.drucker.bundle.version"
-DIGEST_LABEL = "io.drucker.bundle.digest"
 _DEPENDENCY_TAG = re.compile(r"([a-z0-9]+(?:[._-][a-z0-9]+)*):deps-[0-9a-f]{12}")
 
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 
 from drucker.bundle.manifest import Manifest
+from drucker.bundle.system_packages import install_step
 
 IMAGE_ROOT = "/bundle"
 STATE_DIR = "/var/lib/drucker"
@@ -18,6 +19,19 @@ MODEL_DIR = f"{STATE_DIR}/model"
 EVAL_DIR = f"{STATE_DIR}/eval"
 USER = "drucker"
 UID = 10001
+NAME_LABEL = "io.drucker.bundle.name"
+VERSION_LABEL = "io.drucker.bundle.version"
+DIGEST_LABEL = "io.drucker.bundle.digest"
+# The labels every bundle image carries, with the manifest field each one tells.
+MANIFEST_LABELS = (
+    ("org.opencontainers.image.title", "name"),
+    ("org.opencontainers.image.version", "version"),
+    ("org.opencontainers.image.created", "created"),
+    (NAME_LABEL, "name"),
+    (VERSION_LABEL, "version"),
+    (DIGEST_LABEL, "digest"),
+    ("io.drucker.version", "drucker_version"),
+)
 # Matches the server's default drain time (app.grace_seconds), plus a margin to exit.
 STOP_GRACE_SECONDS = 15
 
@@ -42,16 +56,8 @@ def entrypoint(manifest: Manifest) -> list[str]:
 
 def oci_labels(manifest: Manifest) -> dict[str, str]:
     """OCI annotations plus the bundle's own labels."""
-    return {
-        "org.opencontainers.image.title": manifest.name,
-        "org.opencontainers.image.version": manifest.version,
-        "org.opencontainers.image.created": manifest.created,
-        "io.drucker.bundle.name": manifest.name,
-        "io.drucker.bundle.version": manifest.version,
-        "io.drucker.bundle.digest": manifest.digest,
-        "io.drucker.version": manifest.drucker_version,
-        **manifest.labels,
-    }
+    own = {label: getattr(manifest, field) for label, field in MANIFEST_LABELS}
+    return {**own, **manifest.labels}
 
 
 def dependency_stage(manifest: Manifest) -> str:
@@ -120,7 +126,7 @@ RUN (getent group {USER} || groupadd --system --gid {UID} {USER}) \\
  && (getent passwd {USER} || useradd --system --uid {UID} --gid {UID} --home-dir {STATE_DIR} \\
       --shell /usr/sbin/nologin {USER}) \\
  && mkdir -p {STATE_DIR}/model {STATE_DIR}/eval && chown -R {UID}:{UID} {STATE_DIR}
-COPY --from=dependencies /opt/venv /opt/venv
+{install_step(manifest.system_packages)}COPY --from=dependencies /opt/venv /opt/venv
 {env_lines}
 COPY app/ {IMAGE_ROOT}/app/
 COPY model/ {IMAGE_ROOT}/model/

@@ -23,6 +23,7 @@ import attrs
 from drucker.bundle import dockerfile
 from drucker.bundle.manifest import Manifest
 from drucker.bundle.ports import manifest_ports
+from drucker.bundle.system_packages import SYSTEM_DIR
 from drucker.errors import ConfigurationError
 
 Progress = Callable[[str], None]
@@ -223,6 +224,8 @@ def _write_image_context(out: Any, bundle: Path, text: str) -> None:
         tar.addfile(info, io.BytesIO(data))
         for name in IMAGE_CONTEXT:
             tar.add(bundle / name, arcname=name)
+        if (bundle / SYSTEM_DIR).is_dir():
+            tar.add(bundle / SYSTEM_DIR, arcname=SYSTEM_DIR)
 
 
 def split_reference(reference: str, default_tag: str) -> tuple[str, str]:

@@ -104,7 +104,7 @@ def _probe(port: int, **timing: int) -> dict[str, Any]:
     return {"grpc": {"port": port}, "timeoutSeconds": 3, **timing}
 
 
-def _container_security() -> dict[str, Any]:
+def container_security() -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
@@ -118,6 +118,17 @@ def _container_security() -> dict[str, Any]:
 
 
 WRITABLE = (("model-store", MODEL_DIR), ("eval-store", EVAL_DIR), ("tmp", "/tmp"))
+
+
+def sized_and_writable(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, Any]:
+    """A container's resources and its mounts of the writable (``emptyDir``) paths."""
+    return {
+        "resources": {
+            "requests": {"cpu": cpu, "memory": memory},
+            "limits": {"cpu": cpu_limit, "memory": memory_limit},
+        },
+        "volumeMounts": [{"name": name, "mountPath": path} for name, path in WRITABLE],
+    }
 
 
 def manifests(
@@ -195,7 +206,7 @@ def manifests(
                 },
             }
         ],
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "startupProbe": _probe(
             port,
             periodSeconds=STARTUP_PERIOD_SECONDS,
@@ -204,11 +215,7 @@ def manifests(
         "readinessProbe": readiness,
         "livenessProbe": _probe(port, periodSeconds=10, failureThreshold=3),
         "lifecycle": {"preStop": {"exec": {"command": pause}}},
-        "resources": {
-            "requests": {"cpu": cpu, "memory": memory},
-            "limits": {"cpu": cpu_limit, "memory": memory_limit},
-        },
-        "volumeMounts": [{"name": name, "mountPath": path} for name, path in WRITABLE],
+        **sized_and_writable(cpu, memory, cpu_limit, memory_limit),
     }
     deployment = {
         "apiVersion": "apps/v1",

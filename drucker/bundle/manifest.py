@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 import cattrs
 
+from drucker.bundle.system_packages import DebianPackage
 from drucker.bundle.wheels import PinnedPackage, sha256_file
 from drucker.errors import ConfigurationError
 
@@ -39,6 +40,7 @@ class Manifest:
     files: dict[str, str]
     python: str = "3.11"
     platform: str = "linux/amd64"
+    system_packages: list[DebianPackage] = attrs.field(factory=list)
 
     @property
     def tag(self) -> str:
@@ -109,7 +111,9 @@ def verify(root: Path, manifest: Manifest) -> None:
 
 def recipe(manifest: Manifest) -> dict[str, Any]:
     """The non-file inputs of the digest."""
+    extra = {"system_packages": manifest.system_packages} if manifest.system_packages else {}
     return {
+        **_converter.unstructure(extra),
         "name": manifest.name,
         "plugin": manifest.plugin,
         "model": manifest.model,

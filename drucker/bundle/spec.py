@@ -12,6 +12,7 @@ import cattrs
 import yaml
 
 from drucker.bundle.files import ProjectFiles, default_max_file_bytes
+from drucker.bundle.system_packages import validate_names
 from drucker.bundle.target import DEFAULT_PLATFORM, PLATFORMS
 from drucker.errors import ConfigurationError
 
@@ -31,6 +32,7 @@ class BundleSpec:
     model: str | None = None
     include: list[str] = attrs.field(factory=list)
     requirements: list[str] | str = attrs.field(factory=list)
+    system_packages: list[str] = attrs.field(factory=list)  # Debian packages, e.g. libgomp1
     settings: str | None = None
     base_image: str | None = None  # None: $DRUCKER_BASE_IMAGE, else DEFAULT_BASE_IMAGE
     python: str | None = None  # None: the base image's Python
@@ -38,6 +40,8 @@ class BundleSpec:
     env: dict[str, str] = attrs.field(factory=dict)
     labels: dict[str, str] = attrs.field(factory=dict)
     port: int = 5000
+    # What the smoke start at the end of a build predicts: a string, or a list of numbers.
+    smoke_input: str | list[float] | None = None
 
 
 def validate_bundle_name(name: str, where: str = "bundle name") -> str:
@@ -67,6 +71,21 @@ def _str_only(value: Any, _: type) -> str:
 
 
 _converter.register_structure_hook(str, _str_only)
+
+
+def _smoke_input(value: Any, _: type) -> str | list[float] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        return value
+    raise ValueError(f"expected a string or a list of numbers, got {value!r}")
+
+
+_converter.register_structure_hook(str | list[float] | None, _smoke_input)
 _converter.register_structure_hook(
     list[str] | str,
     lambda v, _: v if isinstance(v, str) else _converter.structure(v, list[str]),
@@ -116,6 +135,7 @@ def load_spec(project: Path, max_file_bytes: int | None = None) -> BundleSpec:
     except Exception as exc:
         raise ConfigurationError(f"{path}: {_first_error(exc)}") from None
     validate_bundle_name(spec.name, f"{path}: key 'name'")
+    validate_names(spec.system_packages, f"{path}: key 'system_packages'")
     limit = default_max_file_bytes() if max_file_bytes is None else max_file_bytes
     _check_files(spec, project, path, limit)
     return spec

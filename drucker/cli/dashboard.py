@@ -44,8 +44,9 @@ def _load(settings_file: str | None, **overrides: Any) -> Any:
         ) from None
     try:
         return load_dashboard_settings(settings_file, overrides=overrides)
-    except ConfigurationError as error:
-        raise click.ClickException(str(error)) from None
+    except ConfigurationError as error:  # a bad setting is a usage error, as for drucker serve
+        click.echo(f"drucker dashboard: {error}", err=True)
+        sys.exit(2)
 
 
 @click.group(invoke_without_command=True)

@@ -8,10 +8,9 @@ import sys
 from typing import Any
 
 import click
-import grpc
 
 from drucker.cli._client import client_options, exit_codes_help
-from drucker.client import Client, ClientError, output_kind_of
+from drucker.client import Client
 from drucker.kinds import Kind
 
 KIND_NAMES = [kind.value for kind in Kind]
@@ -102,20 +101,6 @@ def _option(option_json: str | None) -> dict[str, Any] | None:
     return option
 
 
-def default_output(client: Client) -> Kind:
-    """The output kind the serving model's signature names; ``String`` when there is none.
-
-    A server that cannot be reached is an error (the prediction would fail the same way); a
-    server that offers no signature (no Open Inference service, a protected ServiceInfo) is not.
-    """
-    try:
-        return output_kind_of(client.signature())
-    except ClientError as error:
-        if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            raise
-        return Kind.STRING
-
-
 def _printable(value: Any) -> Any:
     if isinstance(value, bytes):
         try:
@@ -123,6 +108,36 @@ def _printable(value: Any) -> Any:
         except UnicodeDecodeError:
             return {"base64": base64.b64encode(value).decode("ascii")}
     return value
+
+
+def _infer_v2(client: Client, text: str | bytes) -> dict[str, Any]:
+    """V2 inference of the JSON rows in ``text`` (one row, or an array of rows)."""
+    import numpy as np
+
+    try:
+        rows = np.asarray(json.loads(text))
+    except ValueError as error:
+        raise click.UsageError(f"--protocol v2 takes a JSON array of rows: {error}") from None
+    if rows.ndim == 0 or rows.dtype.kind not in "biufU":
+        raise click.UsageError(
+            "--protocol v2 takes a JSON array of numbers or texts, e.g. '[[1, 2]]'"
+        )
+    if rows.ndim == 1:
+        rows = rows.reshape(1, -1)
+    if rows.dtype.kind == "f":
+        rows = rows.astype(np.float64)
+    try:
+        outputs = client.infer(rows)
+    except (TypeError, ValueError) as error:
+        raise click.UsageError(str(error)) from None
+    return {name: _jsonable(array.tolist()) for name, array in outputs.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    """Nested lists with bytes made printable (text, or base64)."""
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return _printable(value)
 
 
 @click.command(epilog=exit_codes_help(usage="bad options, or an input no kind can carry"))
@@ -141,6 +156,14 @@ def _printable(value: Any) -> Any:
     help="Force the input kind (String: the text as it is; Arr*: JSON, one value or an array).",
 )
 @click.option("--option", "option_json", metavar="JSON", help="The request option object.")
+@click.option(
+    "--protocol",
+    type=click.Choice(["drucker", "v2"]),
+    default="drucker",
+    show_default=True,
+    help="drucker: one input over the Drucker protocol (ArrFloat is 32-bit); v2: Open Inference "
+    "tensors, one row or many (a JSON array of rows), FP64 exact.",
+)
 @client_options
 def predict(
     client: Client,
@@ -150,18 +173,26 @@ def predict(
     output: str | None,
     input_kind: str | None,
     option_json: str | None,
+    protocol: str,
 ) -> None:
     """Send one input and print the answer as JSON.
 
     VALUE is a JSON array (e.g. '[5.1, 3.5, 1.4, 0.2]' is an ArrFloat input), a JSON string or
     object, or plain text (the last three are String inputs).
     """
+    if protocol == "v2":
+        if raw or input_kind or output or option_json:
+            raise click.UsageError(
+                "--raw, --input-kind, --output and --option go with --protocol drucker"
+            )
+        click.echo(json.dumps(_infer_v2(client, _read_input(value, file))))
+        return
     kind = Kind(input_kind) if input_kind else None
     if raw and kind not in (None, Kind.BYTES):
         raise click.UsageError(f"--raw sends Bytes, not {kind.value}")
     payload = interpret_input(_read_input(value, file), raw, kind)
     option = _option(option_json)
-    output_kind = Kind(output) if output else default_output(client)
+    output_kind = Kind(output) if output else client.output_kind()
     try:
         result = client.predict(payload, output=output_kind, option=option, input_kind=kind)
     except (TypeError, ValueError) as error:  # the value does not fit the kind

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from drucker.errors import InvalidNameError
+from drucker.cli.engines import model_in_directory
+from drucker.errors import ConfigurationError, InvalidNameError
 from drucker.plugins import DISABLE_PREFIX
 from drucker.server.lifecycle import ServeOptions, run
 from drucker.server.model_set import parse_model_arguments
@@ -66,10 +67,31 @@ def _plugins(
     metavar="HEX",
     help="Refuse to serve the --model file unless its bytes have this sha256.",
 )
-@click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (0: any free).")
+@click.option(
+    "--model-dir",
+    "--model_dir",
+    metavar="DIR",
+    help="Serve the model file in DIR (KServe's storage initializer's /mnt/models): the file "
+    "of the bundled model's name, or the only file there; wins over --model.",
+)
+@click.option(
+    "--model-name",
+    "--model_name",
+    metavar="NAME",
+    help="The name the model serves under (app.name; the InferenceService's name on KServe).",
+)
+@click.option(
+    "--port",
+    "--grpc_port",
+    "port",
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free).",
+)
 @click.option("--host", help="Address to listen on (default [::], every interface).")
 @click.option(
     "--http-port",
+    "--http_port",
+    "http_port",
     type=click.IntRange(0, 65535),
     help="V2 REST port (default: http.port, 8080; 0: off).",
 )
@@ -90,6 +112,8 @@ def serve(
     model_files: tuple[str, ...],
     model_sha256: str | None,
     force_model: bool,
+    model_dir: str | None,
+    model_name: str | None,
     port: int | None,
     host: str | None,
     http_port: int | None,
@@ -103,6 +127,11 @@ def serve(
         model_file, named = parse_model_arguments(model_files)
     except InvalidNameError as error:
         raise click.UsageError(str(error)) from None
+    if model_dir is not None:
+        try:
+            model_file = model_in_directory(model_dir, model_file)
+        except ConfigurationError as error:
+            raise click.UsageError(str(error)) from None
     if force_model and model_file is None:
         raise click.UsageError("--force-model needs --model FILE")
     options = ServeOptions(
@@ -119,5 +148,6 @@ def serve(
         workers=workers,
         worker=worker,
         force_model=force_model,
+        model_name=model_name,
     )
     sys.exit(run(options))

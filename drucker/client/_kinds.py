@@ -162,9 +162,18 @@ def signature_of(reply: Any) -> ModelSignature:
     """The signature in an Open Inference ``ModelMetadataResponse``."""
 
     def specs(tensors: Any) -> tuple[TensorSpec, ...]:
-        return tuple(TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in tensors)
+        return tuple(
+            TensorSpec(t.name, t.datatype, tuple(t.shape), _content_type(t)) for t in tensors
+        )
 
     return ModelSignature(inputs=specs(reply.inputs), outputs=specs(reply.outputs))
+
+
+def _content_type(tensor: Any) -> str | None:
+    """The ``content_type`` parameter of a tensor's metadata (``"str"``: text), if any."""
+    if "content_type" not in tensor.parameters:
+        return None
+    return str(tensor.parameters["content_type"].string_param) or None
 
 
 def output_kind_of(signature: ModelSignature | None) -> Kind:

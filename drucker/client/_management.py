@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from drucker._wire import drucker_pb2
 from drucker.client.errors import ManagementError
@@ -28,6 +28,15 @@ Progress = Callable[[int, int], None]
 def repository_models_of(reply: Any) -> list[RepositoryModel]:
     """The rows of a ``RepositoryIndexResponse``."""
     return [RepositoryModel(m.name, m.version, m.state, m.reason) for m in reply.models]
+
+
+class UploadOptions(TypedDict, total=False):
+    """The keyword arguments of every upload."""
+
+    progress: Progress | None
+    """Called with (bytes sent, total bytes) as the upload goes."""
+    timeout: float | None
+    """The call's deadline in seconds; the client's ``timeout`` when None."""
 
 
 def sha256_metadata(path: Path, sha256: str | bool) -> tuple[tuple[str, str], ...]:

@@ -1,32 +1,33 @@
-"""The blocking client."""
+# Generated from drucker/client/aio.py by tools/unasync.py (`nox -s unasync`).
+# Do not edit: change aio.py and regenerate; tests/unit/test_client_generated.py checks it.
+"""The blocking client, :class:`Client`, generated from :mod:`drucker.client.aio`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+import drucker.client._kinds as _kinds
+import drucker.client._management as _management
+import drucker.client._tensors as _tensors
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
-from drucker.client import _kinds, _management
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
-from drucker.client._management import Progress
-from drucker.client.errors import from_rpc_error, no_answer
-from drucker.client.types import (
-    EvaluationRecord,
-    Metrics,
-    ModelSwitch,
-    ServiceInfo,
-    StoredModel,
-)
+from drucker.client._management import UploadOptions
+from drucker.client.errors import ClientError, InvalidArgument, from_rpc_error, no_answer
+from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
 from drucker.client.types import RepositoryModel as RepositoryModel
 from drucker.kinds import Kind
 from drucker.types import ModelSignature, PredictResult
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Client:
@@ -42,7 +43,8 @@ class Client:
         that signed the server's certificate.
     :param options: extra gRPC channel options.
     :param model: the model every call is for, on a server of several models (sent as
-        ``x-rekcurd-application-name``); without it the server's default model answers.
+        ``x-rekcurd-application-name``, and the V2 model name); without it the server's
+        default model answers.
     """
 
     def __init__(
@@ -69,6 +71,8 @@ class Client:
         self._dashboard = drucker_pb2_grpc.DruckerDashboardStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._inference = v2_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        self._output_kind: Kind | None = None  # from the signature, read once
+        self._model: str | None = model  # the V2 model name: given, or ServiceInfo's, read once
 
     def close(self) -> None:
         """Close the channel."""
@@ -80,19 +84,22 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(
+    def _start(
         self,
         method: Any,
         request: Any,
         timeout: float | None,
         metadata: Sequence[tuple[str, str]] = (),
     ) -> Any:
+        """Start a call with the deadline and the metadata; its answer is not awaited."""
+        return method(
+            request, timeout=timeout or self.timeout, metadata=(*self._metadata, *metadata)
+        )
+
+    def _call(self, *call: Any) -> Any:
+        """The answer of a unary call (arguments as for ``_start``), errors as client errors."""
         try:
-            return method(
-                request,
-                timeout=timeout or self.timeout,
-                metadata=(*self._metadata, *metadata),
-            )
+            return self._start(*call)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -123,23 +130,62 @@ class Client:
         self,
         input: Any,
         *,
-        output: Kind | str = Kind.STRING,
+        output: Kind | str | None = None,
         option: Option = None,
         input_kind: Kind | str | None = None,
         timeout: float | None = None,
     ) -> PredictResult:
         """Predict one input; the rpc is chosen from the input's type and ``output``.
 
+        Without ``output``, the output kind is the one the model's signature names (see
+        :meth:`output_kind`), as ``drucker predict`` does: a regressor answers ``ArrFloat``.
+
         :raises TypeError: or ``ValueError`` when the input fits no kind.
         :raises ClientError: (a subclass naming the status) when the call fails.
         """
+        if output is not None:
+            return self._predict(input, output, option, input_kind, timeout)
+        known = self.output_kind()
+        try:
+            return self._predict(input, known, option, input_kind, timeout)
+        except InvalidArgument:
+            self._output_kind = None  # another model may serve since: read its signature again
+            if self.output_kind() == known:
+                raise
+        return self._predict(input, self.output_kind(), option, input_kind, timeout)
+
+    def output_kind(self) -> Kind:
+        """The output kind the serving model's signature names (read once, then remembered):
+        FP* → ``ArrFloat``, INT* → ``ArrInt``, else ``String``; ``String`` when the server
+        offers no signature (Drucker 0.4.5, a protected ``ServiceInfo``).
+
+        :raises ClientError: when the server cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED).
+        """
+        if self._output_kind is None:
+            try:
+                self._output_kind = _kinds.output_kind_of(self.signature())
+            except ClientError as error:
+                if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+                self._output_kind = Kind.STRING
+        return self._output_kind
+
+    def _predict(
+        self,
+        input: Any,
+        output: Kind | str,
+        option: Option,
+        input_kind: Kind | str | None,
+        timeout: float | None,
+    ) -> PredictResult:
         prediction = _kinds.prepare(input, output, option, input_kind)
         method = getattr(self._worker, prediction.rpc)
         if prediction.output_kind is not Kind.BYTES:
             reply = self._call(method, prediction.request, timeout)
             return _kinds.result_of(reply, prediction.output_kind)
         try:
-            messages = list(self._call(method, prediction.request, timeout))
+            call = self._start(method, prediction.request, timeout)
+            messages = [message for message in call]
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         result = _kinds.joined_bytes_result(messages)
@@ -147,11 +193,49 @@ class Client:
             raise no_answer("prediction")
         return result
 
+    def infer(
+        self,
+        inputs: Any,
+        *,
+        model: str | None = None,
+        version: str = "",
+        outputs: Sequence[str] = (),
+        parameters: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Open Inference (V2) inference: numpy arrays in and out, many rows per call, exact.
+
+        The Drucker protocol carries ``ArrFloat`` as 32-bit floats; here an FP64 array stays
+        64-bit both ways (tensors travel as raw little-endian bytes).
+
+        :param inputs: one array (the tensor ``input``, one row per sample) or a mapping of
+            tensor names to arrays; anything ``numpy.asarray`` takes.
+        :param model: the model's name (default: the application's, from ``ServiceInfo``).
+        :param outputs: the output tensors to return (default: all).
+        :param parameters: the request's parameters, e.g. ``{"output_kind": "ArrFloat"}`` for
+            numeric labels from a model without a signature.
+        :returns: the output tensors by name (e.g. ``label`` and ``score``).
+        :raises ClientError: e.g. ``InvalidArgument`` for a tensor the model refuses.
+        """
+        if model is None:
+            model = self._model_name()
+        tensors = inputs if isinstance(inputs, Mapping) else {"input": inputs}
+        request = _tensors.infer_request(model, tensors, tuple(outputs), version, parameters)
+        reply = self._call(self._inference.ModelInfer, request, timeout)
+        return _tensors.infer_outputs(reply)
+
+    def _model_name(self) -> str:
+        """The served model's V2 name: the application's name (read once)."""
+        if self._model is None:
+            self._model = (self.service_info()).application_name
+        return self._model
+
     # -- service -----------------------------------------------------------------------------
 
     def service_info(self) -> ServiceInfo:
         """Application, service, level and the serving model."""
-        reply = self._call(self._dashboard.ServiceInfo, drucker_pb2.ServiceInfoRequest(), None)
+        request = drucker_pb2.ServiceInfoRequest()
+        reply = self._call(self._dashboard.ServiceInfo, request, None)
         return _management.service_info_of(reply)
 
     def signature(self, *, timeout: float | None = None) -> ModelSignature:
@@ -162,8 +246,7 @@ class Client:
         :raises ClientError: e.g. ``ServerError`` (UNIMPLEMENTED) from a server without the
             Open Inference service, such as Drucker 0.4.5.
         """
-        name = (self.service_info()).application_name
-        request = v2_pb2.ModelMetadataRequest(name=name)
+        request = v2_pb2.ModelMetadataRequest(name=self._model_name())
         reply = self._call(self._inference.ModelMetadata, request, timeout)
         return _kinds.signature_of(reply)
 
@@ -181,17 +264,18 @@ class Client:
         path: str | Path,
         name: str | None,
         metadata: Sequence[tuple[str, str]],
-        progress: Progress | None,
-        timeout: float | None,
+        options: UploadOptions,
     ) -> str:
         path = Path(path)
+        progress = options.get("progress")
         messages = _management.UploadMessages(path, name or path.name, kind, progress)
-        requests = map(messages.message, _management.read_chunks(path))
+        requests: Iterator[Any] = map(messages.message, _management.read_chunks(path))
         method = (
             self._dashboard.UploadModel
             if kind == "model"
             else (self._dashboard.UploadEvaluationData)
         )
+        timeout = options.get("timeout")
         return _management.checked(self._call(method, requests, timeout, metadata))
 
     def upload_model(
@@ -200,38 +284,43 @@ class Client:
         name: str | None = None,
         *,
         sha256: str | bool = True,
-        progress: Progress | None = None,
-        timeout: float | None = None,
+        **options: Unpack[UploadOptions],
     ) -> str:
         """Stream a model file to the server's store; returns the server's message.
 
         :param sha256: the digest the server verifies: computed from the file (``True``),
             given as hex, or not sent (``False``).
-        :param progress: called with (bytes sent, total bytes) as the upload goes.
+        :param options: ``progress`` and ``timeout``, as :class:`UploadOptions` describes.
         :raises ManagementError: when the server refused it (bad name, too large, …).
         """
         metadata = _management.sha256_metadata(Path(path), sha256)
-        return self._upload("model", path, name, metadata, progress, timeout)
+        return self._upload("model", path, name, metadata, options)
 
     def switch_model(self, name: str, *, timeout: float | None = None) -> str:
         """Make a stored model serve. :raises ManagementError: when it cannot be loaded."""
         request = drucker_pb2.SwitchModelRequest(path=name)
-        return _management.checked(self._call(self._dashboard.SwitchModel, request, timeout))
+        self._output_kind = None
+        reply = self._call(self._dashboard.SwitchModel, request, timeout)
+        return _management.checked(reply)
 
     def rollback_model(self, *, timeout: float | None = None) -> str:
         """Switch back to the model that served before the last switch (every replica of a
         shared store follows). :raises ManagementError: when there is none or it fails."""
         request = drucker_pb2.RollbackModelRequest()
-        return _management.checked(self._call(self._dashboard.RollbackModel, request, timeout))
+        self._output_kind = None
+        reply = self._call(self._dashboard.RollbackModel, request, timeout)
+        return _management.checked(reply)
 
     def model_history(self) -> list[ModelSwitch]:
         """The switch history of the server's model store, oldest first."""
         request = drucker_pb2.ModelHistoryRequest()
-        return _management.history_of(self._call(self._dashboard.ModelHistory, request, None))
+        reply = self._call(self._dashboard.ModelHistory, request, None)
+        return _management.history_of(reply)
 
     def list_models(self) -> tuple[list[StoredModel], str]:
         """The stored models and the name of the one serving."""
-        reply = self._call(self._dashboard.ListModels, drucker_pb2.ListModelsRequest(), None)
+        request = drucker_pb2.ListModelsRequest()
+        reply = self._call(self._dashboard.ListModels, request, None)
         return _management.models_of(reply), reply.serving
 
     def delete_model(self, name: str, *, timeout: float | None = None) -> str:
@@ -240,23 +329,21 @@ class Client:
         :raises NotFound: when there is no such model.
         """
         request = drucker_pb2.DeleteModelRequest(name=name)
-        return str(self._call(self._dashboard.DeleteModel, request, timeout).message)
+        reply = self._call(self._dashboard.DeleteModel, request, timeout)
+        return str(reply.message)
 
     def delete_evaluation_data(self, name: str, *, timeout: float | None = None) -> str:
         """Delete stored evaluation data. :raises NotFound: when there is none by that name."""
         request = drucker_pb2.DeleteEvaluationDataRequest(name=name)
-        return str(self._call(self._dashboard.DeleteEvaluationData, request, timeout).message)
+        reply = self._call(self._dashboard.DeleteEvaluationData, request, timeout)
+        return str(reply.message)
 
     def upload_evaluation_data(
-        self,
-        path: str | Path,
-        name: str | None = None,
-        *,
-        progress: Progress | None = None,
-        timeout: float | None = None,
+        self, path: str | Path, name: str | None = None, **options: Unpack[UploadOptions]
     ) -> str:
-        """Stream labelled data for :meth:`evaluate` to the server."""
-        return self._upload("data", path, name, (), progress, timeout)
+        """Stream labelled data for :meth:`evaluate` to the server (``options`` as for
+        :meth:`upload_model`)."""
+        return self._upload("data", path, name, (), options)
 
     def evaluate(
         self, data_name: str, result_name: str | None = None, *, timeout: float | None = 600
@@ -273,9 +360,9 @@ class Client:
     ) -> tuple[Metrics, Iterator[EvaluationRecord]]:
         """The stored metrics and an iterator over the per-sample records (streamed)."""
         request = drucker_pb2.EvaluationResultRequest(result_path=result_name)
-        stream = self._call(self._dashboard.EvaluationResult, request, timeout)
+        replies = self._start(self._dashboard.EvaluationResult, request, timeout).__iter__()
         try:
-            first = next(stream)
+            first = replies.__next__()
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         except StopIteration:
@@ -284,7 +371,7 @@ class Client:
         def records() -> Iterator[EvaluationRecord]:
             yield from _management.records_of(first)
             try:
-                for reply in stream:
+                for reply in replies:
                     yield from _management.records_of(reply)
             except grpc.RpcError as error:
                 raise from_rpc_error(error) from None

@@ -1,37 +1,54 @@
-"""The asyncio client, with the surface of :class:`drucker.client.Client`."""
+"""The asyncio client, :class:`AsyncClient`: the source of the blocking client.
+
+``drucker/client/_sync.py`` is generated from this file by ``tools/unasync.py`` (``nox -s
+unasync``): edit here, then regenerate; a unit test fails when the two drift.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+import drucker.client._kinds as _kinds
+import drucker.client._management as _management
+import drucker.client._tensors as _tensors
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
-from drucker.client import _kinds, _management
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
-from drucker.client._management import Progress
-from drucker.client.errors import from_rpc_error, no_answer
-from drucker.client.types import (
-    EvaluationRecord,
-    Metrics,
-    ModelSwitch,
-    ServiceInfo,
-    StoredModel,
-)
+from drucker.client._management import UploadOptions
+from drucker.client.errors import ClientError, InvalidArgument, from_rpc_error, no_answer
+from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
 from drucker.client.types import RepositoryModel as RepositoryModel
 from drucker.kinds import Kind
 from drucker.types import ModelSignature, PredictResult
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 class AsyncClient:
-    """A drucker service over a grpc.aio channel; the arguments are those of ``Client``."""
+    """A drucker service, one server or several, over one gRPC channel.
+
+    :param target: ``host:port``, a DNS name with port (every address it resolves to is used),
+        or a list of ``host:port``; calls are spread round robin over the servers that are up.
+    :param timeout: default deadline of a call, in seconds.
+    :param max_attempts: attempts of an idempotent call on UNAVAILABLE (1 turns retries off;
+        gRPC caps it at 5). Uploads, switches and evaluations are never retried.
+    :param token: the management token, sent as ``authorization: Bearer <token>``.
+    :param tls: use TLS: ``True`` for the system roots, or the PEM (bytes or a path) of the CA
+        that signed the server's certificate.
+    :param options: extra gRPC channel options.
+    :param model: the model every call is for, on a server of several models (sent as
+        ``x-rekcurd-application-name``, and the V2 model name); without it the server's
+        default model answers.
+    """
 
     def __init__(
         self,
@@ -57,6 +74,8 @@ class AsyncClient:
         self._dashboard = drucker_pb2_grpc.DruckerDashboardStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._inference = v2_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        self._output_kind: Kind | None = None  # from the signature, read once
+        self._model: str | None = model  # the V2 model name: given, or ServiceInfo's, read once
 
     async def close(self) -> None:
         """Close the channel."""
@@ -75,13 +94,13 @@ class AsyncClient:
         timeout: float | None,
         metadata: Sequence[tuple[str, str]] = (),
     ) -> Any:
-        """Start a call (awaitable or async iterator) with the deadline and the metadata."""
+        """Start a call with the deadline and the metadata; its answer is not awaited."""
         return method(
             request, timeout=timeout or self.timeout, metadata=(*self._metadata, *metadata)
         )
 
     async def _call(self, *call: Any) -> Any:
-        """Await a unary answer (arguments as for ``_start``); errors become client errors."""
+        """The answer of a unary call (arguments as for ``_start``), errors as client errors."""
         try:
             return await self._start(*call)
         except grpc.RpcError as error:
@@ -114,12 +133,54 @@ class AsyncClient:
         self,
         input: Any,
         *,
-        output: Kind | str = Kind.STRING,
+        output: Kind | str | None = None,
         option: Option = None,
         input_kind: Kind | str | None = None,
         timeout: float | None = None,
     ) -> PredictResult:
-        """Predict one input; the rpc is chosen from the input's type and ``output``."""
+        """Predict one input; the rpc is chosen from the input's type and ``output``.
+
+        Without ``output``, the output kind is the one the model's signature names (see
+        :meth:`output_kind`), as ``drucker predict`` does: a regressor answers ``ArrFloat``.
+
+        :raises TypeError: or ``ValueError`` when the input fits no kind.
+        :raises ClientError: (a subclass naming the status) when the call fails.
+        """
+        if output is not None:
+            return await self._predict(input, output, option, input_kind, timeout)
+        known = await self.output_kind()
+        try:
+            return await self._predict(input, known, option, input_kind, timeout)
+        except InvalidArgument:
+            self._output_kind = None  # another model may serve since: read its signature again
+            if await self.output_kind() == known:
+                raise
+        return await self._predict(input, await self.output_kind(), option, input_kind, timeout)
+
+    async def output_kind(self) -> Kind:
+        """The output kind the serving model's signature names (read once, then remembered):
+        FP* → ``ArrFloat``, INT* → ``ArrInt``, else ``String``; ``String`` when the server
+        offers no signature (Drucker 0.4.5, a protected ``ServiceInfo``).
+
+        :raises ClientError: when the server cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED).
+        """
+        if self._output_kind is None:
+            try:
+                self._output_kind = _kinds.output_kind_of(await self.signature())
+            except ClientError as error:
+                if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+                self._output_kind = Kind.STRING
+        return self._output_kind
+
+    async def _predict(
+        self,
+        input: Any,
+        output: Kind | str,
+        option: Option,
+        input_kind: Kind | str | None,
+        timeout: float | None,
+    ) -> PredictResult:
         prediction = _kinds.prepare(input, output, option, input_kind)
         method = getattr(self._worker, prediction.rpc)
         if prediction.output_kind is not Kind.BYTES:
@@ -134,6 +195,43 @@ class AsyncClient:
         if result is None:
             raise no_answer("prediction")
         return result
+
+    async def infer(
+        self,
+        inputs: Any,
+        *,
+        model: str | None = None,
+        version: str = "",
+        outputs: Sequence[str] = (),
+        parameters: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Open Inference (V2) inference: numpy arrays in and out, many rows per call, exact.
+
+        The Drucker protocol carries ``ArrFloat`` as 32-bit floats; here an FP64 array stays
+        64-bit both ways (tensors travel as raw little-endian bytes).
+
+        :param inputs: one array (the tensor ``input``, one row per sample) or a mapping of
+            tensor names to arrays; anything ``numpy.asarray`` takes.
+        :param model: the model's name (default: the application's, from ``ServiceInfo``).
+        :param outputs: the output tensors to return (default: all).
+        :param parameters: the request's parameters, e.g. ``{"output_kind": "ArrFloat"}`` for
+            numeric labels from a model without a signature.
+        :returns: the output tensors by name (e.g. ``label`` and ``score``).
+        :raises ClientError: e.g. ``InvalidArgument`` for a tensor the model refuses.
+        """
+        if model is None:
+            model = await self._model_name()
+        tensors = inputs if isinstance(inputs, Mapping) else {"input": inputs}
+        request = _tensors.infer_request(model, tensors, tuple(outputs), version, parameters)
+        reply = await self._call(self._inference.ModelInfer, request, timeout)
+        return _tensors.infer_outputs(reply)
+
+    async def _model_name(self) -> str:
+        """The served model's V2 name: the application's name (read once)."""
+        if self._model is None:
+            self._model = (await self.service_info()).application_name
+        return self._model
 
     # -- service -----------------------------------------------------------------------------
 
@@ -151,8 +249,7 @@ class AsyncClient:
         :raises ClientError: e.g. ``ServerError`` (UNIMPLEMENTED) from a server without the
             Open Inference service, such as Drucker 0.4.5.
         """
-        name = (await self.service_info()).application_name
-        request = v2_pb2.ModelMetadataRequest(name=name)
+        request = v2_pb2.ModelMetadataRequest(name=await self._model_name())
         reply = await self._call(self._inference.ModelMetadata, request, timeout)
         return _kinds.signature_of(reply)
 
@@ -170,10 +267,10 @@ class AsyncClient:
         path: str | Path,
         name: str | None,
         metadata: Sequence[tuple[str, str]],
-        progress: Progress | None,
-        timeout: float | None,
+        options: UploadOptions,
     ) -> str:
         path = Path(path)
+        progress = options.get("progress")
         messages = _management.UploadMessages(path, name or path.name, kind, progress)
         requests: Iterator[Any] = map(messages.message, _management.read_chunks(path))
         method = (
@@ -181,6 +278,7 @@ class AsyncClient:
             if kind == "model"
             else (self._dashboard.UploadEvaluationData)
         )
+        timeout = options.get("timeout")
         return _management.checked(await self._call(method, requests, timeout, metadata))
 
     async def upload_model(
@@ -189,16 +287,22 @@ class AsyncClient:
         name: str | None = None,
         *,
         sha256: str | bool = True,
-        progress: Progress | None = None,
-        timeout: float | None = None,
+        **options: Unpack[UploadOptions],
     ) -> str:
-        """Stream a model file to the server's store; see ``Client.upload_model``."""
+        """Stream a model file to the server's store; returns the server's message.
+
+        :param sha256: the digest the server verifies: computed from the file (``True``),
+            given as hex, or not sent (``False``).
+        :param options: ``progress`` and ``timeout``, as :class:`UploadOptions` describes.
+        :raises ManagementError: when the server refused it (bad name, too large, …).
+        """
         metadata = _management.sha256_metadata(Path(path), sha256)
-        return await self._upload("model", path, name, metadata, progress, timeout)
+        return await self._upload("model", path, name, metadata, options)
 
     async def switch_model(self, name: str, *, timeout: float | None = None) -> str:
         """Make a stored model serve. :raises ManagementError: when it cannot be loaded."""
         request = drucker_pb2.SwitchModelRequest(path=name)
+        self._output_kind = None
         reply = await self._call(self._dashboard.SwitchModel, request, timeout)
         return _management.checked(reply)
 
@@ -206,6 +310,7 @@ class AsyncClient:
         """Switch back to the model that served before the last switch (every replica of a
         shared store follows). :raises ManagementError: when there is none or it fails."""
         request = drucker_pb2.RollbackModelRequest()
+        self._output_kind = None
         reply = await self._call(self._dashboard.RollbackModel, request, timeout)
         return _management.checked(reply)
 
@@ -222,27 +327,26 @@ class AsyncClient:
         return _management.models_of(reply), reply.serving
 
     async def delete_model(self, name: str, *, timeout: float | None = None) -> str:
-        """Delete a stored model; the serving one is refused (FAILED_PRECONDITION)."""
+        """Delete a stored model; the serving one is refused (FAILED_PRECONDITION).
+
+        :raises NotFound: when there is no such model.
+        """
         request = drucker_pb2.DeleteModelRequest(name=name)
         reply = await self._call(self._dashboard.DeleteModel, request, timeout)
         return str(reply.message)
 
     async def delete_evaluation_data(self, name: str, *, timeout: float | None = None) -> str:
-        """Delete stored evaluation data."""
+        """Delete stored evaluation data. :raises NotFound: when there is none by that name."""
         request = drucker_pb2.DeleteEvaluationDataRequest(name=name)
         reply = await self._call(self._dashboard.DeleteEvaluationData, request, timeout)
         return str(reply.message)
 
     async def upload_evaluation_data(
-        self,
-        path: str | Path,
-        name: str | None = None,
-        *,
-        progress: Progress | None = None,
-        timeout: float | None = None,
+        self, path: str | Path, name: str | None = None, **options: Unpack[UploadOptions]
     ) -> str:
-        """Stream labelled data for :meth:`evaluate` to the server."""
-        return await self._upload("data", path, name, (), progress, timeout)
+        """Stream labelled data for :meth:`evaluate` to the server (``options`` as for
+        :meth:`upload_model`)."""
+        return await self._upload("data", path, name, (), options)
 
     async def evaluate(
         self, data_name: str, result_name: str | None = None, *, timeout: float | None = 600
@@ -257,7 +361,7 @@ class AsyncClient:
     async def evaluation_result(
         self, result_name: str, *, timeout: float | None = 600
     ) -> tuple[Metrics, AsyncIterator[EvaluationRecord]]:
-        """The stored metrics and an async iterator over the per-sample records."""
+        """The stored metrics and an async iterator over the per-sample records (streamed)."""
         request = drucker_pb2.EvaluationResultRequest(result_path=result_name)
         replies = self._start(self._dashboard.EvaluationResult, request, timeout).__aiter__()
         try:

@@ -7,37 +7,33 @@ import functools
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drucker.dashboard import security
+import drucker.dashboard.security as security
+from drucker.dashboard.errors import Refused
 from drucker.dashboard.models import ApiToken, Role, User, now
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
 
 
-class AccountError(ValueError):
-    """A user name, role or password was refused (``status``: the HTTP status to answer)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+AccountError = Refused  # the old name of a refused user name, role or password
 
 
 def check_name(name: str) -> str:
     if not 1 <= len(name) <= 64 or not set(name) <= NAME_CHARS:
-        raise AccountError("a user name is 1-64 letters, digits or . _ - @")
+        raise Refused("a user name is 1-64 letters, digits or . _ - @")
     return name
 
 
 def create_user(session: Session, name: str, role: str, password: str) -> User:
-    """A new user. :raises AccountError: for a bad or taken name, role or short password."""
+    """A new user. :raises Refused: for a bad or taken name, role or short password."""
     check_name(name)
     try:
         Role(role)
     except ValueError:
-        raise AccountError(f"role must be one of {', '.join(r.value for r in Role)}") from None
+        raise Refused(f"role must be one of {', '.join(r.value for r in Role)}") from None
     if len(password) < 8:
-        raise AccountError("a password has at least 8 characters")
+        raise Refused("a password has at least 8 characters")
     if find_user(session, name) is not None:
-        raise AccountError(f"user {name!r} exists", 409)
+        raise Refused(f"user {name!r} exists", 409)
     user = User(name=name, role=role, password_hash=security.hash_password(password))
     session.add(user)
     session.flush()
@@ -66,12 +62,13 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.name)))
 
 
-def issue_token(session: Session, user: User, name: str) -> str:
-    """A new API token for ``user``; the clear token is returned once and never stored."""
+def issue_token(session: Session, user: User | int, name: str) -> str:
+    """A new API token for ``user`` (or its id); the clear token is returned once and never
+    stored."""
     token = security.new_api_token()
-    session.add(
-        ApiToken(user=user, name=name[:64] or "token", token_sha256=security.token_digest(token))
-    )
+    user_id = user if isinstance(user, int) else user.id
+    digest = security.token_digest(token)
+    session.add(ApiToken(user_id=user_id, name=name[:64] or "token", token_sha256=digest))
     session.flush()
     return token
 

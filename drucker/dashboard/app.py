@@ -8,22 +8,24 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
+import drucker.dashboard.queries as queries
+import drucker.dashboard.security as security
 from drucker._version import __version__
-from drucker.dashboard import operations, security
 from drucker.dashboard.api import build_api
 from drucker.dashboard.config import DashboardSettings, ensure_secret_key
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.db import Database
+from drucker.dashboard.errors import Refused
 from drucker.dashboard.pages import render, router
 from drucker.dashboard.status import StatusBoard
-from drucker.dashboard.web import STATIC, TEMPLATES, Denied, State, fetch_services
+from drucker.dashboard.web import STATIC, TEMPLATES, State
 
 SESSION_COOKIE = "drucker_dashboard"
 SECURITY_HEADERS = {
@@ -35,6 +37,41 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+
+
+probes = APIRouter(include_in_schema=False)
+
+
+@probes.get("/healthz")
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Migrate the database and start watching the services; close both at the end."""
+    dashboard: State = app.state.dashboard
+    dashboard.db.migrate()
+    dashboard.board.watch(map(Endpoint.of, queries.services(dashboard.db)))  # warm the cache
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(dashboard.board.close)
+        dashboard.db.close()
+
+
+async def security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """The security headers on every answer (not the API docs, which load their own
+    scripts), and the time the answer took."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    elapsed = (time.perf_counter() - started) * 1000
+    response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
+    if not request.url.path.startswith("/api/docs"):
+        response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
@@ -50,16 +87,6 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
         limiter=security.LoginLimiter(settings.login_attempts, settings.login_window),
         templates=templates,
     )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db.migrate()
-        dashboard.board.watch(map(Endpoint.of, fetch_services(dashboard)))  # warm the cache
-        try:
-            yield
-        finally:
-            await asyncio.to_thread(dashboard.board.close)
-            db.close()
 
     app = FastAPI(
         title="drucker dashboard",
@@ -80,39 +107,24 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
         https_only=https,
     )
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = (time.perf_counter() - started) * 1000
-        response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
-        if not request.url.path.startswith("/api/docs"):
-            response.headers.update(SECURITY_HEADERS)
-        return response
-
-    @app.exception_handler(Denied)
-    async def denied(request: Request, error: Denied) -> Response:
-        if error.status == 401:
-            target = urllib.parse.quote(request.url.path)
-            if request.method == "GET":
-                return RedirectResponse(f"/login?next={target}", status_code=303)
-            return JSONResponse({"detail": error.message}, 401)
-        return error_page(request, error.status, error.message)
-
-    @app.exception_handler(operations.OperationError)
-    async def refused(request: Request, error: operations.OperationError) -> Response:
-        return error_page(request, error.status, error.message)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
+    app.middleware("http")(security_headers)
+    app.add_exception_handler(Refused, refused)
+    app.include_router(probes)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.mount("/api", api)
     return app
+
+
+async def refused(request: Request, error: Exception) -> Response:
+    """A refusal: to sign in (a page asked for) or the error page."""
+    assert isinstance(error, Refused)
+    if error.status == 401:
+        target = urllib.parse.quote(request.url.path)
+        if request.method == "GET":
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        return JSONResponse({"detail": error.message}, 401)
+    return error_page(request, error.status, error.message)
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drucker.dashboard.models import AuditEntry
+from drucker.dashboard.models import AuditEntry, Service
 
 
 def record(
@@ -34,6 +36,20 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+def on_service(
+    session: Session, user: str, action: str, service: Service, **details: Any
+) -> AuditEntry:
+    """Add one entry about a change of ``service`` (its application and address)."""
+    return record(
+        session,
+        user,
+        action,
+        application=service.application,
+        target=service.address,
+        **details,
+    )
 
 
 def entries(

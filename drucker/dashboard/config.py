@@ -7,7 +7,10 @@ environment overrides and command-line options, as ``drucker serve`` reads its o
     dashboard.data_dir: /var/lib/drucker-dashboard
     dashboard.secret_key: ...
 
-Precedence, highest first: options, environment, file, defaults. Without a database URL the
+Precedence, highest first: options, environment, file, defaults. The loader is the one of
+``drucker serve`` (:mod:`drucker.settings_loader`): each value passes its key's rule (a port,
+not negative, …), and a bad one is named with its source (option, environment variable, or
+file and key). Without a database URL the
 dashboard keeps an SQLite file in its data directory; without a secret key it generates one and
 stores it there with mode 0600, so sessions survive a restart.
 """
@@ -21,9 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
-from drucker.errors import ConfigurationError
+from drucker.settings_loader import (
+    NOT_NEGATIVE,
+    PORT,
+    POSITIVE,
+    URL_OR_EMPTY,
+    at_least,
+    load,
+    read_settings_file,
+    setting,
+)
+from drucker.settings_loader import env_name as env_name
 
 SETTINGS_FILE_ENV = "DRUCKER_DASHBOARD_SETTINGS"
 SECRET_FILE = "secret-key"
@@ -36,17 +48,29 @@ def _default_data_dir() -> str:
 
 @attrs.frozen
 class DashboardSettings:
-    """Typed dashboard settings; build them with :func:`load_dashboard_settings`."""
+    """Typed dashboard settings; build them with :func:`load_dashboard_settings`.
 
-    host: str = "127.0.0.1"
-    port: int = 18080
-    database: str = ""
-    data_dir: str = attrs.field(factory=_default_data_dir)
-    secret_key: str = ""
-    status_ttl: float = 2.0
-    status_timeout: float = 1.5
-    login_attempts: int = 5
-    login_window: float = 60.0
+    Building them directly checks each field's rule too (``InvalidSetting`` on a break).
+    """
+
+    #: address to listen on
+    host: str = setting("dashboard.host", "127.0.0.1")
+    #: port to listen on
+    port: int = setting("dashboard.port", 18080, check=PORT)
+    #: SQLAlchemy URL; empty: SQLite in the data directory
+    database: str = setting("dashboard.database", "", check=URL_OR_EMPTY)
+    #: the SQLite file and secret key
+    data_dir: str = setting("dashboard.data_dir", factory=_default_data_dir)
+    #: signs sessions; empty: generated, kept in data_dir
+    secret_key: str = setting("dashboard.secret_key", "")
+    #: seconds a service's status is reused
+    status_ttl: float = setting("dashboard.status_ttl", 2.0, check=NOT_NEGATIVE)
+    #: seconds a status call may take
+    status_timeout: float = setting("dashboard.status_timeout", 1.5, check=POSITIVE)
+    #: failed sign-ins allowed a window
+    login_attempts: int = setting("dashboard.login_attempts", 5, check=at_least(1))
+    #: seconds failed sign-ins count
+    login_window: float = setting("dashboard.login_window", 60.0, check=POSITIVE)
 
     @property
     def database_url(self) -> str:
@@ -54,24 +78,6 @@ class DashboardSettings:
         if self.database:
             return normalized_database_url(self.database)
         return f"sqlite:///{Path(self.data_dir) / 'dashboard.sqlite3'}"
-
-
-_KEYS: dict[str, tuple[str, type]] = {
-    "dashboard.host": ("host", str),
-    "dashboard.port": ("port", int),
-    "dashboard.database": ("database", str),
-    "dashboard.data_dir": ("data_dir", str),
-    "dashboard.secret_key": ("secret_key", str),
-    "dashboard.status_ttl": ("status_ttl", float),
-    "dashboard.status_timeout": ("status_timeout", float),
-    "dashboard.login_attempts": ("login_attempts", int),
-    "dashboard.login_window": ("login_window", float),
-}
-
-
-def env_name(key: str) -> str:
-    """``dashboard.port`` → ``DRUCKER_DASHBOARD_PORT``."""
-    return "DRUCKER_" + key.upper().replace(".", "_")
 
 
 def normalized_database_url(url: str) -> str:
@@ -82,34 +88,6 @@ def normalized_database_url(url: str) -> str:
     return url
 
 
-def _convert(value: Any, kind: type, origin: str) -> Any:
-    if value is None or isinstance(value, bool):
-        raise ConfigurationError(f"{origin}: expected {kind.__name__}, got {value!r}")
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{origin}: expected {kind.__name__}, got {value!r}") from None
-
-
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read settings file: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"{path}: expected a mapping of keys to values")
-    unknown = sorted(set(map(str, data)) - set(_KEYS))
-    if unknown:
-        raise ConfigurationError(
-            f"{path}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(_KEYS))})"
-        )
-    return {str(key): value for key, value in data.items()}
-
-
 def load_dashboard_settings(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -118,23 +96,22 @@ def load_dashboard_settings(
 ) -> DashboardSettings:
     """Settings from the file, the environment and options (``None`` options are ignored).
 
-    :raises ConfigurationError: naming the key and where its value came from.
+    :param path: the settings file; ``None`` uses ``$DRUCKER_DASHBOARD_SETTINGS`` or none.
+    :raises ConfigurationError: naming the key and where its value came from: the option, the
+        environment variable, or the file and key.
     """
     env = os.environ if environ is None else environ
     if path is None and env.get(SETTINGS_FILE_ENV):
         path = env[SETTINGS_FILE_ENV]
-    raw = _read_file(Path(path)) if path is not None else {}
-    values: dict[str, Any] = {}
-    for key, (field, kind) in _KEYS.items():
-        if env_name(key) in env:
-            values[field] = _convert(env[env_name(key)], kind, f"environment {env_name(key)}")
-        elif key in raw:
-            values[field] = _convert(raw[key], kind, f"{path}: key {key!r}")
-    values.update({name: value for name, value in (overrides or {}).items() if value is not None})
-    settings = DashboardSettings(**values)
-    if not 0 <= settings.port <= 65535:
-        raise ConfigurationError(f"key 'dashboard.port': {settings.port} is not a port")
-    return settings
+    source = Path(path) if path is not None else None
+    given = {name: value for name, value in (overrides or {}).items() if value is not None}
+    return load(
+        DashboardSettings,
+        env,
+        file=source,
+        raw=read_settings_file(source) if source is not None else {},
+        overrides=given,
+    )
 
 
 def ensure_secret_key(settings: DashboardSettings) -> DashboardSettings:

@@ -41,10 +41,16 @@ class Base(DeclarativeBase):
     pass
 
 
-class User(Base):
-    __tablename__ = "users"
+class Table(Base):
+    """A table of the dashboard: rows have an integer primary key ``id``."""
+
+    __abstract__ = True
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class User(Table):
+    __tablename__ = "users"
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
@@ -58,12 +64,10 @@ class User(Base):
         return Role(self.role)
 
 
-class ApiToken(Base):
+class ApiToken(Table):
     """A user's API token; only its sha256 is kept (the token is shown once)."""
 
     __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -72,12 +76,10 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
-class Service(Base):
+class Service(Table):
     """A registered drucker service; its token and CA never leave the server."""
 
     __tablename__ = "services"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address: Mapped[str] = mapped_column(String(255), unique=True)
     token: Mapped[str] = mapped_column(Text, default="")
     tls_ca: Mapped[str] = mapped_column(Text, default="")
@@ -89,27 +91,23 @@ class Service(Base):
     created_at: Mapped[float] = mapped_column(Float, default=now)
 
 
-class ModelNote(Base):
+class ModelNote(Table):
     """What the dashboard knows of a model it uploaded: who, when, a description."""
 
     __tablename__ = "model_notes"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     application: Mapped[str] = mapped_column(String(128), index=True)
     name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
-    description: Mapped[str] = mapped_column(Text, default="")
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[float] = mapped_column(Float, default=now)
 
 
-class Switch(Base):
+class Switch(Table):
     """One switch of a service's model (a rollback is a switch too): the rollback history."""
 
     __tablename__ = "switches"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(
         ForeignKey("services.id", ondelete="CASCADE"), index=True
     )
@@ -121,12 +119,10 @@ class Switch(Base):
     at: Mapped[float] = mapped_column(Float, default=now)
 
 
-class Evaluation(Base):
+class Evaluation(Table):
     """A kept evaluation result: the metrics, the confusion matrix and the per-sample CSV."""
 
     __tablename__ = "evaluations"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int | None] = mapped_column(
         ForeignKey("services.id", ondelete="SET NULL"), nullable=True
     )
@@ -148,12 +144,10 @@ class Evaluation(Base):
     created_at: Mapped[float] = mapped_column(Float, default=now)
 
 
-class AuditEntry(Base):
+class AuditEntry(Table):
     """One change: who did what, on which service, from what to what, when, with what result."""
 
     __tablename__ = "audit"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[float] = mapped_column(Float, default=now, index=True)
     user: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(32))

@@ -15,24 +15,22 @@ from pathlib import Path
 import attrs
 from sqlalchemy import select
 
+import drucker.dashboard.audit as audit
+import drucker.dashboard.evaluations as evaluations
+import drucker.dashboard.inputs as inputs
+import drucker.dashboard.queries as queries
 from drucker.client import ClientError
-from drucker.dashboard import audit, evaluations
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.db import Database
+from drucker.dashboard.errors import Refused
+from drucker.dashboard.inputs import ServiceIn
 from drucker.dashboard.models import LEVELS, Evaluation, ModelNote, Service, Switch
 
 REGISTER_TIMEOUT = 5.0
-# Names services accept for stored files: letters, digits, . _ + -, not starting with a dot.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$"
+NAME_PATTERN = inputs.NAME_PATTERN
 
 
-class OperationError(Exception):
-    """A change was refused or failed; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+OperationError = Refused  # the old name of the dashboard's refusals
 
 
 @attrs.define
@@ -72,51 +70,27 @@ class UploadProgress:
             }
 
 
-def _service(db: Database, service_id: int) -> Service:
-    with db.session() as session:
-        service = session.get(Service, service_id)
-        if service is None:
-            raise OperationError(f"no service {service_id}", 404)
-        session.expunge(service)
-        return service
-
-
 # -- services ---------------------------------------------------------------------------------
 
 
-def register_service(
-    db: Database,
-    user: str,
-    address: str,
-    *,
-    token: str = "",
-    tls_ca: str = "",
-    metrics_url: str = "",
-) -> Service:
+def register_service(db: Database, user: str, given: ServiceIn) -> Service:
     """Register a running service; its application, name and level come from ServiceInfo."""
-    address = address.strip()
-    if not address or ":" not in address or len(address) > 255:
-        raise OperationError("the address is HOST:PORT")
-    if metrics_url and not metrics_url.startswith(("http://", "https://")):
-        raise OperationError("the metrics URL starts with http:// or https://")
+    address = given.address
     with db.session() as session:
         if session.scalar(select(Service).where(Service.address == address)) is not None:
-            raise OperationError(f"{address} is registered already", 409)
-    endpoint = Endpoint(0, address, token, tls_ca, metrics_url)
+            raise Refused(f"{address} is registered already", 409)
+    endpoint = Endpoint(0, address, given.token, given.tls_ca, given.metrics_url)
     try:
         with endpoint.client(timeout=REGISTER_TIMEOUT) as client:
             info = client.service_info()
     except (ClientError, ValueError) as error:
         with db.session() as session:
             audit.record(session, user, "register", target=address, ok=False, message=str(error))
-        raise OperationError(f"{address} does not answer ServiceInfo: {error}", 502) from None
+        raise Refused(f"{address} does not answer ServiceInfo: {error}", 502) from None
     level = info.service_level if info.service_level in LEVELS else "development"
     with db.session() as session:
         service = Service(
-            address=address,
-            token=token,
-            tls_ca=tls_ca,
-            metrics_url=metrics_url,
+            **given.model_dump(),  # address, token, tls_ca, metrics_url
             application=info.application_name,
             service_name=info.service_name,
             level=level,
@@ -132,7 +106,6 @@ def register_service(
             target=address,
             after=f"{info.service_name} ({level})",
         )
-        session.expunge(service)
     return service
 
 
@@ -140,10 +113,8 @@ def remove_service(db: Database, user: str, service_id: int) -> None:
     with db.session() as session:
         service = session.get(Service, service_id)
         if service is None:
-            raise OperationError(f"no service {service_id}", 404)
-        audit.record(
-            session, user, "remove", application=service.application, target=service.address
-        )
+            raise Refused(f"no service {service_id}", 404)
+        audit.on_service(session, user, "remove", service)
         session.delete(service)
 
 
@@ -154,23 +125,16 @@ def set_manifests(db: Database, user: str, service_id: int, text: str) -> None:
     try:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as error:
-        raise OperationError(f"the manifests are not YAML: {error}") from None
+        raise Refused(f"the manifests are not YAML: {error}") from None
     if not all(isinstance(d, dict) and "kind" in d for d in documents):
-        raise OperationError("every manifest document needs a 'kind'")
+        raise Refused("every manifest document needs a 'kind'")
     with db.session() as session:
         service = session.get(Service, service_id)
         if service is None:
-            raise OperationError(f"no service {service_id}", 404)
+            raise Refused(f"no service {service_id}", 404)
         service.k8s_manifests = text
         kinds = ", ".join(str(d["kind"]) for d in documents)
-        audit.record(
-            session,
-            user,
-            "manifests",
-            application=service.application,
-            target=service.address,
-            after=kinds,
-        )
+        audit.on_service(session, user, "manifests", service, after=kinds)
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -187,7 +151,7 @@ def upload_model(
     progress: UploadProgress,
 ) -> list[Outcome]:
     """Stream one file to several services at once; each one's result is audited."""
-    services = [_service(db, service_id) for service_id in service_ids]
+    services = [queries.service(db, service_id) for service_id in service_ids]
 
     def push(service: Service) -> Outcome:
         try:
@@ -205,12 +169,11 @@ def upload_model(
         size = path.stat().st_size
         with db.session() as session:
             for service, outcome in zip(services, outcomes, strict=True):
-                audit.record(
+                audit.on_service(
                     session,
                     user,
                     "upload",
-                    application=service.application,
-                    target=service.address,
+                    service,
                     after=f"{name} sha256:{sha256[:12]}",
                     ok=outcome.ok,
                     message=outcome.message,
@@ -234,15 +197,6 @@ def upload_model(
         progress.done = True
 
 
-def notes(db: Database, application: str) -> dict[str, ModelNote]:
-    """The newest dashboard note of each model name of an application."""
-    with db.session() as session:
-        rows = session.scalars(
-            select(ModelNote).where(ModelNote.application == application).order_by(ModelNote.id)
-        )
-        return {note.name: note for note in rows}
-
-
 def _serving(service: Service) -> str:
     with Endpoint.of(service).client(timeout=REGISTER_TIMEOUT) as client:
         return client.service_info().model_name
@@ -252,7 +206,7 @@ def switch(
     db: Database, user: str, service_id: int, model: str, *, rollback: bool = False
 ) -> Outcome:
     """Make ``model`` serve on one service; kept in the switch history and audited."""
-    service = _service(db, service_id)
+    service = queries.service(db, service_id)
     before = ""
     try:
         before = _serving(service)
@@ -272,45 +226,17 @@ def switch(
                 user=user,
             )
         )
-        audit.record(
+        audit.on_service(
             session,
             user,
             "rollback" if rollback else "switch",
-            application=service.application,
-            target=service.address,
+            service,
             before=before,
             after=model,
             ok=ok,
             message=message,
         )
     return Outcome(service.id, service.address, ok, message)
-
-
-def services_of_level(db: Database, application: str, level: str) -> list[Service]:
-    with db.session() as session:
-        rows = list(
-            session.scalars(
-                select(Service)
-                .where(Service.application == application, Service.level == level)
-                .order_by(Service.address)
-            )
-        )
-        for row in rows:
-            session.expunge(row)
-        return rows
-
-
-def history(db: Database, service_id: int) -> list[Switch]:
-    """The switches of a service, newest first."""
-    with db.session() as session:
-        rows = list(
-            session.scalars(
-                select(Switch).where(Switch.service_id == service_id).order_by(Switch.id.desc())
-            )
-        )
-        for row in rows:
-            session.expunge(row)
-        return rows
 
 
 def rollback_target(switches: list[Switch]) -> str | None:
@@ -329,9 +255,9 @@ def rollback_target(switches: list[Switch]) -> str | None:
 
 
 def rollback(db: Database, user: str, service_id: int) -> Outcome:
-    target = rollback_target(history(db, service_id))
+    target = rollback_target(queries.history(db, service_id))
     if target is None:
-        raise OperationError("no earlier model to roll back to", 409)
+        raise Refused("no earlier model to roll back to", 409)
     return switch(db, user, service_id, target, rollback=True)
 
 
@@ -342,7 +268,7 @@ def evaluate(
     db: Database, user: str, service_id: int, data_path: Path, data_name: str
 ) -> Evaluation:
     """Upload labelled data, evaluate the serving model on it and keep the whole result."""
-    service = _service(db, service_id)
+    service = queries.service(db, service_id)
     try:
         with Endpoint.of(service).client(timeout=600) as client:
             info = client.service_info()
@@ -353,17 +279,10 @@ def evaluate(
             details = evaluations.details_of(metrics.labels, records)
     except ClientError as error:
         with db.session() as session:
-            audit.record(
-                session,
-                user,
-                "evaluate",
-                application=service.application,
-                target=service.address,
-                after=data_name,
-                ok=False,
-                message=str(error),
+            audit.on_service(
+                session, user, "evaluate", service, after=data_name, ok=False, message=str(error)
             )
-        raise OperationError(f"evaluation failed: {error}", 502) from None
+        raise Refused(f"evaluation failed: {error}", 502) from None
     with db.session() as session:
         row = Evaluation(
             service_id=service.id,
@@ -385,16 +304,14 @@ def evaluate(
         )
         session.add(row)
         session.flush()
-        audit.record(
+        audit.on_service(
             session,
             user,
             "evaluate",
-            application=service.application,
-            target=service.address,
+            service,
             before=info.model_name,
             after=f"{data_name}: accuracy {metrics.accuracy:.4f}",
         )
-        session.expunge(row)
     return row
 
 

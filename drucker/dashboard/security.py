@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import urllib.parse
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -51,6 +52,33 @@ def same_token(expected: str | None, given: str | None) -> bool:
     if not expected or not given:
         return False
     return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+def same_site_path(target: str, default: str = "/") -> str:
+    """``target`` when it is a path on this site, else ``default``: where to go after sign-in.
+
+    Refused: anything not starting with one ``/`` (``//host`` and ``/\\host`` name another
+    host to a browser), a scheme or host, backslashes and control characters, and the same
+    tricks percent-encoded (checked after decoding until nothing changes).
+    """
+    seen = target
+    for _ in range(4):
+        if not _plain_path(seen):
+            return default
+        decoded = urllib.parse.unquote(seen)
+        if decoded == seen:
+            return target
+        seen = decoded
+    return default  # encoded more deeply than any real link
+
+
+def _plain_path(path: str) -> bool:
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return False
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
+        return False
+    parts = urllib.parse.urlsplit(path)
+    return not parts.scheme and not parts.netloc
 
 
 class LoginLimiter:

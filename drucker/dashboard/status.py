@@ -19,9 +19,9 @@ from collections.abc import Iterable
 import attrs
 import httpx
 
+import drucker.dashboard.metrics as metrics
 from drucker.client import ClientError, ServiceInfo
 from drucker.client.aio import AsyncClient
-from drucker.dashboard import metrics
 from drucker.dashboard.connect import Endpoint
 
 WATCH_SECONDS = 60.0

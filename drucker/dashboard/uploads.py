@@ -19,17 +19,12 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from drucker.dashboard import operations
-from drucker.dashboard.models import Service
-from drucker.dashboard.web import Denied, State, Viewer, in_thread, state
+import drucker.dashboard.inputs as inputs
+import drucker.dashboard.operations as operations
+import drucker.dashboard.queries as queries
+from drucker.dashboard.web import Viewer, in_thread, state
 
 READ_CHUNK = 1024 * 1024
-
-
-def service_exists(app_state: State, service_id: int) -> None:
-    with app_state.db.session() as session:
-        if session.get(Service, service_id) is None:
-            raise Denied(f"no service {service_id}", 404)
 
 
 @asynccontextmanager
@@ -72,12 +67,10 @@ async def receive_and_push(
     app_state = state(request)
     if not service_ids:
         return JSONResponse({"detail": "choose at least one service"}, 400)
-    if not re.fullmatch(operations.NAME_PATTERN, name):
-        return JSONResponse(
-            {"detail": "a model name is letters, digits, '.', '_', '+' and '-'"}, 400
-        )
+    if not re.fullmatch(inputs.NAME_PATTERN, name):
+        return JSONResponse({"detail": inputs.NAME_RULE}, 400)
     for service_id in service_ids:
-        service_exists(app_state, service_id)
+        queries.service(app_state.db, service_id)  # 404 before reading the body
     service_ids = list(dict.fromkeys(service_ids))
     job = job[:64] or secrets.token_hex(8)
     async with received_file(request, app_state.upload_dir) as (path, sha256, size):

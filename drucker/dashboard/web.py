@@ -1,4 +1,4 @@
-"""Shared web plumbing: the application state, who is signed in, roles and CSRF checks."""
+"""Shared web plumbing: the application state, who is signed in and what their role allows."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import attrs
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from drucker.dashboard import security
+import drucker.dashboard.security as security
 from drucker.dashboard.config import DashboardSettings
 from drucker.dashboard.db import Database
-from drucker.dashboard.models import Role, Service, User
+from drucker.dashboard.errors import Refused
+from drucker.dashboard.models import Role, User
 from drucker.dashboard.operations import UploadProgress
 from drucker.dashboard.status import StatusBoard
 
@@ -66,36 +67,15 @@ def state(request: Request) -> State:
     return request.app.state.dashboard  # type: ignore[no-any-return]
 
 
-class Denied(Exception):
-    """The user may not do this (HTTP 403), or is not signed in (401)."""
-
-    def __init__(self, message: str, status: int = 403) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+Denied = Refused  # the old name of the dashboard's refusals
 
 
 def require(viewer: Viewer, *, edit: bool = False, admin: bool = False) -> Viewer:
     if admin and not viewer.is_admin:
-        raise Denied("this needs the admin role")
+        raise Refused("this needs the admin role", 403)
     if edit and not viewer.can_edit:
-        raise Denied("this needs the editor or admin role")
+        raise Refused("this needs the editor or admin role", 403)
     return viewer
-
-
-def fetch_services(state_: State) -> list[Service]:
-    """Every registered service, detached from its session, ordered for display."""
-    from sqlalchemy import select
-
-    with state_.db.session() as session:
-        rows = list(
-            session.scalars(
-                select(Service).order_by(Service.application, Service.level, Service.address)
-            )
-        )
-        for row in rows:
-            session.expunge(row)
-    return rows
 
 
 def format_time(value: float | None) -> str:

@@ -7,7 +7,9 @@ them). For prediction rpcs also drucker's own: ``drucker_requests_total``,
 
 The rpc guard (:mod:`drucker.protocol.guard`) asks for a method's recorder once, when it wraps
 the method's handler, and calls it where the rpc is answered; per rpc the cost is the
-recorder's updates (:mod:`drucker.observability.rpc_stats`).
+recorder's updates (:mod:`drucker.observability.rpc_stats`). The guard declares what a
+recorder is (``RpcRecorder``, ``RecorderFor``); the recorders here fit it. This module uses
+:class:`~drucker.observability.metrics.Metrics`, never the other way round.
 """
 
 from __future__ import annotations
@@ -17,12 +19,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from drucker.observability.metrics import Metrics
-    from drucker.observability.rpc_stats import RpcRecorder
+    from drucker.observability.rpc_stats import LoopRpcStats
 
 # Full method name ("/package.Service/Method") -> protocol label, for the prediction rpcs.
 PredictionRpcs = Callable[[str], str | None]
-# (full method name, (request streaming, response streaming)) -> the method's recorder
-RecorderFor = Callable[[str, tuple[bool, bool]], "RpcRecorder"]
 
 _GRPC_TYPES = {
     (False, False): "unary",
@@ -32,10 +32,13 @@ _GRPC_TYPES = {
 }
 
 
-def recorders(metrics: Metrics, prediction_rpcs: PredictionRpcs) -> RecorderFor:
-    """The recorder of each method, labelled by its streaming shape, service and name."""
+def recorders(
+    metrics: Metrics, prediction_rpcs: PredictionRpcs
+) -> Callable[[str, tuple[bool, bool]], LoopRpcStats]:
+    """The recorder of each method (by full name and streaming shape), labelled by its shape,
+    service and name: the guard's ``recorder_for``. Prediction rpcs also get drucker's series."""
 
-    def recorder_for(method: str, shape: tuple[bool, bool]) -> RpcRecorder:
+    def recorder_for(method: str, shape: tuple[bool, bool]) -> LoopRpcStats:
         service, _, name = method.lstrip("/").rpartition("/")
         return metrics.rpc_recorder((_GRPC_TYPES[shape], service, name), prediction_rpcs(method))
 

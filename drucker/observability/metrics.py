@@ -15,7 +15,6 @@ import asyncio
 import contextvars
 import os
 import time
-from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,16 +26,18 @@ from prometheus_client import (
 )
 
 from drucker.observability.rpc_stats import (
+    HTTP_TYPE,
+    LoopRpcStats,
     RpcStatsCollector,
     WorkersRpcStatsCollector,
     snapshot_path,
 )
 
-if TYPE_CHECKING:
-    from drucker.observability.grpc_metrics import PredictionRpcs, RecorderFor
-    from drucker.observability.rpc_stats import RpcRecorder
-
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# The protocol label of the V2 REST binding's requests, and the name its methods go by.
+REST_PROTOCOL = "rest"
+REST_SERVICE = "inference.rest"
 
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
@@ -89,16 +90,18 @@ class Metrics:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def rpc_recorders(self, prediction_rpcs: PredictionRpcs) -> RecorderFor:
-        """Each method's recorder, for the rpc guard (prediction rpcs also get drucker's series)."""
-        from drucker.observability.grpc_metrics import recorders
-
-        return recorders(self, prediction_rpcs)
-
-    def rpc_recorder(self, labels: tuple[str, str, str], protocol: str | None) -> RpcRecorder:
+    def rpc_recorder(self, labels: tuple[str, str, str], protocol: str | None) -> LoopRpcStats:
         """The recorder of one method (``grpc_type``, ``grpc_service``, ``grpc_method``);
-        ``protocol`` names the prediction rpcs' protocol, ``None`` for the others."""
+        ``protocol`` names the prediction rpcs' protocol, ``None`` for the others.
+
+        :func:`drucker.observability.grpc_metrics.recorders` gives the rpc guard each method's.
+        """
         return self._rpcs.recorder(labels, protocol)
+
+    def rest_recorder(self, rpc: str) -> LoopRpcStats:
+        """The recorder of the V2 REST binding's ``rpc`` (e.g. ``ModelInfer``): counted in
+        drucker's series with ``protocol="rest"``, beside the gRPC protocols."""
+        return self._rpcs.recorder((HTTP_TYPE, REST_SERVICE, rpc), REST_PROTOCOL)
 
     def observe_batch(self, size: int) -> None:
         """Record the size of a batch the batcher formed."""

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -62,27 +62,24 @@ HANDLING = (
 )
 REQUESTS = (
     "drucker_requests_total",
-    "Prediction rpcs answered, by protocol, rpc and gRPC status code.",
+    "Prediction requests answered (gRPC and REST), by protocol, rpc and gRPC status code.",
 )
 DURATION = (
     "drucker_request_duration_seconds",
-    "Time from receiving a prediction rpc to its last answer, in seconds.",
+    "Time from receiving a prediction request to its last answer, in seconds.",
 )
-INFLIGHT = ("drucker_inflight_requests", "Prediction rpcs being answered now.")
-
-
-class RpcRecorder(Protocol):
-    """Records the rpcs of one method."""
-
-    def started(self) -> float:
-        """Count an rpc as started; return its start time for :meth:`finished`."""
-
-    def finished(self, started: float, code: str) -> None:
-        """Count the rpc as finished with status ``code`` (a ``grpc.StatusCode`` name)."""
+INFLIGHT = ("drucker_inflight_requests", "Prediction requests being answered now.")
+# The first label of a method that is not a gRPC one (the V2 REST binding's inference): it
+# counts in drucker's series only, not in the ``grpc_server_*`` ones.
+HTTP_TYPE = "http"
 
 
 class LoopRpcStats:
-    """The counts of one method, updated on the event loop only (no locks)."""
+    """The counts of one method, updated on the event loop only (no locks).
+
+    It is the rpc guard's recorder (:class:`drucker.protocol.guard.RpcRecorder`, whose
+    consumer declares it): :meth:`started` when an rpc starts, :meth:`finished` when it ends.
+    """
 
     __slots__ = (
         "buckets",
@@ -187,11 +184,14 @@ def _families(methods: Iterable[LoopRpcStats]) -> Iterator[Metric]:
     inflight_by_protocol: dict[str, int] = {}
     for stats in methods:
         labels = list(stats.labels)
-        started.add_metric(labels, stats.started_count)
+        is_grpc = labels[0] != HTTP_TYPE
         buckets = stats.histogram()
-        handling.add_metric(labels, buckets, stats.sum)
+        if is_grpc:
+            started.add_metric(labels, stats.started_count)
+            handling.add_metric(labels, buckets, stats.sum)
         for code, count in list(stats.codes.items()):
-            handled.add_metric([*labels, code], count)
+            if is_grpc:
+                handled.add_metric([*labels, code], count)
             if stats.protocol is not None:
                 requests.add_metric([stats.protocol, stats.rpc, code], count)
         if stats.protocol is not None:

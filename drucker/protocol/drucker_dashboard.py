@@ -7,7 +7,10 @@ Upload and switch answer with ``status = 1`` (success) or ``status = 0`` and a m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,10 +22,9 @@ from drucker.errors import DruckerError, InvalidInputError, storage_error
 from drucker.evaluation import EvaluationMetrics
 from drucker.management import ModelManager
 from drucker.protocol.peers import readable_peer
-from drucker.protocol.status import abort_with
+from drucker.protocol.status import abort_with, answer_or_abort
 from drucker.runtime import ActiveModel
-from drucker.store.base import PendingUpload
-from drucker.store.files import StoredFile
+from drucker.store.base import PendingUpload, StoredFile, SwitchEvent
 
 SHA256_METADATA = "x-drucker-sha256"
 SUCCESS, FAILURE = 1, 0
@@ -60,6 +62,31 @@ def detail_message(record: dict[str, Any]) -> Any:
         score=score if isinstance(score, list) else [score],
         is_correct=record["is_correct"],
     )
+
+
+def switch_message(event: SwitchEvent) -> Any:
+    """The wire form of one switch of the model history."""
+    return drucker_pb2.ModelSwitch(
+        at=event.at,
+        to_name=event.to_name,
+        to_sha256=event.to_sha256,
+        from_name=event.from_name or "",
+        from_sha256=event.from_sha256 or "",
+        by=event.by,
+        result=event.result,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Upload:
+    """What kind of file an upload rpc receives, and how it answers."""
+
+    begin: Callable[[str], PendingUpload]
+    name_of: Callable[[Any], str]  # the file's name in a request message
+    reply: Callable[..., Any]  # the response message type
+    what: str  # for the log: "model", "evaluation data"
+    action: str  # for the answer: "Uploading model file"
+    with_sha256: bool = False  # whether the log and the answer give the file's SHA-256
 
 
 class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type: ignore[misc]
@@ -120,33 +147,47 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
             if upload is not None:
                 upload.abort()
 
-    async def UploadModel(self, requests: AsyncIterator[Any], context: Any) -> Any:
+    async def _upload_reply(
+        self,
+        requests: AsyncIterator[Any],
+        context: grpc.aio.ServicerContext,
+        upload: _Upload,
+    ) -> Any:
+        """Receive an upload and answer it, ``status = 1`` or ``status = 0`` and a message."""
         log = self._runtime.log
         try:
-            stored = await self._receive(
-                requests, self._manager.begin_model_upload, lambda r: r.path, context
-            )
+            stored = await self._receive(requests, upload.begin, upload.name_of, context)
         except DruckerError as error:
-            log.error(f"model upload failed: {error}")
-            return drucker_pb2.ModelResponse(
-                status=FAILURE, message=f"Error: Uploading model file. {error}"
-            )
-        log.info(f"model {stored.name} uploaded", size=stored.size, sha256=stored.sha256)
-        return drucker_pb2.ModelResponse(
-            status=SUCCESS,
-            message=f"Success: Uploading model file. {stored.name}: {stored.size} bytes, "
-            f"sha256 {stored.sha256}",
-        )
+            log.error(f"{upload.what} upload failed: {error}")
+            return upload.reply(status=FAILURE, message=f"Error: {upload.action}. {error}")
+        checksum = {"sha256": stored.sha256} if upload.with_sha256 else {}
+        log.info(f"{upload.what} {stored.name} uploaded", size=stored.size, **checksum)
+        message = f"Success: {upload.action}. {stored.name}: {stored.size} bytes"
+        if upload.with_sha256:
+            message += f", sha256 {stored.sha256}"
+        return upload.reply(status=SUCCESS, message=message)
+
+    async def UploadModel(self, requests: AsyncIterator[Any], context: Any) -> Any:
+        begin, reply = self._manager.begin_model_upload, drucker_pb2.ModelResponse
+        model = _Upload(begin, lambda r: r.path, reply, "model", "Uploading model file", True)
+        return await self._upload_reply(requests, context, model)
 
     async def SwitchModel(self, request: Any, context: Any) -> Any:
+        caller = _Caller(context)
         switch = functools.partial(
-            self._manager.switch, request.path, by=readable_peer(context.peer())
+            self._manager.switch, request.path, by=readable_peer(context.peer()), wanted=caller
         )
-        return await self._switch_reply(switch, repr(request.path))
+        return await self._switch_reply(switch, repr(request.path), caller)
 
-    async def _switch_reply(self, switch: Callable[[], ActiveModel], what: str) -> Any:
+    async def _switch_reply(
+        self, switch: Callable[[], ActiveModel], what: str, caller: _Caller
+    ) -> Any:
         try:
             active = await self._in_thread(switch)
+        except asyncio.CancelledError:  # the deadline passed or the caller cancelled
+            caller.gone.set()
+            self._runtime.log.warning(f"the caller of the switch to {what} has gone")
+            raise
         except DruckerError as error:
             self._runtime.log.error(f"switch to {what} failed: {error}")
             return drucker_pb2.ModelResponse(
@@ -157,47 +198,24 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
         )
 
     async def RollbackModel(self, request: Any, context: Any) -> Any:
+        caller = _Caller(context)
         rollback = functools.partial(
-            self._manager.rollback, by=f"rollback for {readable_peer(context.peer())}"
+            self._manager.rollback,
+            by=f"rollback for {readable_peer(context.peer())}",
+            wanted=caller,
         )
-        return await self._switch_reply(rollback, "the previous model")
+        return await self._switch_reply(rollback, "the previous model", caller)
 
     async def ModelHistory(self, request: Any, context: Any) -> Any:
-        try:
-            events = await self._in_thread(self._manager.history)
-        except DruckerError as error:
-            await abort_with(context, error)
-        return drucker_pb2.ModelHistoryResponse(
-            switches=[
-                drucker_pb2.ModelSwitch(
-                    at=event.at,
-                    to_name=event.to_name,
-                    to_sha256=event.to_sha256,
-                    from_name=event.from_name or "",
-                    from_sha256=event.from_sha256 or "",
-                    by=event.by,
-                    result=event.result,
-                )
-                for event in events
-            ]
-        )
+        events = await answer_or_abort(context, self._in_thread(self._manager.history))
+        return drucker_pb2.ModelHistoryResponse(switches=[switch_message(e) for e in events])
 
     async def UploadEvaluationData(self, requests: AsyncIterator[Any], context: Any) -> Any:
-        log = self._runtime.log
-        try:
-            stored = await self._receive(
-                requests, self._manager.begin_data_upload, lambda r: r.data_path, context
-            )
-        except DruckerError as error:
-            log.error(f"evaluation data upload failed: {error}")
-            return drucker_pb2.UploadEvaluationDataResponse(
-                status=FAILURE, message=f"Error: Uploading evaluation data. {error}"
-            )
-        log.info(f"evaluation data {stored.name} uploaded", size=stored.size)
-        return drucker_pb2.UploadEvaluationDataResponse(
-            status=SUCCESS,
-            message=f"Success: Uploading evaluation data. {stored.name}: {stored.size} bytes",
+        begin, reply = self._manager.begin_data_upload, drucker_pb2.UploadEvaluationDataResponse
+        data = _Upload(
+            begin, lambda r: r.data_path, reply, "evaluation data", "Uploading evaluation data"
         )
+        return await self._upload_reply(requests, context, data)
 
     async def EvaluateModel(self, requests: AsyncIterator[Any], context: Any) -> Any:
         data_name = result_name = ""
@@ -247,10 +265,8 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
 
     async def ListModels(self, request: Any, context: Any) -> Any:
         store = self._manager.models
-        try:
-            recorded, stored = await self._in_thread(lambda: (store.active, store.list()))
-        except DruckerError as error:
-            await abort_with(context, error)
+        listed = self._in_thread(lambda: (store.active, store.list()))
+        recorded, stored = await answer_or_abort(context, listed)
         active = self._runtime.active
         return drucker_pb2.ListModelsResponse(
             models=[
@@ -267,15 +283,26 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
         )
 
     async def DeleteModel(self, request: Any, context: Any) -> Any:
-        try:
-            stored = await self._in_thread(self._manager.delete_model, request.name)
-        except DruckerError as error:
-            await abort_with(context, error)
+        deleted = self._in_thread(self._manager.delete_model, request.name)
+        stored = await answer_or_abort(context, deleted)
         return drucker_pb2.DeleteResponse(message=f"deleted model {stored.name}")
 
     async def DeleteEvaluationData(self, request: Any, context: Any) -> Any:
-        try:
-            stored = await self._in_thread(self._manager.delete_data, request.name)
-        except DruckerError as error:
-            await abort_with(context, error)
+        deleted = self._in_thread(self._manager.delete_data, request.name)
+        stored = await answer_or_abort(context, deleted)
         return drucker_pb2.DeleteResponse(message=f"deleted evaluation data {stored.name}")
+
+
+class _Caller:
+    """Whether the caller of a switch still waits for it: its deadline has not passed and it
+    has not cancelled (checked by the manager before the switch is committed)."""
+
+    def __init__(self, context: Any) -> None:
+        remaining = context.time_remaining()
+        self._deadline = None if remaining is None else time.monotonic() + remaining
+        self.gone = threading.Event()
+
+    def __call__(self) -> bool:
+        if self.gone.is_set():
+            return False
+        return self._deadline is None or time.monotonic() < self._deadline

@@ -35,13 +35,6 @@ import grpc.aio
 from drucker.frames import detach
 from drucker.protocol.auth import bearer_refusal
 
-_SHAPES = {
-    (False, False): grpc.unary_unary_rpc_method_handler,
-    (True, False): grpc.stream_unary_rpc_method_handler,
-    (False, True): grpc.unary_stream_rpc_method_handler,
-    (True, True): grpc.stream_stream_rpc_method_handler,
-}
-
 
 class Undecodable:
     """Stands for a request message that did not decode; the handler refuses it."""
@@ -61,6 +54,21 @@ class Trimmer(Protocol):
 
     def after_rpc(self) -> None:
         """An rpc ended."""
+
+
+class RpcRecorder(Protocol):
+    """Counts the rpcs of one method. The guard is its consumer and declares it here; the
+    server's recorders (:mod:`drucker.observability.rpc_stats`) fit it."""
+
+    def started(self) -> float:
+        """Count an rpc as started; return its start time for :meth:`finished`."""
+
+    def finished(self, started: float, code: str) -> None:
+        """Count the rpc as finished with status ``code`` (a ``grpc.StatusCode`` name)."""
+
+
+# (full method name, (request streaming, response streaming)) -> the method's recorder
+RecorderFor = Callable[[str, tuple[bool, bool]], RpcRecorder]
 
 
 def _tolerant(
@@ -121,6 +129,56 @@ def _bearer(context: grpc.aio.ServicerContext) -> str | bytes | None:
     return None
 
 
+# Ends one rpc: (start time, its context, the status name when an error decided it).
+Finish = Callable[[float, grpc.aio.ServicerContext, str | None], None]
+
+
+def _finisher(recorder: RpcRecorder | None, trimmer: Trimmer | None) -> Finish | None:
+    """What every end of an rpc does, in one call: count it, give the memory policy its turn."""
+    after_rpc = trimmer.after_rpc if trimmer is not None else None
+    if recorder is None:
+        if after_rpc is None:
+            return None
+
+        def trim(started: float, context: grpc.aio.ServicerContext, code: str | None) -> None:
+            after_rpc()
+
+        return trim
+    finished = recorder.finished
+
+    def finish(started: float, context: grpc.aio.ServicerContext, code: str | None) -> None:
+        if code is None:  # answered: OK unless the handler set a code
+            code = "OK" if context.code() is None else _code(context, None)
+        finished(started, code)
+        if after_rpc is not None:
+            after_rpc()
+
+    return finish
+
+
+async def _ended(
+    context: grpc.aio.ServicerContext, error: BaseException, started: float, finish: Finish | None
+) -> None:
+    """Finish an rpc that ``error`` ended, freeing what the error holds. An abort or a
+    cancellation returns (the handler raises it on); a failure of ours is aborted here as
+    ``INTERNAL`` with its message."""
+    if isinstance(error, grpc.aio.AbortError):
+        detach(error)  # its frames hold the request's input
+    elif isinstance(error, Exception):  # a failure of ours
+        if finish is not None:
+            finish(started, context, "INTERNAL")
+        await _fail(context, error)
+        return
+    if finish is not None:
+        finish(started, context, _code(context, error))
+
+
+def _kind(shape: tuple[bool, bool]) -> str:
+    """``unary_unary``, ``stream_unary``, ``unary_stream`` or ``stream_stream``: the name of
+    a handler's behaviour and, with ``_rpc_method_handler``, of grpc's builder for it."""
+    return "_".join("stream" if streaming else "unary" for streaming in shape)
+
+
 def guard_handler(
     handler: grpc.RpcMethodHandler,
     recorder: RpcRecorder | None = None,
@@ -134,15 +192,11 @@ def guard_handler(
     with a ``trimmer`` memory freed after big messages goes back to the operating system.
     """
     shape = (handler.request_streaming, handler.response_streaming)
-    behavior = {
-        (False, False): handler.unary_unary,
-        (True, False): handler.stream_unary,
-        (False, True): handler.unary_stream,
-        (True, True): handler.stream_stream,
-    }[shape]
+    kind = _kind(shape)
+    behavior = getattr(handler, kind)
     streaming_in, streaming_out = shape
     coroutine = inspect.iscoroutinefunction(behavior)
-    after_rpc = trimmer.after_rpc if trimmer is not None else None
+    finish = _finisher(recorder, trimmer)
 
     async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
         """The request (a checked iterator of them when streamed), once the rpc may go on."""
@@ -156,39 +210,30 @@ def guard_handler(
             await _refuse(context, request)
         return request
 
+    # The status is decided where the rpc ends and kept as text, so no error outlives the rpc.
     async def unary_out(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = recorder.started() if recorder is not None else 0.0
-        code: str | None = None  # the status's name; kept as text, so no error outlives the rpc
         try:
             if token is not None or streaming_in:
                 request = await checked(request, context)
             elif isinstance(request, Undecodable):
                 await _refuse(context, request)
             if coroutine:
-                return await behavior(request, context)
-            outcome = behavior(request, context)
-            return await outcome if inspect.isawaitable(outcome) else outcome
-        except grpc.aio.AbortError as aborted:
+                answer = await behavior(request, context)
+            else:
+                answer = behavior(request, context)
+                if inspect.isawaitable(answer):
+                    answer = await answer
+        except BaseException as error:  # aborted, failed or cancelled
             del request
-            detach(aborted)  # its frames hold the request's input
-            code = _code(context, aborted)
+            await _ended(context, error, started, finish)
             raise
-        except Exception as exc:
-            del request
-            code = "INTERNAL"
-            await _fail(context, exc)
-        except BaseException as exc:  # cancelled
-            code = _code(context, exc)
-            raise
-        finally:
-            if recorder is not None:
-                recorder.finished(started, code or _code(context, None))
-            if after_rpc is not None:
-                after_rpc()
+        if finish is not None:
+            finish(started, context, None)
+        return answer
 
     async def stream_out(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = recorder.started() if recorder is not None else 0.0
-        code: str | None = None  # the status's name; kept as text, so no error outlives the rpc
         try:
             request = await checked(request, context)
             responses = behavior(request, context)
@@ -200,43 +245,19 @@ def guard_handler(
             else:
                 for response in responses:
                     yield response
-        except grpc.aio.AbortError as aborted:
+            if finish is not None:
+                finish(started, context, None)
+        except BaseException as error:  # aborted, failed, cancelled, or the caller stopped
             del request
-            detach(aborted)  # its frames hold the request's input
-            code = _code(context, aborted)
+            await _ended(context, error, started, finish)
             raise
-        except Exception as exc:
-            del request
-            code = "INTERNAL"
-            await _fail(context, exc)
-        except BaseException as exc:  # cancelled, or the caller stopped reading
-            code = _code(context, exc)
-            raise
-        finally:
-            if recorder is not None:
-                recorder.finished(started, code or _code(context, None))
-            if after_rpc is not None:
-                after_rpc()
 
-    return _SHAPES[shape](
+    build = getattr(grpc, f"{kind}_rpc_method_handler")
+    return build(
         stream_out if streaming_out else unary_out,
         request_deserializer=_tolerant(handler.request_deserializer, trimmer),
         response_serializer=handler.response_serializer,
     )
-
-
-class RpcRecorder(Protocol):
-    """Counts the rpcs of one method (see :mod:`drucker.observability.rpc_stats`)."""
-
-    def started(self) -> float:
-        """Count an rpc as started; return its start time for :meth:`finished`."""
-
-    def finished(self, started: float, code: str) -> None:
-        """Count the rpc as finished with status ``code`` (a ``grpc.StatusCode`` name)."""
-
-
-# (full method name, (request streaming, response streaming)) -> the method's recorder
-RecorderFor = Callable[[str, tuple[bool, bool]], RpcRecorder]
 
 
 @attrs.frozen

@@ -23,7 +23,7 @@ from drucker.errors import ConfigurationError, NotFoundError
 from drucker.management import ModelManager
 from drucker.models import ModelTable, ServedModel
 from drucker.observability import Metrics, Tracing
-from drucker.observability.grpc_metrics import prediction_rpcs
+from drucker.observability.grpc_metrics import prediction_rpcs, recorders
 from drucker.protocol.auth import protected_methods
 from drucker.protocol.dashboard_routing import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
@@ -105,7 +105,7 @@ class DruckerServer:
         # tracing, when asked for, adds OpenTelemetry's interceptor.
         interceptors = [tracing.interceptor()] if tracing is not None else []
         guard = Guard(
-            recorder_for=metrics.rpc_recorders(PREDICTION_RPCS) if metrics is not None else None,
+            recorder_for=recorders(metrics, PREDICTION_RPCS) if metrics is not None else None,
             token=token or None,
             needs_token=protected_methods(settings),
             trimmer=memory,

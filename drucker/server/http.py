@@ -76,9 +76,7 @@ class HttpServer:
         self.name = name
         self.tls = tls
         self._app = app
-        self._host = host
-        self._requested_port = port
-        self._reuse_port = reuse_port
+        self._address = (host, port, reuse_port)  # where and how `bind` listens
         self._grace = grace_seconds
         self._head_timeout = head_timeout
         self._socket: socket.socket | None = None
@@ -92,7 +90,7 @@ class HttpServer:
         :raises ConfigurationError: when the address cannot be bound.
         """
         try:
-            self._socket = _listening_socket(self._host, self._requested_port, self._reuse_port)
+            self._socket = _listening_socket(*self._address)
         except ConfigurationError as error:
             remedy = PORT_SETTINGS.get(self.name)
             suffix = f"; {remedy}" if remedy else ""

@@ -46,6 +46,7 @@ class ServeOptions:
     worker: bool = False  # a child of the supervisor: bind with SO_REUSEPORT
     disabled_plugins: tuple[str, ...] = ()  # additive plugins not to load (-p no:NAME)
     force_model: bool = False  # serve model_file even when the store remembers a switch
+    model_name: str | None = None  # the name the model serves under (app.name)
     models: tuple[tuple[str, str], ...] = ()  # --model NAME=FILE, in order
 
     def worker_args(self) -> list[str]:
@@ -58,6 +59,7 @@ class ServeOptions:
             ("--settings", self.settings_file),
             ("--model", self.model_file),
             ("--model-sha256", self.model_sha256),
+            ("--model-name", self.model_name),
             ("--host", self.host),
             ("--http-port", None if self.http_port is None else str(self.http_port)),
             ("--metrics-port", None if self.metrics_port is None else str(self.metrics_port)),
@@ -78,6 +80,8 @@ def build_settings(options: ServeOptions) -> Settings:
         overrides["port"] = options.port
     if options.host is not None:
         overrides["host"] = options.host
+    if options.model_name is not None:
+        overrides["application_name"] = options.model_name
     if options.http_port is not None:
         overrides["http_port"] = options.http_port
     if options.metrics_port is not None:
@@ -143,7 +147,11 @@ async def _follow_switches(manager: ModelManager) -> None:
 
 
 def _rest_server(
-    server: DruckerServer, token: str | None, port: int | None, reuse_port: bool
+    server: DruckerServer,
+    token: str | None,
+    port: int | None,
+    reuse_port: bool,
+    metrics: Metrics | None,
 ) -> HttpServer | None:
     """The V2 REST binding on ``http.port`` (or ``port``), over the gRPC server's data plane."""
     settings = server.runtime.settings
@@ -160,6 +168,7 @@ def _rest_server(
         token=token if settings.protect_predictions else None,
         max_body_bytes=settings.max_message_bytes,
         body_timeout=settings.http_read_timeout_seconds,
+        infer_recorder=metrics.rest_recorder("ModelInfer") if metrics is not None else None,
         repository=server.repository,
         management_token=token,
     )
@@ -258,7 +267,7 @@ async def serve(
             tls=_tls_files(settings),
         )
         metrics_http.bind()
-    rest = _rest_server(server, token, http_port, follow_store)
+    rest = _rest_server(server, token, http_port, follow_store, metrics)
     if rest is not None:
         rest.bind()
     stop = stop or asyncio.Event()

@@ -27,14 +27,40 @@ def event_from_json(text: bytes | str) -> SwitchEvent | None:
 
 
 def previous_model(events: list[SwitchEvent], current: ActiveRecord | None) -> SwitchEvent | None:
-    """The latest successful switch to the ``current`` record, whose ``from`` is the model a
-    rollback returns to; ``None`` when there is no earlier model."""
-    for event in reversed(events):
+    """The switch whose ``from`` is the model a rollback of ``current`` returns to, or ``None``.
+
+    The successful switches are replayed as a stack: a switch pushes its model, a rollback pops
+    one, so a second rollback goes further back instead of forward to where the first left.
+    """
+    stack: list[SwitchEvent] = []  # each entry: the switch that made its ``to`` serve
+    for event in events:
         if event.result != "ok":
             continue
-        if current is None or (event.to_name, event.to_sha256) == (current.name, current.sha256):
-            return event if event.from_name and event.from_sha256 else None
-    return None
+        if _is_rollback(event) and stack:
+            stack.pop()
+            if stack and _target(stack[-1]) == _target(event):
+                continue
+        stack.append(event)
+    if not stack or (current is not None and _target(stack[-1]) != (current.name, current.sha256)):
+        return None
+    top = stack[-1]
+    if len(stack) > 1:
+        return _back_to(top, stack[-2])
+    return top if top.from_name and top.from_sha256 and not _is_rollback(top) else None
+
+
+def _target(event: SwitchEvent) -> tuple[str | None, str | None]:
+    return event.to_name, event.to_sha256
+
+
+def _is_rollback(event: SwitchEvent) -> bool:
+    # histories written before the flag existed mark rollbacks only in "by"
+    return event.rollback or event.by.startswith("rollback")
+
+
+def _back_to(top: SwitchEvent, below: SwitchEvent) -> SwitchEvent:
+    """``top`` with ``from`` naming the model of the entry below it on the stack."""
+    return attrs.evolve(top, from_name=below.to_name, from_sha256=below.to_sha256)
 
 
 class HistoryFile:

@@ -1,114 +1,13 @@
-"""Evaluation results as data: per-sample records (JSON lines) and a summary (JSON).
+"""The former home of the local evaluation results, kept so that old imports work: see
+:mod:`drucker.store.local.results`."""
 
-A result ``NAME`` is two files in the results directory: ``NAME.<token>.jsonl``, the details,
-written once under a name of their own, and ``NAME.summary.json``, the summary that names its
-details file. The summary is replaced atomically after its details are complete, under a lock,
-so a reader always finds a summary and the details it was computed from, even while several
-evaluations write the same result name at once (the last one wins, whole).
-"""
+from drucker.store.local.results import (
+    DETAILS_KEY,
+    MAX_RESULT_NAME_LENGTH,
+    SUMMARY_SUFFIX,
+    LocalResults,
+)
 
-from __future__ import annotations
+__all__ = ["DETAILS_KEY", "MAX_RESULT_NAME_LENGTH", "SUMMARY_SUFFIX", "LocalResults", "ResultStore"]
 
-import contextlib
-import fcntl
-import json
-import os
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import Any
-
-from drucker.errors import NotFoundError
-from drucker.store.atomic import atomic_writer, fsync_directory, write_json_atomically
-from drucker.store.names import MAX_NAME_LENGTH, validate_name
-
-SUMMARY_SUFFIX = ".summary.json"
-DETAILS_KEY = "details_file"
-LOCK_NAME = ".lock"
-# Room for a data name of the longest kind and a suffix such as the default ".result"; the
-# file names built from it (a token and ".jsonl" or ".summary.json") stay far below 255 bytes.
-MAX_RESULT_NAME_LENGTH = MAX_NAME_LENGTH + 32
-
-
-class ResultStore:
-    """Named evaluation results in one directory (created on first write)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def _summary_path(self, name: str) -> Path:
-        validate_name(name, "result name", MAX_RESULT_NAME_LENGTH)
-        return self.directory / f"{name}{SUMMARY_SUFFIX}"
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with (self.directory / LOCK_NAME).open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def write(
-        self,
-        name: str,
-        records: Iterable[dict[str, Any]],
-        summarize: Callable[[], dict[str, Any]],
-    ) -> dict[str, Any]:
-        """Store ``records`` (streamed to disk) and then ``summarize()`` under ``name``.
-
-        ``summarize`` is called after the last record; when it (or the records) raise, nothing
-        is stored and the previous result of that name stays. Returns the summary.
-        """
-        summary_path = self._summary_path(name)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        details_name = f"{name}.{os.urandom(6).hex()}.jsonl"
-        with atomic_writer(self.directory / details_name, "w") as out:
-            for record in records:
-                out.write(json.dumps(record, default=str) + "\n")
-            summary = summarize()
-        with self._locked():
-            previous = self._details_file(summary_path)
-            write_json_atomically(summary_path, {**summary, DETAILS_KEY: details_name})
-            if previous is not None and previous != details_name:
-                with contextlib.suppress(FileNotFoundError):
-                    (self.directory / previous).unlink()
-                fsync_directory(self.directory)
-        return summary
-
-    def _details_file(self, summary_path: Path) -> str | None:
-        try:
-            data = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return None
-        details = data.get(DETAILS_KEY)
-        return details if isinstance(details, str) else None
-
-    def read_summary(self, name: str) -> dict[str, Any]:
-        """The stored summary. :raises NotFoundError: when there is no such result."""
-        try:
-            data: dict[str, Any] = json.loads(self._summary_path(name).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise NotFoundError(f"no evaluation result named {name!r}") from None
-        data.pop(DETAILS_KEY, None)
-        return data
-
-    def read(self, name: str) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
-        """The summary and the per-sample records it was computed from (streamed).
-
-        :raises NotFoundError: when there is no such result.
-        """
-        summary_path = self._summary_path(name)
-        for _ in range(3):  # a concurrent write may replace the result between the two reads
-            try:
-                data = json.loads(summary_path.read_text(encoding="utf-8"))
-                handle = (self.directory / data.pop(DETAILS_KEY)).open(encoding="utf-8")
-            except FileNotFoundError:
-                continue
-            return data, _lines(handle)
-        raise NotFoundError(f"no evaluation result named {name!r}")
-
-
-def _lines(handle: Any) -> Iterator[dict[str, Any]]:
-    with handle:
-        for line in handle:
-            yield json.loads(line)
+ResultStore = LocalResults  # its name before the backends were paired

@@ -54,3 +54,12 @@ def assert_matches(
         assert answer[mode]["id"] == f"kserve-{mode}"
         assert answer[mode]["labels"] == [label for label, _ in expected]
         assert answer[mode]["scores"] == pytest.approx([s for _, s in expected], abs=1e-6)
+
+
+def assert_int_rows_come_back(triton: Any, client: Any) -> None:
+    """Through ``client``, a client of tritonclient's module ``triton`` (its gRPC or its HTTP
+    one) to the echo plugin, INT64 rows come back as they were sent."""
+    ints = triton.InferInput("input", [2, 2], "INT64")
+    ints.set_data_from_numpy(np.array([[1, 2], [3, 4]], dtype=np.int64))
+    result = client.infer("drucker", [ints], parameters={"output_kind": "ArrInt"})
+    assert result.as_numpy("label").tolist() == [[1, 2], [3, 4]]

@@ -22,7 +22,7 @@ def drucker_load_model(model_path: str) -> dict[str, str]:
 @drucker.hookimpl
 def drucker_signature(model: dict[str, str]) -> drucker.ModelSignature:
     return drucker.ModelSignature(
-        inputs=(drucker.TensorSpec("input", "BYTES", (-1,)),),
+        inputs=(drucker.TensorSpec("input", "BYTES", (-1,), content_type="str"),),
         outputs=(
             drucker.TensorSpec("label", model["label_datatype"], (-1, -1)),
             drucker.TensorSpec("score", "FP32", (-1, -1)),

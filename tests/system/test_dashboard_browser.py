@@ -21,7 +21,6 @@ from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
 from drucker.client import Client
-from tests.conftest import ECHO_PLUGIN
 from tests.dashboard_support import (
     ARTIFACTS,
     CHROMIUM,
@@ -31,7 +30,7 @@ from tests.dashboard_support import (
     iris_service,
 )
 from tests.datasets import write_iris_csv
-from tests.serving import ServeProcess, free_port
+from tests.serving import ServeProcess, echo_serve_args, free_port
 
 PASSWORDS = {"admin": "admin-password", "viewer": "viewer-password"}
 
@@ -52,16 +51,7 @@ class Stack:
         (echo_dir / "echo.model").write_text("echo-a\n")
         self.ports["echo"] = free_port()
         self.echo = ServeProcess(
-            [
-                "--plugin",
-                ECHO_PLUGIN,
-                "--model",
-                "echo.model",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.ports["echo"]),
-            ],
+            echo_serve_args(Path("echo.model"), self.ports["echo"], "--host", "127.0.0.1"),
             cwd=echo_dir,
             env={"DRUCKER_MANAGEMENT_TOKEN": TOKEN},
         )

@@ -11,7 +11,7 @@ pytest.importorskip("sqlalchemy")
 
 from sqlalchemy import inspect, select
 
-from drucker.dashboard import accounts, audit, operations
+from drucker.dashboard import accounts, audit, operations, queries
 from drucker.dashboard.config import normalized_database_url
 from drucker.dashboard.db import Database
 from drucker.dashboard.models import Evaluation, Service, Switch
@@ -85,21 +85,14 @@ def test_switch_history_rollback_and_audit_filters(db: Database) -> None:
         )
         session.add(service)
         session.flush()
-        for before, after, rollback in (("a", "b", False), ("b", "c", False), ("c", "b", True)):
-            session.add(
-                Switch(
-                    service_id=service.id,
-                    from_model=before,
-                    to_model=after,
-                    is_rollback=rollback,
-                    ok=True,
-                    user="ada",
-                )
-            )
+        fields = ("from_model", "to_model", "is_rollback")
+        for values in (("a", "b", False), ("b", "c", False), ("c", "b", True)):
+            switch = dict(zip(fields, values, strict=True))
+            session.add(Switch(service_id=service.id, ok=True, user="ada", **switch))
         audit.record(session, "ada", "switch", application="iris", before="a", after="b")
         audit.record(session, "bob", "upload", application="wine", after="m", ok=False)
         service_id = service.id
-    history = operations.history(db, service_id)
+    history = queries.history(db, service_id)
     assert [s.to_model for s in history] == ["b", "c", "b"]
     assert operations.rollback_target(history) == "a"  # c→b undid b→c; next back is a
     with db.session() as session:

@@ -4,6 +4,9 @@ content addressing, the verified cache, compare-and-set of the active record, fa
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -339,3 +342,44 @@ def test_delete_unindexes_a_name_but_never_the_active_one(store_url: str, tmp_pa
         other.delete("old.model")
     with other.checkout("same.model") as (_, path):  # the shared object is still there
         assert path.read_bytes() == b"old"
+
+
+SPOOLING_WRITER = """
+import sys
+from pathlib import Path
+from drucker.store.cache import ObjectCache
+from drucker.store.remote import RemoteModelStore, open_backend
+store = RemoteModelStore(open_backend(sys.argv[1]), ObjectCache(Path(sys.argv[2])))
+upload = store.begin("crashed.model", 1 << 30)
+upload.write(b"m" * (8 << 20))
+print("spooling", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_spool_of_a_killed_upload_is_swept_at_start(
+    store_url: str, s3: S3Server, tmp_path: Path
+) -> None:
+    """kill -9 mid-upload leaves its spooled bytes; the next start removes them (found by the
+    writer's lock, so a live upload of another process sharing the cache stays)."""
+    cache = tmp_path / "cache"
+    spool = cache / "spool"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", SPOOLING_WRITER, store_url, str(cache)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, **s3.env},
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == b"spooling\n"
+    finally:
+        writer.kill()  # SIGKILL: no cleanup of any kind runs
+        writer.wait()
+    assert [p.stat().st_size for p in spool.iterdir()] == [8 << 20]  # what the crash leaves
+    live = replica(store_url, cache).begin("live.model", 1 << 20)
+    live.write(b"still coming")
+    store = replica(store_url, cache)  # a restart on the same cache
+    assert [p.name for p in spool.iterdir()] == [live._path.name]
+    assert live.commit().size == len(b"still coming")
+    assert list(spool.iterdir()) == []
+    assert [stored.name for stored in store.list()] == ["live.model"]

@@ -222,25 +222,23 @@ def _outcome(convert: Any) -> Any:
         return OutputKindError
 
 
-@settings(deadline=None, max_examples=300)
-@given(tensor_answers, st.sampled_from(list(Kind)))
-def test_a_tensors_labels_are_coerced_as_each_rows_label_would_be(
-    array: np.ndarray, kind: Kind
-) -> None:
-    rows = array.shape[0]
-    by_row = _outcome(lambda: [coerce_label(row, kind) for row in array.tolist()])
-    if by_row is not OutputKindError and kind.is_array and len({len(r) for r in by_row}) > 1:
-        by_row = OutputKindError  # a V2 tensor needs rows of one length
-    at_once = _outcome(lambda: coerce_labels(array, rows, kind).tolist())
-    assert at_once == by_row
+ROW_AND_TENSOR_COERCIONS = {
+    "labels": (coerce_label, coerce_labels),
+    "scores": (coerce_score, coerce_scores),
+}
 
 
+@pytest.mark.parametrize("part", list(ROW_AND_TENSOR_COERCIONS))
 @settings(deadline=None, max_examples=300)
 @given(tensor_answers, st.sampled_from(list(Kind)))
-def test_a_tensors_scores_are_coerced_as_each_rows_score_would_be(
-    array: np.ndarray, kind: Kind
+def test_a_tensors_labels_and_scores_are_coerced_as_each_rows_would_be(
+    part: str, array: np.ndarray, kind: Kind
 ) -> None:
+    one_row, all_rows = ROW_AND_TENSOR_COERCIONS[part]
     rows = array.shape[0]
-    by_row = _outcome(lambda: [coerce_score(row, kind) for row in array.tolist()])
-    at_once = _outcome(lambda: coerce_scores(array, rows, kind).tolist())
+    by_row = _outcome(lambda: [one_row(row, kind) for row in array.tolist()])
+    labels = part == "labels" and by_row is not OutputKindError
+    if labels and kind.is_array and len({len(r) for r in by_row}) > 1:
+        by_row = OutputKindError  # a V2 tensor needs label rows of one length
+    at_once = _outcome(lambda: all_rows(array, rows, kind).tolist())
     assert at_once == by_row

@@ -10,9 +10,14 @@ import pytest
 pytest.importorskip("fastapi")
 
 from drucker.dashboard import charts, evaluations
-from drucker.dashboard.config import ensure_secret_key, load_dashboard_settings
+from drucker.dashboard.config import (
+    DashboardSettings,
+    ensure_secret_key,
+    load_dashboard_settings,
+)
 from drucker.dashboard.security import LoginLimiter
 from drucker.errors import ConfigurationError
+from drucker.settings_loader import InvalidSetting
 
 
 def test_options_win_over_the_environment_which_wins_over_the_file(tmp_path: Path) -> None:
@@ -38,8 +43,77 @@ def test_bad_settings_name_the_key(tmp_path: Path) -> None:
     settings_file.write_text("dashboard.prot: 1\n")
     with pytest.raises(ConfigurationError, match=r"unknown key 'dashboard\.prot'"):
         load_dashboard_settings(settings_file, environ={})
-    with pytest.raises(ConfigurationError, match="DRUCKER_DASHBOARD_PORT: expected int"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^environment variable DRUCKER_DASHBOARD_PORT: expected an integer, got 'many'$",
+    ):
         load_dashboard_settings(None, environ={"DRUCKER_DASHBOARD_PORT": "many"})
+
+
+def test_a_port_from_the_environment_blames_the_variable_not_the_file(tmp_path: Path) -> None:
+    settings_file = tmp_path / "dashboard.yml"
+    settings_file.write_text("dashboard.port: 18001\n")  # a good value in the file
+    with pytest.raises(ConfigurationError) as caught:
+        load_dashboard_settings(settings_file, environ={"DRUCKER_DASHBOARD_PORT": "70000"})
+    assert str(caught.value) == (
+        "environment variable DRUCKER_DASHBOARD_PORT: 70000 is not a port (0 to 65535)"
+    )
+
+
+NUMERIC_SETTINGS = [
+    ("port", "-1", "-1 is not a port (0 to 65535)"),
+    ("port", "nan", "expected an integer, got 'nan'"),
+    ("status_ttl", "-1", "must not be negative, got -1.0"),
+    ("status_ttl", "nan", "must not be negative, got nan"),
+    ("status_timeout", "-1.5", "must be more than 0, got -1.5"),
+    ("status_timeout", "nan", "must be more than 0, got nan"),
+    ("login_attempts", "-3", "at least 1, got -3"),
+    ("login_attempts", "nan", "expected an integer, got 'nan'"),
+    ("login_window", "-60", "must be more than 0, got -60.0"),
+    ("login_window", "nan", "must be more than 0, got nan"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), NUMERIC_SETTINGS)
+def test_negative_or_nan_settings_are_refused_naming_the_file_and_key(
+    tmp_path: Path, name: str, value: str, reason: str
+) -> None:
+    settings_file = tmp_path / "dashboard.yml"
+    settings_file.write_text(f"dashboard.{name}: {value}\n")
+    with pytest.raises(ConfigurationError) as caught:
+        load_dashboard_settings(settings_file, environ={})
+    assert str(caught.value) == f"{settings_file}: key 'dashboard.{name}': {reason}"
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), NUMERIC_SETTINGS)
+def test_negative_or_nan_settings_are_refused_naming_the_variable(
+    name: str, value: str, reason: str
+) -> None:
+    variable = f"DRUCKER_DASHBOARD_{name.upper()}"
+    with pytest.raises(ConfigurationError) as caught:
+        load_dashboard_settings(None, environ={variable: value})
+    assert str(caught.value) == f"environment variable {variable}: {reason}"
+
+
+def test_an_option_is_named_for_a_bad_value_from_the_command_line() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_dashboard_settings(
+            None, environ={"DRUCKER_DASHBOARD_LOGIN_ATTEMPTS": "3"}, overrides={"port": 70000}
+        )
+    assert str(caught.value) == "option --port: 70000 is not a port (0 to 65535)"
+
+
+def test_the_database_must_be_a_url() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_dashboard_settings(None, environ={"DRUCKER_DASHBOARD_DATABASE": "dashboard.db"})
+    assert str(caught.value) == (
+        "environment variable DRUCKER_DASHBOARD_DATABASE: expected a URL, got 'dashboard.db'"
+    )
+
+
+def test_the_rules_hold_for_dashboard_settings_built_directly() -> None:
+    with pytest.raises(InvalidSetting, match=r"^key 'dashboard\.status_ttl': must not be negative"):
+        DashboardSettings(status_ttl=float("nan"))
 
 
 def test_a_generated_secret_key_is_kept_with_mode_0600(tmp_path: Path) -> None:

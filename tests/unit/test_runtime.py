@@ -74,6 +74,16 @@ def predict(rt: Runtime, value: Any) -> PredictResult:
     return rt.predict(value, {}, Kind.STRING, Kind.STRING)
 
 
+def predict_rows(rt: Runtime, rows: list[str]) -> list[PredictResult]:
+    return rt.predict_rows(rows, {}, Kind.STRING, Kind.STRING)
+
+
+def assert_a_refused_row_fails_its_request(rt: Runtime) -> None:
+    """A row the plugin refuses with ValueError fails the whole request as invalid input."""
+    with pytest.raises(InvalidInputError):
+        predict_rows(rt, ["a", "value"])
+
+
 def test_predict_coerces_and_logs_one_record(
     steered: tuple[Runtime, RecordingLog, Steered],
 ) -> None:
@@ -183,12 +193,11 @@ def test_rows_of_one_request_are_one_batch_call_and_one_record(
 ) -> None:
     rt, log, plugin = steered
     rows = [f"r{i}" for i in range(1000)]
-    results = rt.predict_rows(rows, {}, Kind.STRING, Kind.STRING)
+    results = predict_rows(rt, rows)
     assert [r.label for r in results] == [f"batch:{row}" for row in rows]
     assert plugin.batch_calls == [1000]
     assert len([r for r in log.records if isinstance(r, PredictionEvent)]) == 1
-    with pytest.raises(InvalidInputError):
-        rt.predict_rows(["a", "value"], {}, Kind.STRING, Kind.STRING)
+    assert_a_refused_row_fails_its_request(rt)
 
 
 def test_rows_without_a_batch_hook_go_one_by_one(tmp_path: Path) -> None:
@@ -201,12 +210,8 @@ def test_rows_without_a_batch_hook_go_one_by_one(tmp_path: Path) -> None:
 
     rt, _ = runtime(Plain(), tmp_path)
     assert not rt.can_batch
-    assert [r.label for r in rt.predict_rows(["a", "b"], {}, Kind.STRING, Kind.STRING)] == [
-        "A",
-        "B",
-    ]
-    with pytest.raises(InvalidInputError):
-        rt.predict_rows(["a", "value"], {}, Kind.STRING, Kind.STRING)
+    assert [r.label for r in predict_rows(rt, ["a", "b"])] == ["A", "B"]
+    assert_a_refused_row_fails_its_request(rt)
 
 
 def test_results_that_do_not_fit_the_output_kind(tmp_path: Path) -> None:

@@ -70,7 +70,8 @@ def test_model_commands(server: ThreadedServer, iris_model: Path) -> None:
     code, out, _ = run("model", "list", *auth)
     header, first = out.splitlines()[:2]
     assert code == 0 and header.split("\t") == ["  NAME", "BYTES", "SHA256", "UPLOADED (UTC)"]
-    assert first.startswith("* v2.joblib")
+    assert first.startswith("  iris.joblib")  # the start model, kept when the switch left it
+    assert "* v2.joblib" in out
     code, _, err = run("model", "switch", "nope.joblib", *auth)
     assert code == 7 and "no model named" in err
 

@@ -145,7 +145,7 @@ def test_delete_a_model_and_evaluation_data(
     assert not (project / "eval" / "echo" / "data.csv").exists()
     with Client(server.target, token=token) as client:
         names = [m.name for m in client.list_models()[0]]
-        assert names == ["serving.model"]
+        assert names == [echo_model.name, "serving.model"]  # the start model joined at the switch
         with pytest.raises(NotFound):
             client.delete_evaluation_data("data.csv")
     assert (project / "model" / "echo" / "serving.model").is_file()

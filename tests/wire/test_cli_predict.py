@@ -164,6 +164,25 @@ def test_both_clients_read_the_signature(tmp_path: Path) -> None:
         ("score", "FP32", (-1, -1)),
     ]
     assert output_kind_of(signature) is Kind.ARR_INT
+    assert [(t.name, t.content_type) for t in signature.inputs] == [("input", "str")]
+
+
+def test_the_sdk_follows_the_signature_and_a_switch_to_another_kind(tmp_path: Path) -> None:
+    async def predict_async(target: str) -> object:
+        async with AsyncClient(target) as client:
+            return (await client.predict("1,2")).label
+
+    token = "kind-token"
+    with typed_echo(tmp_path, "FP64", management_token=token) as server:
+        with Client(server.target, token=token) as client:
+            assert client.predict("1,2").label == [1.0, 2.0]  # it raised InvalidArgument
+            assert asyncio.run(predict_async(server.target)) == [1.0, 2.0]
+            integer = tmp_path / "integer.model"
+            integer.write_text("INT64")
+            client.upload_model(integer, "integer.model")
+            client.switch_model("integer.model")
+            assert client.predict("1,2").label == [1, 2]
+            assert client.predict("1,2", output=Kind.STRING).label == "1,2"
 
 
 def test_an_explicit_output_wins_over_the_signature(tmp_path: Path) -> None:

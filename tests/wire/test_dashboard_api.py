@@ -211,10 +211,63 @@ def test_manifests_are_kept_shown_and_checked(setup: Setup) -> None:
 
 
 def signed_in_as_viewer(browser: httpx.Client) -> None:
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
+    signed_in(browser, "viewer")
+
+
+def sign_in(
+    browser: httpx.Client, role: str, login_page: str = "", **fields: str
+) -> httpx.Response:
+    """Post the sign-in form (of ``login_page``, else a fresh one) as the user named ``role``."""
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page or browser.get("/login").text)
     assert csrf is not None
-    form = {"name": "viewer", "password": "viewer-password", "csrf_token": csrf[1]}
-    assert browser.post("/login", data=form).status_code == 303
+    form = {"name": role, "password": f"{role}-password", "csrf_token": csrf[1], **fields}
+    return browser.post("/login", data=form)
+
+
+def signed_in(browser: httpx.Client, role: str) -> str:
+    """Sign ``browser`` in as the user named after ``role``; returns the session's CSRF token."""
+    assert sign_in(browser, role).status_code == 303
+    csrf = re.search(r'data-csrf="([^"]+)"', browser.get("/").text)
+    assert csrf is not None
+    return csrf[1]
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/%2F%2Fevil.example", "/\\evil.example", "https://evil.example"]
+)
+def test_sign_in_sends_only_to_paths_of_this_site(setup: Setup, target: str) -> None:
+    """Issue 26.5: no open redirect after sign-in, in the form or in the redirect."""
+    with httpx.Client(base_url=setup.dashboard.url) as browser:
+        page = browser.get("/login", params={"next": target}).text
+        assert "evil" not in page
+        signed_in = sign_in(browser, "viewer", page, next=target)
+        assert signed_in.status_code == 303
+        assert signed_in.headers["location"] == "/"
+    with httpx.Client(base_url=setup.dashboard.url) as browser:
+        kept = sign_in(browser, "viewer", next="/evaluations?x=%2F%2Fy")
+        assert kept.headers["location"] == "/evaluations?x=%2F%2Fy"
+
+
+@pytest.mark.parametrize("address", ["no-port:abc", "http://127.0.0.1:5000", "two words:1"])
+def test_the_form_refuses_an_address_the_api_refuses_with_the_same_message(
+    setup: Setup, address: str
+) -> None:
+    refused = setup.call("admin", "POST", "/services", json={"address": address})
+    assert refused.status_code == 422, refused.text
+    (problem,) = refused.json()["detail"]
+    assert problem["loc"] == ["body", "address"]
+    with httpx.Client(base_url=setup.dashboard.url) as browser:
+        csrf = signed_in(browser, "admin")
+        form = {"address": address, "csrf_token": csrf}
+        answer = browser.post("/services", data=form)
+        assert answer.status_code == 303
+        location = httpx.URL(answer.headers["location"])
+        assert location.path == "/"
+        assert location.params["err"] == problem["msg"]
+        page = browser.get(answer.headers["location"]).text
+        assert "HOST:PORT" in page
+    services = setup.call("admin", "GET", "/services").json()
+    assert address not in {s["address"] for s in services}
 
 
 def test_sessions_cookies_headers_and_the_sign_in_limit(setup: Setup) -> None:

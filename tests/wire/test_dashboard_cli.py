@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from drucker.dashboard import accounts
@@ -30,3 +33,20 @@ def test_create_user_reads_stdin_or_generates_a_password(tmp_path: Path) -> None
         assert ada is not None and ada.role == "admin"
         assert bob is not None and bob.role == "viewer"
     db.close()
+
+
+def test_a_port_from_the_environment_stops_the_dashboard_with_exit_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "drucker", "dashboard", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DRUCKER_DASHBOARD_PORT": "70000"},
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "drucker dashboard: environment variable DRUCKER_DASHBOARD_PORT: "
+        "70000 is not a port (0 to 65535)"
+    )
+    assert not (tmp_path / "dashboard.sqlite3").exists()  # stopped before it began

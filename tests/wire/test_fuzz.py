@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drucker._wire import drucker_pb2, grpc_predict_v2_pb2
-from tests.conftest import ECHO_PLUGIN, IN_CI
+from tests.conftest import IN_CI
 from tests.hostile import rss_bytes
 from tests.management import auth
-from tests.serving import ThreadedServer
+from tests.serving import ThreadedServer, echo_server_in
 
 EXAMPLES = int(os.environ.get("DRUCKER_FUZZ_EXAMPLES", "3000"))  # about 40 s on 2 cores
 TOKEN = "fuzz-token"
@@ -139,10 +139,8 @@ def cases(draw: st.DrawFn) -> tuple[MethodDescriptor, list[bytes], bool]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
-    work = tmp_path_factory.mktemp("fuzz")
-    (work / "echo.model").write_text("echo-a\n")
     options = {"management_token": TOKEN, "max_message_bytes": MAX_MESSAGE}
-    with ThreadedServer(ECHO_PLUGIN, str(work / "echo.model"), options, workdir=work) as server:
+    with echo_server_in(tmp_path_factory.mktemp("fuzz"), options) as server:
         yield server
 
 
@@ -157,13 +155,9 @@ def send(
 ) -> tuple[grpc.StatusCode, str]:
     """Call the rpc with raw bytes; its status code and details."""
     name = f"/{method.containing_service.full_name}/{method.name}"
-    shape = (method.client_streaming, method.server_streaming)
-    factory = {
-        (False, False): channel.unary_unary,
-        (False, True): channel.unary_stream,
-        (True, False): channel.stream_unary,
-        (True, True): channel.stream_stream,
-    }[shape]
+    streamed = (method.client_streaming, method.server_streaming)
+    sending, answering = ("stream" if streaming else "unary" for streaming in streamed)
+    factory = getattr(channel, f"{sending}_{answering}")  # e.g. channel.unary_stream
     request: Any = iter(sent) if method.client_streaming else sent[0]
     timeout = 0.5 if method.name == "Watch" else 10  # Watch streams until cancelled
     try:

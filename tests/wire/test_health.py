@@ -10,8 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
-from tests.plugins.slow_loader import SlowLoader
-from tests.serving import ThreadedServer, free_port
+from tests.serving import ThreadedServer, loading
 
 STANDARD = health_pb2.HealthCheckResponse
 DRUCKER = drucker_pb2.HealthCheckResponse
@@ -28,22 +27,14 @@ def statuses(channel: grpc.Channel) -> tuple[int, int]:
 
 
 def test_serving_only_once_the_model_is_loaded(echo_model: Path) -> None:
-    plugin = SlowLoader()
-    server = ThreadedServer(plugin, str(echo_model), port=free_port())
-    server.start(wait=False)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{server.requested_port}") as channel:
-            grpc.channel_ready_future(channel).result(timeout=10)
-            assert statuses(channel) == (STANDARD.NOT_SERVING, DRUCKER.NOT_SERVING)
-            plugin.release.set()
-            server.wait_ready()
-            assert statuses(channel) == (STANDARD.SERVING, DRUCKER.SERVING)
-            service = health_pb2.HealthCheckRequest(service="drucker.DruckerWorker")
-            reply = health_pb2_grpc.HealthStub(channel).Check(service, timeout=5)
-            assert reply.status == STANDARD.SERVING
-    finally:
+    with loading(echo_model) as (server, plugin, channel):
+        assert statuses(channel) == (STANDARD.NOT_SERVING, DRUCKER.NOT_SERVING)
         plugin.release.set()
-        server.stop()
+        server.wait_ready()
+        assert statuses(channel) == (STANDARD.SERVING, DRUCKER.SERVING)
+        service = health_pb2.HealthCheckRequest(service="drucker.DruckerWorker")
+        reply = health_pb2_grpc.HealthStub(channel).Check(service, timeout=5)
+        assert reply.status == STANDARD.SERVING
 
 
 def test_reflection_lists_the_services(echo_server: ThreadedServer) -> None:

@@ -13,8 +13,7 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
 from tests.calls import call
-from tests.conftest import ECHO_PLUGIN
-from tests.serving import ThreadedServer
+from tests.serving import ThreadedServer, echo_server_in
 
 MAX_MESSAGE = 1024 * 1024
 # A varint that never ends and a length beyond the message: two ways for any message not to
@@ -31,15 +30,9 @@ STRING_FIELD_ONE = [
     "/inference.GRPCInferenceService/ModelMetadata",
 ]
 UNARY = [
-    "/drucker.DruckerWorker/Predict_String_String",
+    *STRING_FIELD_ONE,
     "/drucker.DruckerWorker/Predict_ArrFloat_Bytes",
     "/drucker.DruckerDashboard/ServiceInfo",
-    "/drucker.DruckerDashboard/SwitchModel",
-    "/drucker.DruckerDashboard/EvaluationResult",
-    "/drucker.Health/Check",
-    "/grpc.health.v1.Health/Check",
-    "/inference.GRPCInferenceService/ModelInfer",
-    "/inference.GRPCInferenceService/ModelMetadata",
     "/inference.GRPCInferenceService/ServerLive",
 ]
 STREAMED = [
@@ -59,10 +52,8 @@ STREAMED_OUT = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
-    work = tmp_path_factory.mktemp("hostile")
-    (work / "echo.model").write_text("echo-a\n")
     settings = {"management_auth": False, "max_message_bytes": MAX_MESSAGE}
-    with ThreadedServer(ECHO_PLUGIN, str(work / "echo.model"), settings, workdir=work) as server:
+    with echo_server_in(tmp_path_factory.mktemp("hostile"), settings) as server:
         yield server
 
 

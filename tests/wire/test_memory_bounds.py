@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 import pytest
@@ -33,10 +34,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProc
         serve.terminate()
 
 
-def _channel(port: int) -> grpc.Channel:
-    return grpc.insecure_channel(
-        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 100 * MiB)]
-    )
+@pytest.fixture(scope="module")
+def near_limit() -> bytes:
+    """A message just under the size limit that the echo plugin refuses."""
+    return arr_float_message(NEAR_LIMIT_BYTES, REJECTED)
+
+
+@contextmanager
+def _raw_method(port: int) -> Iterator[grpc.UnaryUnaryMultiCallable]:
+    """METHOD on the server at ``port``, sending raw bytes, over a channel open meanwhile."""
+    options = [("grpc.max_send_message_length", 100 * MiB)]
+    with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+        yield raw_unary(channel, METHOD)
 
 
 def _rejected(call: grpc.UnaryUnaryMultiCallable, message: bytes) -> grpc.StatusCode:
@@ -46,15 +55,13 @@ def _rejected(call: grpc.UnaryUnaryMultiCallable, message: bytes) -> grpc.Status
 
 
 def test_ten_failed_near_limit_requests_leave_rss_where_it_started(
-    server: tuple[ServeProcess, int],
+    server: tuple[ServeProcess, int], near_limit: bytes
 ) -> None:
     serve, port = server
     pid = serve.process.pid
-    message = arr_float_message(NEAR_LIMIT_BYTES, REJECTED)
     start = rss_bytes(pid)
-    with _channel(port) as channel:
-        call = raw_unary(channel, METHOD)
-        codes = [_rejected(call, message) for _ in range(10)]
+    with _raw_method(port) as call:
+        codes = [_rejected(call, near_limit) for _ in range(10)]
     assert codes == [grpc.StatusCode.INVALID_ARGUMENT] * 10
     # The client sees the status before the server has unwound the rpc: poll, with a deadline.
     bound = start + 150 * MiB
@@ -62,18 +69,16 @@ def test_ten_failed_near_limit_requests_leave_rss_where_it_started(
 
 
 def test_four_concurrent_failed_near_limit_requests_peak_below_three_messages_each(
-    server: tuple[ServeProcess, int],
+    server: tuple[ServeProcess, int], near_limit: bytes
 ) -> None:
     serve, port = server
     pid = serve.process.pid
-    message = arr_float_message(NEAR_LIMIT_BYTES, REJECTED)
     wait_for(lambda: rss_bytes(pid) < 200 * MiB, "the server to settle", 15)
     start = rss_bytes(pid)
     codes: list[grpc.StatusCode] = []
-    with _channel(port) as channel:
-        call = raw_unary(channel, METHOD)
+    with _raw_method(port) as call:
         threads = [
-            threading.Thread(target=lambda: codes.append(_rejected(call, message)))
+            threading.Thread(target=lambda: codes.append(_rejected(call, near_limit)))
             for _ in range(4)
         ]
         for thread in threads:
@@ -82,4 +87,4 @@ def test_four_concurrent_failed_near_limit_requests_peak_below_three_messages_ea
             thread.join()
     assert codes == [grpc.StatusCode.INVALID_ARGUMENT] * 4
     # VmHWM is the peak since the process started; the first test's requests were alone.
-    assert peak_rss_bytes(pid) < start + 4 * 3 * len(message)
+    assert peak_rss_bytes(pid) < start + 4 * 3 * len(near_limit)

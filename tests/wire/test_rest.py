@@ -18,10 +18,10 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
 from tests.calls import call
-from tests.clients import assert_matches, run_client
+from tests.clients import assert_int_rows_come_back, assert_matches, run_client
 from tests.conftest import ECHO_PLUGIN, REPO
 from tests.polling import wait_for
-from tests.serving import ServeProcess, ThreadedServer, free_port
+from tests.serving import ServeProcess, ThreadedServer, free_port, sklearn_http_server
 
 triton_http = pytest.importorskip("tritonclient.http", reason="tritonclient[http] is missing")
 triton_grpc = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is missing")
@@ -37,9 +37,7 @@ GATE_PLUGIN = str(REPO / "tests" / "plugins" / "gate_plugin.py")
 def server(tmp_path_factory: pytest.TempPathFactory, iris_model: Path) -> Iterator[ThreadedServer]:
     settings = {"application_name": "iris", "v2_max_rows": 8, "max_message_bytes": 64 * 1024}
     workdir = tmp_path_factory.mktemp("rest")
-    with ThreadedServer(
-        "drucker_sklearn", str(iris_model), settings, workdir=workdir, http=True
-    ) as server:
+    with sklearn_http_server(iris_model, workdir, settings) as server:
         yield server
 
 
@@ -184,10 +182,7 @@ def test_bytes_and_integer_tensors(echo_http: ThreadedServer) -> None:
             labels = [v if isinstance(v, bytes) else v.encode() for v in result.as_numpy("label")]
             assert labels == [b"1,2", b"3"]
             assert result.get_response()["parameters"]["model"] == "echo-a"
-        ints = triton_http.InferInput("input", [2, 2], "INT64")
-        ints.set_data_from_numpy(np.array([[1, 2], [3, 4]], dtype=np.int64))
-        result = client.infer("drucker", [ints], parameters={"output_kind": "ArrInt"})
-        assert result.as_numpy("label").tolist() == [[1, 2], [3, 4]]
+        assert_int_rows_come_back(triton_http, client)
     finally:
         client.close()
     document = {
@@ -291,9 +286,7 @@ def slow_body_server(
 ) -> Iterator[ThreadedServer]:
     settings = {"application_name": "iris", "http_read_timeout_seconds": 0.5}
     workdir = tmp_path_factory.mktemp("rest-slow")
-    with ThreadedServer(
-        "drucker_sklearn", str(iris_model), settings, workdir=workdir, http=True
-    ) as server:
+    with sklearn_http_server(iris_model, workdir, settings) as server:
         yield server
 
 
@@ -358,9 +351,7 @@ def protected(tmp_path_factory: pytest.TempPathFactory, iris_model: Path) -> Ite
         "protect_predictions": True,
     }
     workdir = tmp_path_factory.mktemp("rest-auth")
-    with ThreadedServer(
-        "drucker_sklearn", str(iris_model), settings, workdir=workdir, http=True
-    ) as server:
+    with sklearn_http_server(iris_model, workdir, settings) as server:
         yield server
 
 

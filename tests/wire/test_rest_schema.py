@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import IN_CI
-from tests.serving import ThreadedServer
+from tests.serving import ThreadedServer, sklearn_http_server
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 from schemathesis.checks import not_a_server_error  # noqa: E402
@@ -34,9 +34,7 @@ CHECKS = [
 def served(tmp_path_factory: pytest.TempPathFactory, iris_model: Path) -> Iterator[ThreadedServer]:
     settings_ = {"application_name": "iris", "v2_max_rows": 16}
     workdir = tmp_path_factory.mktemp("rest-schema")
-    with ThreadedServer(
-        "drucker_sklearn", str(iris_model), settings_, workdir=workdir, http=True
-    ) as server:
+    with sklearn_http_server(iris_model, workdir, settings_) as server:
         yield server
 
 

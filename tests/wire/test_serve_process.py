@@ -17,7 +17,7 @@ from drucker.kinds import Kind
 from tests.calls import Answer, call
 from tests.conftest import ECHO_PLUGIN, REPO
 from tests.polling import wait_for
-from tests.serving import ServeProcess, free_port
+from tests.serving import ServeProcess, echo_serve_args, free_port
 
 GATE_PLUGIN = str(REPO / "tests" / "plugins" / "gate_plugin.py")
 
@@ -106,9 +106,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(
 
 def test_sigint_also_stops_cleanly(tmp_path: Path, echo_model: Path) -> None:
     port = free_port()
-    server = ServeProcess(
-        ["--plugin", ECHO_PLUGIN, "--model", str(echo_model), "--port", str(port)], cwd=tmp_path
-    )
+    server = ServeProcess(echo_serve_args(echo_model, port), cwd=tmp_path)
     server.wait_serving(port)
     assert server.terminate(signal.SIGINT) == 0
 
@@ -119,17 +117,7 @@ def test_refuses_to_start_when_the_port_is_taken(tmp_path: Path, echo_model: Pat
         taken.listen()
         port = taken.getsockname()[1]
         server = ServeProcess(
-            [
-                "--plugin",
-                ECHO_PLUGIN,
-                "--model",
-                str(echo_model),
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-            ],
-            cwd=tmp_path,
+            echo_serve_args(echo_model, port, "--host", "127.0.0.1"), cwd=tmp_path
         )
         assert server.wait(30) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in server.stderr

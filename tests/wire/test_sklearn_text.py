@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from drucker.kinds import Kind
 from tests.calls import call
 from tests.management import evaluate, upload_data
-from tests.serving import ThreadedServer
+from tests.serving import ThreadedServer, sklearn_http_server
 
 TOKEN = "text-token"
 DOCUMENTS = [
@@ -46,9 +46,7 @@ def text_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(tmp_path_factory: pytest.TempPathFactory, text_model: Path) -> Iterator[ThreadedServer]:
     settings = {"application_name": "reviews", "management_token": TOKEN}
     workdir = tmp_path_factory.mktemp("text-server")
-    with ThreadedServer(
-        "drucker_sklearn", str(text_model), settings, workdir=workdir, http=True
-    ) as server:
+    with sklearn_http_server(text_model, workdir, settings) as server:
         yield server
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -48,33 +49,39 @@ def test_the_file_serving_before_any_switch_cannot_be_overwritten(tmp_path: Path
     assert _temporary_files(store) == []
 
 
-def test_an_upload_onto_a_directory_answers_status_0_and_leaves_nothing(
-    tmp_path: Path, echo_model: Path
-) -> None:
+@pytest.fixture
+def echo_on_store(tmp_path: Path, echo_model: Path) -> Iterator[ThreadedServer]:
+    """A server of the echo plugin whose model store is ``tmp_path / "model" / "drucker"``."""
     with ThreadedServer(ECHO_PLUGIN, str(echo_model), SETTINGS, workdir=tmp_path) as server:
-        store = tmp_path / "model" / "drucker"
-        (store / "x.model").mkdir()
-        with server.channel() as channel:
-            reply = upload_model(channel, "x.model", b"echo-x", TOKEN)
-            assert reply.status == 0
-            assert "storage failed" in reply.message
-            assert upload_model(channel, "y.model", b"echo-y", TOKEN).status == 1
+        yield server
+
+
+def test_an_upload_onto_a_directory_answers_status_0_and_leaves_nothing(
+    echo_on_store: ThreadedServer, tmp_path: Path
+) -> None:
+    store = tmp_path / "model" / "drucker"
+    (store / "x.model").mkdir()
+    with echo_on_store.channel() as channel:
+        reply = upload_model(channel, "x.model", b"echo-x", TOKEN)
+        assert reply.status == 0
+        assert "storage failed" in reply.message
+        assert upload_model(channel, "y.model", b"echo-y", TOKEN).status == 1
     assert _temporary_files(store) == []
 
 
 def test_a_switch_whose_store_fails_answers_status_0_and_keeps_serving(
-    tmp_path: Path, echo_model: Path
+    echo_on_store: ThreadedServer, tmp_path: Path
 ) -> None:
-    with ThreadedServer(ECHO_PLUGIN, str(echo_model), SETTINGS, workdir=tmp_path) as server:
-        store = tmp_path / "model" / "drucker"
-        with server.channel() as channel:
-            assert upload_model(channel, "b.model", b"echo-b", TOKEN).status == 1
-            (store / ".index.json").unlink()
-            (store / ".index.json").mkdir()  # the index can no longer be read
-            reply = switch_model(channel, "b.model", TOKEN)
-        assert reply.status == 0
-        assert "storage failed" in reply.message
-        assert server.runtime.active is not None and server.runtime.active.name == "echo-a.model"
+    store = tmp_path / "model" / "drucker"
+    with echo_on_store.channel() as channel:
+        assert upload_model(channel, "b.model", b"echo-b", TOKEN).status == 1
+        (store / ".index.json").unlink()
+        (store / ".index.json").mkdir()  # the index can no longer be read
+        reply = switch_model(channel, "b.model", TOKEN)
+    assert reply.status == 0
+    assert "storage failed" in reply.message
+    active = echo_on_store.runtime.active
+    assert active is not None and active.name == "echo-a.model"
 
 
 def test_a_full_disk_during_upload_answers_status_0_and_leaves_no_temporary_file(

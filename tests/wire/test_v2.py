@@ -14,7 +14,7 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.kinds import Kind
 from tests.calls import call
-from tests.clients import assert_matches, run_client
+from tests.clients import assert_int_rows_come_back, assert_matches, run_client
 from tests.serving import ThreadedServer
 
 triton = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is not installed")
@@ -169,10 +169,7 @@ def test_bytes_tensors_raw_and_int_rows(echo_server: ThreadedServer) -> None:
         result = client.infer("drucker", [texts], parameters={"output_kind": "Bytes"})
         assert result.as_numpy("label").tolist() == [b"1,2", b"3"]
         assert result.get_response().parameters["model"].string_param == "echo-a"
-        ints = triton.InferInput("input", [2, 2], "INT64")
-        ints.set_data_from_numpy(np.array([[1, 2], [3, 4]], dtype=np.int64))
-        result = client.infer("drucker", [ints], parameters={"output_kind": "ArrInt"})
-        assert result.as_numpy("label").tolist() == [[1, 2], [3, 4]]
+        assert_int_rows_come_back(triton, client)
     finally:
         client.close()
 

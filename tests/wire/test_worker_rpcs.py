@@ -13,8 +13,7 @@ import pytest
 from drucker.kinds import Kind
 from tests.calls import SAMPLE_INPUTS, call
 from tests.plugins.echo_plugin import echo
-from tests.plugins.slow_loader import SlowLoader
-from tests.serving import ThreadedServer, free_port
+from tests.serving import ThreadedServer, loading
 
 PAIRS = [(i, o) for i in Kind for o in Kind]
 
@@ -124,19 +123,11 @@ def test_suppress_log_input_keeps_input_and_output_out_of_the_log(
 
 
 def test_no_model_loaded_is_unavailable(echo_model: Path) -> None:
-    plugin = SlowLoader()
-    server = ThreadedServer(plugin, str(echo_model), port=free_port())
-    server.start(wait=False)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{server.requested_port}") as channel:
-            grpc.channel_ready_future(channel).result(timeout=10)
-            with pytest.raises(grpc.RpcError) as caught:
-                call(channel, Kind.STRING, Kind.STRING, "x")
-            assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
-            assert "no model is loaded" in caught.value.details()
-            plugin.release.set()
-            server.wait_ready()
-            assert call(channel, Kind.STRING, Kind.STRING, "x").label == echo_model.name
-    finally:
+    with loading(echo_model) as (server, plugin, channel):
+        with pytest.raises(grpc.RpcError) as caught:
+            call(channel, Kind.STRING, Kind.STRING, "x")
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+        assert "no model is loaded" in caught.value.details()
         plugin.release.set()
-        server.stop()
+        server.wait_ready()
+        assert call(channel, Kind.STRING, Kind.STRING, "x").label == echo_model.name

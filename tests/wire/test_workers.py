@@ -17,7 +17,7 @@ from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
 from tests.management import switch_model, upload_model
 from tests.polling import wait_for
-from tests.serving import ServeProcess, free_port
+from tests.serving import ServeProcess, echo_serve_args, free_port
 
 TOKEN = "workers-token"
 
@@ -49,16 +49,7 @@ def answers_until(
 def test_workers_share_the_port_and_follow_switches(tmp_path: Path, echo_model: Path) -> None:
     port = free_port()
     server = ServeProcess(
-        [
-            "--plugin",
-            ECHO_PLUGIN,
-            "--model",
-            str(echo_model),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
+        echo_serve_args(echo_model, port, "--workers", "2"),
         cwd=tmp_path,
         env={"DRUCKER_MANAGEMENT_TOKEN": TOKEN},
     )

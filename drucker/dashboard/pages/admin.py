@@ -7,21 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from drucker.dashboard import accounts, audit
-from drucker.dashboard.models import User
-from drucker.dashboard.pages.common import (
-    Checked,
-    SignedIn,
-    back,
-    render,
-)
-from drucker.dashboard.web import (
-    Viewer,
-    fetch_services,
-    in_thread,
-    require,
-    state,
-)
+import drucker.dashboard.accounts as accounts
+import drucker.dashboard.audit as audit
+import drucker.dashboard.queries as queries
+from drucker.dashboard.errors import Refused
+from drucker.dashboard.inputs import UserIn, validated
+from drucker.dashboard.pages.common import Checked, SignedIn, back, form_fields, render
+from drucker.dashboard.web import Viewer, in_thread, require, state
 
 router = APIRouter()
 
@@ -32,12 +24,10 @@ router = APIRouter()
 async def audit_page(
     request: Request, user: SignedIn, application: str = "", who: str = ""
 ) -> HTMLResponse:
-    with state(request).db.session() as session:
-        rows = audit.entries(session, application=application or None, user=who or None)
-        for row in rows:
-            session.expunge(row)
-        users = [u.name for u in accounts.list_users(session)]
-    applications = sorted({s.application for s in fetch_services(state(request))})
+    db = state(request).db
+    rows = queries.audit_entries(db, application=application or None, user=who or None)
+    users = [u.name for u in queries.users(db)]
+    applications = sorted({s.application for s in queries.services(db)})
     return render(
         request,
         "audit.html",
@@ -53,27 +43,23 @@ async def audit_page(
 @router.get("/users")
 async def users_page(request: Request, user: SignedIn) -> HTMLResponse:
     require(user, admin=True)
-    with state(request).db.session() as session:
-        users = [Viewer.of(u) for u in accounts.list_users(session)]
+    users = [Viewer.of(u) for u in queries.users(state(request).db)]
     return render(request, "users.html", user=user, users=users)
 
 
 @router.post("/users")
-async def add_user(
-    request: Request,
-    user: Checked,
-    name: Annotated[str, Form()],
-    role: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-) -> RedirectResponse:
+async def add_user(request: Request, user: Checked) -> RedirectResponse:
+    """Add a user: the form is checked by the API's rules (:class:`UserIn`)."""
     require(user, admin=True)
-    with state(request).db.session() as session:
-        try:
-            await in_thread(accounts.create_user, session, name, role, password)
-        except accounts.AccountError as error:
-            return back("/users", error=str(error))
-        audit.record(session, user.name, "add user", target=name, after=role)
-    return back("/users", message=f"user {name} added")
+    try:
+        given = validated(UserIn, await form_fields(request))
+        role = given.role.value
+        with state(request).db.session() as session:
+            await in_thread(accounts.create_user, session, given.name, role, given.password)
+            audit.record(session, user.name, "add user", target=given.name, after=role)
+    except Refused as error:
+        return back("/users", error=error.message)
+    return back("/users", message=f"user {given.name} added")
 
 
 @router.get("/account")
@@ -87,9 +73,7 @@ async def new_token(
     request: Request, user: Checked, name: Annotated[str, Form()] = "token"
 ) -> RedirectResponse:
     with state(request).db.session() as session:
-        owner = session.get(User, user.id)
-        assert owner is not None
-        token = accounts.issue_token(session, owner, name)
+        token = accounts.issue_token(session, user.id, name)
         audit.record(session, user.name, "api token", target=user.name, after=name)
     request.session["new_token"] = token
     return RedirectResponse("/account", status_code=303)

@@ -8,20 +8,17 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from drucker.dashboard import security
-from drucker.dashboard.models import LEVELS, Service, User
-from drucker.dashboard.web import (
-    Denied,
-    State,
-    Viewer,
-    format_time,
-    state,
-)
+import drucker.dashboard.queries as queries
+import drucker.dashboard.security as security
+from drucker.dashboard.errors import Refused
+from drucker.dashboard.models import LEVELS
+from drucker.dashboard.web import Viewer, format_time, state
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 OVERVIEW_WAIT = 0.1  # seconds a page waits for fresh status before showing what it has
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+FORGED = "the form is out of date or forged (CSRF token missing or wrong)"
 
 
 def csrf_token(request: Request) -> str:
@@ -32,15 +29,13 @@ def csrf_token(request: Request) -> str:
 
 
 async def viewer(request: Request) -> Viewer:
-    """The signed-in user. :raises Denied: (401) when nobody is signed in."""
+    """The signed-in user. :raises Refused: (401) when nobody is signed in."""
     user_id = request.session.get("uid")
-    if user_id is not None:
-        with state(request).db.session() as session:
-            user = session.get(User, user_id)
-            if user is not None and request.session.get("pw") == user.password_hash[-16:]:
-                return Viewer.of(user)
+    user = queries.user(state(request).db, user_id) if user_id is not None else None
+    if user is not None and request.session.get("pw") == user.password_hash[-16:]:
+        return Viewer.of(user)
     request.session.pop("uid", None)
-    raise Denied("sign in first", 401)
+    raise Refused("sign in first", 401)
 
 
 SignedIn = Annotated[Viewer, Depends(viewer)]
@@ -54,7 +49,7 @@ async def checked(request: Request, user: SignedIn) -> Viewer:
     ):
         given = str((await request.form()).get(CSRF_FIELD, ""))
     if not security.same_token(request.session.get("csrf"), given):
-        raise Denied("the form is out of date or forged (CSRF token missing or wrong)")
+        raise Refused(FORGED, 403)
     return user
 
 
@@ -76,10 +71,7 @@ def back(url: str, message: str = "", error: str = "") -> RedirectResponse:
     return RedirectResponse(f"{url}?{query}" if query else url, status_code=303)
 
 
-def service_or_404(app_state: State, service_id: Id) -> Service:
-    with app_state.db.session() as session:
-        service = session.get(Service, service_id)
-        if service is None:
-            raise Denied(f"no service {service_id}", 404)
-        session.expunge(service)
-        return service
+async def form_fields(request: Request) -> dict[str, str]:
+    """The text fields of a submitted form (files left out), for :func:`inputs.validated`."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}

@@ -8,52 +8,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from sqlalchemy import select
 from starlette.responses import Response
 
-from drucker.dashboard import charts, evaluations, operations
-from drucker.dashboard.models import Evaluation
-from drucker.dashboard.pages.common import (
-    Checked,
-    Id,
-    SignedIn,
-    back,
-    render,
-    service_or_404,
-)
-from drucker.dashboard.web import (
-    Denied,
-    State,
-    fetch_services,
-    in_thread,
-    require,
-    state,
-)
+import drucker.dashboard.charts as charts
+import drucker.dashboard.evaluations as evaluations
+import drucker.dashboard.operations as operations
+import drucker.dashboard.queries as queries
+from drucker.dashboard.errors import Refused
+from drucker.dashboard.pages.common import Checked, Id, SignedIn, back, render
+from drucker.dashboard.web import in_thread, require, state
 
 router = APIRouter()
 
 # -- evaluations ------------------------------------------------------------------------------
 
 
-def _evaluation(app_state: State, evaluation_id: Id) -> Evaluation:
-    with app_state.db.session() as session:
-        row = session.get(Evaluation, evaluation_id)
-        if row is None:
-            raise Denied(f"no evaluation {evaluation_id}", 404)
-        session.expunge(row)
-        return row
-
-
 @router.get("/evaluations")
 async def evaluations_page(request: Request, user: SignedIn) -> HTMLResponse:
-    app_state = state(request)
-    with app_state.db.session() as session:
-        rows = list(session.scalars(select(Evaluation).order_by(Evaluation.id.desc())))
-        for row in rows:
-            session.expunge(row)
-    return render(
-        request, "evaluations.html", user=user, rows=rows, services=fetch_services(app_state)
-    )
+    db = state(request).db
+    rows, services = queries.evaluations(db), queries.services(db)
+    return render(request, "evaluations.html", user=user, rows=rows, services=services)
 
 
 @router.post("/evaluations")
@@ -65,7 +39,7 @@ async def evaluate(
 ) -> Response:
     require(user, edit=True)
     app_state = state(request)
-    service_or_404(app_state, service_id)
+    queries.service(app_state.db, service_id)
     name = (file.filename or "data").rsplit("/", 1)[-1] or "data"
     with tempfile.NamedTemporaryFile(dir=app_state.upload_dir, prefix="data-") as handle:
         while chunk := await file.read(1024 * 1024):
@@ -80,7 +54,7 @@ async def evaluate(
                 pathlib.Path(handle.name),
                 name,
             )
-        except operations.OperationError as error:
+        except Refused as error:
             return back("/evaluations", error=error.message)
     return back(f"/evaluations/{row.id}", message="evaluated")
 
@@ -93,7 +67,7 @@ async def compare_page(
     b: Annotated[int, Query(ge=1, le=2**31 - 1)],
 ) -> HTMLResponse:
     app_state = state(request)
-    first, second = _evaluation(app_state, a), _evaluation(app_state, b)
+    first, second = queries.evaluation(app_state.db, a), queries.evaluation(app_state.db, b)
     rows = evaluations.compare(
         evaluations.per_class(first.labels, first.precision, first.recall, first.f1),
         evaluations.per_class(second.labels, second.precision, second.recall, second.f1),
@@ -111,20 +85,15 @@ async def compare_page(
 
 @router.get("/evaluations/{evaluation_id}")
 async def evaluation_page(request: Request, user: SignedIn, evaluation_id: Id) -> HTMLResponse:
-    row = _evaluation(state(request), evaluation_id)
+    row = queries.evaluation(state(request).db, evaluation_id)
     chart = charts.bar_chart(
         row.labels, {"precision": row.precision, "recall": row.recall, "F1": row.f1}
     )
     heat = charts.heat_map(row.labels, row.confusion)
-    with state(request).db.session() as session:
-        others = [
-            (e.id, e.data_name, e.model_name)
-            for e in session.scalars(
-                select(Evaluation)
-                .where(Evaluation.application == row.application, Evaluation.id != row.id)
-                .order_by(Evaluation.id.desc())
-            )
-        ]
+    others = [
+        (e.id, e.data_name, e.model_name)
+        for e in queries.evaluations(state(request).db, row.application, besides=row.id)
+    ]
     return render(
         request, "evaluation.html", user=user, row=row, chart=chart, heat=heat, others=others
     )
@@ -132,7 +101,7 @@ async def evaluation_page(request: Request, user: SignedIn, evaluation_id: Id) -
 
 @router.get("/evaluations/{evaluation_id}/details.csv")
 async def evaluation_csv(request: Request, user: SignedIn, evaluation_id: Id) -> PlainTextResponse:
-    row = _evaluation(state(request), evaluation_id)
+    row = queries.evaluation(state(request).db, evaluation_id)
     return PlainTextResponse(
         row.details_csv,
         media_type="text/csv",

@@ -7,17 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from drucker.dashboard import uploads
-from drucker.dashboard.pages.common import (
-    Checked,
-    SignedIn,
-    render,
-)
-from drucker.dashboard.web import (
-    fetch_services,
-    require,
-    state,
-)
+import drucker.dashboard.queries as queries
+import drucker.dashboard.uploads as uploads
+from drucker.dashboard.pages.common import Checked, SignedIn, render
+from drucker.dashboard.web import require, state
 
 router = APIRouter()
 
@@ -26,7 +19,7 @@ router = APIRouter()
 
 @router.get("/models")
 async def models_page(request: Request, user: SignedIn) -> HTMLResponse:
-    services = fetch_services(state(request))
+    services = queries.services(state(request).db)
     applications = sorted({s.application for s in services})
     return render(request, "models.html", user=user, services=services, applications=applications)
 

@@ -9,9 +9,12 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from starlette.responses import Response
 
+import drucker.dashboard.operations as operations
+import drucker.dashboard.queries as queries
 from drucker.client import ClientError
-from drucker.dashboard import operations
 from drucker.dashboard.connect import Endpoint
+from drucker.dashboard.errors import Refused
+from drucker.dashboard.inputs import LevelSwitchIn, ServiceIn, SwitchIn, validated
 from drucker.dashboard.models import LEVELS, Service
 from drucker.dashboard.pages.common import (
     OVERVIEW_WAIT,
@@ -19,16 +22,10 @@ from drucker.dashboard.pages.common import (
     Id,
     SignedIn,
     back,
+    form_fields,
     render,
-    service_or_404,
 )
-from drucker.dashboard.web import (
-    State,
-    fetch_services,
-    in_thread,
-    require,
-    state,
-)
+from drucker.dashboard.web import State, in_thread, require, state
 
 router = APIRouter()
 
@@ -37,7 +34,7 @@ router = APIRouter()
 
 async def overview_groups(app_state: State, wait: float) -> list[dict[str, Any]]:
     """Services grouped by application, then level, each with its status."""
-    services = fetch_services(app_state)
+    services = queries.services(app_state.db)
     statuses = await app_state.board.statuses(map(Endpoint.of, services), wait)
     groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for service in services:
@@ -70,26 +67,14 @@ async def overview_fragment(request: Request, user: SignedIn) -> HTMLResponse:
 
 
 @router.post("/services", response_model=None)
-async def register(
-    request: Request,
-    user: Checked,
-    address: Annotated[str, Form()],
-    token: Annotated[str, Form()] = "",
-    tls_ca: Annotated[str, Form()] = "",
-    metrics_url: Annotated[str, Form()] = "",
-) -> Response:
+async def register(request: Request, user: Checked) -> Response:
+    """Register a service: the form is checked by the API's rules (:class:`ServiceIn`)."""
     require(user, admin=True)
+    fields = {key: value.strip() for key, value in (await form_fields(request)).items()}
     try:
-        service = await in_thread(
-            operations.register_service,
-            state(request).db,
-            user.name,
-            address,
-            token=token.strip(),
-            tls_ca=tls_ca.strip(),
-            metrics_url=metrics_url.strip(),
-        )
-    except operations.OperationError as error:
+        given = validated(ServiceIn, fields)
+        service = await in_thread(operations.register_service, state(request).db, user.name, given)
+    except Refused as error:
         return back("/", error=error.message)
     state(request).board.watch([Endpoint.of(service)])
     return back(f"/services/{service.id}", message=f"registered {service.address}")
@@ -98,7 +83,7 @@ async def register(
 @router.get("/services/{service_id}")
 async def service_page(request: Request, user: SignedIn, service_id: Id) -> HTMLResponse:
     app_state = state(request)
-    service = service_or_404(app_state, service_id)
+    service = queries.service(app_state.db, service_id)
     endpoint = Endpoint.of(service)
     status = (await app_state.board.statuses([endpoint], OVERVIEW_WAIT))[service.id]
     models: list[Any] = []
@@ -111,7 +96,7 @@ async def service_page(request: Request, user: SignedIn, service_id: Id) -> HTML
             models = stored
     except (ClientError, TimeoutError) as error:
         models_error = str(error) or "no answer in time"
-    switches = operations.history(app_state.db, service.id)
+    switches = queries.history(app_state.db, service.id)
     return render(
         request,
         "service.html",
@@ -120,7 +105,7 @@ async def service_page(request: Request, user: SignedIn, service_id: Id) -> HTML
         status=status,
         models=models,
         models_error=models_error,
-        notes=operations.notes(app_state.db, service.application),
+        notes=queries.notes(app_state.db, service.application),
         switches=switches,
         rollback_to=operations.rollback_target(switches),
     )
@@ -147,14 +132,14 @@ async def manifests(
         text = (await file.read(4 * 1024 * 1024)).decode("utf-8", errors="replace")
     try:
         await in_thread(operations.set_manifests, state(request).db, user.name, service_id, text)
-    except operations.OperationError as error:
+    except Refused as error:
         return back(f"/services/{service_id}", error=error.message)
     return back(f"/services/{service_id}", message="manifests saved")
 
 
 @router.get("/services/{service_id}/manifests.yaml")
 async def manifests_download(request: Request, user: SignedIn, service_id: Id) -> PlainTextResponse:
-    service = service_or_404(state(request), service_id)
+    service = queries.service(state(request).db, service_id)
     name = f"{service.service_name or 'service'}-k8s.yaml"
     return PlainTextResponse(
         service.k8s_manifests,
@@ -168,16 +153,17 @@ def _is_production(service: Service) -> bool:
 
 
 @router.post("/services/{service_id}/switch")
-async def switch(
-    request: Request,
-    user: Checked,
-    service_id: Id,
-    model: Annotated[str, Form()],
-    confirm: Annotated[str, Form()] = "",
-) -> Response:
+async def switch(request: Request, user: Checked, service_id: Id) -> Response:
+    """Switch one service's model (production asks to confirm)."""
     require(user, edit=True)
     app_state = state(request)
-    service = service_or_404(app_state, service_id)
+    service = queries.service(app_state.db, service_id)
+    fields = await form_fields(request)
+    confirm = fields.pop("confirm", "")  # the application's name, typed again
+    try:
+        model = validated(SwitchIn, fields).model
+    except Refused as error:
+        return back(f"/services/{service_id}", error=error.message)
     if _is_production(service) and confirm != service.application:
         return render(
             request,
@@ -199,10 +185,10 @@ async def switch(
 async def rollback(request: Request, user: Checked, service_id: Id) -> Response:
     require(user, edit=True)
     app_state = state(request)
-    service = service_or_404(app_state, service_id)
+    service = queries.service(app_state.db, service_id)
     try:
         outcome = await in_thread(operations.rollback, app_state.db, user.name, service_id)
-    except operations.OperationError as error:
+    except Refused as error:
         return back(f"/services/{service_id}", error=error.message)
     await app_state.board.refresh(Endpoint.of(service))
     if outcome.ok:
@@ -211,17 +197,18 @@ async def rollback(request: Request, user: Checked, service_id: Id) -> Response:
 
 
 @router.post("/levels/switch")
-async def switch_level(
-    request: Request,
-    user: Checked,
-    application: Annotated[str, Form()],
-    level: Annotated[str, Form()],
-    model: Annotated[str, Form()],
-    confirm: Annotated[str, Form()] = "",
-) -> Response:
+async def switch_level(request: Request, user: Checked) -> Response:
+    """Switch every service of one application at one level (production asks to confirm)."""
     require(user, edit=True)
     app_state = state(request)
-    services = operations.services_of_level(app_state.db, application, level)
+    fields = await form_fields(request)
+    confirm = fields.pop("confirm", "")  # the application's name, typed again
+    try:
+        given = validated(LevelSwitchIn, fields)
+    except Refused as error:
+        return back("/", error=error.message)
+    application, level, model = given.application, given.level, given.model
+    services = queries.services_of_level(app_state.db, application, level)
     if not services:
         return back("/", error=f"no {level} services of {application}")
     if level == "production" and confirm != application:

@@ -8,25 +8,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
-from drucker.dashboard import accounts, security
-from drucker.dashboard.pages.common import (
-    CSRF_FIELD,
-    Checked,
-    render,
-)
-from drucker.dashboard.web import (
-    Denied,
-    Viewer,
-    in_thread,
-    state,
-)
+import drucker.dashboard.accounts as accounts
+import drucker.dashboard.security as security
+from drucker.dashboard.errors import Refused
+from drucker.dashboard.pages.common import CSRF_FIELD, FORGED, Checked, render
+from drucker.dashboard.web import Viewer, in_thread, state
 
 router = APIRouter()
 
 
 @router.get("/login")
 async def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "login.html", next=next if next.startswith("/") else "/")
+    return render(request, "login.html", next=security.same_site_path(next))
 
 
 @router.post("/login", response_model=None)
@@ -38,9 +31,10 @@ async def login(
     csrf_token_: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
     if not security.same_token(request.session.get("csrf"), csrf_token_):
-        raise Denied("the form is out of date or forged (CSRF token missing or wrong)")
+        raise Refused(FORGED, 403)
     app_state = state(request)
     client = request.client.host if request.client else "?"
+    next = security.same_site_path(next)
     wait = app_state.limiter.retry_after(name, client)
     if wait > 0:
         response = render(
@@ -58,7 +52,7 @@ async def login(
     app_state.limiter.succeeded(name, client)
     request.session.clear()
     request.session.update(uid=known.id, pw=password_mark, csrf=security.new_csrf_token())
-    return RedirectResponse(next if next.startswith("/") else "/", status_code=303)
+    return RedirectResponse(next, status_code=303)
 
 
 @router.post("/logout")

@@ -34,6 +34,18 @@ _TENSOR_DATA = {
         {"type": "string"},
     ],
 }
+# A tensor and its data: an input of a request, an output of a response.
+_TENSOR = {
+    "type": "object",
+    "required": ["name", "shape", "datatype"],
+    "properties": {
+        "name": {"type": "string"},
+        "shape": _SHAPE,
+        "datatype": _DATATYPE,
+        "parameters": _PARAMETERS,
+        "data": _TENSOR_DATA,
+    },
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -77,17 +89,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["ready"],
         "properties": {"ready": {"type": "boolean"}, "name": {"type": "string"}},
     },
-    "RequestInput": {
-        "type": "object",
-        "required": ["name", "shape", "datatype"],
-        "properties": {
-            "name": {"type": "string"},
-            "shape": _SHAPE,
-            "datatype": _DATATYPE,
-            "parameters": _PARAMETERS,
-            "data": _TENSOR_DATA,
-        },
-    },
+    "RequestInput": _TENSOR,
     "RequestOutput": {
         "type": "object",
         "required": ["name"],
@@ -103,17 +105,7 @@ SCHEMAS: dict[str, Any] = {
             "outputs": {"type": "array", "items": _ref("RequestOutput")},
         },
     },
-    "ResponseOutput": {
-        "type": "object",
-        "required": ["name", "shape", "datatype"],
-        "properties": {
-            "name": {"type": "string"},
-            "shape": _SHAPE,
-            "datatype": _DATATYPE,
-            "parameters": _PARAMETERS,
-            "data": _TENSOR_DATA,
-        },
-    },
+    "ResponseOutput": _TENSOR,
     "InferenceResponse": {
         "type": "object",
         "required": ["model_name", "outputs"],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -25,6 +25,9 @@ from drucker.protocol.v2 import rest_codec as codec
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.openapi import openapi_document
 from drucker.repository import Repository
+
+if TYPE_CHECKING:
+    from drucker.protocol.guard import RpcRecorder
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -63,6 +66,8 @@ class V2RestApp:
         (``management.protect_predictions``, as for gRPC); ``None`` leaves them open.
     :param max_body_bytes: larger bodies get 413 (the gRPC message-size limit).
     :param body_timeout: seconds a request body may take to arrive; slower ones get 408.
+    :param infer_recorder: counts each inference request with the gRPC status code name of
+        its answer (``OK``, ``INVALID_ARGUMENT``…), in the metrics the gRPC bindings use.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class V2RestApp:
         token: str | None,
         max_body_bytes: int,
         body_timeout: float,
+        infer_recorder: RpcRecorder | None = None,
         repository: Repository | None = None,
         management_token: str | None = None,
     ) -> None:
@@ -83,6 +89,7 @@ class V2RestApp:
         self._management_token = management_token
         self._max_body = max_body_bytes
         self._body_timeout = body_timeout
+        self._recorder = infer_recorder
         self._openapi = codec.dumps(openapi_document())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -165,6 +172,30 @@ class V2RestApp:
         return _json(200, {})
 
     async def _infer(
+        self, scope: Scope, receive: Receive, name: str, version: str
+    ) -> tuple[int, bytes, list[Any]]:
+        recorder = self._recorder
+        if recorder is None:
+            return await self._answer_infer(scope, receive, name, version)
+        started = recorder.started()
+        code = "INTERNAL"
+        try:
+            answer = await self._answer_infer(scope, receive, name, version)
+            code = "OK"
+            return answer
+        except DruckerError as error:
+            code = error.status
+            raise
+        except RequestTimeout:
+            code = "DEADLINE_EXCEEDED"
+            raise
+        except ClientGone:
+            code = "CANCELLED"
+            raise
+        finally:
+            recorder.finished(started, code)
+
+    async def _answer_infer(
         self, scope: Scope, receive: Receive, name: str, version: str
     ) -> tuple[int, bytes, list[Any]]:
         headers = self._check_token(scope)

@@ -11,17 +11,24 @@ import numpy as np
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker.errors import InvalidInputError
 
+
+def _integers(datatype: str, field: str) -> dict[str, tuple[Any, str]]:
+    """INT8 … INT64 (or UINT…): little-endian; 64 bits have a contents field of their own."""
+    code = datatype[0].lower()  # "i" or "u"
+    return {
+        f"{datatype}{bits}": (
+            np.dtype(f"<{code}{bits // 8}"),
+            f"{field}{64 if bits == 64 else ''}_contents",
+        )
+        for bits in (8, 16, 32, 64)
+    }
+
+
 # datatype → (numpy dtype of raw contents, InferTensorContents field; FP16 travels raw only)
 DATATYPES: dict[str, tuple[Any, str]] = {
     "BOOL": (np.dtype("?"), "bool_contents"),
-    "INT8": (np.dtype("<i1"), "int_contents"),
-    "INT16": (np.dtype("<i2"), "int_contents"),
-    "INT32": (np.dtype("<i4"), "int_contents"),
-    "INT64": (np.dtype("<i8"), "int64_contents"),
-    "UINT8": (np.dtype("<u1"), "uint_contents"),
-    "UINT16": (np.dtype("<u2"), "uint_contents"),
-    "UINT32": (np.dtype("<u4"), "uint_contents"),
-    "UINT64": (np.dtype("<u8"), "uint64_contents"),
+    **_integers("INT", "int"),
+    **_integers("UINT", "uint"),
     "FP16": (np.dtype("<f2"), ""),
     "FP32": (np.dtype("<f4"), "fp32_contents"),
     "FP64": (np.dtype("<f8"), "fp64_contents"),

@@ -1,4 +1,4 @@
-"""The local backend of the model store: a :class:`FileStore` directory, its index's active
+"""The local backend of the model store: a :class:`LocalFiles` directory, its index's active
 entry as the active-model record, and a JSON-lines switch history beside it.
 
 Several processes on one machine (``--workers``) share it safely: every change of the record
@@ -13,14 +13,14 @@ import errno
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from drucker.errors import ConflictError, ModelLoadError, NotFoundError
 from drucker.store.atomic import sha256_of
-from drucker.store.base import ActiveRecord, PendingUpload, SwitchEvent, storage_failures
-from drucker.store.files import FileStore, StoredFile
+from drucker.store.base import ActiveRecord, ModelStore, StoredFile, SwitchEvent, storage_failures
 from drucker.store.history import HistoryFile
+from drucker.store.local.files import LocalFiles
 from drucker.store.names import validate_name
 
 HISTORY_NAME = ".history.jsonl"
@@ -28,62 +28,32 @@ SNAPSHOT_PREFIX = ".snapshot-"
 STALE_SNAPSHOT_SECONDS = 3600.0
 
 
-class LocalModelStore:
+class LocalModelStore(LocalFiles, ModelStore):
     """Models in a local directory (the embedded default backend)."""
 
-    def __init__(self, files: FileStore) -> None:
-        self.files = files
-        self.what = files.what
-        self.location = str(files.directory)
-        self._history = HistoryFile(files.directory / HISTORY_NAME)
+    def __init__(self, directory: str | os.PathLike[str], what: str = "model") -> None:
+        super().__init__(directory, what)
+        self._history = HistoryFile(self.directory / HISTORY_NAME)
         self._remove_stale_snapshots()
 
     def _remove_stale_snapshots(self) -> None:
         # A snapshot is a hard link made for one load; creating it sets the inode's ctime, so one
         # older than any load could take was left by a process that died while loading.
         limit = STALE_SNAPSHOT_SECONDS
-        for path in self.files.directory.glob(f"{SNAPSHOT_PREFIX}*"):
+        for path in self.directory.glob(f"{SNAPSHOT_PREFIX}*"):
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_ctime < time.time() - limit:
                     path.unlink()
 
-    # -- named files ---------------------------------------------------------------------------
-
-    def list(self) -> list[StoredFile]:
-        return self.files.list()
-
-    def get(self, name: str) -> StoredFile:
-        return self.files.get(name)
-
-    def path(self, name: str) -> Path:
-        return self.files.path(name)
-
-    def delete(self, name: str) -> StoredFile:
-        return self.files.delete(name)
-
-    def begin(
-        self,
-        name: str,
-        max_bytes: int,
-        *,
-        replace_active: bool = False,
-        serving: Callable[[], str | None] | None = None,
-    ) -> PendingUpload:
-        return self.files.begin(name, max_bytes, replace_active=replace_active, serving=serving)
-
     # -- the active-model record -----------------------------------------------------------------
-
-    @property
-    def active(self) -> str | None:
-        return self.files.active
 
     def active_record(self) -> ActiveRecord | None:
         with storage_failures("cannot read the model store index"):
-            name = self.files.active
+            name = self.active
             if name is None:
                 return None
             try:
-                stored = self.files.get(name)
+                stored = self.get(name)
             except NotFoundError:
                 return None
         return ActiveRecord(stored.name, stored.sha256)
@@ -93,11 +63,11 @@ class LocalModelStore:
         """A hard link to the file as indexed now, so an upload of the same name (a rename over
         it) cannot change the bytes that are loaded; its digest is checked before use."""
         validate_name(name, "model name")
-        directory = self.files.directory
+        directory = self.directory
         link = directory / f"{SNAPSHOT_PREFIX}{os.urandom(6).hex()}{Path(name).suffix}"
         with (
             storage_failures(f"cannot read model {name}"),
-            self.files.locked_index() as index,
+            self.locked_index() as index,
         ):
             entry = index["files"].get(name)
             if entry is None or not (directory / name).is_file():
@@ -130,7 +100,7 @@ class LocalModelStore:
         """Record ``stored`` as active if its name still holds its bytes; the previous record."""
         with (
             storage_failures("cannot record the active model"),
-            self.files.locked_index() as index,
+            self.locked_index() as index,
         ):
             entry = index["files"].get(stored.name)
             if entry is None or entry["sha256"] != stored.sha256:

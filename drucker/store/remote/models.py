@@ -1,0 +1,109 @@
+"""Models in object storage: the named files, plus the shared active-model record and the
+switch history (one object per switch), so every replica follows the same model."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from drucker.errors import AlreadyExistsError, InUseError
+from drucker.store.base import ActiveRecord, ModelStore, StoredFile, SwitchEvent
+from drucker.store.cache import ObjectCache
+from drucker.store.history import event_from_json, event_to_json
+from drucker.store.names import validate_name
+from drucker.store.remote.files import RemoteFiles
+from drucker.store.remote.records import Backend, remote_errors
+
+
+def _record_of(data: Any) -> ActiveRecord | None:
+    if not data:
+        return None
+    return ActiveRecord(
+        data["name"], data["sha256"], int(data.get("generation", 0)), data.get("switched_at", 0.0)
+    )
+
+
+class RemoteModelStore(RemoteFiles, ModelStore):
+    """Models in object storage, with the shared active-model record and switch history."""
+
+    def __init__(self, backend: Backend, cache: ObjectCache) -> None:
+        super().__init__(backend, "models", "model", cache)
+        self._active_path = backend.path("models", "active.json")
+        self._history = backend.path("models", "history")
+        self._seen: tuple[str | None, ActiveRecord | None] = (None, None)
+
+    def _refuse_replacing(self, name: str) -> None:
+        if self.active == name:
+            raise AlreadyExistsError(f"{name} is the serving model; upload another name")
+
+    def _refuse_deleting(self, name: str) -> None:
+        if self.active == name:
+            raise InUseError(f"{name} is the active model; switch to another first")
+
+    @property
+    def active(self) -> str | None:
+        record = self.active_record()
+        return record.name if record else None
+
+    def active_record(self) -> ActiveRecord | None:
+        """The record as stored now: a HEAD per call, a GET only when it changed."""
+        with remote_errors("cannot read the active-model record"):
+            etag = self.backend.etag(self._active_path)
+            seen_etag, seen = self._seen
+            if etag is not None and etag == seen_etag:
+                return seen
+            if etag is None and self.backend.conditional_writes:
+                return None  # no record yet (the HEAD said so; no GET needed)
+            data, token = self.backend.read(self._active_path)
+            record = _record_of(data)
+            self._seen = (token, record)
+        return record
+
+    @contextlib.contextmanager
+    def checkout(self, name: str, sha256: str | None = None) -> Iterator[tuple[StoredFile, Path]]:
+        """The verified cached copy of ``name`` (or of digest ``sha256`` stored as ``name``)."""
+        validate_name(name, "model name")
+        if sha256 is None:
+            stored = self.get(name)
+        else:
+            entry = self._files().get(name)
+            stored = StoredFile(**entry) if entry else StoredFile(name, 0, sha256, 0.0)
+            if stored.sha256 != sha256:  # a later upload reused the name; the object stays
+                stored = StoredFile(name, 0, sha256, 0.0)
+        yield stored, self.fetch(stored.sha256, stored.name)
+
+    def set_active(self, stored: StoredFile) -> ActiveRecord | None:
+        """Point the active record at ``stored``'s digest; return the record it replaced."""
+
+        def change(data: Any) -> Any:
+            previous = _record_of(data)
+            return {
+                "name": stored.name,
+                "sha256": stored.sha256,
+                "generation": (previous.generation + 1) if previous else 1,
+                "switched_at": time.time(),
+            }
+
+        with remote_errors("cannot record the active model"):
+            old, _new = self.backend.update(self._active_path, change)
+        return _record_of(old)
+
+    def record_switch(self, event: SwitchEvent) -> None:
+        name = f"{time.time_ns():020d}-{os.urandom(4).hex()}.json"
+        with remote_errors("cannot record the switch history"):
+            self.backend.fs.pipe_file(f"{self._history}/{name}", event_to_json(event))
+
+    def history(self) -> list[SwitchEvent]:
+        fs = self.backend.fs
+        with remote_errors("cannot read the switch history"):
+            try:
+                paths = sorted(fs.ls(self._history, detail=False, refresh=True))
+            except FileNotFoundError:
+                return []
+            bodies = fs.cat(paths) if paths else {}
+        events = (event_from_json(bodies[path]) for path in paths if path in bodies)
+        return [event for event in events if event is not None]

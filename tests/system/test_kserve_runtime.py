@@ -1,0 +1,143 @@
+"""A bundle image as a KServe serving runtime, with KServe's own parts playing the cluster.
+
+The model is put in an S3 server (moto); KServe's storage code (``kserve_storage``, what its
+storage initializer runs) downloads it into a directory; the image is started exactly as the
+generated ServingRuntime and InferenceService say (arguments, environment, ports, the directory
+at ``/mnt/models``); the readiness probe's path is polled as the kubelet would; KServe's own REST
+and gRPC clients infer; the metrics are read at the annotated port and path.
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import joblib
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from drucker.bundle.store import BundleStore
+from drucker.cli import main
+from tests.clients import assert_matches, run_client
+from tests.conftest import REPO
+from tests.docker_support import base_image, require_docker
+from tests.polling import wait_for
+from tests.s3 import running_s3
+from tests.serving import free_port
+
+NAME = "iris-isvc"  # the InferenceService's name, which KServe puts in {{.Name}}
+ROWS = np.array([[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5]], dtype=np.float32)
+TOKEN = "k" * 32
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory, iris_model: Path) -> Iterator[tuple[str, Path]]:
+    docker = require_docker()
+    project = tmp_path_factory.mktemp("kserve-project")
+    for name in ("bundle.yaml", "settings.yml"):
+        shutil.copy(REPO / "examples" / "iris" / name, project / name)
+    (project / "model" / "iris").mkdir(parents=True)
+    shutil.copy(iris_model, project / "model" / "iris" / "iris.joblib")
+    store = BundleStore(tmp_path_factory.mktemp("kserve-store"))
+    built = CliRunner().invoke(
+        main,
+        ["bundle", "build", str(project), "--store", str(store.root)],
+        env={"DRUCKER_BASE_IMAGE": base_image(docker)},
+    )
+    assert built.exit_code == 0, built.stderr
+    tag = built.stdout.strip().splitlines()[-1]
+    yield tag, store.root
+    docker.images.remove(tag, force=True)
+
+
+def kserve_resources(
+    tag: str, store: Path, storage_uri: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What ``drucker bundle k8s --flavor kserve`` writes for the image."""
+    options = ["--flavor", "kserve", "--storage-uri", storage_uri, "--store", str(store)]
+    result = CliRunner().invoke(main, ["bundle", "k8s", tag, *options])
+    assert result.exit_code == 0, result.output
+    runtime, service = yaml.safe_load_all(result.stdout)
+    return runtime, service
+
+
+def test_kserve_downloads_the_model_and_its_clients_infer(
+    image: tuple[str, Path], iris_model: Path, tmp_path: Path
+) -> None:
+    docker = require_docker()
+    tag, store = image
+    with running_s3() as s3:
+        bucket = s3.new_bucket()
+        boto3.client("s3", endpoint_url=s3.env["AWS_ENDPOINT_URL"]).upload_file(
+            str(iris_model), bucket.removeprefix("s3://"), "models/iris/v7/model.joblib"
+        )
+        storage_uri = f"{bucket}/models/iris/v7"
+        from kserve_storage import Storage  # KServe's storage initializer's code
+
+        models = tmp_path / "mnt-models"
+        Storage.download(storage_uri, out_dir=str(models))
+    assert [p.name for p in models.iterdir()] == ["model.joblib"]
+    models.chmod(0o755)
+    (models / "model.joblib").chmod(0o644)
+
+    runtime, service = kserve_resources(tag, store, storage_uri)
+    service["metadata"]["name"] = NAME  # a user's own name for the InferenceService
+    (container,) = runtime["spec"]["containers"]
+    args = [arg.replace("{{.Name}}", service["metadata"]["name"]) for arg in container["args"]]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    env |= {"DRUCKER_MANAGEMENT_TOKEN": TOKEN, "STORAGE_URI": storage_uri}
+    metrics_port = int(runtime["spec"]["annotations"]["prometheus.kserve.io/port"])
+    metrics_path = runtime["spec"]["annotations"]["prometheus.kserve.io/path"]
+    http, grpc_port, metrics = free_port(), free_port(), free_port()
+    probe = container["readinessProbe"]["httpGet"]
+    started = docker.containers.run(
+        tag,
+        command=args,
+        detach=True,
+        environment=env,
+        volumes={str(models): {"bind": "/mnt/models", "mode": "ro"}},
+        ports={
+            f"{probe['port']}/tcp": ("127.0.0.1", http),
+            f"{container['ports'][0]['containerPort']}/tcp": ("127.0.0.1", grpc_port),
+            f"{metrics_port}/tcp": ("127.0.0.1", metrics),
+        },
+    )
+    try:
+        base = f"http://127.0.0.1:{http}"
+        wait_for(lambda: _status(base + probe["path"]) == 200, "the readiness probe", 90)
+        model = joblib.load(iris_model)
+        expected = list(
+            zip(
+                [str(label) for label in model.predict(ROWS)],
+                model.predict_proba(ROWS).max(axis=1).tolist(),
+                strict=True,
+            )
+        )
+        rest = run_client("kserve_v2_rest", base, NAME, ROWS)
+        assert_matches(rest, ("json", "binary"), expected)
+        grpc_answer = run_client("kserve_v2", f"127.0.0.1:{grpc_port}", NAME, ROWS)
+        assert_matches(grpc_answer, ("typed", "raw"), expected)
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}{metrics_path}") as reply:
+            scraped = reply.read().decode()
+        assert "drucker_requests_total{" in scraped and "ModelInfer" in scraped
+    finally:
+        logs = started.logs().decode()[-3000:]
+        started.remove(force=True)
+    assert "model.joblib" in logs, logs
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0

@@ -1,0 +1,76 @@
+"""The blocking client is exactly what `nox -s unasync` generates from the asyncio one."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+from types import ModuleType
+
+from drucker.client._sync import Client
+from drucker.client.aio import AsyncClient
+from tests.conftest import REPO
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("unasync", REPO / "tools" / "unasync.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_committed_blocking_client_is_the_generated_one() -> None:
+    generator = _generator()
+    fresh = generator.generate(generator.SOURCE.read_text(encoding="utf-8"))
+    committed = generator.TARGET.read_text(encoding="utf-8")
+    assert committed == fresh, "drucker/client/_sync.py is stale: run `nox -s unasync`"
+
+
+def test_the_generated_client_has_no_async_left() -> None:
+    source = (REPO / "drucker" / "client" / "_sync.py").read_text(encoding="utf-8")
+    for word in ("async ", "await ", "grpc.aio", "AsyncIterator", "__aiter__", "__anext__"):
+        assert word not in source, f"{word!r} survived the rewrite"
+
+
+def test_both_clients_have_one_surface() -> None:
+    def public(cls: type) -> dict[str, list[str]]:
+        return {
+            name: list(inspect.signature(member).parameters)
+            for name, member in vars(cls).items()
+            if callable(member) and not name.startswith("_")
+        }
+
+    assert public(Client) == public(AsyncClient)
+    for name in public(Client):
+        blocking, asynchronous = getattr(Client, name), getattr(AsyncClient, name)
+        assert not inspect.iscoroutinefunction(blocking), name
+        assert inspect.iscoroutinefunction(asynchronous), name
+        assert blocking.__doc__ == asynchronous.__doc__.replace("an async iterator", "an iterator")
+
+
+def test_the_rewrite_takes_the_awaits_out() -> None:
+    source = '''"""Async."""
+
+from collections.abc import AsyncIterator, Iterator
+import grpc.aio
+
+
+class AsyncClient:
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def rows(self, call) -> AsyncIterator[int]:
+        async for reply in call:
+            for row in reply.rows:
+                yield row
+        await grpc.aio.insecure_channel("x").close()
+'''
+    generated = _generator().generate(source)
+    body = generated[generated.index('"""') :]
+    assert body.startswith('"""The blocking client')
+    assert "from collections.abc import Iterator\n" in body
+    assert "import grpc.aio" not in body
+    assert "class Client:\n    def __enter__(self) -> Client:" in body
+    assert "    def rows(self, call) -> Iterator[int]:\n        for reply in call:\n" in body
+    assert "            yield from reply.rows\n" in body
+    assert '        grpc.insecure_channel("x").close()\n' in body

@@ -1,0 +1,96 @@
+"""Generate the blocking client from the asyncio one (``nox -s unasync``).
+
+    python tools/unasync.py           # rewrite drucker/client/_sync.py
+    python tools/unasync.py --check   # exit 1 when the committed file is stale
+
+The async client (``drucker/client/aio.py``) is the only one written by hand; the blocking
+client is the same code with the awaits taken out, as httpcore generates its sync twin with
+unasync. The rewrite works on words, not on a syntax tree: each rule below names an async
+word and its blocking twin, so the source must use them plainly (``await x``, ``async for``,
+``grpc.aio.``, ``__aiter__``). ``tests/unit/test_client_generated.py`` fails when the
+committed file differs from :func:`generate`'s output.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = REPO / "drucker" / "client" / "aio.py"
+TARGET = REPO / "drucker" / "client" / "_sync.py"
+
+HEADER = (
+    "# Generated from drucker/client/aio.py by tools/unasync.py (`nox -s unasync`).\n"
+    "# Do not edit: change aio.py and regenerate; tests/unit/test_client_generated.py checks it.\n"
+)
+
+# Module docstring of the generated file (the source's describes the async client).
+DOCSTRING = '"""The blocking client, :class:`Client`, generated from :mod:`drucker.client.aio`."""'
+
+# Whole lines that have no blocking twin.
+DROPPED_LINES = ("import grpc.aio",)
+
+# (pattern, replacement), applied in order; ``\b`` keeps them to whole words.
+WORDS: tuple[tuple[str, str], ...] = (
+    (r"\basync def\b", "def"),
+    (r"\basync for\b", "for"),
+    (r"\basync with\b", "with"),
+    (r"\bawait ", ""),
+    (r"\bAsyncClient\b", "Client"),
+    (r"\bAsyncIterator\b", "Iterator"),
+    (r"\bAsyncIterable\b", "Iterable"),
+    (r"\bStopAsyncIteration\b", "StopIteration"),
+    (r"\b__aenter__\b", "__enter__"),
+    (r"\b__aexit__\b", "__exit__"),
+    (r"\b__aiter__\b", "__iter__"),
+    (r"\b__anext__\b", "__next__"),
+    (r"\bgrpc\.aio\.", "grpc."),
+    (r"\ban async iterator\b", "an iterator"),
+)
+
+# ``for x in xs: yield x`` becomes ``yield from xs`` (async generators have no ``yield from``).
+_YIELD_EACH = re.compile(
+    r"^(?P<indent>[ \t]*)for (?P<name>\w+) in (?P<source>[^\n]+):\n"
+    r"(?P=indent)[ \t]+yield (?P=name)\n",
+    re.MULTILINE,
+)
+_FROM_IMPORT = re.compile(r"^(?P<head>from [\w.]+ import )(?P<names>[\w, ]+)$", re.MULTILINE)
+_MODULE_DOCSTRING = re.compile(r'\A"""(?:.|\n)*?"""', re.MULTILINE)
+
+
+def _unique_names(match: re.Match[str]) -> str:
+    """``from m import Iterator, Iterator`` (two words that became one) keeps one name."""
+    names = dict.fromkeys(name.strip() for name in match["names"].split(","))
+    return match["head"] + ", ".join(names)
+
+
+def generate(source: str) -> str:
+    """The blocking twin of the async client's source text."""
+    lines = [line for line in source.splitlines(keepends=True) if line.strip() not in DROPPED_LINES]
+    text = "".join(lines)
+    for pattern, replacement in WORDS:
+        text = re.sub(pattern, replacement, text)
+    text = _YIELD_EACH.sub(r"\g<indent>yield from \g<source>\n", text)
+    text = _FROM_IMPORT.sub(_unique_names, text)
+    text, replaced = _MODULE_DOCSTRING.subn(DOCSTRING, text, count=1)
+    if not replaced:
+        raise ValueError("the async client has no module docstring to replace")
+    return HEADER + text
+
+
+def main(argv: list[str]) -> int:
+    fresh = generate(SOURCE.read_text(encoding="utf-8"))
+    if argv[1:] == ["--check"]:
+        if TARGET.read_text(encoding="utf-8") != fresh:
+            print(f"{TARGET.relative_to(REPO)} is stale: run `nox -s unasync`", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(fresh, encoding="utf-8")
+    print(f"wrote {TARGET.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
