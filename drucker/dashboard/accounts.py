@@ -1,15 +1,15 @@
-"""Users and their API tokens."""
+"""Users, their API tokens and their sign-in sessions."""
 
 from __future__ import annotations
 
 import functools
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 import drucker.dashboard.security as security
 from drucker.dashboard.errors import Refused
-from drucker.dashboard.models import ApiToken, Role, User, now
+from drucker.dashboard.models import ApiToken, LoginSession, Role, User, now
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
 
@@ -82,3 +82,33 @@ def user_of_token(session: Session, token: str) -> User | None:
         return None
     record.last_used_at = now()
     return record.user
+
+
+def open_session(session: Session, user_id: int, lifetime: float) -> str:
+    """A new sign-in session of ``user_id`` for ``lifetime`` seconds; its id, for the cookie
+    only (the database keeps its sha256)."""
+    sid = security.new_api_token()
+    digest = security.token_digest(sid)
+    session.add(LoginSession(user_id=user_id, sid_sha256=digest, expires_at=now() + lifetime))
+    session.flush()
+    return sid
+
+
+def user_of_session(session: Session, sid: str) -> User | None:
+    """The user signed in by session ``sid``; ``None`` when it was closed or has expired."""
+    record = session.scalar(
+        select(LoginSession).where(LoginSession.sid_sha256 == security.token_digest(sid))
+    )
+    if record is None or record.expires_at <= now():
+        return None
+    return session.get(User, record.user_id)
+
+
+def close_session(session: Session, sid: str) -> None:
+    """End session ``sid`` (sign-out), and every expired session while at it."""
+    session.execute(
+        delete(LoginSession).where(
+            (LoginSession.sid_sha256 == security.token_digest(sid))
+            | (LoginSession.expires_at <= now())
+        )
+    )

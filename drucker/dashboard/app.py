@@ -84,7 +84,9 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
         settings=settings,
         db=db,
         board=StatusBoard(settings.status_ttl, settings.status_timeout),
-        limiter=security.LoginLimiter(settings.login_attempts, settings.login_window),
+        limiter=security.LoginLimiter(
+            settings.login_attempts, settings.login_window, settings.login_max_delay
+        ),
         templates=templates,
     )
 
@@ -102,7 +104,7 @@ def create_app(settings: DashboardSettings, *, https: bool = False) -> FastAPI:
         SessionMiddleware,
         secret_key=settings.secret_key,
         session_cookie=SESSION_COOKIE,
-        max_age=12 * 3600,
+        max_age=security.SESSION_SECONDS,
         same_site="strict",
         https_only=https,
     )

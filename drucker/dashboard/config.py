@@ -71,6 +71,10 @@ class DashboardSettings:
     login_attempts: int = setting("dashboard.login_attempts", 5, check=at_least(1))
     #: seconds failed sign-ins count
     login_window: float = setting("dashboard.login_window", 60.0, check=POSITIVE)
+    #: longest wait before a throttled sign-in attempt is answered
+    login_max_delay: float = setting("dashboard.login_max_delay", 30.0, check=POSITIVE)
+    #: header a reverse proxy puts the client address in (its last entry counts); empty: none
+    client_address_header: str = setting("dashboard.client_address_header", "")
 
     @property
     def database_url(self) -> str:

@@ -76,6 +76,18 @@ class ApiToken(Table):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
+class LoginSession(Table):
+    """A signed-in browser session; the cookie carries its id, only the sha256 is kept. Signing
+    out deletes it, so a replayed cookie no longer signs anyone in; it also ends at
+    ``expires_at`` and with its user."""
+
+    __tablename__ = "login_sessions"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sid_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
 class Service(Table):
     """A registered drucker service; its token and CA never leave the server."""
 

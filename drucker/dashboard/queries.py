@@ -100,6 +100,12 @@ def users(db: Database) -> list[User]:
         return accounts.list_users(session)
 
 
+def session_user(db: Database, sid: str) -> User | None:
+    """The user signed in by session ``sid``; ``None`` once signed out or expired."""
+    with db.session() as session:
+        return accounts.user_of_session(session, sid)
+
+
 def user(db: Database, user_id: int) -> User | None:
     """One user by id; ``None`` when removed."""
     with db.session() as session:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import hashlib
 import hmac
 import secrets
 import time
 import urllib.parse
+from collections.abc import AsyncIterator, Mapping
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "drk_"
+
+
+SESSION_SECONDS = 12 * 3600  # a sign-in lasts this long (the cookie and the server record)
 
 
 def hash_password(password: str) -> str:
@@ -82,12 +88,20 @@ def _plain_path(path: str) -> bool:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed sign-ins per user name and client within ``window`` s."""
+    """Throttles sign-in guesses per user name and client address, without locking anyone out.
 
-    def __init__(self, attempts: int, window: float) -> None:
+    After ``attempts`` failures within ``window`` seconds, each further attempt for that name
+    from that address waits first, twice as long as the one before (1 s, 2 s, 4 s, … at most
+    ``max_delay``), and such attempts run one at a time: a guesser is slowed to one guess per
+    ``max_delay``, while the rightful user's correct password still signs in, only later.
+    """
+
+    def __init__(self, attempts: int, window: float, max_delay: float = 30.0) -> None:
         self.attempts = attempts
         self.window = window
+        self.max_delay = max_delay
         self._failures: dict[tuple[str, str], collections.deque[float]] = {}
+        self._turns: dict[tuple[str, str], asyncio.Lock] = {}
 
     def _recent(self, key: tuple[str, str]) -> collections.deque[float]:
         failures = self._failures.setdefault(key, collections.deque())
@@ -96,15 +110,38 @@ class LoginLimiter:
             failures.popleft()
         return failures
 
-    def retry_after(self, user: str, client: str) -> float:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        failures = self._recent((user.lower(), client))
-        if len(failures) < self.attempts:
-            return 0.0
-        return max(0.0, failures[0] + self.window - time.monotonic())
+    def delay(self, user: str, client: str) -> float:
+        """Seconds the next attempt for ``user`` from ``client`` waits (0: none)."""
+        over = len(self._recent((user.lower(), client))) - self.attempts
+        return 0.0 if over < 0 else min(self.max_delay, 2.0**over)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, user: str, client: str) -> AsyncIterator[None]:
+        """Wait as :meth:`delay` says, one throttled attempt per name and address at a time."""
+        key = (user.lower(), client)
+        if self.delay(user, client) == 0:
+            yield
+            return
+        lock = self._turns.setdefault(key, asyncio.Lock())
+        async with lock:
+            await asyncio.sleep(self.delay(user, client))
+            yield
 
     def failed(self, user: str, client: str) -> None:
         self._recent((user.lower(), client)).append(time.monotonic())
 
     def succeeded(self, user: str, client: str) -> None:
-        self._failures.pop((user.lower(), client), None)
+        key = (user.lower(), client)
+        self._failures.pop(key, None)
+        self._turns.pop(key, None)
+
+
+def client_address(peer: str | None, headers: Mapping[str, str], header: str) -> str:
+    """The client's address: the last entry of ``header`` (what the proxy next to us saw)
+    when that setting names one and the request carries it, else the connection's peer."""
+    if header:
+        given = headers.get(header, "")
+        last = given.split(",")[-1].strip()
+        if last:
+            return last
+    return peer or "?"

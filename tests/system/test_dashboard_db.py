@@ -42,6 +42,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
                 "model_notes",
                 "api_tokens",
                 "services",
+                "login_sessions",
                 "users",
                 "alembic_version",
             ):
@@ -52,10 +53,11 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 def test_migrations_create_every_table_and_run_again_harmlessly(db: Database) -> None:
     db.migrate()
     tables = set(inspect(db.engine).get_table_names())
-    assert {"users", "api_tokens", "services", "switches", "evaluations", "audit"} <= tables
+    expected = {"users", "api_tokens", "login_sessions", "services", "switches", "evaluations"}
+    assert expected | {"audit"} <= tables
     with db.engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0001"
+    assert version == "0002"
 
 
 def test_users_passwords_and_tokens(db: Database) -> None:

@@ -15,7 +15,7 @@ from drucker.dashboard.config import (
     ensure_secret_key,
     load_dashboard_settings,
 )
-from drucker.dashboard.security import LoginLimiter
+from drucker.dashboard.security import LoginLimiter, client_address
 from drucker.errors import ConfigurationError
 from drucker.settings_loader import InvalidSetting
 
@@ -123,15 +123,26 @@ def test_a_generated_secret_key_is_kept_with_mode_0600(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "secret-key").stat().st_mode) == 0o600
 
 
-def test_the_limiter_refuses_after_the_allowed_failures_per_user_and_client() -> None:
-    limiter = LoginLimiter(attempts=2, window=60)
+def test_the_limiter_slows_guesses_per_user_and_client_with_a_growing_delay() -> None:
+    limiter = LoginLimiter(attempts=2, window=60, max_delay=5)
     for _ in range(2):
-        assert limiter.retry_after("ada", "10.0.0.1") == 0
+        assert limiter.delay("ada", "10.0.0.1") == 0
         limiter.failed("ada", "10.0.0.1")
-    assert limiter.retry_after("ADA", "10.0.0.1") > 0
-    assert limiter.retry_after("ada", "10.0.0.2") == 0
+    delays = []
+    for _ in range(5):
+        delays.append(limiter.delay("ADA", "10.0.0.1"))
+        limiter.failed("ada", "10.0.0.1")
+    assert delays == [1, 2, 4, 5, 5]  # doubling, at most max_delay; never a refusal
+    assert limiter.delay("ada", "10.0.0.2") == 0 and limiter.delay("bob", "10.0.0.1") == 0
     limiter.succeeded("ada", "10.0.0.1")
-    assert limiter.retry_after("ada", "10.0.0.1") == 0
+    assert limiter.delay("ada", "10.0.0.1") == 0
+
+
+def test_the_client_address_comes_from_the_proxy_header_only_when_configured() -> None:
+    headers = {"x-forwarded-for": "203.0.113.9, 198.51.100.7"}
+    assert client_address("10.0.0.1", headers, "") == "10.0.0.1"
+    assert client_address("10.0.0.1", headers, "x-forwarded-for") == "198.51.100.7"
+    assert client_address("10.0.0.1", {}, "x-forwarded-for") == "10.0.0.1"
 
 
 def test_details_and_charts_of_an_evaluation() -> None:

@@ -278,12 +278,37 @@ def test_sessions_cookies_headers_and_the_sign_in_limit(setup: Setup) -> None:
         assert "httponly" in cookie and "samesite=strict" in cookie
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert csrf is not None
-        form = {"name": "mallory", "password": "guess", "csrf_token": csrf[1]}
+        form = {"name": "viewer", "password": "guess", "csrf_token": csrf[1]}
         statuses = [browser.post("/login", data=form).status_code for _ in range(6)]
-        assert statuses == [401] * 5 + [429]
+        assert statuses == [401] * 6  # slowed after five (issue 26.7), never locked
+        # the rightful user, from the guesser's very address, still signs in
+        rightful = browser.post("/login", data={**form, "password": "viewer-password"})
+        assert rightful.status_code == 303
+        browser.cookies.clear()
         without_csrf = browser.post("/login", data={"name": "viewer", "password": "x"})
         assert without_csrf.status_code == 403
         assert browser.get("/", follow_redirects=False).headers["location"] == "/login?next=/"
+
+
+def test_a_cookie_replayed_after_sign_out_signs_nobody_in(setup: Setup) -> None:
+    """Issue 26.6: sessions live on the server; signing out ends them, replay or not."""
+    with httpx.Client(base_url=setup.dashboard.url) as browser:
+        csrf = signed_in(browser, "admin")
+        captured = dict(browser.cookies)
+        assert browser.get("/users").status_code == 200
+        assert browser.post("/logout", data={"csrf_token": csrf}).status_code == 303
+    with httpx.Client(base_url=setup.dashboard.url, cookies=captured) as replay:
+        page = replay.get("/users", follow_redirects=False)
+        assert page.status_code in (303, 401) and "/login" in page.headers.get("location", "/login")
+        user = {
+            "name": "mallory",
+            "role": "admin",
+            "password": "mallory-password",
+            "csrf_token": csrf,
+        }
+        assert replay.post("/users", data=user, follow_redirects=False).status_code in (303, 401)
+    users = setup.call("admin", "GET", "/users").json()
+    assert "mallory" not in {u["name"] for u in users}
 
 
 def test_a_production_service_needs_confirm(setup: Setup, tmp_path: Path, iris_model: Path) -> None:

@@ -30,11 +30,11 @@ def csrf_token(request: Request) -> str:
 
 async def viewer(request: Request) -> Viewer:
     """The signed-in user. :raises Refused: (401) when nobody is signed in."""
-    user_id = request.session.get("uid")
-    user = queries.user(state(request).db, user_id) if user_id is not None else None
+    sid = request.session.get("sid")
+    user = queries.session_user(state(request).db, sid) if isinstance(sid, str) else None
     if user is not None and request.session.get("pw") == user.password_hash[-16:]:
         return Viewer.of(user)
-    request.session.pop("uid", None)
+    request.session.pop("sid", None)
     raise Refused("sign in first", 401)
 
 

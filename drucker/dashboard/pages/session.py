@@ -12,7 +12,7 @@ import drucker.dashboard.accounts as accounts
 import drucker.dashboard.security as security
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.pages.common import CSRF_FIELD, FORGED, Checked, render
-from drucker.dashboard.web import Viewer, in_thread, state
+from drucker.dashboard.web import in_thread, state
 
 router = APIRouter()
 
@@ -33,29 +33,32 @@ async def login(
     if not security.same_token(request.session.get("csrf"), csrf_token_):
         raise Refused(FORGED, 403)
     app_state = state(request)
-    client = request.client.host if request.client else "?"
+    client = security.client_address(
+        request.client.host if request.client else None,
+        request.headers,
+        app_state.settings.client_address_header,
+    )
     next = security.same_site_path(next)
-    wait = app_state.limiter.retry_after(name, client)
-    if wait > 0:
-        response = render(
-            request, "login.html", 429, next=next, error="Too many attempts; try again later."
-        )
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
-    with app_state.db.session() as session:
-        user = await in_thread(accounts.authenticate, session, name, password)
-        known = Viewer.of(user) if user is not None else None
-        password_mark = user.password_hash[-16:] if user is not None else ""
-    if known is None:
-        app_state.limiter.failed(name, client)
-        return render(request, "login.html", 401, next=next, error="Wrong name or password.")
+    async with app_state.limiter.turn(name, client):
+        with app_state.db.session() as session:
+            user = await in_thread(accounts.authenticate, session, name, password)
+            if user is None:
+                app_state.limiter.failed(name, client)
+                wrong = "Wrong name or password."
+                return render(request, "login.html", 401, next=next, error=wrong)
+            sid = accounts.open_session(session, user.id, security.SESSION_SECONDS)
+            password_mark = user.password_hash[-16:]
     app_state.limiter.succeeded(name, client)
     request.session.clear()
-    request.session.update(uid=known.id, pw=password_mark, csrf=security.new_csrf_token())
+    request.session.update(sid=sid, pw=password_mark, csrf=security.new_csrf_token())
     return RedirectResponse(next, status_code=303)
 
 
 @router.post("/logout")
 async def logout(request: Request, user: Checked) -> RedirectResponse:
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        with state(request).db.session() as session:
+            accounts.close_session(session, sid)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
