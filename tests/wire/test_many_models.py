@@ -7,6 +7,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import grpc
 import pytest
 
+import drucker
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
@@ -478,3 +480,46 @@ def test_a_bad_models_entry_names_the_fault(tmp_path: Path) -> None:
         load_settings(tmp_path / "s.yml", environ={})
     assert "'../up' is not a plain model name" in str(caught.value)
     assert "extra fields found (fil)" in str(caught.value)
+
+
+class _Weighed:
+    """A model plugin whose loaded models can be watched for being freed."""
+
+    class Model:
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.weights = bytearray(8 << 20)  # 8 MiB, as a model's arrays would be
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, Any] = {}
+
+    @drucker.hookimpl
+    def drucker_load_model(self, model_path: str) -> Any:
+        model = self.Model(Path(model_path).read_text())
+        self.loaded[model.name] = weakref.ref(model)
+        return model
+
+    @drucker.hookimpl
+    def drucker_predict(self, model: Any) -> drucker.PredictResult:
+        return drucker.PredictResult(label=model.name, score=1.0)
+
+
+def test_an_unloaded_model_is_freed(tmp_path: Path) -> None:
+    plugin = _Weighed()
+    files = {}
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.model").write_text(name)
+        files[name] = str(tmp_path / f"{name}.model")
+    settings = {"management_auth": False, "grace_seconds": 0}
+    with ThreadedServer(plugin, None, settings, workdir=tmp_path, models=files) as server:
+        with server.channel() as channel:
+            worker = drucker_pb2_grpc.DruckerWorkerStub(channel)
+            request = drucker_pb2.StringInput(input="x")
+            answer = worker.Predict_String_String(request, metadata=[(NAME_KEY, "b")], timeout=10)
+        assert answer.output == "b"
+        del answer, request
+        repository(server).RepositoryModelUnload(
+            pb.RepositoryModelUnloadRequest(model_name="b"), timeout=10
+        )
+        wait_for(lambda: plugin.loaded["b"]() is None, "the unloaded model to be freed")
+        assert plugin.loaded["a"]() is not None  # the other one is untouched
