@@ -39,7 +39,8 @@ class ModelState:
 
 class Repository:
     """Index, load and unload over the served models; ``stored`` lists the models the store
-    holds (served or not); ``grace`` is how long requests in flight on an unloaded model get."""
+    holds (served or not); ``grace`` is how long requests in flight on an unloaded model get;
+    a ``refusal`` refuses every load and unload with that reason (``FAILED_PRECONDITION``)."""
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class Repository:
         stored: Callable[[], list[str]],
         grace: float = 5.0,
         reload: Callable[[ServedModel], object] | None = None,
+        refusal: str = "",
     ) -> None:
         self.models = models
         self._build = build
@@ -56,6 +58,7 @@ class Repository:
         self._reload = reload or (lambda served: served.manager.load_initial(None))
         self._states: dict[str, ModelState] = {}  # models not served now
         self._busy: set[str] = set()
+        self._refusal = refusal  # why loads and unloads are refused here ("": they are not)
 
     def index(self, ready_only: bool = False) -> list[ModelState]:
         """Every model: the served ones, then those of the store (or a failed load) not served."""
@@ -72,15 +75,17 @@ class Repository:
         rows += [row for name, row in sorted(others.items()) if name not in known]
         return [row for row in rows if row.state == READY] if ready_only else rows
 
-    async def load(self, name: str) -> None:
-        """Serve model ``name`` from the store (reload it when it serves already).
+    async def load(self, name: str, *, starting: bool = False) -> None:
+        """Serve model ``name`` from the store (reload it when it serves already); ``starting``
+        (the server's start, which every worker makes) is not refused.
 
         :raises InvalidNameError: for a name that is not a plain name.
         :raises NotFoundError: when the store does not hold it.
         :raises ConflictError: while another load or unload of it runs.
+        :raises InUseError: on a server that refuses loads (one of several workers).
         :raises ModelLoadError: when it fails to load (then it is ``UNAVAILABLE``).
         """
-        with self._claim(name):
+        with self._claim(name, refuse=not starting):
             served = self.models.find(name)
             if served is not None:
                 await asyncio.to_thread(self._reload, served)
@@ -133,8 +138,10 @@ class Repository:
         if self._states.get(served.name, None) is not None and served.name not in self.models:
             self._states[served.name] = ModelState(served.name, "", UNAVAILABLE, "unloaded")
 
-    def _claim(self, name: str) -> _Claim:
+    def _claim(self, name: str, refuse: bool = True) -> _Claim:
         validate_name(name, "model name")
+        if refuse and self._refusal:
+            raise InUseError(self._refusal)
         return _Claim(self._busy, name)
 
 

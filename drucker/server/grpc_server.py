@@ -50,6 +50,13 @@ SERVICE_NAMES = [
 ]
 
 
+# One of several workers on one port would load or unload a model for itself alone.
+WORKER_REFUSAL = (
+    "with app.workers > 1 a load or unload would reach one worker only: name the models at "
+    "start (--model NAME=FILE, models:) or serve one worker per server"
+)
+
+
 class DruckerServer:
     """Owns the grpc.aio server for one runtime: bind, start, graceful stop.
 
@@ -97,6 +104,7 @@ class DruckerServer:
             stored or self.models.names,
             grace=settings.grace_seconds,
             reload=None if reload is None else (lambda served: reload(served.manager)),
+            refusal=WORKER_REFUSAL if reuse_port else "",
         )
         self._metrics = metrics
         self._tracing = tracing

@@ -131,7 +131,7 @@ async def load_models(
         if name in repository.models:
             continue
         try:
-            await repository.load(name)
+            await repository.load(name, starting=True)
         except DruckerError as error:
             runtime.log.warning(f"model {name} of the store is not served: {error}", model=name)
 

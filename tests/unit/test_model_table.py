@@ -108,3 +108,16 @@ def test_a_second_operation_on_one_model_is_aborted(tmp_path: Path) -> None:
     repository = _repository(table, lambda name: served(name, tmp_path), ["a"])
     with repository._claim("a"), pytest.raises(ConflictError):
         asyncio.run(repository.load("a"))
+
+
+def test_a_refusing_repository_refuses_rpcs_but_not_the_start(tmp_path: Path) -> None:
+    table = ModelTable([served("a", tmp_path)])
+    repository = Repository(
+        table, lambda name: served(name, tmp_path), lambda: ["a", "b"], refusal="one worker only"
+    )
+    with pytest.raises(InUseError, match="one worker only"):
+        asyncio.run(repository.load("b"))
+    with pytest.raises(InUseError, match="one worker only"):
+        asyncio.run(repository.unload("a"))
+    asyncio.run(repository.load("b", starting=True))
+    assert "b" in table

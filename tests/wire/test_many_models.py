@@ -523,3 +523,32 @@ def test_an_unloaded_model_is_freed(tmp_path: Path) -> None:
         )
         wait_for(lambda: plugin.loaded["b"]() is None, "the unloaded model to be freed")
         assert plugin.loaded["a"]() is not None  # the other one is untouched
+
+
+def test_workers_serve_every_named_model_and_refuse_repository_changes(tmp_path: Path) -> None:
+    from tests.serving import ServeProcess, free_port
+
+    for name in ("red", "blue"):
+        (tmp_path / f"{name}.model").write_text(f"model-{name}")
+    port = free_port()
+    args = ["--plugin", ECHO_PLUGIN, "--port", str(port), "--host", "127.0.0.1", "--workers", "2"]
+    args += ["--model", "red=red.model", "--model", "blue=blue.model"]
+    server = ServeProcess(args, cwd=tmp_path, env={"DRUCKER_MANAGEMENT_AUTH": "false"})
+    try:
+        server.wait_serving(port)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            worker = drucker_pb2_grpc.DruckerWorkerStub(channel)
+            for _ in range(4):
+                answer = worker.Predict_String_String(
+                    drucker_pb2.StringInput(input="x"), metadata=[(NAME_KEY, "blue")], timeout=10
+                )
+                assert json.loads(answer.option.val)["model"] == "model-blue"
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.RepositoryModelUnload(
+                    pb.RepositoryModelUnloadRequest(model_name="blue"), timeout=10
+                )
+        assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert "one worker only" in caught.value.details()
+    finally:
+        assert server.terminate() == 0
