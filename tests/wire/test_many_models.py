@@ -552,3 +552,18 @@ def test_workers_serve_every_named_model_and_refuse_repository_changes(tmp_path:
         assert "one worker only" in caught.value.details()
     finally:
         assert server.terminate() == 0
+
+
+def test_tritonclient_http_drives_the_repository(server: ThreadedServer) -> None:
+    triton_http = pytest.importorskip("tritonclient.http", reason="tritonclient[http] missing")
+    client = triton_http.InferenceServerClient(url=server.http_url.removeprefix("http://"))
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    try:
+        index = client.get_model_repository_index(headers=headers)
+        assert {row["name"] for row in index} >= {"alpha", "beta"}
+        client.unload_model("beta", headers=headers)
+        assert client.is_model_ready("alpha")
+        client.load_model("beta", headers=headers)
+        assert client.is_model_ready("beta")
+    finally:
+        client.close()
