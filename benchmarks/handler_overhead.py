@@ -53,6 +53,7 @@ from drucker._wire import drucker_pb2
 from drucker._wire import grpc_predict_v2_pb2 as v2
 from drucker.dispatch import Dispatcher
 from drucker.management import ModelManager
+from drucker.models import ModelTable
 from drucker.observability import Metrics
 from drucker.observability.grpc_metrics import recorders
 from drucker.protocol.drucker_worker import worker_rpc_handler
@@ -113,7 +114,8 @@ def _drucker_handler(
     runtime = build_runtime(plugin, settings)
     runtime.activate(runtime.load_model(model))
     dispatcher = Dispatcher(runtime, traced=False)  # as the server builds it without tracing
-    handler = worker_rpc_handler(dispatcher, 1 << 20, settings.max_message_bytes)
+    models = ModelTable.of(ModelManager(runtime), dispatcher)
+    handler = worker_rpc_handler(models, 1 << 20, settings.max_message_bytes)
     recorder_for = recorders(Metrics(), PREDICTION_RPCS) if settings.metrics_port else None
     guard = Guard(recorder_for=recorder_for, trimmer=MemoryPolicy())  # as the server's
     guarded = guard.wrap(METHOD, handler.service(_Details()))
@@ -212,7 +214,7 @@ def _drucker_infer(model: Path, workdir: Path, environ: dict[str, str]) -> Handl
     runtime = build_runtime("drucker_sklearn", settings)
     runtime.activate(runtime.load_model(model))
     servicer = InferenceServicer(
-        DataPlane(ModelManager(runtime), Dispatcher(runtime, traced=False))
+        DataPlane(ModelTable.of(ModelManager(runtime), Dispatcher(runtime, traced=False)))
     )
 
     async def infer(request: Any, context: Any) -> Any:

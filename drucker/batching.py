@@ -270,6 +270,7 @@ class Batcher:
             lane.draining = handed_to_loop
 
     def close(self) -> None:
-        """Stop the batch thread (queued work is abandoned)."""
+        """Stop the batch thread (queued work is abandoned); forget the measured model."""
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        self._placement.forget()

@@ -239,9 +239,12 @@ class Dispatcher:
         self.draining = True
 
     def close(self) -> None:
-        """Stop the threads (queued work is abandoned)."""
+        """Stop the threads (queued work is abandoned) and drop the placements' references to
+        the model, so an unloaded model is freed."""
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        for placement in (self._single, self._many, self._tensor):
+            placement.forget()
         for batcher in (self._batcher, self._tensor_batcher):
             if batcher is not None:
                 batcher.close()

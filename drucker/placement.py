@@ -63,6 +63,10 @@ class Placement:
             self._model, self._loop, self._calls, self._slow = model, False, 0, 0
         return self._loop
 
+    def forget(self) -> None:
+        """Drop the reference to the last model asked about (its model was unloaded)."""
+        self._model, self._loop, self._calls, self._slow = None, False, 0, 0
+
     def record(self, model: object, seconds: float) -> None:
         """Account one call for ``model`` that took ``seconds`` (wall clock)."""
         if not self.adaptive or model is not self._model:

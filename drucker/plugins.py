@@ -168,6 +168,18 @@ def build_plugin_manager(
     return manager
 
 
+def with_model_plugin(
+    manager: pluggy.PluginManager, model_plugin: str | ModuleType | object
+) -> pluggy.PluginManager:
+    """A new manager with ``manager``'s additive plugins (log sinks, exporters) and another
+    model plugin: the plugins of a second model of one server.
+
+    :raises PluginError: as :func:`build_plugin_manager` does.
+    """
+    additive = tuple(p for p in manager.get_plugins() if not _implements_model_hook(p))
+    return build_plugin_manager(model_plugin, extra_plugins=additive, load_entry_points=False)
+
+
 def _implements_model_hook(plugin: object) -> bool:
     return any(
         hasattr(getattr(plugin, name, None), hookspecs.PROJECT_NAME + "_impl")

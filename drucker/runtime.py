@@ -2,15 +2,15 @@
 
 Every hook call goes through a :class:`Runtime` method, and so does the one policy for what a
 plugin's exception becomes (:meth:`Runtime._plugin_error`): every failure is raised as a
-:class:`~drucker.errors.DruckerError` (the batcher decides what a shared call's failure means
-for each request in it). The runtime knows nothing of gRPC, HTTP, metrics or object storage.
-Names say how much one call predicts: ``predict`` one row, ``predict_rows`` the rows of one
-request, ``predict_requests`` one row each of many requests, ``predict_tensor`` one request's
-numeric tensor, ``predict_tensor_requests`` the tensors of many requests.
+:class:`~drucker.errors.DruckerError` (the batcher decides what a shared call's failure means for
+each request in it). The runtime knows nothing of gRPC, HTTP, metrics or object storage. Names say
+how much one call predicts: ``predict`` one row, ``predict_rows`` the rows of one request,
+``predict_requests`` one row each of many requests, ``predict_tensor`` one request's numeric
+tensor, ``predict_tensor_requests`` the tensors of many requests.
 
-Failures are raised outside the ``except`` block that caught the plugin's exception, detached
-from its frames (:func:`~drucker.frames.detach`) and dropped from the raising frame's locals:
-a failed request frees its input at once, not at the next full garbage collection.
+Failures are raised outside the ``except`` block that caught the plugin's exception, detached from
+its frames (:func:`~drucker.frames.detach`) and dropped from the raising frame's locals: a failed
+request frees its input at once, not at the next full garbage collection.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from drucker.events import EventLog, ServiceIdentity
 from drucker.frames import detach
 from drucker.hookcall import keyword_caller, positional_caller
 from drucker.kinds import Kind
+from drucker.plugins import with_model_plugin
 from drucker.records import SUPPRESS_LOG_OPTION, PredictionRecords
 from drucker.registry import ActiveModel, ModelRegistry
 from drucker.settings import Settings
@@ -64,7 +65,7 @@ class Runtime:
         self.name = settings.application_name
         self.models = ModelRegistry()
         self.active: ActiveModel | None = None  # the default model's serving version
-        self._thaw = thaw
+        self.thaw = thaw  # called when a model is replaced or unloaded
         hook = plugins.hook
         identity = ServiceIdentity.from_settings(settings)
         self.log = EventLog(keyword_caller(hook.drucker_log), identity)
@@ -78,7 +79,10 @@ class Runtime:
         self.can_evaluate = bool(hook.drucker_evaluate.get_hookimpls())
         hook.drucker_configure(settings=settings)
 
-    # -- the loaded models -------------------------------------------------------------------
+    def sibling(self, settings: Settings, plugin: str | object | None = None) -> Runtime:
+        """Another model's runtime (own settings); ``plugin`` replaces the model plugin if given."""
+        plugins = self._plugins if plugin is None else with_model_plugin(self._plugins, plugin)
+        return Runtime(plugins, settings, thaw=self.thaw)
 
     @property
     def ready(self) -> bool:
@@ -127,13 +131,12 @@ class Runtime:
         if previous is not None:
             if previous.name != active.name:
                 self.models.remove(self.name, previous.name)
-            if self._thaw is not None:
-                self._thaw()
+            if self.thaw is not None:
+                self.thaw()
         return previous
 
     def _serving(self) -> ActiveModel:
-        active = self.active
-        if active is None:
+        if (active := self.active) is None:
             raise ModelNotLoadedError("no model is loaded yet")
         return active
 
@@ -340,11 +343,8 @@ class Runtime:
 
         :raises PluginFailure: when the hook fails or returns something else.
         """
-        active = model or self.active
-        if active is None:
+        if (active := model or self.active) is None:
             return None
-        hook = self._plugins.hook.drucker_signature
-        declared = self._call(
-            lambda loaded: hook(model=loaded, settings=self.settings), "signature", active
-        )
+        hook, settings = self._plugins.hook.drucker_signature, self.settings
+        declared = self._call(lambda m: hook(model=m, settings=settings), "signature", active)
         return check.model_signature(declared)

@@ -49,6 +49,7 @@ from drucker.settings_loader import (
     setting,
 )
 from drucker.settings_loader import setting_fields as loader_fields
+from drucker.types import ModelSpec
 
 __all__ = [
     "EVENT_LOOPS",
@@ -112,6 +113,9 @@ class Settings:
     model_dir: str = setting("app.modeldir", "./model", "DRUCKER_SERVICE_MODEL_DIR")
     model_file: str = setting("app.modelfile", "default.model", "DRUCKER_SERVICE_MODEL_FILE")
     eval_dir: str = setting("app.evaldir", "./eval", "DRUCKER_SERVICE_EVAL_DIR")
+    #: also serve, at start, every model of the store (<app.modeldir>/<name>/) not named at
+    #: start; one that fails to load is UNAVAILABLE in the repository index
+    load_models_at_startup: bool = setting("app.load_models_at_startup", True)
     #: address to listen on
     host: str = setting("app.host", "[::]")
     #: server processes sharing the port (SO_REUSEPORT); more use more cores
@@ -189,6 +193,9 @@ class Settings:
     tls_cert: str = setting("tls.cert", "", check=[needs("tls_key"), FILE_OR_EMPTY])
     #: PEM private key of tls.cert
     tls_key: str = setting("tls.key", "", check=[needs("tls_cert"), FILE_OR_EMPTY])
+    #: models served from the start: a list of {name, file, plugin}; --model NAME=FILE adds
+    #: to it and wins for its name
+    models: tuple[ModelSpec, ...] = setting("models", ())
     source: str | None = attrs.field(default=None, metadata={"internal": True})
     ignored_keys: tuple[str, ...] = attrs.field(default=(), metadata={"internal": True})
 

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+import cattrs.gen
+import cattrs.v
 import yaml
 
 from drucker.errors import ConfigurationError
@@ -177,6 +179,12 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(bool, _strict_bool)
     converter.register_structure_hook(str, _strict_str)
     converter.register_structure_hook_func(_is_enum, _enum_member)
+    converter.register_structure_hook_factory(  # a structured value (models:): no unknown keys
+        attrs.has,
+        lambda cls: cattrs.gen.make_dict_structure_fn(
+            cls, converter, _cattrs_forbid_extra_keys=True
+        ),
+    )
     return converter
 
 
@@ -260,5 +268,15 @@ def _structure(field: attrs.Attribute[Any], value: Any, origin: str) -> Any:
         raise ConfigurationError(f"{origin}: a value is required")
     try:
         return _converter.structure(value, field.type)  # type: ignore[arg-type]
-    except (ValueError, TypeError, cattrs.BaseValidationError) as exc:
+    except cattrs.BaseValidationError as exc:  # e.g. an entry of models: names each fault
+        faults = cattrs.transform_error(exc, format_exception=_fault)
+        raise ConfigurationError(f"{origin}: {'; '.join(faults)}") from None
+    except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"{origin}: {exc}") from None
+
+
+def _fault(error: BaseException, type_: Any) -> str:
+    """A validator's own message, else cattrs' words for the fault."""
+    if isinstance(error, ValueError) and not isinstance(error, cattrs.BaseValidationError):
+        return str(error)
+    return cattrs.v.format_exception(error, type_)

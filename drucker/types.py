@@ -83,3 +83,18 @@ class ModelSignature:
 
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+
+
+def _plain_model_name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value or value in (".", "..") or "/" in value or "\\" in value:
+        raise ValueError(f"models: {value!r} is not a plain model name")
+
+
+@attrs.frozen
+class ModelSpec:
+    """One entry of the ``models:`` section: a model served from the start, with its file and,
+    when it differs from ``--plugin``, its own model plugin."""
+
+    name: str = attrs.field(validator=_plain_model_name)
+    file: str = ""  # empty: the store's last switch, else <modeldir>/<name>/<app.modelfile>
+    plugin: str = ""  # empty: the server's --plugin

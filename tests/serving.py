@@ -43,8 +43,10 @@ class ThreadedServer:
         port: int = 0,
         workdir: Path | None = None,
         http: bool = False,
+        models: Mapping[str, str] | None = None,
     ) -> None:
         self.requested_port = port
+        self._models = dict(models or {})  # --model NAME=FILE
         self._http = http
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="drucker-test-"))
         overrides = {
@@ -98,6 +100,7 @@ class ThreadedServer:
             on_ready=ready,
             http_port=0 if self._http else None,
             on_http_ready=http_ready,
+            models=self._models,
         )
 
     def start(self, timeout: float = 30, wait: bool = True) -> ThreadedServer:

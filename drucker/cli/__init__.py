@@ -24,6 +24,7 @@ COMMANDS = {
     "evaluate": "drucker.cli.model:evaluate",
     "dashboard": "drucker.cli.dashboard:dashboard",
     "data": "drucker.cli.model:data",
+    "repository": "drucker.cli.repository:repository",
 }
 
 

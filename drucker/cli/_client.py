@@ -17,6 +17,7 @@ from drucker.client import Client, ClientError
 F = TypeVar("F", bound=Callable[..., Any])
 
 TOKEN_ENV = "DRUCKER_MANAGEMENT_TOKEN"
+MODEL_NAME_ENV = "DRUCKER_MODEL_NAME"
 TOKEN_FILE_ENV = "DRUCKER_MANAGEMENT_TOKEN_FILE"
 SETTINGS_ENV = "DRUCKER_SETTINGS_YAML"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0", "[::]"})
@@ -172,6 +173,13 @@ def client_options(function: F) -> F:
     )
     @click.option("--timeout", default=30.0, show_default=True, help="Seconds per call.")
     @click.option("--tls-ca", type=click.Path(exists=True), help="CA certificate: use TLS.")
+    @click.option(
+        "--model-name",
+        envvar=MODEL_NAME_ENV,
+        show_envvar=True,
+        metavar="NAME",
+        help="The model to act on, on a server of several models (default: its default model).",
+    )
     @functools.wraps(function)
     def wrapper(
         target: str,
@@ -180,6 +188,7 @@ def client_options(function: F) -> F:
         settings_file: str | None,
         timeout: float,
         tls_ca: str | None,
+        model_name: str | None,
         **kwargs: Any,
     ) -> Any:
         found, tried = find_token(
@@ -189,7 +198,8 @@ def client_options(function: F) -> F:
             target,
             lambda: _served_application(target, tls_ca, timeout),
         )
-        with Client(target, token=found, timeout=timeout, tls=tls_ca or False) as client:
+        tls = tls_ca or False
+        with Client(target, token=found, timeout=timeout, tls=tls, model=model_name) as client:
             try:
                 return function(client=client, **kwargs)
             except ClientError as error:

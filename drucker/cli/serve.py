@@ -7,9 +7,10 @@ import sys
 import click
 
 from drucker.cli.engines import model_in_directory
-from drucker.errors import ConfigurationError
+from drucker.errors import ConfigurationError, InvalidNameError
 from drucker.plugins import DISABLE_PREFIX
 from drucker.server.lifecycle import ServeOptions, run
+from drucker.server.model_set import parse_model_arguments
 
 
 def _plugins(
@@ -49,10 +50,12 @@ def _plugins(
 @click.option(
     "--model",
     "-m",
-    "model_file",
-    metavar="FILE|URL",
+    "model_files",
+    metavar="[NAME=]FILE|URL",
+    multiple=True,
     help="The model file to load: a path, or a store URL (s3://bucket/key.joblib, gs://…); "
-    "the model store's last switch wins over it unless --force-model.",
+    "the model store's last switch wins over it unless --force-model. NAME=FILE (repeatable) "
+    "serves each file as the model NAME, in one server.",
 )
 @click.option(
     "--force-model",
@@ -106,7 +109,7 @@ def _plugins(
 def serve(
     plugins: tuple[str | None, tuple[str, ...]],
     settings_file: str | None,
-    model_file: str | None,
+    model_files: tuple[str, ...],
     model_sha256: str | None,
     force_model: bool,
     model_dir: str | None,
@@ -120,6 +123,10 @@ def serve(
 ) -> None:
     """Serve a plugin's model over gRPC until SIGTERM or SIGINT."""
     plugin, disabled = plugins
+    try:
+        model_file, named = parse_model_arguments(model_files)
+    except InvalidNameError as error:
+        raise click.UsageError(str(error)) from None
     if model_dir is not None:
         try:
             model_file = model_in_directory(model_dir, model_file)
@@ -132,6 +139,7 @@ def serve(
         disabled_plugins=disabled,
         settings_file=settings_file,
         model_file=model_file,
+        models=tuple(named.items()),
         model_sha256=model_sha256,
         port=port,
         host=host,

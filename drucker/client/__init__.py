@@ -21,7 +21,14 @@ from drucker.client.errors import (
     Unauthenticated,
     Unavailable,
 )
-from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
+from drucker.client.types import (
+    EvaluationRecord,
+    Metrics,
+    ModelSwitch,
+    ServiceInfo,
+    StoredModel,
+)
+from drucker.client.types import RepositoryModel as RepositoryModel
 from drucker.kinds import Kind
 from drucker.types import PredictResult
 
@@ -37,6 +44,7 @@ __all__ = [
     "ModelSwitch",
     "NotFound",
     "PredictResult",
+    "RepositoryModel",
     "ServerError",
     "ServiceInfo",
     "StoredModel",

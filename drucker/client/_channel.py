@@ -32,6 +32,10 @@ RETRIED_METHODS: list[dict[str, str]] = [
 ]
 
 
+# The metadata that names the model a call is for (a server of several models).
+MODEL_METADATA_KEY = "x-rekcurd-application-name"
+
+
 def service_config(max_attempts: int) -> str:
     """Round robin over the resolved addresses; retries with backoff for idempotent rpcs."""
     config: dict[str, Any] = {"loadBalancingConfig": [{"round_robin": {}}]}
@@ -107,6 +111,7 @@ def channel_spec(
     token: str | None,
     tls: bool | str | Path | bytes,
     options: Sequence[tuple[str, Any]],
+    model: str | None = None,
 ) -> ChannelSpec:
     """Validate the client's arguments and turn them into a :class:`ChannelSpec`."""
     if max_attempts < 1:
@@ -126,5 +131,7 @@ def channel_spec(
     if tls:
         roots = None if tls is True else _read_pem(tls)
         credentials = grpc.ssl_channel_credentials(root_certificates=roots)
-    metadata = (("authorization", f"Bearer {token}"),) if token else ()
+    metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+    if model:  # the model of a many-model server, named as 0.4.5 clients name applications
+        metadata += ((MODEL_METADATA_KEY, model),)
     return ChannelSpec(channel_target(target), channel_options, credentials, metadata)

@@ -16,12 +16,18 @@ from drucker.client.types import (
     ServiceInfo,
     StoredModel,
 )
+from drucker.client.types import RepositoryModel as RepositoryModel
 
 UPLOAD_CHUNK = 256 * 1024
 SHA256_METADATA = "x-drucker-sha256"
 SUCCESS = 1
 
 Progress = Callable[[int, int], None]
+
+
+def repository_models_of(reply: Any) -> list[RepositoryModel]:
+    """The rows of a ``RepositoryIndexResponse``."""
+    return [RepositoryModel(m.name, m.version, m.state, m.reason) for m in reply.models]
 
 
 class UploadOptions(TypedDict, total=False):

@@ -25,6 +25,7 @@ from drucker.client._kinds import Option
 from drucker.client._management import UploadOptions
 from drucker.client.errors import ClientError, InvalidArgument, from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
+from drucker.client.types import RepositoryModel as RepositoryModel
 from drucker.kinds import Kind
 from drucker.types import ModelSignature, PredictResult
 
@@ -46,6 +47,9 @@ class AsyncClient:
     :param tls: use TLS: ``True`` for the system roots, or the PEM (bytes or a path) of the CA
         that signed the server's certificate.
     :param options: extra gRPC channel options.
+    :param model: the model every call is for, on a server of several models (sent as
+        ``x-rekcurd-application-name``, and the V2 model name); without it the server's
+        default model answers.
     """
 
     def __init__(
@@ -57,9 +61,10 @@ class AsyncClient:
         token: str | None = None,
         tls: bool | str | Path | bytes = False,
         options: Sequence[tuple[str, Any]] = (),
+        model: str | None = None,
     ) -> None:
         spec = channel_spec(
-            target, max_attempts=max_attempts, token=token, tls=tls, options=options
+            target, max_attempts=max_attempts, token=token, tls=tls, options=options, model=model
         )
         self.timeout = timeout
         self._metadata = spec.metadata
@@ -72,7 +77,7 @@ class AsyncClient:
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._inference = v2_pb2_grpc.GRPCInferenceServiceStub(self._channel)
         self._output_kind: Kind | None = None  # from the signature, read once
-        self._model: str | None = None  # the V2 model name, from ServiceInfo, read once
+        self._model: str | None = model  # the V2 model name: given, or ServiceInfo's, read once
 
     async def close(self) -> None:
         """Close the channel."""
@@ -102,6 +107,27 @@ class AsyncClient:
             return await self._start(*call)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
+
+    # -- the model repository (servers of several models) ------------------------------------
+
+    async def repository_index(
+        self, *, ready: bool = False, timeout: float | None = None
+    ) -> list[RepositoryModel]:
+        """Every model of the server's repository with its state (only ready ones with
+        ``ready``); needs the management token."""
+        request = v2_pb2.RepositoryIndexRequest(ready=ready)
+        reply = await self._call(self._inference.RepositoryIndex, request, timeout)
+        return _management.repository_models_of(reply)
+
+    async def load_model(self, name: str, *, timeout: float | None = 600) -> None:
+        """Load (or reload) model ``name`` of the server's store and serve it."""
+        request = v2_pb2.RepositoryModelLoadRequest(model_name=name)
+        await self._call(self._inference.RepositoryModelLoad, request, timeout)
+
+    async def unload_model(self, name: str, *, timeout: float | None = None) -> None:
+        """Stop serving model ``name`` (requests in flight on it finish)."""
+        request = v2_pb2.RepositoryModelUnloadRequest(model_name=name)
+        await self._call(self._inference.RepositoryModelUnload, request, timeout)
 
     # -- predictions -------------------------------------------------------------------------
 

@@ -30,6 +30,16 @@ class StoredModel:
 
 
 @attrs.frozen
+class RepositoryModel:
+    """One model of a server's repository (Open Inference ``RepositoryIndex``)."""
+
+    name: str
+    version: str
+    state: str  # READY, UNAVAILABLE, LOADING or UNLOADING
+    reason: str
+
+
+@attrs.frozen
 class ModelSwitch:
     """One entry of the model store's switch history."""
 

@@ -89,7 +89,7 @@ class _Upload:
     with_sha256: bool = False  # whether the log and the answer give the file's SHA-256
 
 
-class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type: ignore[misc]
+class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type: ignore[misc]
     """Thin translation between dashboard messages and the :class:`ModelManager`."""
 
     def __init__(self, manager: ModelManager) -> None:

@@ -4,6 +4,9 @@ Every pair of input and output kinds gets a handler of the streaming shape the 0
 gives it: ``Bytes`` input is client-streaming (all chunks are joined, up to the message size
 limit in all), ``Bytes`` output is
 server-streaming, ``Bytes``→``Bytes`` is bidirectional, the rest are unary.
+
+On a server of several models a request goes to the model its ``x-rekcurd-application-name``
+metadata names (the default model without it); a one-model server reads no metadata.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from drucker.admission import Caller
 from drucker.dispatch import Dispatcher
 from drucker.errors import DruckerError, TooLargeError
 from drucker.kinds import Kind, rpc_name
+from drucker.models import ModelTable
 from drucker.protocol.drucker_values import (
     INPUT_MESSAGES,
     OUTPUT_MESSAGES,
@@ -34,8 +38,17 @@ from drucker.types import PredictResult
 SERVICE_NAME = "drucker.DruckerWorker"
 
 
+def _dispatcher(models: ModelTable, context: grpc.aio.ServicerContext) -> Dispatcher:
+    """The dispatcher of the model the request names (raises ``NotFoundError``)."""
+    only = models.only
+    if only is not None:
+        return only
+    return models.for_metadata(context.invocation_metadata()).dispatcher
+
+
 async def _predict(
-    dispatcher: Dispatcher,
+    models: ModelTable,
+    context: grpc.aio.ServicerContext,
     value: Any,
     option_text: str,
     input_kind: Kind,
@@ -43,6 +56,7 @@ async def _predict(
     caller: Caller,
 ) -> tuple[PredictResult, str]:
     """Decode the option, predict, encode the answer's option."""
+    dispatcher = _dispatcher(models, context)
     option = parse_option(option_text)
     result = await dispatcher.predict(value, option, input_kind, output_kind, caller=caller)
     return result, dump_option(result.option)
@@ -69,7 +83,7 @@ async def _joined_bytes(requests: AsyncIterator[Any], limit: int) -> tuple[bytes
 
 
 def _make_handler(
-    dispatcher: Dispatcher, input_kind: Kind, output_kind: Kind, chunk_bytes: int, max_bytes: int
+    models: ModelTable, input_kind: Kind, output_kind: Kind, chunk_bytes: int, max_bytes: int
 ) -> grpc.RpcMethodHandler:
     request_type = INPUT_MESSAGES[input_kind]
     response_type = OUTPUT_MESSAGES[output_kind]
@@ -84,7 +98,7 @@ def _make_handler(
     async def answer(
         value: Any, option_text: str, context: grpc.aio.ServicerContext
     ) -> tuple[PredictResult, str]:
-        work = _predict(dispatcher, value, option_text, input_kind, output_kind, context)
+        work = _predict(models, context, value, option_text, input_kind, output_kind, context)
         return await answer_or_abort(context, work)
 
     if output_kind is Kind.BYTES:
@@ -124,7 +138,6 @@ def _make_handler(
 
         return grpc.stream_unary_rpc_method_handler(bytes_unary, **codec)
 
-    predict = dispatcher.predict
     output_message = OUTPUT_MESSAGES[output_kind]
 
     async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -134,6 +147,12 @@ def _make_handler(
         try:
             text = request.option.val
             option = parse_option(text) if text else {}
+            only = models.only  # one model: no metadata to read
+            predict = (
+                only.predict
+                if only is not None
+                else models.for_metadata(context.invocation_metadata()).dispatcher.predict
+            )
             result = await predict(request.input, option, input_kind, output_kind, caller=context)
             out_option = dump_option(result.option) if result.option else "{}"
         except DruckerError as error:
@@ -148,14 +167,14 @@ def _make_handler(
 
 
 def worker_rpc_handler(
-    dispatcher: Dispatcher, chunk_bytes: int, max_bytes: int
+    models: ModelTable, chunk_bytes: int, max_bytes: int
 ) -> grpc.GenericRpcHandler:
-    """The generic handler serving all 25 Predict rpcs through ``dispatcher``.
+    """The generic handler serving all 25 Predict rpcs through the models' dispatchers.
 
     A client-streamed Bytes input may add up to ``max_bytes`` (the message size limit).
     """
     handlers = {
-        rpc_name(i, o): _make_handler(dispatcher, i, o, chunk_bytes, max_bytes)
+        rpc_name(i, o): _make_handler(models, i, o, chunk_bytes, max_bytes)
         for i in Kind
         for o in Kind
     }

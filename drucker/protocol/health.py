@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import grpc.aio
 from grpc_health.v1 import health, health_pb2
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
-from drucker.runtime import Runtime
+
+
+class Readiness(Protocol):
+    """What health reports on: a runtime, or a server's models (all of them ready)."""
+
+    @property
+    def ready(self) -> bool: ...
+
 
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -17,7 +24,7 @@ _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 class DruckerHealthServicer(drucker_pb2_grpc.HealthServicer):  # type: ignore[misc]
     """``drucker.Health/Check``: SERVING once a model is loaded, NOT_SERVING otherwise."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Readiness) -> None:
         self._runtime = runtime
         self.shutting_down = False
 
@@ -30,7 +37,7 @@ class DruckerHealthServicer(drucker_pb2_grpc.HealthServicer):  # type: ignore[mi
 class HealthReporter:
     """Keeps both health services in step with the runtime's state."""
 
-    def __init__(self, runtime: Runtime, service_names: list[str]) -> None:
+    def __init__(self, runtime: Readiness, service_names: list[str]) -> None:
         self.standard = health.aio.HealthServicer()
         self.drucker = DruckerHealthServicer(runtime)
         self._service_names = ["", *service_names]

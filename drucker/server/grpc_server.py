@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -19,18 +19,20 @@ from drucker._wire import (
     grpc_predict_v2_pb2_grpc,
 )
 from drucker.dispatch import Dispatcher
-from drucker.errors import ConfigurationError
+from drucker.errors import ConfigurationError, NotFoundError
 from drucker.management import ModelManager
+from drucker.models import ModelTable, ServedModel
 from drucker.observability import Metrics, Tracing
 from drucker.observability.grpc_metrics import prediction_rpcs, recorders
 from drucker.protocol.auth import protected_methods
-from drucker.protocol.drucker_dashboard import DruckerDashboardServicer
+from drucker.protocol.dashboard_routing import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
 from drucker.protocol.drucker_worker import worker_rpc_handler
 from drucker.protocol.guard import Guard, guarded_server
 from drucker.protocol.health import HealthReporter
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.servicer import InferenceServicer
+from drucker.repository import Repository
 from drucker.server.memory import MemoryPolicy
 from drucker.server.ports import port_in_use
 
@@ -48,18 +50,34 @@ SERVICE_NAMES = [
 ]
 
 
+# One of several workers on one port would load or unload a model for itself alone.
+WORKER_REFUSAL = (
+    "with app.workers > 1 a load or unload would reach one worker only: name the models at "
+    "start (--model NAME=FILE, models:) or serve one worker per server"
+)
+
+
 class DruckerServer:
     """Owns the grpc.aio server for one runtime: bind, start, graceful stop.
 
     With a ``token``, the management rpcs (and whatever the settings add) require it. With
     ``metrics`` every rpc is recorded; with ``tracing`` every rpc gets a span. ``memory`` is the
     process's memory policy (trim after big messages, collector paused for big tensors).
+
+    ``manager`` is the default model's; ``others`` are the other models served from the start;
+    ``build`` loads a model of the store by name (the repository's load), ``stored`` lists the
+    store's models, ``reload`` loads a served model's serving version again. The rpcs route
+    by model name (:attr:`models`).
     """
 
     def __init__(
         self,
         manager: ModelManager,
         *,
+        others: tuple[ModelManager, ...] = (),
+        build: Callable[[str], ModelManager] | None = None,
+        stored: Callable[[], list[str]] | None = None,
+        reload: Callable[[ModelManager], object] | None = None,
         host: str,
         port: int,
         token: str | None,
@@ -76,7 +94,18 @@ class DruckerServer:
         self.address = f"{host}:{port}"
         self._probe = None if reuse_port else (host, port)  # checked before gRPC binds
         self._grace = settings.grace_seconds
-        self.dispatcher = Dispatcher(runtime, traced=tracing is not None)
+        self._traced = tracing is not None
+        default = self.served(manager)
+        self.dispatcher = default.dispatcher
+        self.models = ModelTable([default, *(self.served(other) for other in others)])
+        self.repository = Repository(
+            self.models,
+            lambda name: self.served(_no_builder(name) if build is None else build(name)),
+            stored or self.models.names,
+            grace=settings.grace_seconds,
+            reload=None if reload is None else (lambda served: reload(served.manager)),
+            refusal=WORKER_REFUSAL if reuse_port else "",
+        )
         self._metrics = metrics
         if metrics is not None:
             metrics.watch_admission(self.dispatcher.admission)
@@ -99,19 +128,19 @@ class DruckerServer:
                 ("grpc.so_reuseport", 1 if reuse_port else 0),
             ],
         )
-        self.health = HealthReporter(runtime, SERVICE_NAMES)
+        self.health = HealthReporter(self.models, SERVICE_NAMES)
         chunk = min(STREAM_CHUNK_BYTES, settings.max_message_bytes // 2)
         registry = guarded_server(self._server, guard)  # every rpc of every service
         registry.add_generic_rpc_handlers(
-            (worker_rpc_handler(self.dispatcher, chunk, settings.max_message_bytes),)
+            (worker_rpc_handler(self.models, chunk, settings.max_message_bytes),)
         )
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
-            DruckerDashboardServicer(manager), registry
+            DruckerDashboardServicer(self.models), registry
         )
         # shared with the HTTP binding
-        self.plane = DataPlane(manager, self.dispatcher, memory.collector_paused)
+        self.plane = DataPlane(self.models, memory.collector_paused)
         grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(self.plane), registry
+            InferenceServicer(self.plane, self.repository), registry
         )
         drucker_pb2_grpc.add_HealthServicer_to_server(self.health.drucker, registry)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.standard, registry)
@@ -124,6 +153,11 @@ class DruckerServer:
             reflection.aio.ReflectionServicer(reflected), registry
         )
         self.port: int | None = None
+
+    def served(self, manager: ModelManager) -> ServedModel:
+        """A model of this server: ``manager``'s runtime with its own dispatcher."""
+        dispatcher = Dispatcher(manager.runtime, traced=self._traced)
+        return ServedModel(manager.runtime.name, manager, dispatcher)
 
     def bind(self) -> int:
         """Bind the listening socket; return the port (useful when asked for port 0).
@@ -151,7 +185,7 @@ class DruckerServer:
     @property
     def serving(self) -> bool:
         """Whether predictions are answered: a model is loaded and the server is not draining."""
-        return self.runtime.ready and not self.health.drucker.shutting_down
+        return self.models.ready and not self.health.drucker.shutting_down
 
     async def start(self) -> None:
         """Start answering rpcs and publish the health state."""
@@ -170,12 +204,15 @@ class DruckerServer:
         ``alongside`` drains at the same time (another binding's server, e.g. HTTP), before the
         dispatcher they share closes.
         """
-        self.dispatcher.drain()
+        served = list(self.models)
+        for model in served:
+            model.dispatcher.drain()
         await self.health.shutting_down()
         try:
             await asyncio.gather(self._server.stop(self._grace), *alongside)
         finally:
-            self.dispatcher.close()
+            for model in served:
+                model.dispatcher.close()
         if self._sharing is not None:  # a last write of the worker's counts
             self._sharing.cancel()
             await asyncio.gather(self._sharing, return_exceptions=True)
@@ -183,6 +220,10 @@ class DruckerServer:
     async def wait(self) -> None:
         """Wait until the server has stopped."""
         await self._server.wait_for_termination()
+
+
+def _no_builder(name: str) -> ModelManager:
+    raise NotFoundError(f"this server loads no models from its store; {name!r} is not served")
 
 
 __all__ = ["WORKER_SERVICE", "DruckerServer"]

@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -24,6 +24,7 @@ from drucker.server.http import HttpServer, connection_cap
 from drucker.server.loops import loop_factory, loop_name
 from drucker.server.memory import MemoryPolicy
 from drucker.server.metrics_app import MetricsApp
+from drucker.server.model_set import ModelSet, load_models
 from drucker.server.parent import die_with_supervisor, supervisor_gone
 from drucker.server.supervisor import Supervisor
 from drucker.settings import Settings, load_settings
@@ -46,6 +47,7 @@ class ServeOptions:
     disabled_plugins: tuple[str, ...] = ()  # additive plugins not to load (-p no:NAME)
     force_model: bool = False  # serve model_file even when the store remembers a switch
     model_name: str | None = None  # the name the model serves under (app.name)
+    models: tuple[tuple[str, str], ...] = ()  # --model NAME=FILE, in order
 
     def worker_args(self) -> list[str]:
         """The command-line arguments a worker process needs (the port is added)."""
@@ -64,6 +66,8 @@ class ServeOptions:
         ):
             if value is not None:
                 args += [flag, value]
+        for name, path in self.models:
+            args += ["--model", f"{name}={path}"]
         if self.force_model:
             args.append("--force-model")
         return args
@@ -117,20 +121,6 @@ def build_runtime(
     return Runtime(plugins, settings, thaw=(memory or MemoryPolicy()).thaw)
 
 
-async def _load_initial_model(
-    manager: ModelManager,
-    model_file: str | None,
-    model_sha256: str | None,
-    force_model: bool = False,
-) -> None:
-    runtime = manager.runtime
-    if not runtime.has_loader:
-        runtime.activate(runtime.load_model(None))
-        return
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, manager.load_initial, model_file, model_sha256, force_model)
-
-
 async def _follow_switches(manager: ModelManager) -> None:
     """Load the store's active model when another worker or replica switched to it."""
     loop = asyncio.get_running_loop()
@@ -179,6 +169,8 @@ def _rest_server(
         max_body_bytes=settings.max_message_bytes,
         body_timeout=settings.http_read_timeout_seconds,
         infer_recorder=metrics.rest_recorder("ModelInfer") if metrics is not None else None,
+        repository=server.repository,
+        management_token=token,
     )
     return HttpServer(
         app,
@@ -213,8 +205,13 @@ async def serve(
     on_http_ready: Callable[[int], None] | None = None,
     force_model: bool = False,
     memory: MemoryPolicy | None = None,
+    models: Mapping[str, str] | None = None,
 ) -> None:
     """Bind, load the model, serve until ``stop`` is set, then drain in-flight requests.
+
+    ``models`` (``--model NAME=FILE``) serves each file as the model of that name, beside or
+    instead of ``model_file`` (the model named ``app.name``); the first is the default model
+    (requests that name none) unless ``app.name`` is one of them.
 
     ``memory`` (the process's memory policy; a new one by default) settles the heap once the
     model serves, pauses the collector for big tensors and trims after big messages.
@@ -235,11 +232,21 @@ async def serve(
     tracing = Tracing.from_environment(settings.application_name)
     if tracing is None and tracing_wanted():
         log.warning("OTEL_* asks for traces, but the otel extra is not installed: no tracing")
-    manager = ModelManager(runtime, metrics or NO_METRICS)
+    model_set = ModelSet.starting(runtime, metrics or NO_METRICS, models or {})
+    files = model_set.files
+    default = runtime.name if not files or runtime.name in files else next(iter(files))
+    if model_file is not None:
+        files.setdefault(default, model_file)
+    manager = model_set.manager(default)
+    others = tuple(model_set.manager(name) for name in files if name != default)
     token = resolve_token(settings, log)
     memory = memory or MemoryPolicy()
     server = DruckerServer(
         manager,
+        others=others,
+        build=model_set.build,
+        stored=model_set.stored,
+        reload=model_set.reload,
         host=settings.host,
         port=settings.port,
         token=token,
@@ -279,20 +286,24 @@ async def serve(
             if port_server is not None:
                 await port_server.start()
         try:
-            await _load_initial_model(manager, model_file, model_sha256, force_model)
+            start = files.get(default) or model_file
+            await load_models(
+                model_set, server.repository, manager, others, start, model_sha256, force_model
+            )
         except BaseException:
             await _stop(server, rest, metrics_http, tracing)
             raise
         await server.health.refresh()
         memory.settle()
         following = follow_store or manager.shared_store
-        follower = asyncio.create_task(_follow_switches(manager)) if following else None
+        followed = (manager, *others) if following else ()  # each start model follows
+        followers = [asyncio.create_task(_follow_switches(each)) for each in followed]
         try:
             if rest is not None and on_http_ready is not None:
                 on_http_ready(rest.port or 0)
             await _serve_until(stop, runtime, server, port, on_ready, rest, metrics_http, tracing)
         finally:
-            if follower is not None:
+            for follower in followers:
                 follower.cancel()
     finally:
         for sig in signals:
@@ -319,6 +330,7 @@ async def _serve_until(
         event_loop=loop_name(asyncio.get_running_loop()),
         service_level=settings.service_level.value,
         settings_file=settings.source,
+        models=server.models.names(),
     )
     if on_ready is not None:
         on_ready(port)
@@ -374,6 +386,7 @@ def run(options: ServeOptions) -> int:
                     model_file=options.model_file,
                     model_sha256=options.model_sha256,
                     force_model=options.force_model,
+                    models=dict(options.models),
                     handle_signals=True,
                     follow_store=options.worker,
                     memory=memory,

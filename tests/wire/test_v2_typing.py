@@ -14,6 +14,7 @@ from drucker.dispatch import Dispatcher
 from drucker.errors import InvalidInputError, TooLargeError
 from drucker.kinds import Kind
 from drucker.management import ModelManager
+from drucker.models import ModelTable
 from drucker.protocol.v2.dataplane import DataPlane, InferRequest, InputTensor
 from tests.core import runtime
 from tests.plugins import echo_plugin, text_plugin
@@ -24,7 +25,7 @@ triton = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is 
 
 def plane(plugin: object, tmp_path: Path, **overrides: Any) -> DataPlane:
     rt, _ = runtime(plugin, tmp_path, application_name="m", **overrides)
-    return DataPlane(ModelManager(rt), Dispatcher(rt))
+    return DataPlane(ModelTable.of(ModelManager(rt), Dispatcher(rt)))
 
 
 def texts(*values: bytes, parameters: dict[str, Any] | None = None) -> InputTensor:

@@ -32,7 +32,7 @@ from drucker.admission import Caller
 from drucker.dispatch import Dispatcher
 from drucker.errors import InvalidInputError, NotFoundError, TooLargeError
 from drucker.kinds import Kind
-from drucker.management import ModelManager
+from drucker.models import ModelTable, ServedModel
 from drucker.protocol.v2.outputs import (
     FLOAT_TYPES,
     INT_TYPES,
@@ -51,6 +51,8 @@ DEFAULT_SIGNATURE = ModelSignature(
     outputs=(TensorSpec("label", "BYTES", (-1,)), TensorSpec("score", "FP32", (-1,))),
 )
 OUTPUT_NAMES = ("label", "score")
+# The Open Inference Protocol extensions served (``ServerMetadata``).
+EXTENSIONS = ("model_repository",)
 # A tensor of more elements than this is split into rows and assembled from results in a
 # thread: for 100,000 rows that work takes long enough to delay health checks on the loop.
 INLINE_MAX_ELEMENTS = 4096
@@ -124,22 +126,18 @@ class ServerMetadata:
 
 
 class DataPlane:
-    """Health, metadata and inference of the model this server serves.
+    """Health, metadata and inference of the models this server serves (a :class:`ModelTable`).
 
-    The served model is named after the application (``app.name``); its versions are the model
-    store's names, and the version serving now is the active model's name. A big tensor is
-    served with the collector paused by ``pause`` (none without it).
+    A request names its model; its versions are that model's store names, and the version
+    serving now is its runtime's active model. A big tensor is served with the collector
+    paused by ``pause`` (none without it).
     """
 
-    def __init__(
-        self, manager: ModelManager, dispatcher: Dispatcher, pause: CollectorPause | None = None
-    ) -> None:
-        self._manager = manager
+    def __init__(self, models: ModelTable, pause: CollectorPause | None = None) -> None:
+        self.models = models
         self._pause: CollectorPause = pause or contextlib.nullcontext
-        self._runtime = manager.runtime
-        self._dispatcher = dispatcher
-        self.name = self._runtime.settings.application_name
-        self._max_rows = self._runtime.settings.v2_max_rows
+        self.name = models.default.name
+        self._max_rows = models.default.runtime.settings.v2_max_rows
 
     # -- health and metadata -----------------------------------------------------------------
 
@@ -148,41 +146,48 @@ class DataPlane:
         return True
 
     def ready(self) -> bool:
-        """A model is loaded."""
-        return self._runtime.ready
+        """Every served model is loaded."""
+        return self.models.ready
 
-    def check_model(self, name: str, version: str = "") -> None:
-        """:raises NotFoundError: for another model's name or a version that is not serving."""
-        if name != self.name:
-            raise NotFoundError(f"no model named {name!r}; this server serves {self.name!r}")
-        active = self._runtime.active
-        if version and (active is None or version != active.name):
-            raise NotFoundError(f"version {version!r} of {name!r} is not serving")
+    def check_model(self, name: str, version: str = "") -> ServedModel:
+        """The served model ``name``.
+
+        :raises NotFoundError: for a model that is not served or a version that is not serving.
+        """
+        served = self.models.find(name)
+        if served is None:
+            raise NotFoundError(self.models.unknown(name))
+        if version:
+            active = served.runtime.active
+            if active is None or version != active.name:
+                raise NotFoundError(f"version {version!r} of {name!r} is not serving")
+        return served
 
     def model_ready(self, name: str, version: str = "") -> bool:
         """Whether ``name`` (at ``version``, if given) serves; unknown names raise."""
-        if name != self.name:
-            raise NotFoundError(f"no model named {name!r}; this server serves {self.name!r}")
-        active = self._runtime.active
+        served = self.models.find(name)
+        if served is None:
+            raise NotFoundError(self.models.unknown(name))
+        active = served.runtime.active
         return active is not None and version in ("", active.name)
 
     def server_metadata(self) -> ServerMetadata:
-        """The server's name and version."""
-        return ServerMetadata(name="drucker", version=__version__)
+        """The server's name, version and protocol extensions."""
+        return ServerMetadata(name="drucker", version=__version__, extensions=EXTENSIONS)
 
-    def signature(self) -> ModelSignature:
-        """The serving model's signature, or the default one."""
-        return self._runtime.signature() or DEFAULT_SIGNATURE
+    def signature(self, served: ServedModel | None = None) -> ModelSignature:
+        """The serving signature of ``served`` (the default model), or the default one."""
+        return (served or self.models.default).runtime.signature() or DEFAULT_SIGNATURE
 
     def model_metadata(self, name: str, version: str = "") -> ModelMetadata:
         """The model's versions and tensors."""
-        self.check_model(name, version)
-        signature = self.signature()
-        active = self._runtime.active
-        versions = [stored.name for stored in self._manager.models.list()]
+        served = self.check_model(name, version)
+        signature = self.signature(served)
+        active = served.runtime.active
+        versions = [stored.name for stored in served.manager.models.list()]
         if active is not None and active.name not in versions:
             versions.insert(0, active.name)
-        return ModelMetadata(self.name, versions, "drucker", signature.inputs, signature.outputs)
+        return ModelMetadata(served.name, versions, "drucker", signature.inputs, signature.outputs)
 
     # -- inference ---------------------------------------------------------------------------
 
@@ -191,29 +196,31 @@ class DataPlane:
 
         ``caller`` (its deadline and cancellation) goes to the dispatcher's admission.
 
-        :raises DruckerError: ``INVALID_ARGUMENT`` for bad input, ``NOT_FOUND`` for another
-            model, ``RESOURCE_EXHAUSTED`` past ``v2.max_rows`` or when too many predictions
-            wait, ``DEADLINE_EXCEEDED`` or ``CANCELLED`` for a caller gone, the plugin's errors.
+        :raises DruckerError: ``INVALID_ARGUMENT`` for bad input, ``NOT_FOUND`` for a model
+            that is not served, ``RESOURCE_EXHAUSTED`` past ``v2.max_rows`` or when too many
+            predictions wait, ``DEADLINE_EXCEEDED`` or ``CANCELLED`` for a caller gone, the
+            plugin's errors.
         """
-        self.check_model(request.model_name, request.model_version)
+        served = self.check_model(request.model_name, request.model_version)
         if len(request.inputs) != 1:
             raise InvalidInputError(f"expected one input tensor, got {len(request.inputs)}")
         wanted = request.outputs or list(OUTPUT_NAMES)
         unknown = [name for name in wanted if name not in OUTPUT_NAMES]
         if unknown:
             raise InvalidInputError(f"unknown output {unknown[0]!r}; outputs are label, score")
-        signature = self.signature()
+        runtime, dispatcher = served.runtime, served.dispatcher
+        signature = self.signature(served)
         tensor = request.inputs[0]
         option = dict(request.parameters)
         output_kind = requested_output_kind(option.pop(OUTPUT_KIND_PARAMETER, None), signature)
         want = _Wanted(option, output_kind, signature, caller)
-        if self._runtime.can_predict_tensor and tensor.datatype in NUMERIC_TYPES:
-            outputs, parameters = await self._infer_tensor(tensor, want)
+        if runtime.can_predict_tensor and tensor.datatype in NUMERIC_TYPES:
+            outputs, parameters = await self._infer_tensor(dispatcher, tensor, want)
         else:
-            outputs, parameters = await self._infer_rows(tensor, want)
-        active = self._runtime.active
+            outputs, parameters = await self._infer_rows(dispatcher, tensor, want)
+        active = runtime.active
         return InferResponse(
-            model_name=self.name,
+            model_name=served.name,
             model_version=active.name if active else "",
             outputs=[outputs[name] for name in wanted],
             parameters=parameters,
@@ -221,27 +228,25 @@ class DataPlane:
         )
 
     async def _infer_rows(
-        self, tensor: InputTensor, want: _Wanted
+        self, dispatcher: Dispatcher, tensor: InputTensor, want: _Wanted
     ) -> tuple[dict[str, OutputTensor], dict[str, Any]]:
         """The outputs and parameters of a tensor predicted row by row (a list per row)."""
         option, kind, signature, caller = want.option, want.kind, want.signature, want.caller
         if tensor.data.size > INLINE_MAX_ELEMENTS:
             with self._pause():
                 rows, input_kind = await asyncio.to_thread(self._rows, tensor, signature)
-                results = await self._dispatcher.predict_rows(
-                    rows, option, input_kind, kind, caller
-                )
+                results = await dispatcher.predict_rows(rows, option, input_kind, kind, caller)
                 del rows
                 outputs = await asyncio.to_thread(row_outputs, results, kind, signature)
         else:
             rows, input_kind = self._rows(tensor, signature)
-            results = await self._dispatcher.predict_rows(rows, option, input_kind, kind, caller)
+            results = await dispatcher.predict_rows(rows, option, input_kind, kind, caller)
             del rows
             outputs = row_outputs(results, kind, signature)
         return outputs, dict(results[0].option) if results else {}
 
     async def _infer_tensor(
-        self, tensor: InputTensor, want: _Wanted
+        self, dispatcher: Dispatcher, tensor: InputTensor, want: _Wanted
     ) -> tuple[dict[str, OutputTensor], dict[str, Any]]:
         """The outputs and parameters of a numeric tensor predicted by the plugin's tensor hook
         (no Python object per row)."""
@@ -252,15 +257,13 @@ class DataPlane:
         input_kind = Kind.ARR_FLOAT if tensor.datatype in FLOAT_TYPES else Kind.ARR_INT
         if tensor.data.size > INLINE_MAX_ELEMENTS:
             with self._pause():
-                answer = await self._dispatcher.predict_tensor(
-                    matrix, option, input_kind, kind, caller
-                )
+                answer = await dispatcher.predict_tensor(matrix, option, input_kind, kind, caller)
                 del matrix
                 outputs = await asyncio.to_thread(
                     tensor_outputs, answer.labels, answer.scores, kind, signature
                 )
         else:
-            answer = await self._dispatcher.predict_tensor(matrix, option, input_kind, kind, caller)
+            answer = await dispatcher.predict_tensor(matrix, option, input_kind, kind, caller)
             del matrix
             outputs = tensor_outputs(answer.labels, answer.scores, kind, signature)
         return outputs, dict(answer.option)

@@ -20,6 +20,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from drucker.errors import (
     CallerGoneError,
     DruckerError,
@@ -34,6 +36,7 @@ from drucker.protocol.v2 import rest_codec as codec
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.openapi import openapi_document
 from drucker.protocol.v2.rest_caller import RestCaller, timeout_seconds
+from drucker.repository import Repository
 
 if TYPE_CHECKING:
     from drucker.protocol.guard import RpcRecorder
@@ -49,6 +52,7 @@ HTTP_STATUS = {
     "UNAUTHENTICATED": 401,
     "NOT_FOUND": 404,
     "ALREADY_EXISTS": 409,
+    "ABORTED": 409,
     "RESOURCE_EXHAUSTED": 413,
     "DEADLINE_EXCEEDED": 504,
     "UNAVAILABLE": 503,
@@ -56,6 +60,7 @@ HTTP_STATUS = {
 }
 OPENAPI_PATH = "/v2/openapi.json"
 _MODEL = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$")
+_REPOSITORY = re.compile(r"^/v2/repository/(?:index|models/([^/]+)/(load|unload))$")
 _JSON = [(b"content-type", b"application/json")]
 
 
@@ -87,10 +92,14 @@ class V2RestApp:
         max_body_bytes: int,
         body_timeout: float,
         infer_recorder: RpcRecorder | None = None,
+        repository: Repository | None = None,
+        management_token: str | None = None,
     ) -> None:
         self._plane = plane
         self._log = log
         self._token = token
+        self._repository = repository
+        self._management_token = management_token
         self._max_body = max_body_bytes
         self._body_timeout = body_timeout
         self._recorder = infer_recorder
@@ -153,7 +162,33 @@ class V2RestApp:
         if path == OPENAPI_PATH:
             _allow(method, "GET")
             return 200, self._openapi, _JSON
+        repository_call = _REPOSITORY.match(path)
+        if repository_call is not None and self._repository is not None:
+            _allow(method, "POST")
+            return await self._repository_call(scope, receive, *repository_call.groups())
         return _error(404, f"no endpoint {path}")
+
+    async def _repository_call(
+        self, scope: Scope, receive: Receive, name: str | None, action: str | None
+    ) -> tuple[int, bytes, list[Any]]:
+        """``index`` (``name`` None), ``load`` or ``unload``: management, behind the token."""
+        headers = _headers(scope)
+        if self._management_token is not None:
+            refusal = bearer_refusal(headers.get(b"authorization"), self._management_token)
+            if refusal is not None:
+                raise UnauthenticatedError(refusal)
+        body = await self._body(headers, receive)
+        repository = self._repository
+        assert repository is not None
+        if name is None:
+            document = codec.loads(body) if body.strip() else {}
+            ready = document.get("ready", False) if isinstance(document, dict) else None
+            if not isinstance(ready, bool):
+                raise InvalidInputError('the index request is {"ready": true|false}')
+            rows = [attrs.asdict(row) for row in repository.index(ready_only=ready)]
+            return _json(200, rows)
+        await (repository.load(name) if action == "load" else repository.unload(name))
+        return _json(200, {})
 
     async def _infer(
         self, scope: Scope, receive: Receive, name: str, version: str

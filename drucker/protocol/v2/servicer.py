@@ -16,6 +16,7 @@ import grpc.aio
 
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
+from drucker.errors import NotFoundError
 from drucker.protocol.status import answer_or_abort
 from drucker.protocol.v2.dataplane import (
     CONTENT_TYPE_PARAMETER,
@@ -26,6 +27,7 @@ from drucker.protocol.v2.dataplane import (
     InputTensor,
 )
 from drucker.protocol.v2.tensors import DATATYPES, MAX_DIMENSIONS, decode_input, encode_output
+from drucker.repository import Repository
 from drucker.types import TensorSpec
 
 
@@ -114,10 +116,17 @@ def _is_big(request: Any) -> bool:
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
-    """Health, metadata and inference of the Open Inference Protocol over gRPC."""
+    """Health, metadata, inference and the model repository of the Open Inference Protocol
+    over gRPC."""
 
-    def __init__(self, plane: DataPlane) -> None:
+    def __init__(self, plane: DataPlane, repository: Repository | None = None) -> None:
         self._plane = plane
+        self._repository = repository
+
+    def _repo(self) -> Repository:
+        if self._repository is None:
+            raise NotFoundError("this server has no model repository")
+        return self._repository
 
     async def ServerLive(self, request: Any, context: Any) -> Any:
         return pb.ServerLiveResponse(live=self._plane.live())
@@ -164,3 +173,30 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
             return await asyncio.to_thread(encode_response, answer, raw)
 
         return await answer_or_abort(context, infer())
+
+    async def RepositoryIndex(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def index() -> Any:
+            rows = self._repo().index(ready_only=request.ready)
+            entry = pb.RepositoryIndexResponse.ModelIndex
+            return pb.RepositoryIndexResponse(
+                models=[
+                    entry(name=r.name, version=r.version, state=r.state, reason=r.reason)
+                    for r in rows
+                ]
+            )
+
+        return await answer_or_abort(context, index())
+
+    async def RepositoryModelLoad(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def load() -> Any:
+            await self._repo().load(request.model_name)
+            return pb.RepositoryModelLoadResponse()
+
+        return await answer_or_abort(context, load())
+
+    async def RepositoryModelUnload(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def unload() -> Any:
+            await self._repo().unload(request.model_name)
+            return pb.RepositoryModelUnloadResponse()
+
+        return await answer_or_abort(context, unload())

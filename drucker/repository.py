@@ -1,0 +1,160 @@
+"""The model repository: which models a server holds, and loading and unloading them while it
+serves (the Open Inference Protocol's repository extension, over :class:`ModelTable`).
+
+States are the protocol's: ``READY`` (served), ``LOADING``, ``UNLOADING`` and ``UNAVAILABLE``
+(in the store but not served, with the reason: never loaded, unloaded, or the load's failure).
+A load or unload of one model at a time: a second one while it runs is ``ABORTED``; other
+models serve on meanwhile. Loading a served model reloads its serving version in place (the
+same atomic swap as a switch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Callable
+
+import attrs
+
+from drucker.errors import ConflictError, DruckerError, InUseError, NotFoundError
+from drucker.models import ModelTable, ServedModel
+from drucker.store.names import validate_name
+
+READY, UNAVAILABLE, LOADING, UNLOADING = "READY", "UNAVAILABLE", "LOADING", "UNLOADING"
+
+# Builds and loads a model that is not served (blocking: run in a thread); raises
+# ``NotFoundError`` when the store does not hold it.
+Build = Callable[[str], ServedModel]
+
+
+@attrs.frozen
+class ModelState:
+    """One row of the repository index."""
+
+    name: str
+    version: str
+    state: str
+    reason: str = ""
+
+
+class Repository:
+    """Index, load and unload over the served models; ``stored`` lists the models the store
+    holds (served or not); ``grace`` is how long requests in flight on an unloaded model get;
+    a ``refusal`` refuses every load and unload with that reason (``FAILED_PRECONDITION``)."""
+
+    def __init__(
+        self,
+        models: ModelTable,
+        build: Build,
+        stored: Callable[[], list[str]],
+        grace: float = 5.0,
+        reload: Callable[[ServedModel], object] | None = None,
+        refusal: str = "",
+    ) -> None:
+        self.models = models
+        self._build = build
+        self._stored = stored
+        self._grace = grace
+        self._reload = reload or (lambda served: served.manager.load_initial(None))
+        self._states: dict[str, ModelState] = {}  # models not served now
+        self._busy: set[str] = set()
+        self._refusal = refusal  # why loads and unloads are refused here ("": they are not)
+
+    def index(self, ready_only: bool = False) -> list[ModelState]:
+        """Every model: the served ones, then those of the store (or a failed load) not served."""
+        rows = []
+        for served in self.models:
+            active = served.runtime.active
+            state = READY if active is not None else LOADING
+            rows.append(ModelState(served.name, active.name if active else "", state))
+        known = set(self.models.names())
+        others = dict(self._states)
+        for name in self._stored():
+            if name not in known and name not in others:
+                others[name] = ModelState(name, "", UNAVAILABLE, "not loaded")
+        rows += [row for name, row in sorted(others.items()) if name not in known]
+        return [row for row in rows if row.state == READY] if ready_only else rows
+
+    async def load(self, name: str, *, starting: bool = False) -> None:
+        """Serve model ``name`` from the store (reload it when it serves already); ``starting``
+        (the server's start, which every worker makes) is not refused.
+
+        :raises InvalidNameError: for a name that is not a plain name.
+        :raises NotFoundError: when the store does not hold it.
+        :raises ConflictError: while another load or unload of it runs.
+        :raises InUseError: on a server that refuses loads (one of several workers).
+        :raises ModelLoadError: when it fails to load (then it is ``UNAVAILABLE``).
+        """
+        with self._claim(name, refuse=not starting):
+            served = self.models.find(name)
+            if served is not None:
+                await asyncio.to_thread(self._reload, served)
+                return
+            self._states[name] = ModelState(name, "", LOADING)
+            try:
+                served = await asyncio.to_thread(self._build, name)
+            except NotFoundError:
+                del self._states[name]
+                raise
+            except DruckerError as error:
+                self._states[name] = ModelState(name, "", UNAVAILABLE, str(error))
+                raise
+            self.models.add(served)
+            del self._states[name]
+
+    async def unload(self, name: str) -> None:
+        """Stop serving ``name``: later requests get ``NOT_FOUND``; those in flight get the
+        grace period to finish before its threads stop and its memory is returned.
+
+        :raises NotFoundError: when it is not served.
+        :raises InUseError: for the default model (requests naming no model need it).
+        :raises ConflictError: while another load or unload of it runs.
+        """
+        with self._claim(name):
+            served = self.models.find(name)
+            if served is None:
+                raise NotFoundError(self.models.unknown(name))
+            if served is self.models.default:
+                raise InUseError(
+                    f"model {name!r} is the default model (requests naming no model go to it) "
+                    "and cannot be unloaded"
+                )
+            self.models.remove(name)
+            self._states[name] = ModelState(name, "", UNLOADING)
+        asyncio.get_running_loop().call_later(self._grace, self._retire, served)
+
+    def _retire(self, served: ServedModel) -> None:
+        """Stop an unloaded model's threads and drop its loaded versions."""
+        served.dispatcher.drain()
+        served.dispatcher.close()
+        runtime = served.runtime
+        active = runtime.active
+        if active is not None:
+            runtime.models.remove(served.name, active.name)
+        runtime.active = None
+        if runtime.thaw is not None:
+            runtime.thaw()
+        gc.collect()
+        if self._states.get(served.name, None) is not None and served.name not in self.models:
+            self._states[served.name] = ModelState(served.name, "", UNAVAILABLE, "unloaded")
+
+    def _claim(self, name: str, refuse: bool = True) -> _Claim:
+        validate_name(name, "model name")
+        if refuse and self._refusal:
+            raise InUseError(self._refusal)
+        return _Claim(self._busy, name)
+
+
+class _Claim:
+    """Holds ``name`` in ``busy`` for one operation (``ConflictError`` when it is held)."""
+
+    def __init__(self, busy: set[str], name: str) -> None:
+        self._busy, self._name = busy, name
+
+    def __enter__(self) -> None:
+        if self._name in self._busy:
+            raise ConflictError(f"a load or unload of model {self._name!r} is under way")
+        self._busy.add(self._name)
+
+    def __exit__(self, *exc: object) -> None:
+        self._busy.discard(self._name)
