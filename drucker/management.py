@@ -29,8 +29,9 @@ from drucker.evaluation import EvaluationMetrics, MetricsAccumulator
 from drucker.kinds import Kind
 from drucker.observability import NO_METRICS, Metrics
 from drucker.runtime import ActiveModel, Runtime
+from drucker.startup_model import configured_model, keep_in_store
 from drucker.store.atomic import sha256_of
-from drucker.store.backends import fetch_model, open_stores
+from drucker.store.backends import open_stores
 from drucker.store.base import (
     ActiveRecord,
     PendingUpload,
@@ -140,7 +141,7 @@ class ModelManager:
                     sha256=active.sha256,
                 )
                 return active
-        path, name, reason = self._configured_model(explicit, explicit_sha256)
+        path, name, reason = configured_model(self.runtime.settings, explicit, explicit_sha256)
         if forced_over is not None:
             reason += f" and --force-model, over the store's last switch to {forced_over.name}"
         active = self._load(path, name, None)
@@ -150,54 +151,10 @@ class ModelManager:
         log.info(f"loaded model {name} ({reason})", model_path=str(path), sha256=active.sha256)
         if explicit is not None and active.sha256:
             if self.shared_store:
-                self._keep_in_store(path, name, active.sha256)
+                keep_in_store(self.models, self.runtime, path, name, active.sha256)
             else:  # stored when a switch leaves it, so a rollback can return to it
                 self._unstored_start = (path, name, active.sha256)
         return active
-
-    def _keep_in_store(self, path: Path, name: str, sha256: str) -> None:
-        """Put a ``--model`` file in the model store when it does not hold it, so the history
-        and a rollback can return to it after the first switch (from any replica, on a shared
-        store; a local store takes it when the first switch leaves it and, until then, lists it
-        as the start-up model, outside the store).
-
-        A stored file of that name with other bytes is left alone (a rollback to the start-up
-        model then names the digest it lacks); a store that cannot be written is logged.
-        """
-        log = self.runtime.log
-        try:
-            held = {stored.name: stored.sha256 for stored in self.models.list()}
-            if held.get(name) == sha256:
-                return
-            if name in held:
-                log.warning(
-                    f"the store holds another {name} (sha256 {held[name][:12]}): the start-up "
-                    "model is not stored, so a rollback cannot return to it"
-                )
-                return
-            limit = self.runtime.settings.max_upload_bytes
-            with path.open("rb") as source, self.models.begin(name, limit) as upload:
-                while chunk := source.read(1 << 20):
-                    upload.write(chunk)
-                upload.commit(sha256)
-        except (DruckerError, OSError) as error:
-            log.warning(f"the start-up model {name} could not be put in the store: {error}")
-            return
-        log.info(f"stored the start-up model {name} in the model store", sha256=sha256)
-
-    def _configured_model(
-        self, explicit: str | None, explicit_sha256: str | None
-    ) -> tuple[Path, str, str]:
-        if explicit is not None and "://" in explicit:
-            path, source = fetch_model(self.runtime.settings, explicit, explicit_sha256)
-            return path, Path(explicit).name, f"downloaded from {source}"
-        if explicit is not None:
-            path = Path(explicit)
-            if explicit_sha256 and path.is_file() and sha256_of(path) != explicit_sha256.lower():
-                raise ModelLoadError(f"{explicit} does not have sha256 {explicit_sha256}")
-            return path, path.name, "given with --model"
-        path = self.runtime.settings.default_model_path
-        return path, path.name, "from the settings (app.modeldir/app.name/app.modelfile)"
 
     def _load(self, path: Path, name: str, sha256: str | None) -> ActiveModel:
         active = self.runtime.load_model(path, name)
@@ -248,7 +205,7 @@ class ModelManager:
         serving = self.runtime.active
         before = (serving.name, serving.sha256) if serving else (None, None)
         if self._unstored_start is not None and name != self._unstored_start[1]:
-            self._keep_in_store(*self._unstored_start)
+            keep_in_store(self.models, self.runtime, *self._unstored_start)
             self._unstored_start = None
         try:
             with self.models.checkout(name, sha256) as (stored, path):

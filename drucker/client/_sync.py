@@ -147,7 +147,10 @@ class Client:
         """
         if output is not None:
             return self._predict(input, output, option, input_kind, timeout)
-        known = self.output_kind()
+        try:
+            known = self.output_kind()
+        except ClientError:  # no signature now (e.g. its store is down): the 0.4.5 default
+            return self._predict(input, Kind.STRING, option, input_kind, timeout)
         try:
             return self._predict(input, known, option, input_kind, timeout)
         except InvalidArgument:

@@ -150,7 +150,10 @@ class AsyncClient:
         """
         if output is not None:
             return await self._predict(input, output, option, input_kind, timeout)
-        known = await self.output_kind()
+        try:
+            known = await self.output_kind()
+        except ClientError:  # no signature now (e.g. its store is down): the 0.4.5 default
+            return await self._predict(input, Kind.STRING, option, input_kind, timeout)
         try:
             return await self._predict(input, known, option, input_kind, timeout)
         except InvalidArgument:

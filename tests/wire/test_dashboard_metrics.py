@@ -176,7 +176,9 @@ def test_the_overview_shows_rate_and_p99_of_a_registered_service(
     model.write_text("echo-a\n")
     dashboard = DashboardProcess(tmp_path / "data")
     try:
-        with ThreadedServer(ECHO_PLUGIN, str(model)) as server:
+        token = "metrics-token"
+        settings = {"management_token": token}
+        with ThreadedServer(ECHO_PLUGIN, str(model), settings) as server:
             dashboard.wait_ready()
             dashboard.create_user("ada", "admin", "a good password")
             headers = {
@@ -184,7 +186,7 @@ def test_the_overview_shows_rate_and_p99_of_a_registered_service(
             }
             created = httpx.post(
                 dashboard.url + "/api/services",
-                json={"address": server.target, "metrics_url": exporter.url},
+                json={"address": server.target, "metrics_url": exporter.url, "token": token},
                 headers=headers,
                 timeout=30,
             )

@@ -30,7 +30,7 @@ import numpy as np
 from drucker._version import __version__
 from drucker.admission import Caller
 from drucker.dispatch import Dispatcher
-from drucker.errors import InvalidInputError, NotFoundError, TooLargeError
+from drucker.errors import DruckerError, InvalidInputError, NotFoundError, TooLargeError
 from drucker.kinds import Kind
 from drucker.models import ModelTable, ServedModel
 from drucker.protocol.v2.outputs import (
@@ -184,7 +184,10 @@ class DataPlane:
         served = self.check_model(name, version)
         signature = self.signature(served)
         active = served.runtime.active
-        versions = [stored.name for stored in served.manager.models.list()]
+        try:
+            versions = [stored.name for stored in served.manager.models.list()]
+        except DruckerError:  # the store is out of reach: the serving version still is known
+            versions = []
         if active is not None and active.name not in versions:
             versions.insert(0, active.name)
         return ModelMetadata(served.name, versions, "drucker", signature.inputs, signature.outputs)
