@@ -261,26 +261,41 @@ def _serving(service: Service) -> str:
         return client.service_info().model_name
 
 
-def switch(
-    db: Database, user: str, service_id: int, model: str, *, rollback: bool = False
-) -> Outcome:
+def switch(db: Database, user: str, service_id: int, model: str) -> Outcome:
     """Make ``model`` serve on one service; kept in the switch history and audited."""
-    service = queries.service(db, service_id)
+    return _change(db, user, queries.service(db, service_id), model)
+
+
+def rollback(db: Database, user: str, service_id: int) -> Outcome:
+    """Step the service back through its own history (its RollbackModel: a second rollback
+    goes further back), so switches made with the CLI or the SDK count too."""
+    return _change(db, user, queries.service(db, service_id), None)
+
+
+def _change(db: Database, user: str, service: Service, model: str | None) -> Outcome:
+    """Switch to ``model``, or roll back when it is ``None``; record and audit the outcome."""
     before = ""
+    after = model or ""
     try:
         before = _serving(service)
         with Endpoint.of(service).client(timeout=600) as client:
-            message = client.switch_model(model)
+            if model is None:
+                message = client.rollback_model()
+                after = client.service_info().model_name
+            else:
+                message = client.switch_model(model)
         ok = True
     except ClientError as error:
+        if model is None and "no earlier model" in str(error):
+            raise Refused("no earlier model to roll back to", 409) from None
         ok, message = False, str(error)
     with db.session() as session:
         session.add(
             Switch(
                 service_id=service.id,
                 from_model=before,
-                to_model=model,
-                is_rollback=rollback,
+                to_model=after,
+                is_rollback=model is None,
                 ok=ok,
                 user=user,
             )
@@ -288,36 +303,14 @@ def switch(
         audit.on_service(
             session,
             user,
-            "rollback" if rollback else "switch",
+            "rollback" if model is None else "switch",
             service,
             before=before,
-            after=model,
+            after=after,
             ok=ok,
             message=message,
         )
     return Outcome(service.id, service.address, ok, message)
-
-
-def rollback_target(switches: list[Switch]) -> str | None:
-    """The model before the current one: each rollback undoes the newest switch not undone."""
-    undone = 0
-    for record in switches:
-        if not record.ok:
-            continue
-        if record.is_rollback:
-            undone += 1
-        elif undone:
-            undone -= 1
-        else:
-            return record.from_model or None
-    return None
-
-
-def rollback(db: Database, user: str, service_id: int) -> Outcome:
-    target = rollback_target(queries.history(db, service_id))
-    if target is None:
-        raise Refused("no earlier model to roll back to", 409)
-    return switch(db, user, service_id, target, rollback=True)
 
 
 # -- evaluations ------------------------------------------------------------------------------

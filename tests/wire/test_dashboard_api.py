@@ -367,6 +367,31 @@ def test_a_registered_services_connection_can_be_edited_and_is_checked(setup: Se
     assert any(e["action"] == "edit service" and "metrics_url" in e["after"] for e in entries)
 
 
+def test_switches_made_outside_the_dashboard_show_and_roll_back_from_it(setup: Setup) -> None:
+    """Issue 27.13: the service's own history is what the dashboard shows and steps back in."""
+    from drucker.client import Client
+
+    with Client(setup.address, token=TOKEN) as sdk:
+        before = sdk.service_info().model_name  # what the tests before this one left serving
+        sdk.upload_model(setup.model, "outside.joblib")
+        sdk.switch_model("outside.joblib")  # with the SDK, not through the dashboard
+        try:
+            with httpx.Client(base_url=setup.dashboard.url) as browser:
+                signed_in(browser, "editor")
+                page = browser.get(f"/services/{setup.service_id}").text
+            history = page[page.index('id="history"') :]
+            assert "outside.joblib" in history and "No switches yet" not in history
+            assert f"Roll back to {before}" in page
+            path = f"/services/{setup.service_id}/rollback"
+            back = setup.call("editor", "POST", path)
+            assert back.status_code == 200, back.text
+            assert sdk.service_info().model_name == before
+            entries = setup.call("admin", "GET", "/audit").json()
+            assert any(e["action"] == "rollback" and e["after"] == before for e in entries)
+        finally:
+            sdk.switch_model(before)
+
+
 def test_a_production_service_needs_confirm(setup: Setup, tmp_path: Path, iris_model: Path) -> None:
     process, port = iris_service(tmp_path / "prod", iris_model, "iris-prod", "production")
     try:

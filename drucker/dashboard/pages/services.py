@@ -14,6 +14,7 @@ import drucker.dashboard.queries as queries
 from drucker.client import ClientError
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.errors import Refused
+from drucker.dashboard.history import merged_history, rollback_target
 from drucker.dashboard.inputs import ConnectionIn, LevelSwitchIn, ServiceIn, SwitchIn, validated
 from drucker.dashboard.models import LEVELS, Service
 from drucker.dashboard.pages.common import (
@@ -88,15 +89,15 @@ async def service_page(request: Request, user: SignedIn, service_id: Id) -> HTML
     status = (await app_state.board.statuses([endpoint], OVERVIEW_WAIT))[service.id]
     models: list[Any] = []
     models_error = ""
+    service_history: list[Any] = []
+    wait = app_state.settings.status_timeout
     try:
-        async with endpoint.async_client(app_state.settings.status_timeout) as client:
-            stored, _ = await asyncio.wait_for(
-                client.list_models(), app_state.settings.status_timeout
-            )
-            models = stored
+        async with endpoint.async_client(wait) as client:
+            models, _ = await asyncio.wait_for(client.list_models(), wait)
+            service_history = await asyncio.wait_for(client.model_history(), wait)
     except (ClientError, TimeoutError) as error:
         models_error = str(error) or "no answer in time"
-    switches = queries.history(app_state.db, service.id)
+    switches = merged_history(service_history, queries.history(app_state.db, service.id))
     return render(
         request,
         "service.html",
@@ -107,7 +108,7 @@ async def service_page(request: Request, user: SignedIn, service_id: Id) -> HTML
         models_error=models_error,
         notes=queries.notes(app_state.db, service.application),
         switches=switches,
-        rollback_to=operations.rollback_target(switches),
+        rollback_to=rollback_target(switches),
     )
 
 
