@@ -58,6 +58,16 @@ class Caller(Protocol):
         """Whether the caller has cancelled or gone away."""
 
 
+def gone_reason(caller: Caller | None) -> str | None:
+    """``"deadline"`` or ``"cancelled"`` for a caller that is gone, else ``None``."""
+    if caller is None:
+        return None
+    remaining = caller.time_remaining()
+    if remaining is not None and remaining <= 0:
+        return "deadline"
+    return "cancelled" if caller.cancelled() else None
+
+
 def gone_error(reason: str, model: str) -> DruckerError:
     """The error that ends a request whose caller is gone for ``reason``."""
     if reason == "deadline":

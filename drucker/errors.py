@@ -79,12 +79,6 @@ class InvalidNameError(DruckerError, ValueError):
     status = "INVALID_ARGUMENT"
 
 
-class DeadlinePassedError(DruckerError):
-    """The caller's deadline passed before the change was committed, so it was abandoned."""
-
-    status = "DEADLINE_EXCEEDED"
-
-
 class TooLargeError(DruckerError):
     """An upload exceeds the configured maximum size."""
 
@@ -147,7 +141,8 @@ class OverloadedError(DruckerError):
 
 
 class DeadlineExceededError(DruckerError):
-    """The caller's deadline passed before its prediction could start: it is never run."""
+    """The caller's deadline passed before its prediction could start (it is never run), or
+    before a switch was committed (it is abandoned)."""
 
     status = "DEADLINE_EXCEEDED"
 

@@ -11,14 +11,16 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from drucker.admission import Caller, gone_reason
 from drucker.errors import (
-    DeadlinePassedError,
+    CallerGoneError,
+    DeadlineExceededError,
     DruckerError,
     InUseError,
     InvalidInputError,
@@ -182,17 +184,17 @@ class ModelManager:
         by: str = "",
         *,
         rollback: bool = False,
-        wanted: Callable[[], bool] | None = None,
+        caller: Caller | None = None,
     ) -> ActiveModel:
         """Load a stored model, smoke-test it, persist the choice, then make it serve.
 
         With ``sha256``, exactly those bytes (stored under ``name``) are switched to. Any
         failure leaves the current model serving and raises a :class:`DruckerError`. When
-        ``wanted()`` (the caller still waits: its deadline has not passed) is false before the
+        ``caller`` (the rpc's context) has gone (its deadline passed, or it cancelled) before the
         switch is committed, it is abandoned, recorded as failed and never applied later.
         """
         with self._switching:
-            return self._switch(name, sha256, by, rollback, wanted)
+            return self._switch(name, sha256, by, rollback, caller)
 
     def _switch(
         self,
@@ -200,7 +202,7 @@ class ModelManager:
         sha256: str | None,
         by: str,
         rollback: bool,
-        wanted: Callable[[], bool] | None,
+        caller: Caller | None,
     ) -> ActiveModel:
         serving = self.runtime.active
         before = (serving.name, serving.sha256) if serving else (None, None)
@@ -210,10 +212,13 @@ class ModelManager:
         try:
             with self.models.checkout(name, sha256) as (stored, path):
                 candidate = self._load_stored(stored, path)
-            if wanted is not None and not wanted():
-                raise DeadlinePassedError(
-                    f"abandoned: the caller's deadline passed or it cancelled while {name} loaded"
+            gone = gone_reason(caller)
+            if gone == "deadline":
+                raise DeadlineExceededError(
+                    f"abandoned: the caller's deadline passed while {name} loaded"
                 )
+            if gone == "cancelled":
+                raise CallerGoneError(f"abandoned: the caller cancelled while {name} loaded")
             replaced = self.models.set_active(stored)
         except DruckerError as error:
             self._record(name, sha256 or "", before, by, f"failed: {error}", rollback)
@@ -229,7 +234,7 @@ class ModelManager:
         )
         return candidate
 
-    def rollback(self, by: str = "", *, wanted: Callable[[], bool] | None = None) -> ActiveModel:
+    def rollback(self, by: str = "", *, caller: Caller | None = None) -> ActiveModel:
         """Step back through the history: to the model that served before the current one.
 
         A second rollback goes further back (the history is a stack of switches that
@@ -241,7 +246,7 @@ class ModelManager:
         if last is None or last.from_name is None:
             raise NotFoundError("the switch history has no earlier model to return to")
         return self.switch(
-            last.from_name, last.from_sha256, by=by or "rollback", rollback=True, wanted=wanted
+            last.from_name, last.from_sha256, by=by or "rollback", rollback=True, caller=caller
         )
 
     def history(self) -> list[SwitchEvent]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -173,19 +171,15 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
         return await self._upload_reply(requests, context, model)
 
     async def SwitchModel(self, request: Any, context: Any) -> Any:
-        caller = _Caller(context)
         switch = functools.partial(
-            self._manager.switch, request.path, by=readable_peer(context.peer()), wanted=caller
+            self._manager.switch, request.path, by=readable_peer(context.peer()), caller=context
         )
-        return await self._switch_reply(switch, repr(request.path), caller)
+        return await self._switch_reply(switch, repr(request.path))
 
-    async def _switch_reply(
-        self, switch: Callable[[], ActiveModel], what: str, caller: _Caller
-    ) -> Any:
+    async def _switch_reply(self, switch: Callable[[], ActiveModel], what: str) -> Any:
         try:
             active = await self._in_thread(switch)
         except asyncio.CancelledError:  # the deadline passed or the caller cancelled
-            caller.gone.set()
             self._runtime.log.warning(f"the caller of the switch to {what} has gone")
             raise
         except DruckerError as error:
@@ -198,13 +192,12 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
         )
 
     async def RollbackModel(self, request: Any, context: Any) -> Any:
-        caller = _Caller(context)
         rollback = functools.partial(
             self._manager.rollback,
             by=f"rollback for {readable_peer(context.peer())}",
-            wanted=caller,
+            caller=context,
         )
-        return await self._switch_reply(rollback, "the previous model", caller)
+        return await self._switch_reply(rollback, "the previous model")
 
     async def ModelHistory(self, request: Any, context: Any) -> Any:
         events = await answer_or_abort(context, self._in_thread(self._manager.history))
@@ -291,18 +284,3 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
         deleted = self._in_thread(self._manager.delete_data, request.name)
         stored = await answer_or_abort(context, deleted)
         return drucker_pb2.DeleteResponse(message=f"deleted evaluation data {stored.name}")
-
-
-class _Caller:
-    """Whether the caller of a switch still waits for it: its deadline has not passed and it
-    has not cancelled (checked by the manager before the switch is committed)."""
-
-    def __init__(self, context: Any) -> None:
-        remaining = context.time_remaining()
-        self._deadline = None if remaining is None else time.monotonic() + remaining
-        self.gone = threading.Event()
-
-    def __call__(self) -> bool:
-        if self.gone.is_set():
-            return False
-        return self._deadline is None or time.monotonic() < self._deadline
