@@ -62,7 +62,7 @@ class ModelHistoryRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelSwitch(_message.Message):
-    __slots__ = ("at", "to_name", "to_sha256", "from_name", "from_sha256", "by", "result")
+    __slots__ = ("at", "to_name", "to_sha256", "from_name", "from_sha256", "by", "result", "rollback")
     AT_FIELD_NUMBER: _ClassVar[int]
     TO_NAME_FIELD_NUMBER: _ClassVar[int]
     TO_SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,7 @@ class ModelSwitch(_message.Message):
     FROM_SHA256_FIELD_NUMBER: _ClassVar[int]
     BY_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_FIELD_NUMBER: _ClassVar[int]
     at: float
     to_name: str
     to_sha256: str
@@ -77,7 +78,8 @@ class ModelSwitch(_message.Message):
     from_sha256: str
     by: str
     result: str
-    def __init__(self, at: _Optional[float] = ..., to_name: _Optional[str] = ..., to_sha256: _Optional[str] = ..., from_name: _Optional[str] = ..., from_sha256: _Optional[str] = ..., by: _Optional[str] = ..., result: _Optional[str] = ...) -> None: ...
+    rollback: bool
+    def __init__(self, at: _Optional[float] = ..., to_name: _Optional[str] = ..., to_sha256: _Optional[str] = ..., from_name: _Optional[str] = ..., from_sha256: _Optional[str] = ..., by: _Optional[str] = ..., result: _Optional[str] = ..., rollback: bool = ...) -> None: ...
 
 class ModelHistoryResponse(_message.Message):
     __slots__ = ("switches",)

@@ -50,6 +50,7 @@ class ModelSwitch:
     from_sha256: str
     by: str
     result: str  # "ok", or "failed: <reason>"
+    rollback: bool = False  # a step back through the history (a rollback), not a switch
 
     @property
     def ok(self) -> bool:

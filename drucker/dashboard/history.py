@@ -35,7 +35,7 @@ def merged_history(service: list[ModelSwitch], dashboard: list[Switch]) -> list[
         record = _record_of(entry, unmatched)
         if record is not None:
             unmatched.remove(record)
-        rollback = entry.by.startswith("rollback") or (record is not None and record.is_rollback)
+        rollback = entry.rollback or (record is not None and record.is_rollback)
         rows.append(
             HistoryRow(
                 at=entry.at,

@@ -72,6 +72,7 @@ def switch_message(event: SwitchEvent) -> Any:
         from_sha256=event.from_sha256 or "",
         by=event.by,
         result=event.result,
+        rollback=event.rollback,
     )
 
 

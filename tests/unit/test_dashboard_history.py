@@ -8,9 +8,9 @@ from drucker.dashboard.models import Switch
 
 
 def entry(
-    at: float, old: str, new: str, by: str = "10.0.0.9:1 via host", ok: bool = True
+    at: float, old: str, new: str, by: str = "10.0.0.9:1 via host", rollback: bool = False
 ) -> ModelSwitch:
-    return ModelSwitch(at, new, "sha", old, "sha", by, "ok" if ok else "failed: no")
+    return ModelSwitch(at, new, "sha", old, "sha", by, "ok", rollback)
 
 
 def record(at: float, old: str, new: str, user: str, rollback: bool = False) -> Switch:
@@ -21,7 +21,7 @@ def test_the_service_history_is_the_truth_named_by_the_dashboard_where_it_acted(
     service = [
         entry(100, "a", "b"),
         entry(200, "b", "c"),
-        entry(300, "c", "b", by="rollback for x"),
+        entry(300, "c", "b", by="rollback for x", rollback=True),
     ]
     dashboard = [record(201, "b", "c", "ada"), record(999, "c", "d", "bob")]
     rows = merged_history(service, dashboard)
@@ -38,6 +38,11 @@ def test_the_rollback_target_steps_back_through_the_merged_history() -> None:
     rows = merged_history([entry(100, "a", "b"), entry(200, "b", "c")], [])
     assert rollback_target(rows) == "b"
     rows = merged_history(
-        [entry(100, "a", "b"), entry(200, "b", "c"), entry(300, "c", "b", by="rollback for x")], []
+        [
+            entry(100, "a", "b"),
+            entry(200, "b", "c"),
+            entry(300, "c", "b", by="rollback for x", rollback=True),
+        ],
+        [],
     )
     assert rollback_target(rows) == "a"

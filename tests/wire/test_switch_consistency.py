@@ -153,6 +153,7 @@ def test_rollback_and_history_on_the_local_store(tmp_path: Path) -> None:
             ("c.model", "b.model", True),
         ]
         assert history[-1].by.startswith("rollback for ")
+        assert history[-1].rollback and not any(h.rollback for h in history[:-1])
         # Who switched, as an address people write (not gRPC's ``ipv4:`` / ``%5B`` form).
         assert re.fullmatch(r"(127\.0\.0\.1|\[::1\]):\d+ via .+", history[0].by), history[0].by
     shutil.rmtree(tmp_path / "model")
