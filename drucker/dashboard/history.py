@@ -4,6 +4,9 @@ records, which say which dashboard user made a change."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import attrs
 
 from drucker.client import ModelSwitch
@@ -74,7 +77,20 @@ def _record_of(entry: ModelSwitch, records: list[Switch]) -> Switch | None:
     return min(close, key=lambda record: abs(record.at - entry.at), default=None)
 
 
-def rollback_target(rows: list[HistoryRow]) -> str | None:
+class _Step(Protocol):
+    """A history entry as a rollback reads it (a :class:`HistoryRow` or a dashboard record)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def is_rollback(self) -> bool: ...
+
+    @property
+    def from_model(self) -> str: ...
+
+
+def rollback_target(rows: Sequence[_Step]) -> str | None:
     """The model a rollback returns to (newest first): each rollback undoes the newest switch
     not undone yet, as the service's own rollback does."""
     undone = 0

@@ -23,6 +23,7 @@ from drucker.client import ClientError, ServiceInfo, Unauthenticated
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.db import Database
 from drucker.dashboard.errors import Refused
+from drucker.dashboard.history import rollback_target as rollback_target  # the old home
 from drucker.dashboard.inputs import ConnectionIn, ServiceIn
 from drucker.dashboard.models import LEVELS, Evaluation, ModelNote, Service, Switch
 
