@@ -129,3 +129,33 @@ def expected_predictions(model_file: Path, rows: np.ndarray) -> tuple[list[str],
     model = joblib.load(model_file)
     labels = [str(label) for label in model.predict(rows)]
     return labels, model.predict_proba(rows).max(axis=1).tolist()
+
+
+def replay(target: str, models: Path, artifact: Path, rows: np.ndarray) -> dict[str, Any]:
+    """The agent's whole sequence for one model ``iris`` version 1; what each step answered."""
+    with Agent(target, models) as agent:
+        agent.wait_live()
+        steps: dict[str, Any] = {"unloaded_at_start": agent.unload_all()}
+        steps["index_at_start"] = agent.index()
+        agent.place("iris", 1, artifact)
+        steps["index_placed"] = agent.index()
+        agent.load("iris_1")
+        steps["index_loaded"] = agent.index()
+        steps["labels"], steps["scores"] = agent.infer("iris_1", rows)
+        agent.unload("iris_1")
+        steps["index_unloaded"] = agent.index()
+        steps["folder_left"] = (models / "iris_1").exists()
+        try:
+            agent.infer("iris_1", rows)
+            steps["infer_unloaded"] = "OK"
+        except grpc.RpcError as error:
+            steps["infer_unloaded"] = error.code().name
+        return steps
+
+
+if __name__ == "__main__":  # a sidecar: python -m tests.seldon_agent TARGET MODELS ARTIFACT ROWS
+    import sys
+
+    target, models, artifact, rows_json = sys.argv[1:5]
+    rows = np.asarray(json.loads(rows_json), dtype=np.float32)
+    print(json.dumps(replay(target, Path(models), Path(artifact), rows)))
