@@ -11,6 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+import drucker.bundle.build as build_module
 from drucker.bundle.seldon import seldon_manifests
 from drucker.bundle.store import BundleStore
 from drucker.cli import main
@@ -172,6 +173,17 @@ def test_options_of_another_flavor_exit_2(
     store, tag = bundle
     result = k8s(store, tag, *options)
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_the_command_refuses_a_bundle_whose_server_lacks_the_repository_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build_module, "__version__", "0.4.5")
+    store = BundleStore(tmp_path / "store")
+    tag = stored_bundle(store, tmp_path / "project", monkeypatch, "drucker")
+    result = k8s(store, tag, "--flavor", "seldon", "--storage-uri", "s3://m/x")
+    assert result.exit_code == 2
+    assert "built with drucker 0.4.5, whose server lacks what Seldon's agent calls" in result.output
 
 
 @pytest.mark.parametrize("version", ["0.4.5", "0.4.99", "not-a-version"])
