@@ -32,6 +32,7 @@ from drucker.errors import ConfigurationError
 
 AGENT_IMAGE = "docker.io/seldonio/seldon-agent:2.10.1"
 RCLONE_IMAGE = "docker.io/seldonio/seldon-rclone:2.10.1"
+SERVICE_ACCOUNT = "seldon-server"  # made by Seldon's installation, with the agent's rights
 AGENT_DIR = "/mnt/agent"
 MODELS_DIR = f"{AGENT_DIR}/models"
 SERVER_HTTP_PORT = 9000
@@ -285,7 +286,8 @@ def seldon_manifests(
     ]
     pod = {
         "terminationGracePeriodSeconds": 120,
-        "automountServiceAccountToken": False,
+        # Seldon's own: the agent reads the Models' rclone Secrets through the API server.
+        "serviceAccountName": SERVICE_ACCOUNT,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": UID,

@@ -66,6 +66,7 @@ def test_the_server_config_server_and_models_validate_against_seldons_schemas(
             m["name"]: m["mountPath"] for m in container["volumeMounts"]
         }.items()
     assert {"name": "agent", "emptyDir": {}} in pod["volumes"]
+    assert pod["serviceAccountName"] == "seldon-server"  # the agent reads rclone Secrets
     agent_env, server_env = _env(agent), _env(drucker)
     for key in ("SELDON_SERVER_HTTP_PORT", "SELDON_SERVER_GRPC_PORT"):
         assert agent_env[key] == server_env[key]
