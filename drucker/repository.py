@@ -40,7 +40,9 @@ class ModelState:
 class Repository:
     """Index, load and unload over the served models; ``stored`` lists the models the store
     holds (served or not); ``grace`` is how long requests in flight on an unloaded model get;
-    a ``refusal`` refuses every load and unload with that reason (``FAILED_PRECONDITION``)."""
+    a ``refusal`` refuses every load and unload with that reason (``FAILED_PRECONDITION``);
+    ``unlisted`` models serve but are not the repository's: left out of the index, and a load
+    or unload of one is ``NOT_FOUND`` (an engine that manages the repository never sees them)."""
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class Repository:
         grace: float = 5.0,
         reload: Callable[[ServedModel], object] | None = None,
         refusal: str = "",
+        unlisted: frozenset[str] = frozenset(),
     ) -> None:
         self.models = models
         self._build = build
@@ -59,6 +62,7 @@ class Repository:
         self._states: dict[str, ModelState] = {}  # models not served now
         self._busy: set[str] = set()
         self._refusal = refusal  # why loads and unloads are refused here ("": they are not)
+        self._unlisted = unlisted
 
     def index(self, ready_only: bool = False) -> list[ModelState]:
         """Every model: the served ones, then those of the store (or a failed load) not served."""
@@ -73,6 +77,7 @@ class Repository:
             if name not in known and name not in others:
                 others[name] = ModelState(name, "", UNAVAILABLE, "not loaded")
         rows += [row for name, row in sorted(others.items()) if name not in known]
+        rows = [row for row in rows if row.name not in self._unlisted]
         return [row for row in rows if row.state == READY] if ready_only else rows
 
     async def load(self, name: str, *, starting: bool = False) -> None:
@@ -140,6 +145,8 @@ class Repository:
 
     def _claim(self, name: str, refuse: bool = True) -> _Claim:
         validate_name(name, "model name")
+        if name in self._unlisted:
+            raise NotFoundError(f"model {name!r} is not one of the repository's models")
         if refuse and self._refusal:
             raise InUseError(self._refusal)
         return _Claim(self._busy, name)

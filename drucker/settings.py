@@ -116,6 +116,11 @@ class Settings:
     #: also serve, at start, every model of the store (<app.modeldir>/<name>/) not named at
     #: start; one that fails to load is UNAVAILABLE in the repository index
     load_models_at_startup: bool = setting("app.load_models_at_startup", True)
+    #: a models directory a serving engine's agent fills (Seldon Core 2's /mnt/agent/models:
+    #: <dir>/<name>/<version>/ holding the model's files): each model there can be loaded by
+    #: the repository under its directory's name, and the start model is left out of the
+    #: repository index (the engine manages the repository); empty: none
+    repository_models_dir: str = setting("repository.models_dir", "")
     #: address to listen on
     host: str = setting("app.host", "[::]")
     #: server processes sharing the port (SO_REUSEPORT); more use more cores
@@ -167,6 +172,13 @@ class Settings:
     #: where a generated token is written (mode 0600); empty:
     #: <app.modeldir>/<app.name>/.management-token
     management_token_file: str = setting("management.token_file", "")
+    #: accept the repository rpcs (gRPC RepositoryIndex, RepositoryModelLoad and
+    #: RepositoryModelUnload, not their REST twins) without the token from loopback peers only,
+    #: for an engine's agent in the same pod (Seldon Core 2); never behind a proxy or mesh
+    #: sidecar that forwards outside callers over loopback
+    repository_loopback_without_token: bool = setting(
+        "management.repository_loopback_without_token", False
+    )
     #: require the token for predictions too
     protect_predictions: bool = setting("management.protect_predictions", False)
     #: require the token for ServiceInfo too

@@ -1,4 +1,5 @@
-"""``drucker bundle k8s``: Kubernetes manifests for a bundle's image (plain or KServe)."""
+"""``drucker bundle k8s``: Kubernetes manifests for a bundle's image (plain, KServe or Seldon
+Core 2)."""
 
 from __future__ import annotations
 
@@ -56,19 +57,38 @@ def _count_option(flag: str, default: int, help: str) -> Callable[[F], F]:
 )
 @click.option(
     "--flavor",
-    type=click.Choice(["plain", "kserve"]),
+    type=click.Choice(["plain", "kserve", "seldon"]),
     default="plain",
     show_default=True,
     help="plain: Deployment, Service, autoscaler; kserve: a ServingRuntime and an "
-    "InferenceService (see the README's 'Run on KServe').",
+    "InferenceService (see the README's 'Run on KServe'); seldon: a ServerConfig, a Server "
+    "and Models (see 'Run on Seldon Core 2').",
 )
 @click.option(
     "--storage-uri",
-    metavar="URI",
+    "storage_uris",
+    metavar="[NAME=]URI",
+    multiple=True,
     help="kserve: the model the InferenceService downloads into /mnt/models (s3://, gs://, "
-    "pvc://, https://…; default: the bundled model).",
+    "pvc://, https://…; default: the bundled model). seldon (repeatable, needed): a Model "
+    "NAME (default: the bundle's name) that Seldon's agent downloads from URI.",
 )
 @click.option("--cluster-scoped", is_flag=True, help="kserve: a ClusterServingRuntime instead.")
+@click.option(
+    "--agent-image",
+    metavar="IMAGE",
+    help="seldon: the agent's image (default docker.io/seldonio/seldon-agent:2.10.1).",
+)
+@click.option(
+    "--rclone-image",
+    metavar="IMAGE",
+    help="seldon: rclone's image (default docker.io/seldonio/seldon-rclone:2.10.1).",
+)
+@click.option(
+    "--storage-secret",
+    metavar="NAME",
+    help="seldon: the Secret with the rclone configuration the Models' downloads use.",
+)
 @store_option
 def k8s(
     tag: str,
@@ -76,8 +96,11 @@ def k8s(
     separate_stores: bool,
     store_root: str | None,
     flavor: str,
-    storage_uri: str | None,
+    storage_uris: tuple[str, ...],
     cluster_scoped: bool,
+    agent_image: str | None,
+    rclone_image: str | None,
+    storage_secret: str | None,
     **pods: Any,
 ) -> None:
     """Write Kubernetes manifests for a bundle's image.
@@ -96,20 +119,37 @@ def k8s(
     store_url = pods["store_url"]
     if pods["store_secret"] and not store_url:
         raise click.UsageError("--store-secret needs --store-url")
-    if flavor != "kserve" and (storage_uri or cluster_scoped):
-        raise click.UsageError("--storage-uri and --cluster-scoped go with --flavor kserve")
+    _check_flavor_options(flavor, storage_uris, cluster_scoped, agent_image or rclone_image)
+    if storage_secret and flavor != "seldon":
+        raise click.UsageError("--storage-secret goes with --flavor seldon")
     path, manifest = guard(lambda: open_store(store_root).get(tag))
     secret = pods["token_secret"] or token_secret_name(manifest)
+    engine_keys = ("image", "cpu", "memory", "cpu_limit", "memory_limit", "token_secret")
     if flavor == "kserve":
         from drucker.bundle.kserve import kserve_manifests
 
-        kserve_keys = ("image", "cpu", "memory", "cpu_limit", "memory_limit", "token_secret")
         resources = guard(
             lambda: kserve_manifests(
                 manifest,
-                storage_uri=storage_uri,
+                storage_uri=storage_uris[0] if storage_uris else None,
                 cluster_scoped=cluster_scoped,
-                **{key: pods[key] for key in kserve_keys},
+                **{key: pods[key] for key in engine_keys},
+            )
+        )
+        _write_manifests(resources, output, secret)
+        return
+    if flavor == "seldon":
+        from drucker.bundle.seldon import AGENT_IMAGE, RCLONE_IMAGE, seldon_manifests
+
+        resources = guard(
+            lambda: seldon_manifests(
+                manifest,
+                storage_uris=storage_uris,
+                agent_image=agent_image or AGENT_IMAGE,
+                rclone_image=rclone_image or RCLONE_IMAGE,
+                replicas=pods["replicas"],
+                storage_secret=storage_secret,
+                **{key: pods[key] for key in engine_keys},
             )
         )
         _write_manifests(resources, output, secret)
@@ -124,6 +164,20 @@ def k8s(
         click.echo(warning, err=True)
     ports = guard(lambda: manifest_ports(path, manifest))
     _write_manifests(manifests(manifest, ports=ports, **pods), output, secret)
+
+
+def _check_flavor_options(
+    flavor: str, storage_uris: tuple[str, ...], cluster_scoped: bool, sidecar_image: str | None
+) -> None:
+    """:raises click.UsageError: for an engine's option given to another flavor."""
+    if flavor == "plain" and storage_uris:
+        raise click.UsageError("--storage-uri goes with --flavor kserve or seldon")
+    if flavor != "kserve" and cluster_scoped:
+        raise click.UsageError("--cluster-scoped goes with --flavor kserve")
+    if flavor == "kserve" and len(storage_uris) > 1:
+        raise click.UsageError("--flavor kserve takes one --storage-uri (one InferenceService)")
+    if flavor != "seldon" and sidecar_image:
+        raise click.UsageError("--agent-image and --rclone-image go with --flavor seldon")
 
 
 def _write_manifests(resources: list[dict[str, Any]], output: str | None, secret: str) -> None:

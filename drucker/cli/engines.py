@@ -4,16 +4,45 @@ KServe starts a ServingRuntime's container with ``--model_name``, ``--model_dir`
 storage initializer put the InferenceService's ``storageUri``, ``/mnt/models``), ``--http_port``
 and ``--grpc_port``, and sets ``STORAGE_URI``. ``drucker serve`` takes those spellings as
 aliases of its own options; this module finds the model file in the model directory.
+
+Seldon Core 2's agent expects the server on the ports of ``SELDON_SERVER_HTTP_PORT`` and
+``SELDON_SERVER_GRPC_PORT`` (its ServerConfig gives the server container the same variables):
+they become ``http.port`` and ``app.port`` unless the command line gives those. The models
+directory the agent fills is ``repository.models_dir`` (read by the server, see
+:mod:`drucker.server.engine_models`), with ``app.load_models_at_startup: false``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from drucker.errors import ConfigurationError
 
 STORAGE_URI_ENV = "STORAGE_URI"
+SELDON_HTTP_PORT_ENV = "SELDON_SERVER_HTTP_PORT"
+SELDON_GRPC_PORT_ENV = "SELDON_SERVER_GRPC_PORT"
+
+
+def seldon_ports(environ: Mapping[str, str] | None = None) -> tuple[int | None, int | None]:
+    """The gRPC and HTTP ports Seldon's agent calls the server on (``None``: not set).
+
+    :raises ConfigurationError: for a value that is not a port.
+    """
+    env = os.environ if environ is None else environ
+    ports: list[int | None] = []
+    for name in (SELDON_GRPC_PORT_ENV, SELDON_HTTP_PORT_ENV):
+        value = env.get(name, "").strip()
+        if not value:
+            ports.append(None)
+            continue
+        if not value.isdigit() or not 0 < int(value) <= 65535:
+            raise ConfigurationError(
+                f"environment variable {name}: {value!r} is not a port (1 to 65535)"
+            )
+        ports.append(int(value))
+    return ports[0], ports[1]
 
 
 def model_in_directory(directory: str, bundled: str | None) -> str:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from drucker.cli.engines import model_in_directory
+from drucker.cli.engines import model_in_directory, seldon_ports
 from drucker.errors import ConfigurationError, InvalidNameError
 from drucker.plugins import DISABLE_PREFIX
 from drucker.server.lifecycle import ServeOptions, run
@@ -85,7 +85,7 @@ def _plugins(
     "--grpc_port",
     "port",
     type=click.IntRange(0, 65535),
-    help="Port to listen on (0: any free).",
+    help="Port to listen on (0: any free; default: $SELDON_SERVER_GRPC_PORT, else app.port).",
 )
 @click.option("--host", help="Address to listen on (default [::], every interface).")
 @click.option(
@@ -93,7 +93,7 @@ def _plugins(
     "--http_port",
     "http_port",
     type=click.IntRange(0, 65535),
-    help="V2 REST port (default: http.port, 8080; 0: off).",
+    help="V2 REST port (default: $SELDON_SERVER_HTTP_PORT, else http.port, 8080; 0: off).",
 )
 @click.option(
     "--metrics-port",
@@ -134,6 +134,12 @@ def serve(
             raise click.UsageError(str(error)) from None
     if force_model and model_file is None:
         raise click.UsageError("--force-model needs --model FILE")
+    try:
+        seldon_grpc, seldon_http = seldon_ports()
+    except ConfigurationError as error:
+        raise click.UsageError(str(error)) from None
+    port = seldon_grpc if port is None else port
+    http_port = seldon_http if http_port is None else http_port
     options = ServeOptions(
         plugin=plugin,
         disabled_plugins=disabled,

@@ -8,17 +8,21 @@ anything not listed (a new rpc or service) are closed.
 The token comes from ``management.token`` / ``DRUCKER_MANAGEMENT_TOKEN``; without one the server
 generates a token at start and writes it to a file only its user can read. ``management.auth:
 false`` opens everything, for 0.4.5 tooling that cannot send metadata.
+``management.repository_loopback_without_token`` waives the token for the gRPC repository rpcs
+from loopback peers only (an engine's agent in the same pod); every other caller still needs it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
+import ipaddress
 import os
 import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 from drucker.errors import ConfigurationError
 from drucker.events import EventLog
@@ -49,6 +53,13 @@ PREDICTION_METHODS = frozenset(
     | {V2 + "ModelInfer", V2 + "ModelMetadata", V2 + "ModelReady"}
 )
 SERVICE_INFO = DASHBOARD + "ServiceInfo"
+# The repository rpcs an engine's agent in the same pod calls without a token (Seldon Core 2),
+# accepted from loopback peers under ``management.repository_loopback_without_token``. Only
+# over gRPC: Seldon's agent forwards any HTTP path from outside callers to the server over
+# loopback, while its gRPC proxy forwards only inference rpcs.
+REPOSITORY_METHODS = frozenset(
+    {V2 + "RepositoryIndex", V2 + "RepositoryModelLoad", V2 + "RepositoryModelUnload"}
+)
 MISSING_TOKEN = "this call needs 'authorization: Bearer <token>'"
 WRONG_TOKEN = "the management token is not valid"
 
@@ -64,6 +75,12 @@ def resolve_token(settings: Settings, log: EventLog) -> str | None:
             "false): uploads and switches need no token"
         )
         return None
+    if settings.repository_loopback_without_token:
+        log.warning(
+            "the gRPC repository rpcs (index, load, unload) are accepted without the token from "
+            "loopback peers (management.repository_loopback_without_token): for an engine's "
+            "agent in the same pod; every other caller and rpc still needs the token"
+        )
     if settings.management_token:
         return settings.management_token
     path = settings.token_file
@@ -164,6 +181,34 @@ def protected_methods(settings: Settings) -> Callable[[str], bool]:
         return method not in opened
 
     return needs_token
+
+
+def loopback_waived(settings: Settings) -> Callable[[str], bool]:
+    """Whether a full method name is accepted without the token from a loopback peer: the
+    repository rpcs under ``management.repository_loopback_without_token``, nothing else."""
+    waived = REPOSITORY_METHODS if settings.repository_loopback_without_token else frozenset()
+
+    def without_token_from_loopback(method: str) -> bool:
+        return method in waived
+
+    return without_token_from_loopback
+
+
+def loopback_peer(peer: str) -> bool:
+    """Whether gRPC's peer string names a loopback address (``ipv4:127.0.0.1:5000``,
+    ``ipv6:%5B::1%5D:5000``, an IPv4-mapped ``[::ffff:127.0.0.1]``); ``unix:`` and anything
+    unparsable are not loopback."""
+    for scheme in ("ipv4:", "ipv6:"):
+        if peer.startswith(scheme):
+            host = unquote(peer[len(scheme) :]).rsplit(":", 1)[0].strip("[]")
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                return False
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped
+            return address.is_loopback
+    return False
 
 
 def bearer_refusal(sent: str | bytes | None, token: str) -> str | None:

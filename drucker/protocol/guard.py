@@ -33,7 +33,7 @@ import grpc
 import grpc.aio
 
 from drucker.frames import detach
-from drucker.protocol.auth import bearer_refusal
+from drucker.protocol.auth import bearer_refusal, loopback_peer
 
 
 class Undecodable:
@@ -184,11 +184,13 @@ def guard_handler(
     recorder: RpcRecorder | None = None,
     token: str | None = None,
     trimmer: Trimmer | None = None,
+    loopback_without_token: bool = False,
 ) -> grpc.RpcMethodHandler:
     """The same rpc, with tolerant decoding, exact status codes and no pinned request.
 
     With a ``recorder`` every rpc is counted; with a ``token`` the rpc needs
-    ``authorization: Bearer <token>`` (``UNAUTHENTICATED`` without it, before anything else);
+    ``authorization: Bearer <token>`` (``UNAUTHENTICATED`` without it, before anything else),
+    except from a loopback peer when ``loopback_without_token``;
     with a ``trimmer`` memory freed after big messages goes back to the operating system.
     """
     shape = (handler.request_streaming, handler.response_streaming)
@@ -200,7 +202,7 @@ def guard_handler(
 
     async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
         """The request (a checked iterator of them when streamed), once the rpc may go on."""
-        if token is not None:
+        if token is not None and not (loopback_without_token and loopback_peer(context.peer())):
             refusal = bearer_refusal(_bearer(context), token)
             if refusal is not None:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
@@ -265,21 +267,23 @@ class Guard:
     """What the guard adds to every rpc besides exact codes: counting and the token check.
 
     ``recorder_for`` gives each method's recorder (no counting without it); with a ``token``,
-    the methods for which ``needs_token`` is true require it; a ``trimmer`` trims memory after
-    big messages.
+    the methods for which ``needs_token`` is true require it, except from loopback peers for
+    those for which ``loopback_waived`` is true; a ``trimmer`` trims memory after big messages.
     """
 
     recorder_for: RecorderFor | None = None
     token: str | None = None
     needs_token: Callable[[str], bool] = lambda method: False
     trimmer: Trimmer | None = None
+    loopback_waived: Callable[[str], bool] = lambda method: False
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         """``handler`` of the full method name ``method``, guarded."""
         shape = (bool(handler.request_streaming), bool(handler.response_streaming))
         recorder = self.recorder_for(method, shape) if self.recorder_for is not None else None
         token = self.token if self.token and self.needs_token(method) else None
-        return guard_handler(handler, recorder, token, self.trimmer)
+        waived = token is not None and self.loopback_waived(method)
+        return guard_handler(handler, recorder, token, self.trimmer, waived)
 
 
 class _GuardedGeneric(grpc.GenericRpcHandler):  # type: ignore[misc]

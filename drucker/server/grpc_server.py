@@ -24,7 +24,7 @@ from drucker.management import ModelManager
 from drucker.models import ModelTable, ServedModel
 from drucker.observability import Metrics, Tracing
 from drucker.observability.grpc_metrics import prediction_rpcs, recorders
-from drucker.protocol.auth import protected_methods
+from drucker.protocol.auth import loopback_waived, protected_methods
 from drucker.protocol.dashboard_routing import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
 from drucker.protocol.drucker_worker import worker_rpc_handler
@@ -105,6 +105,9 @@ class DruckerServer:
             grace=settings.grace_seconds,
             reload=None if reload is None else (lambda served: reload(served.manager)),
             refusal=WORKER_REFUSAL if reuse_port else "",
+            # An engine's models directory: the engine manages the repository, the start
+            # model serves beside it (requests naming no model) and is not the engine's.
+            unlisted=frozenset({default.name}) if settings.repository_models_dir else frozenset(),
         )
         self._metrics = metrics
         if metrics is not None:
@@ -119,6 +122,7 @@ class DruckerServer:
             token=token or None,
             needs_token=protected_methods(settings),
             trimmer=memory,
+            loopback_waived=loopback_waived(settings),
         )
         self._server = grpc.aio.server(
             interceptors=interceptors,

@@ -2,6 +2,8 @@
 
 Every model gets its own runtime (the same plugins, its settings with ``app.name`` set to the
 model's name, so its store is ``<app.modeldir>/<name>/``) and its own :class:`ModelManager`.
+With ``repository.models_dir`` (an engine's agent fills it: Seldon Core 2), the models found
+there (:mod:`drucker.server.engine_models`) can be loaded too, each from its file there.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from drucker.management import ModelManager
 from drucker.observability import Metrics
 from drucker.repository import Repository
 from drucker.runtime import Runtime
+from drucker.server.engine_models import EngineModels
 from drucker.store.names import validate_name
 
 
@@ -70,10 +73,28 @@ class ModelSet:
         settings = attrs.evolve(self.template.settings, application_name=name)
         return ModelManager(self.template.sibling(settings, plugin), self.metrics)
 
+    @property
+    def engine(self) -> EngineModels | None:
+        """The engine's models directory (``repository.models_dir``), if there is one."""
+        root = self.template.settings.repository_models_dir
+        return EngineModels(root) if root else None
+
+    def start_file(self, name: str) -> str | None:
+        """The file model ``name`` starts from: named at start, else its file in the engine's
+        models directory; ``None``: its store decides."""
+        engine = self.engine
+        if name in self.files or engine is None:
+            return self.files.get(name) or None
+        return engine.file(name)
+
     def stored(self) -> list[str]:
-        """The models this server can load: those named at start and the local store's
-        directories (``<app.modeldir>/<name>/`` holding a file)."""
+        """The models this server can load: those named at start, those of the engine's models
+        directory and the local store's directories (``<app.modeldir>/<name>/`` holding a
+        file)."""
         names = dict.fromkeys(self.files)
+        engine = self.engine
+        for name in engine.names() if engine is not None else ():
+            names.setdefault(name)
         root = Path(self.template.settings.model_dir)
         if root.is_dir():
             for entry in sorted(root.iterdir()):
@@ -90,15 +111,16 @@ class ModelSet:
         settings = self.template.settings
         if name not in self.files and not settings.store_url and name not in self.stored():
             raise NotFoundError(f"the model store holds no model {name!r}")
+        start = self.start_file(name)
         manager = self.manager(name)
-        if name not in self.files and settings.store_url and not _holds_a_model(manager):
+        if start is None and settings.store_url and not _holds_a_model(manager):
             raise NotFoundError(f"the model store holds no model {name!r}")
-        load_start_model(manager, self.files.get(name) or None)
+        load_start_model(manager, start)
         return manager
 
     def reload(self, manager: ModelManager) -> None:
         """Load ``manager``'s serving version again and swap it in (a served model's load)."""
-        load_start_model(manager, self.files.get(manager.runtime.name) or None)
+        load_start_model(manager, self.start_file(manager.runtime.name))
 
 
 async def load_models(

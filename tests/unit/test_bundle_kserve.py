@@ -15,7 +15,7 @@ from drucker.cli import main
 from drucker.cli.engines import model_in_directory
 from drucker.errors import ConfigurationError
 from tests.bundle_support import stored_bundle
-from tests.kserve_schemas import kserve_errors
+from tests.crd_schemas import crd_errors as kserve_errors
 from tests.unit.test_bundle_k8s import restricted_violations
 
 
@@ -84,7 +84,7 @@ def test_without_a_storage_uri_the_bundled_model_serves(bundle: tuple[BundleStor
     ("options", "message"),
     [
         (["--storage-uri", "ftp://host/model"], "KServe's storage initializer fetches only"),
-        (["--flavor", "seldon"], "'seldon' is not one of"),
+        (["--flavor", "triton"], "'triton' is not one of"),
     ],
 )
 def test_bad_kserve_options_exit_2_with_a_message(
@@ -100,7 +100,7 @@ def test_storage_uri_needs_the_kserve_flavor(bundle: tuple[BundleStore, str]) ->
     result = CliRunner().invoke(
         main, ["bundle", "k8s", tag, "--store", str(store.root), "--storage-uri", "s3://m/x"]
     )
-    assert result.exit_code == 2 and "go with --flavor kserve" in result.output
+    assert result.exit_code == 2 and "goes with --flavor kserve or seldon" in result.output
 
 
 def test_the_model_directory_kserve_downloaded_into(

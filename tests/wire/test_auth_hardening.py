@@ -14,7 +14,7 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.errors import ConfigurationError
 from drucker.kinds import Kind
-from drucker.protocol.auth import protected_methods
+from drucker.protocol.auth import loopback_waived, protected_methods
 from drucker.settings import load_settings
 from tests.calls import call
 from tests.conftest import ECHO_PLUGIN
@@ -22,6 +22,7 @@ from tests.management import auth
 from tests.serving import ThreadedServer
 
 TOKEN = "t" * 40
+RPCS = ("Index", "ModelLoad", "ModelUnload")
 
 
 def _v2(channel: grpc.Channel, token: str | None) -> dict[str, grpc.StatusCode]:
@@ -160,3 +161,19 @@ def test_a_private_token_file_is_used_as_it_is(tmp_path: Path, echo_model: Path)
     finally:
         server.stop()
     assert path.read_text() == "kept-token\n"
+
+
+def test_the_loopback_waiver_is_off_by_default_and_covers_the_repository_rpcs_only() -> None:
+    off = loopback_waived(load_settings(None, environ={}))
+    environ = {"DRUCKER_MANAGEMENT_REPOSITORY_LOOPBACK_WITHOUT_TOKEN": "true"}
+    on = loopback_waived(load_settings(None, environ=environ))
+    repository = [f"/inference.GRPCInferenceService/Repository{rpc}" for rpc in RPCS]
+    assert not any(off(method) for method in repository)
+    assert all(on(method) for method in repository)
+    for method in (
+        "/drucker.DruckerDashboard/SwitchModel",
+        "/drucker.DruckerDashboard/UploadModel",
+        "/inference.GRPCInferenceService/ModelInfer",
+        "/inference.GRPCInferenceService/RepositoryFuture",
+    ):
+        assert not on(method)

@@ -1,4 +1,5 @@
-"""Validation of manifests against KServe's own CRD schemas (vendored in tests/schemas/kserve)."""
+"""Validation of manifests against the engines' own CRD schemas, vendored in tests/schemas/:
+KServe's (``kserve/``) and Seldon Core 2's (``seldon/``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from typing import Any
 
 import jsonschema
 
-SCHEMAS = Path(__file__).parent / "schemas" / "kserve"
+SCHEMAS = Path(__file__).parent / "schemas"
 FILES = {
-    ("serving.kserve.io/v1alpha1", "ServingRuntime"): "servingruntimes.v1alpha1.json.gz",
+    ("serving.kserve.io/v1alpha1", "ServingRuntime"): "kserve/servingruntimes.v1alpha1.json.gz",
     (
         "serving.kserve.io/v1alpha1",
         "ClusterServingRuntime",
-    ): "clusterservingruntimes.v1alpha1.json.gz",
-    ("serving.kserve.io/v1beta1", "InferenceService"): "inferenceservices.v1beta1.json.gz",
+    ): "kserve/clusterservingruntimes.v1alpha1.json.gz",
+    ("serving.kserve.io/v1beta1", "InferenceService"): "kserve/inferenceservices.v1beta1.json.gz",
+    ("mlops.seldon.io/v1alpha1", "Server"): "seldon/servers.v1alpha1.json.gz",
+    ("mlops.seldon.io/v1alpha1", "ServerConfig"): "seldon/serverconfigs.v1alpha1.json.gz",
+    ("mlops.seldon.io/v1alpha1", "Model"): "seldon/models.v1alpha1.json.gz",
 }
 
 
@@ -43,8 +47,8 @@ def _validator(api_version: str, kind: str) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(_strict(schema))
 
 
-def kserve_errors(resource: dict[str, Any]) -> list[str]:
-    """What KServe's CRD schema refuses in ``resource`` (empty: valid)."""
+def crd_errors(resource: dict[str, Any]) -> list[str]:
+    """What its engine's CRD schema refuses in ``resource`` (empty: valid)."""
     validator = _validator(resource["apiVersion"], resource["kind"])
     return [
         f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
