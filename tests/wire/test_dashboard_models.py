@@ -6,7 +6,6 @@ shows no list of models."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,26 +16,10 @@ import pytest
 pytest.importorskip("fastapi")
 
 from drucker.client import Client, NotFound
-from tests.dashboard_support import TOKEN, DashboardProcess, iris_service
+from tests.dashboard_support import TOKEN, DashboardProcess, iris_service, two_model_service
 from tests.datasets import write_iris_csv
 from tests.polling import wait_for
-from tests.serving import ServeProcess, free_port
 from tests.wire.test_dashboard_api import api_token, signed_in
-
-
-def two_model_service(workdir: Path, model: Path) -> tuple[ServeProcess, int]:
-    """`drucker serve` of the iris model as ``iris`` (the default model) and ``flowers``."""
-    workdir.mkdir()
-    shutil.copy(model, workdir / "iris.joblib")
-    (workdir / "settings.yml").write_text(
-        "app.name: iris\napp.service.name: many\napp.service.level: development\n"
-        f"management.token: {TOKEN}\n"
-    )
-    port = free_port()
-    args = ["--plugin", "drucker_sklearn", "--settings", "settings.yml"]
-    args += ["--model", "iris=iris.joblib", "--model", "flowers=iris.joblib"]
-    process = ServeProcess([*args, "--port", str(port), "--host", "127.0.0.1"], cwd=workdir)
-    return process, port
 
 
 class Setup:
