@@ -35,7 +35,7 @@ from sklearn.linear_model import LogisticRegression
 
 from benchmarks.model import FEATURES
 from benchmarks.peers import MLSERVER_BIN, ensure_mlserver
-from benchmarks.procstat import descendants
+from benchmarks.procstat import memory_mib
 from drucker._wire import grpc_predict_v2_pb2 as v2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_grpc
 
@@ -71,25 +71,6 @@ def train_models(count: int, folder: Path) -> dict[str, Path]:
         joblib.dump(LogisticRegression(max_iter=500).fit(x, y), path)
         files[name_of(index)] = path
     return files
-
-
-# -- memory -------------------------------------------------------------------------------------
-
-
-def memory_mib(pid: int) -> dict[str, float]:
-    """Resident (RSS) and proportional (PSS: shared pages split) memory of the process tree."""
-    rss = pss = 0.0
-    members = descendants(pid)
-    for member in members:
-        try:
-            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1]) / 1024
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return {"rss_mib": rss, "pss_mib": pss, "processes": len(members)}
 
 
 # -- servers ------------------------------------------------------------------------------------
