@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing
 import resource
@@ -50,10 +51,12 @@ def drucker_call(channel: grpc.aio.Channel, model: str) -> Any:
 
 
 def v2_call(channel: grpc.aio.Channel, model: str, outputs: list[str]) -> Any:
+    """V2 inferences; ``model`` may name several models (``a,b,c``): requests go to each in turn."""
     stub = v2_grpc.GRPCInferenceServiceStub(channel)
+    names = itertools.cycle(model.split(","))
 
     async def call(row: np.ndarray) -> None:
-        request = v2.ModelInferRequest(model_name=model)
+        request = v2.ModelInferRequest(model_name=next(names))
         shape = list(row.shape) if row.ndim == 2 else [1, row.size]
         tensor = request.inputs.add(name="input-0", datatype="FP32", shape=shape)
         tensor.contents.fp32_contents.extend(row.reshape(-1).tolist())
@@ -199,6 +202,7 @@ def summary(args: argparse.Namespace, parts: list[dict[str, Any]]) -> dict[str, 
         "rows_per_s": len(latencies) * max(args.rows, 1) / args.duration,
         "p50_ms": _ms(latencies, 50),
         "p99_ms": _ms(latencies, 99),
+        "max_ms": max(latencies, default=0.0) * 1000,
         "loadgen_cpu_seconds": sum(part["cpu"] for part in parts),
         "loadgen_processes": args.processes,
     }
@@ -226,7 +230,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--target", required=True)
     parser.add_argument("--protocol", choices=["drucker", "v2", "rest"], default="drucker")
-    parser.add_argument("--model", default="bench", help="V2 model name")
+    parser.add_argument(
+        "--model", default="bench", help="V2 model name (a,b,c: each in turn, gRPC V2)"
+    )
     parser.add_argument("--outputs", default="", help="V2 outputs to request, comma-separated")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--duration", type=float, default=15)
@@ -234,8 +240,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1, help="rows per V2 request")
     parser.add_argument("--processes", type=int, default=1, help="load generator processes")
     parser.add_argument("--health-probe", action="store_true", help="time health checks too")
+    parser.add_argument(
+        "--start-at", type=float, default=0.0, help="begin at this time.time() (a shared start)"
+    )
     args = parser.parse_args()
-    args.start_at = 0.0
     print(json.dumps(measure(args)))
 
 

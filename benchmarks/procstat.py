@@ -1,4 +1,5 @@
-"""CPU time and peak memory of a process and its descendants, read from /proc."""
+"""CPU time and memory (peak, resident, proportional) of a process and its descendants, read
+from /proc."""
 
 from __future__ import annotations
 
@@ -47,3 +48,19 @@ def peak_rss_mib(pid: int) -> tuple[float, float]:
         except OSError:
             continue
     return (max(peaks, default=0.0), sum(peaks))
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """Resident (RSS) and proportional (PSS: shared pages split) memory of the process tree."""
+    rss = pss = 0.0
+    members = descendants(pid)
+    for member in members:
+        try:
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return {"rss_mib": rss, "pss_mib": pss, "processes": len(members)}

@@ -134,6 +134,21 @@ def iris_service(
     return process, port
 
 
+def two_model_service(workdir: Path, model: Path) -> tuple[ServeProcess, int]:
+    """`drucker serve` of the iris model as ``iris`` (the default model) and ``flowers``."""
+    workdir.mkdir()
+    shutil.copy(model, workdir / "iris.joblib")
+    (workdir / "settings.yml").write_text(
+        "app.name: iris\napp.service.name: many\napp.service.level: development\n"
+        f"management.token: {TOKEN}\n"
+    )
+    port = free_port()
+    args = ["--plugin", "drucker_sklearn", "--settings", "settings.yml"]
+    args += ["--model", "iris=iris.joblib", "--model", "flowers=iris.joblib"]
+    process = ServeProcess([*args, "--port", str(port), "--host", "127.0.0.1"], cwd=workdir)
+    return process, port
+
+
 # -- PostgreSQL -------------------------------------------------------------------------------
 
 

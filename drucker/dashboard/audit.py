@@ -39,15 +39,16 @@ def record(
 
 
 def on_service(
-    session: Session, user: str, action: str, service: Service, **details: Any
+    session: Session, user: str, action: str, service: Service, model: str = "", **details: Any
 ) -> AuditEntry:
-    """Add one entry about a change of ``service`` (its application and address)."""
+    """Add one entry about a change of ``service`` (its application and address), or of its
+    model ``model`` on a server of several (the target is ``ADDRESS/MODEL``)."""
     return record(
         session,
         user,
         action,
         application=service.application,
-        target=service.address,
+        target=f"{service.address}/{model}" if model else service.address,
         **details,
     )
 

@@ -1,4 +1,5 @@
-"""Clients for a registered service: its address, management token and TLS CA."""
+"""Clients for a registered service: its address, management token and TLS CA, and on a
+server of several models the model the calls are for."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ class Endpoint:
     token: str = ""
     tls_ca: str = ""
     metrics_url: str = ""
+    model: str = ""  # the model the management calls act on ("": the server's default model)
 
     @classmethod
-    def of(cls, service: Service) -> Endpoint:
-        return cls(service.id, service.address, service.token, service.tls_ca, service.metrics_url)
+    def of(cls, service: Service, model: str = "") -> Endpoint:
+        return cls(
+            service.id, service.address, service.token, service.tls_ca, service.metrics_url, model
+        )
 
     @property
     def _tls(self) -> bytes | bool:
@@ -29,7 +33,13 @@ class Endpoint:
 
     def client(self, timeout: float = 30.0) -> Client:
         """A blocking client (uploads, switches and evaluations are never retried)."""
-        return Client(self.address, token=self.token or None, tls=self._tls, timeout=timeout)
+        return Client(
+            self.address,
+            token=self.token or None,
+            tls=self._tls,
+            timeout=timeout,
+            model=self.model or None,
+        )
 
     def async_client(self, timeout: float) -> AsyncClient:
         """An asyncio client that fails fast: one attempt, short deadline."""
@@ -39,4 +49,5 @@ class Endpoint:
             tls=self._tls,
             timeout=timeout,
             max_attempts=1,
+            model=self.model or None,
         )

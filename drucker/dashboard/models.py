@@ -117,12 +117,14 @@ class ModelNote(Table):
 
 
 class Switch(Table):
-    """One switch of a service's model (a rollback is a switch too): the rollback history."""
+    """One switch of a service's model (a rollback is a switch too): the rollback history.
+    ``model`` names the model switched on a server of several ("": its default model)."""
 
     __tablename__ = "switches"
     service_id: Mapped[int] = mapped_column(
         ForeignKey("services.id", ondelete="CASCADE"), index=True
     )
+    model: Mapped[str] = mapped_column(String(255), default="", server_default="")
     from_model: Mapped[str] = mapped_column(String(255))
     to_model: Mapped[str] = mapped_column(String(255))
     is_rollback: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -209,13 +209,15 @@ def upload_model(
     sha256: str,
     description: str,
     progress: UploadProgress,
+    model: str = "",
 ) -> list[Outcome]:
-    """Stream one file to several services at once; each one's result is audited."""
+    """Stream one file to several services at once (to the store of their model ``model`` on
+    servers of several; ``""``: the default model's); each one's result is audited."""
     services = [queries.service(db, service_id) for service_id in service_ids]
 
     def push(service: Service) -> Outcome:
         try:
-            with Endpoint.of(service).client(timeout=3600) as client:
+            with Endpoint.of(service, model).client(timeout=3600) as client:
                 message = client.upload_model(
                     path, name, sha256=sha256, progress=progress.advance(service.address)
                 )
@@ -234,12 +236,13 @@ def upload_model(
                     user,
                     "upload",
                     service,
+                    model,
                     after=f"{name} sha256:{sha256[:12]}",
                     ok=outcome.ok,
                     message=outcome.message,
                 )
             for application in {
-                s.application for s, o in zip(services, outcomes, strict=True) if o.ok
+                model or s.application for s, o in zip(services, outcomes, strict=True) if o.ok
             }:
                 session.add(
                     ModelNote(
@@ -257,29 +260,31 @@ def upload_model(
         progress.done = True
 
 
-def _serving(service: Service) -> str:
-    with Endpoint.of(service).client(timeout=REGISTER_TIMEOUT) as client:
+def _serving(endpoint: Endpoint) -> str:
+    with endpoint.client(timeout=REGISTER_TIMEOUT) as client:
         return client.service_info().model_name
 
 
-def switch(db: Database, user: str, service_id: int, model: str) -> Outcome:
-    """Make ``model`` serve on one service; kept in the switch history and audited."""
-    return _change(db, user, queries.service(db, service_id), model)
+def switch(db: Database, user: str, service_id: int, model: str, of: str = "") -> Outcome:
+    """Make ``model`` serve on one service (as its model ``of`` on a server of several; ``""``:
+    the default model); kept in the switch history and audited."""
+    return _change(db, user, queries.service(db, service_id), model, of)
 
 
-def rollback(db: Database, user: str, service_id: int) -> Outcome:
-    """Step the service back through its own history (its RollbackModel: a second rollback
-    goes further back), so switches made with the CLI or the SDK count too."""
-    return _change(db, user, queries.service(db, service_id), None)
+def rollback(db: Database, user: str, service_id: int, of: str = "") -> Outcome:
+    """Step the service (its model ``of``) back through its own history (its RollbackModel: a
+    second rollback goes further back), so switches made with the CLI or the SDK count too."""
+    return _change(db, user, queries.service(db, service_id), None, of)
 
 
-def _change(db: Database, user: str, service: Service, model: str | None) -> Outcome:
+def _change(db: Database, user: str, service: Service, model: str | None, of: str) -> Outcome:
     """Switch to ``model``, or roll back when it is ``None``; record and audit the outcome."""
     before = ""
     after = model or ""
+    endpoint = Endpoint.of(service, of)
     try:
-        before = _serving(service)
-        with Endpoint.of(service).client(timeout=600) as client:
+        before = _serving(endpoint)
+        with endpoint.client(timeout=600) as client:
             if model is None:
                 message = client.rollback_model()
                 after = client.service_info().model_name
@@ -294,6 +299,7 @@ def _change(db: Database, user: str, service: Service, model: str | None) -> Out
         session.add(
             Switch(
                 service_id=service.id,
+                model=of,
                 from_model=before,
                 to_model=after,
                 is_rollback=model is None,
@@ -306,6 +312,7 @@ def _change(db: Database, user: str, service: Service, model: str | None) -> Out
             user,
             "rollback" if model is None else "switch",
             service,
+            of,
             before=before,
             after=after,
             ok=ok,
@@ -318,12 +325,13 @@ def _change(db: Database, user: str, service: Service, model: str | None) -> Out
 
 
 def evaluate(
-    db: Database, user: str, service_id: int, data_path: Path, data_name: str
+    db: Database, user: str, service_id: int, data_path: Path, data_name: str, of: str = ""
 ) -> Evaluation:
-    """Upload labelled data, evaluate the serving model on it and keep the whole result."""
+    """Upload labelled data, evaluate the serving model on it and keep the whole result (of the
+    service's model ``of`` on a server of several, kept under that model's name)."""
     service = queries.service(db, service_id)
     try:
-        with Endpoint.of(service).client(timeout=600) as client:
+        with Endpoint.of(service, of).client(timeout=600) as client:
             info = client.service_info()
             client.upload_evaluation_data(data_path, data_name)
             result_name = f"{data_name}.{info.model_name}.result"
@@ -333,13 +341,20 @@ def evaluate(
     except ClientError as error:
         with db.session() as session:
             audit.on_service(
-                session, user, "evaluate", service, after=data_name, ok=False, message=str(error)
+                session,
+                user,
+                "evaluate",
+                service,
+                of,
+                after=data_name,
+                ok=False,
+                message=str(error),
             )
         raise Refused(f"evaluation failed: {error}", 502) from None
     with db.session() as session:
         row = Evaluation(
             service_id=service.id,
-            application=service.application,
+            application=of or service.application,
             service_address=service.address,
             data_name=data_name,
             result_name=result_name,
@@ -362,6 +377,7 @@ def evaluate(
             user,
             "evaluate",
             service,
+            of,
             before=info.model_name,
             after=f"{data_name}: accuracy {metrics.accuracy:.4f}",
         )

@@ -61,9 +61,9 @@ def notes(db: Database, application: str) -> dict[str, ModelNote]:
         return {note.name: note for note in session.scalars(query.order_by(ModelNote.id))}
 
 
-def history(db: Database, service_id: int) -> list[Switch]:
-    """The switches of a service, newest first."""
-    query = select(Switch).where(Switch.service_id == service_id)
+def history(db: Database, service_id: int, model: str = "") -> list[Switch]:
+    """The switches of a service's model (``""``: its default model), newest first."""
+    query = select(Switch).where(Switch.service_id == service_id, Switch.model == model)
     with db.session() as session:
         return list(session.scalars(query.order_by(Switch.id.desc())))
 

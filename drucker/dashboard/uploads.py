@@ -93,12 +93,17 @@ async def receive_and_push(
     service_ids: list[int],
     description: str,
     job: str,
+    model: str = "",
 ) -> JSONResponse:
+    """Receive the file, then push it to the services (to their model ``model`` on servers of
+    several models: each service's default model when it is that service's application)."""
     app_state = state(request)
     if not service_ids:
         return JSONResponse({"detail": "choose at least one service"}, 400)
     if not re.fullmatch(inputs.NAME_PATTERN, name):
         return JSONResponse({"detail": inputs.NAME_RULE}, 400)
+    if model and not re.fullmatch(inputs.NAME_PATTERN, model):
+        return JSONResponse({"detail": f"model_name: {inputs.NAME_RULE}"}, 400)
     for service_id in service_ids:
         queries.service(app_state.db, service_id)  # 404 before reading the body
     service_ids = list(dict.fromkeys(service_ids))
@@ -120,6 +125,7 @@ async def receive_and_push(
                 sha256,
                 description[:2000],
                 progress,
+                model,
             )
         finally:
             asyncio.get_running_loop().call_later(60, app_state.uploads.pop, job, None)

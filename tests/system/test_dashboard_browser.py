@@ -28,6 +28,7 @@ from tests.dashboard_support import (
     TOKEN,
     DashboardProcess,
     iris_service,
+    two_model_service,
 )
 from tests.datasets import write_iris_csv
 from tests.serving import ServeProcess, echo_serve_args, free_port
@@ -317,3 +318,50 @@ def test_flow4_viewer_csrf_and_escaping(stack: Stack, browser: Any, page: Any) -
     finally:
         context.close()
     assert stack.serving("iris-dev") == "iris.joblib"
+
+
+def test_flow5_a_server_of_several_models(
+    stack: Stack, page: Any, tmp_path: Path, iris_model: Path, second_model: Path
+) -> None:
+    """Issue 23: the service page lists the models; unload and load one; upload to it and
+    switch it from its own page, the other model untouched."""
+    process, port = two_model_service(tmp_path / "many", iris_model)
+    address = f"127.0.0.1:{port}"
+    try:
+        process.wait_serving(port)
+        sign_in(page, stack, "admin")
+        page.click("#register summary")
+        page.fill("#register input[name=address]", address)
+        page.fill("#register input[name=token]", TOKEN)
+        page.click("#register button[type=submit]")
+        expect(page.locator(".flash.ok")).to_contain_text(f"registered {address}")
+        flowers = page.locator('#repository tr[data-model="flowers"]')
+        expect(flowers).to_have_attribute("data-state", "READY")
+        expect(flowers.locator("td.version")).to_have_text("iris.joblib")
+        flowers.locator("button.unload").click()
+        expect(page.locator(".flash.ok")).to_have_text("flowers unloaded")
+        expect(flowers).to_have_attribute("data-state", re.compile("UNLOADING|UNAVAILABLE"))
+        flowers.locator("button.load").click()
+        expect(page.locator(".flash.ok")).to_have_text("flowers loaded")
+        expect(flowers).to_have_attribute("data-state", "READY")
+        shot(page, "flow5-models")
+
+        flowers.locator("a").click()
+        expect(page.locator("#model-name")).to_have_text("flowers")
+        model_page = page.url
+        page.click("#upload-link")
+        expect(page.locator("#upload-model")).to_have_text("flowers")
+        page.set_input_files("#upload-form input[type=file]", str(second_model))
+        page.click("#upload-form button[type=submit]")
+        expect(page.locator("#upload-status")).to_have_attribute("data-done", "ok", timeout=30_000)
+        page.goto(model_page)
+        page.locator('tr[data-model="iris-tree.joblib"] button.switch').click()
+        expect(page.locator(".flash.ok")).to_have_text("flowers now serves iris-tree.joblib")
+        expect(page.locator("#model-serving")).to_have_text("iris-tree.joblib")
+        shot(page, "flow5-model-page")
+        with Client(address, token=TOKEN, model="flowers") as client:
+            assert client.service_info().model_name == "iris-tree.joblib"
+        with Client(address, token=TOKEN) as client:
+            assert client.service_info().model_name == "iris.joblib"
+    finally:
+        process.kill()

@@ -57,7 +57,9 @@ def test_migrations_create_every_table_and_run_again_harmlessly(db: Database) ->
     assert expected | {"audit"} <= tables
     with db.engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0002"
+    assert version == "0003"
+    switch_columns = {column["name"] for column in inspect(db.engine).get_columns("switches")}
+    assert "model" in switch_columns  # the model of a server of several (issue 23)
 
 
 def test_users_passwords_and_tokens(db: Database) -> None:

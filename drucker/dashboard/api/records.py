@@ -11,6 +11,7 @@ import drucker.dashboard.accounts as accounts
 import drucker.dashboard.audit as audit
 import drucker.dashboard.operations as operations
 import drucker.dashboard.queries as queries
+import drucker.dashboard.repository as repository
 import drucker.dashboard.uploads as uploads
 from drucker.dashboard.api.auth import User
 from drucker.dashboard.api.schemas import (
@@ -22,6 +23,7 @@ from drucker.dashboard.api.schemas import (
     FileName,
     Id,
     Me,
+    ModelNameQuery,
 )
 from drucker.dashboard.inputs import UserIn
 from drucker.dashboard.web import in_thread, require, state
@@ -62,14 +64,19 @@ async def evaluation_csv(request: Request, user: User, evaluation_id: Id) -> Pla
     response_model=EvaluationOut,
     openapi_extra=BINARY_BODY,
 )
-async def evaluate(request: Request, user: User, service_id: Id, name: FileName) -> EvaluationOut:
-    """Upload the request body as evaluation data and evaluate the serving model on it."""
+async def evaluate(
+    request: Request, user: User, service_id: Id, name: FileName, model_name: ModelNameQuery = ""
+) -> EvaluationOut:
+    """Upload the request body as evaluation data and evaluate the serving model on it (the
+    service's model ``model_name`` on a server of several; kept under that model's name)."""
     require(user, edit=True)
     app_state = state(request)
     row = queries.service(app_state.db, service_id)
+    key = repository.model_key(row, model_name)
     limit = app_state.settings.max_upload_bytes
+    db = app_state.db
     async with uploads.received_file(request, app_state.upload_dir, limit) as (path, _, _):
-        result = await in_thread(operations.evaluate, app_state.db, user.name, row.id, path, name)
+        result = await in_thread(operations.evaluate, db, user.name, row.id, path, name, key)
     return EvaluationOut.model_validate(result, from_attributes=True)
 
 

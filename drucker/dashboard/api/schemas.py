@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path as PathParam
+from fastapi import Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -18,6 +19,19 @@ Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 ServiceId = Annotated[int, Field(ge=1, le=MAX_ID)]
 # A stored file's name, as services accept it.
 FileName = Annotated[str, PathParam(pattern=NAME_PATTERN, description="a file name in a store")]
+# A model of a server of several models, by name.
+ModelName = Annotated[
+    str, PathParam(pattern=NAME_PATTERN, max_length=128, description="a model of the service")
+]
+ModelNameQuery = Annotated[
+    str,
+    Query(
+        pattern=NAME_PATTERN,
+        max_length=128,
+        description="the model acted on, on a server of several models (default: its default "
+        "model, the one a client naming no model reaches)",
+    ),
+]
 
 
 class CSVResponse(PlainTextResponse):
@@ -108,6 +122,15 @@ class OutcomeOut(BaseModel):
     address: str
     ok: bool
     message: str
+
+
+class RepositoryModelOut(BaseModel):
+    """One model of a service (its Open Inference repository index)."""
+
+    name: str
+    version: str = Field(description="the serving version (stored file); empty when not READY")
+    state: str = Field(description="READY, UNAVAILABLE, LOADING or UNLOADING")
+    reason: str
 
 
 class UploadOut(BaseModel):

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 import drucker.dashboard.operations as operations
 import drucker.dashboard.queries as queries
+import drucker.dashboard.repository as repository
 import drucker.dashboard.uploads as uploads
 from drucker.client import ClientError
 from drucker.dashboard.api.auth import User
@@ -20,6 +21,7 @@ from drucker.dashboard.api.schemas import (
     YAML_BODY,
     FileName,
     Id,
+    ModelNameQuery,
     OutcomeOut,
     ServiceId,
     ServiceOut,
@@ -90,15 +92,19 @@ async def remove(request: Request, user: User, service_id: Id) -> None:
 
 
 @router.get("/services/{service_id}/models", response_model=list[StoredModelOut])
-async def models(request: Request, user: User, service_id: Id) -> list[StoredModelOut]:
+async def models(
+    request: Request, user: User, service_id: Id, model_name: ModelNameQuery = ""
+) -> list[StoredModelOut]:
+    """The stored files of the service's model (its default model without ``model_name``)."""
     row = queries.service(state(request).db, service_id)
     timeout = state(request).settings.status_timeout
+    key = repository.model_key(row, model_name)
     try:
-        async with Endpoint.of(row).async_client(timeout) as client:
+        async with Endpoint.of(row, key).async_client(timeout) as client:
             stored, _ = await asyncio.wait_for(client.list_models(), timeout)
     except (ClientError, TimeoutError) as error:
         raise Refused(f"{row.address}: {error or 'no answer in time'}", 502) from None
-    notes = queries.notes(state(request).db, row.application)
+    notes = queries.notes(state(request).db, key or row.application)
     return [
         StoredModelOut(
             name=m.name,
@@ -126,10 +132,12 @@ async def upload(
         list[ServiceId], Query(min_length=1, description="ids of the services to upload to")
     ],
     description: Annotated[str, Query(max_length=2000)] = "",
+    model_name: ModelNameQuery = "",
 ) -> Any:
-    """Stream the request body (the model file) to every service named by ``service``."""
+    """Stream the request body (the model file) to every service named by ``service`` (into
+    the store of their model ``model_name`` on servers of several models)."""
     require(user, edit=True)
-    return await uploads.receive_and_push(request, user, name, service, description, "")
+    return await uploads.receive_and_push(request, user, name, service, description, "", model_name)
 
 
 @router.post(
@@ -137,11 +145,16 @@ async def upload(
     response_model=OutcomeOut,
     responses={502: {"model": OutcomeOut, "description": "the service refused the switch"}},
 )
-async def switch(request: Request, user: User, service_id: Id, body: SwitchIn) -> Any:
+async def switch(
+    request: Request, user: User, service_id: Id, body: SwitchIn, model_name: ModelNameQuery = ""
+) -> Any:
+    """Make the stored file ``model`` serve (as the service's model ``model_name``)."""
     require(user, edit=True)
     row = queries.service(state(request).db, service_id)
     _confirm(row, body.confirm)
-    outcome = await in_thread(operations.switch, state(request).db, user.name, row.id, body.model)
+    key = repository.model_key(row, model_name)
+    db = state(request).db
+    outcome = await in_thread(operations.switch, db, user.name, row.id, body.model, key)
     state(request).board.forget(row.id)
     return _outcome(outcome)
 
@@ -173,20 +186,27 @@ async def switch_level(request: Request, user: User, body: LevelSwitchIn) -> Any
     response_model=OutcomeOut,
     responses={502: {"model": OutcomeOut, "description": "the service refused the switch"}},
 )
-async def rollback(request: Request, user: User, service_id: Id) -> Any:
+async def rollback(
+    request: Request, user: User, service_id: Id, model_name: ModelNameQuery = ""
+) -> Any:
     require(user, edit=True)
     row = queries.service(state(request).db, service_id)
-    outcome = await in_thread(operations.rollback, state(request).db, user.name, row.id)
+    key = repository.model_key(row, model_name)
+    outcome = await in_thread(operations.rollback, state(request).db, user.name, row.id, key)
     state(request).board.forget(row.id)
     return _outcome(outcome)
 
 
 @router.get("/services/{service_id}/switches", response_model=list[SwitchOut])
-async def switches(request: Request, user: User, service_id: Id) -> list[SwitchOut]:
-    queries.service(state(request).db, service_id)
+async def switches(
+    request: Request, user: User, service_id: Id, model_name: ModelNameQuery = ""
+) -> list[SwitchOut]:
+    """The dashboard's switches of the service's model (its default model by default)."""
+    row = queries.service(state(request).db, service_id)
+    key = repository.model_key(row, model_name)
     return [
         SwitchOut.model_validate(s, from_attributes=True)
-        for s in queries.history(state(request).db, service_id)
+        for s in queries.history(state(request).db, service_id, key)
     ]
 
 

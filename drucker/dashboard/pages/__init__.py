@@ -2,11 +2,18 @@
 
 from fastapi import APIRouter
 
-from drucker.dashboard.pages import admin, evaluations, models, services, session
+from drucker.dashboard.pages import (
+    admin,
+    evaluations,
+    models,
+    service_models,
+    services,
+    session,
+)
 from drucker.dashboard.pages.common import render
 
 router = APIRouter(include_in_schema=False)
-for module in (session, services, models, evaluations, admin):
+for module in (session, services, service_models, models, evaluations, admin):
     router.include_router(module.router)
 
 __all__ = ["render", "router"]

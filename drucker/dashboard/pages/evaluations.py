@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import tempfile
 from typing import Annotated
 
@@ -14,7 +15,9 @@ import drucker.dashboard.charts as charts
 import drucker.dashboard.evaluations as evaluations
 import drucker.dashboard.operations as operations
 import drucker.dashboard.queries as queries
+import drucker.dashboard.repository as repository
 from drucker.dashboard.errors import Refused
+from drucker.dashboard.inputs import NAME_PATTERN, NAME_RULE
 from drucker.dashboard.pages.common import Checked, Id, SignedIn, back, render
 from drucker.dashboard.web import in_thread, require, state
 
@@ -36,10 +39,16 @@ async def evaluate(
     user: Checked,
     service_id: Annotated[int, Form()],
     file: Annotated[UploadFile, Form()],
+    model_name: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
+    """Evaluate the serving file of a service's model (``model_name`` on a server of several;
+    its default model without)."""
     require(user, edit=True)
     app_state = state(request)
-    queries.service(app_state.db, service_id)
+    service = queries.service(app_state.db, service_id)
+    if model_name and not re.fullmatch(NAME_PATTERN, model_name):
+        return back("/evaluations", error=NAME_RULE)
+    key = repository.model_key(service, model_name)
     name = (file.filename or "data").rsplit("/", 1)[-1] or "data"
     limit = app_state.settings.max_upload_bytes
     if (file.size or 0) > limit:
@@ -58,6 +67,7 @@ async def evaluate(
                 service_id,
                 pathlib.Path(handle.name),
                 name,
+                key,
             )
         except Refused as error:
             return back("/evaluations", error=error.message)

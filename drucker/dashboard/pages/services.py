@@ -11,10 +11,8 @@ from starlette.responses import Response
 
 import drucker.dashboard.operations as operations
 import drucker.dashboard.queries as queries
-from drucker.client import ClientError
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.errors import Refused
-from drucker.dashboard.history import merged_history, rollback_target
 from drucker.dashboard.inputs import ConnectionIn, LevelSwitchIn, ServiceIn, SwitchIn, validated
 from drucker.dashboard.models import LEVELS, Service
 from drucker.dashboard.pages.common import (
@@ -26,6 +24,7 @@ from drucker.dashboard.pages.common import (
     form_fields,
     render,
 )
+from drucker.dashboard.pages.service_models import service_view
 from drucker.dashboard.web import State, in_thread, require, state
 
 router = APIRouter()
@@ -83,33 +82,9 @@ async def register(request: Request, user: Checked) -> Response:
 
 @router.get("/services/{service_id}")
 async def service_page(request: Request, user: SignedIn, service_id: Id) -> HTMLResponse:
-    app_state = state(request)
-    service = queries.service(app_state.db, service_id)
-    endpoint = Endpoint.of(service)
-    status = (await app_state.board.statuses([endpoint], OVERVIEW_WAIT))[service.id]
-    models: list[Any] = []
-    models_error = ""
-    service_history: list[Any] = []
-    wait = app_state.settings.status_timeout
-    try:
-        async with endpoint.async_client(wait) as client:
-            models, _ = await asyncio.wait_for(client.list_models(), wait)
-            service_history = await asyncio.wait_for(client.model_history(), wait)
-    except (ClientError, TimeoutError) as error:
-        models_error = str(error) or "no answer in time"
-    switches = merged_history(service_history, queries.history(app_state.db, service.id))
-    return render(
-        request,
-        "service.html",
-        user=user,
-        service=service,
-        status=status,
-        models=models,
-        models_error=models_error,
-        notes=queries.notes(app_state.db, service.application),
-        switches=switches,
-        rollback_to=rollback_target(switches),
-    )
+    """The service, its default model's files and history, and its other models (if any)."""
+    service = queries.service(state(request).db, service_id)
+    return await service_view(request, user, service, "")
 
 
 @router.post("/services/{service_id}/connection", response_model=None)

@@ -22,6 +22,8 @@
     var name = form.elements.name.value || file.name;
     var query = new URLSearchParams({ name: name, description: form.elements.description.value, job: job });
     services.forEach(function (id) { query.append("service", id); });
+    // On a server of several models: the model whose store receives the file.
+    if (form.elements.model_name) { query.append("model_name", form.elements.model_name.value); }
     var xhr = new XMLHttpRequest();
     var polling = null;
     bar.hidden = false; bar.value = 0;
