@@ -40,7 +40,8 @@ class ModelState:
 class Repository:
     """Index, load and unload over the served models; ``stored`` lists the models the store
     holds (served or not); ``grace`` is how long requests in flight on an unloaded model get;
-    a ``refusal`` refuses every load and unload with that reason (``FAILED_PRECONDITION``)."""
+    a ``refusal`` refuses every load and unload with that reason (``FAILED_PRECONDITION``);
+    ``retired`` is told the name of each model unloaded once its grace has passed."""
 
     def __init__(
         self,
@@ -50,6 +51,7 @@ class Repository:
         grace: float = 5.0,
         reload: Callable[[ServedModel], object] | None = None,
         refusal: str = "",
+        retired: Callable[[str], object] | None = None,
     ) -> None:
         self.models = models
         self._build = build
@@ -59,6 +61,7 @@ class Repository:
         self._states: dict[str, ModelState] = {}  # models not served now
         self._busy: set[str] = set()
         self._refusal = refusal  # why loads and unloads are refused here ("": they are not)
+        self._retired = retired  # told the name of each model unloaded (its series go)
 
     def index(self, ready_only: bool = False) -> list[ModelState]:
         """Every model: the served ones, then those of the store (or a failed load) not served."""
@@ -134,6 +137,8 @@ class Repository:
         runtime.active = None
         if runtime.thaw is not None:
             runtime.thaw()
+        if self._retired is not None and served.name not in self.models:
+            self._retired(served.name)
         gc.collect()
         if self._states.get(served.name, None) is not None and served.name not in self.models:
             self._states[served.name] = ModelState(served.name, "", UNAVAILABLE, "unloaded")

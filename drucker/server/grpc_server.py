@@ -95,6 +95,7 @@ class DruckerServer:
         self._probe = None if reuse_port else (host, port)  # checked before gRPC binds
         self._grace = settings.grace_seconds
         self._traced = tracing is not None
+        self._metrics = metrics
         default = self.served(manager)
         self.dispatcher = default.dispatcher
         self.models = ModelTable([default, *(self.served(other) for other in others)])
@@ -105,10 +106,8 @@ class DruckerServer:
             grace=settings.grace_seconds,
             reload=None if reload is None else (lambda served: reload(served.manager)),
             refusal=WORKER_REFUSAL if reuse_port else "",
+            retired=None if metrics is None else metrics.model_unloaded,
         )
-        self._metrics = metrics
-        if metrics is not None:
-            metrics.watch_admission(self.dispatcher.admission)
         self._tracing = tracing
         self._sharing: asyncio.Task[None] | None = None
         # Counting and the token check are part of every rpc's guard (no interceptor): only
@@ -157,6 +156,8 @@ class DruckerServer:
     def served(self, manager: ModelManager) -> ServedModel:
         """A model of this server: ``manager``'s runtime with its own dispatcher."""
         dispatcher = Dispatcher(manager.runtime, traced=self._traced)
+        if self._metrics is not None:
+            self._metrics.watch_admission(dispatcher.admission)
         return ServedModel(manager.runtime.name, manager, dispatcher)
 
     def bind(self) -> int:

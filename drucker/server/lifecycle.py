@@ -321,6 +321,7 @@ async def _serve_until(
     tracing: Tracing | None,
 ) -> None:
     settings, log = runtime.settings, runtime.log
+    rows = server.repository.index()
     log.info(
         f"serving on port {port}" + (f", V2 REST on HTTP port {rest.port}" if rest else ""),
         port=port,
@@ -331,6 +332,8 @@ async def _serve_until(
         service_level=settings.service_level.value,
         settings_file=settings.source,
         models=server.models.names(),
+        # every model of the repository: its serving version, or why it is not served
+        model_states={row.name: row.version or f"{row.state}: {row.reason}" for row in rows},
     )
     if on_ready is not None:
         on_ready(port)

@@ -127,13 +127,17 @@ async def load_models(
         await asyncio.to_thread(load_start_model, other, files.get(other.runtime.name) or None)
     if not runtime.settings.load_models_at_startup:
         return
-    for name in model_set.stored():
-        if name in repository.models:
-            continue
-        try:
-            await repository.load(name, starting=True)
-        except DruckerError as error:
-            runtime.log.warning(f"model {name} of the store is not served: {error}", model=name)
+    repository.models.starting = True  # not ready before these are loaded (or failed)
+    try:
+        for name in model_set.stored():
+            if name in repository.models:
+                continue
+            try:
+                await repository.load(name, starting=True)
+            except DruckerError as error:
+                runtime.log.warning(f"model {name} of the store is not served: {error}", model=name)
+    finally:
+        repository.models.starting = False
 
 
 def load_start_model(manager: ModelManager, path: str | None) -> None:
