@@ -91,8 +91,14 @@ class ModelSet:
         if name not in self.files and not settings.store_url and name not in self.stored():
             raise NotFoundError(f"the model store holds no model {name!r}")
         manager = self.manager(name)
-        if name not in self.files and settings.store_url and not _holds_a_model(manager):
-            raise NotFoundError(f"the model store holds no model {name!r}")
+        if name not in self.files and settings.store_url:
+            if not _holds_a_model(manager):
+                raise NotFoundError(f"the model store holds no model {name!r}")
+            if manager.models.active_record() is None:
+                # stored (e.g. a replica's start file) but never switched to: its newest file
+                newest = max(manager.models.list(), key=lambda stored: stored.stored_at)
+                manager.switch(newest.name, newest.sha256, by="repository load")
+                return manager
         load_start_model(manager, self.files.get(name) or None)
         return manager
 
