@@ -567,3 +567,22 @@ def test_tritonclient_http_drives_the_repository(server: ThreadedServer) -> None
         assert client.is_model_ready("beta")
     finally:
         client.close()
+
+
+def test_drucker_model_list_shows_every_model_of_the_server(server: ThreadedServer) -> None:
+    from click.testing import CliRunner
+
+    from drucker.cli import main
+
+    listed = CliRunner().invoke(
+        main, ["model", "list", "--target", server.target, "--token", TOKEN]
+    )
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0] == "MODEL\tSTATE\tVERSION\tREASON"
+    rows = {line.split("\t")[0]: line.split("\t")[1:3] for line in lines[1 : lines.index("")]}
+    assert rows["alpha"] == ["READY", "alpha.model"]
+    assert rows["beta"] == ["READY", "beta.model"]
+    # then the default model's stored versions, under their own header
+    assert lines[lines.index("") + 1] == "  NAME\tBYTES\tSHA256\tUPLOADED (UTC)"
+    assert "alpha.model" in "\n".join(lines[lines.index("") + 1 :])
