@@ -17,7 +17,9 @@ from drucker.management import ModelManager
 from drucker.observability import Metrics
 from drucker.repository import Repository
 from drucker.runtime import Runtime
+from drucker.settings import model_settings
 from drucker.store.names import validate_name
+from drucker.types import ModelSpec
 
 
 def parse_model_arguments(values: list[str] | tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
@@ -50,6 +52,7 @@ class ModelSet:
     # The start file of each model named at start ("": its store's, or app.modelfile).
     files: dict[str, str] = attrs.field(factory=dict)
     plugins: dict[str, str] = attrs.field(factory=dict)  # a model's own model plugin
+    specs: dict[str, ModelSpec] = attrs.field(factory=dict)  # the models: section's entries
 
     @classmethod
     def starting(cls, template: Runtime, metrics: Metrics, named: Mapping[str, str]) -> ModelSet:
@@ -57,7 +60,8 @@ class ModelSet:
         NAME=FILE``, which wins for its name)."""
         specs = template.settings.models
         files = {spec.name: spec.file for spec in specs} | dict(named)
-        return cls(template, metrics, files, {s.name: s.plugin for s in specs if s.plugin})
+        plugins = {spec.name: spec.plugin for spec in specs if spec.plugin}
+        return cls(template, metrics, files, plugins, {spec.name: spec for spec in specs})
 
     def manager(self, name: str) -> ModelManager:
         """A manager (with its runtime) for model ``name``; nothing is loaded yet.
@@ -65,9 +69,10 @@ class ModelSet:
         :raises PluginError: when the model's own plugin cannot be loaded.
         """
         plugin = self.plugins.get(name)
-        if name == self.template.name and plugin is None:
+        spec = self.specs.get(name)
+        if name == self.template.name and plugin is None and not (spec and spec.settings):
             return ModelManager(self.template, self.metrics)
-        settings = attrs.evolve(self.template.settings, application_name=name)
+        settings = model_settings(self.template.settings, name, spec)
         return ModelManager(self.template.sibling(settings, plugin), self.metrics)
 
     def stored(self) -> list[str]:
