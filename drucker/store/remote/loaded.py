@@ -50,10 +50,12 @@ class LoadedModels:
             self._backend.update(self._path, change)
 
     def version(self) -> str | None:
-        """A token that changes whenever the record does (its ETag; ``None`` without one, or
-        when there is no record yet)."""
+        """A token that changes whenever the record does (its ETag, ``"absent"`` before the
+        first write); ``None`` on a backend without ETags (then read it each time)."""
+        if not self._backend.conditional_writes:
+            return None
         with remote_errors("read the repository record's ETag"):
-            return self._backend.etag(self._path)
+            return self._backend.etag(self._path) or "absent"
 
     def read(self) -> dict[str, bool]:
         """Whether each recorded model was last loaded (``True``) or unloaded.
