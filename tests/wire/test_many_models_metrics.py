@@ -4,11 +4,13 @@ admission figure is labelled with its model; an unloaded model's info and queue 
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 from pathlib import Path
 
 import grpc
 
+import drucker
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
@@ -102,3 +104,46 @@ def test_every_per_model_series_names_its_model(tmp_path: Path) -> None:
         assert total(after, "drucker_model_info", model="alpha") == 1
         status, _ = http_get(port, "/readyz")
         assert status == 200  # the other models serve: still ready
+
+
+class _HeldStoreModel:
+    """Loads every model at once except the store's ``held`` one, which waits for ``release``."""
+
+    def __init__(self) -> None:
+        self.loading_held = threading.Event()
+        self.release = threading.Event()
+
+    @drucker.hookimpl
+    def drucker_load_model(self, model_path: str) -> str:
+        if Path(model_path).parent.name == "held":
+            self.loading_held.set()
+            self.release.wait(30)
+        return Path(model_path).name
+
+    @drucker.hookimpl
+    def drucker_predict(self, model: str) -> drucker.PredictResult:
+        return drucker.PredictResult(label=model, score=1.0)
+
+
+def test_readyz_waits_for_the_store_models_loading_at_start(tmp_path: Path) -> None:
+    (tmp_path / "a.model").write_text("a")
+    held = tmp_path / "model" / "held"
+    held.mkdir(parents=True)
+    (held / "default.model").write_text("held")  # a model of the store: loads at start
+    plugin = _HeldStoreModel()
+    port = free_port()
+    settings = {"metrics_port": port, "management_auth": False}
+    server = ThreadedServer(
+        plugin, None, settings, workdir=tmp_path, models={"a": str(tmp_path / "a.model")}
+    )
+    server.start(wait=False)
+    try:
+        assert plugin.loading_held.wait(30)
+        # a serves already; the store's held model, marked to load at start, does not yet
+        assert http_get(port, "/readyz")[0] == 503
+        plugin.release.set()
+        server.wait_ready()
+        wait_for(lambda: http_get(port, "/readyz")[0] == 200, "ready once held has loaded")
+    finally:
+        plugin.release.set()
+        server.stop()
