@@ -397,6 +397,7 @@ def test_drucker_serve_serves_each_named_model(tmp_path: Path) -> None:
         assert server.terminate() == 0
     started = [json.loads(line) for line in server.stderr.splitlines() if "serving on" in line]
     assert started[0]["models"] == ["red", "blue"]
+    assert started[0]["model_states"] == {"red": "red.model", "blue": "blue.model"}
 
 
 @pytest.mark.parametrize("at_startup", [True, False])
