@@ -93,7 +93,7 @@ class Repository:
         :raises InUseError: on a server that refuses loads (one of several workers).
         :raises ModelLoadError: when it fails to load (then it is ``UNAVAILABLE``).
         :raises StoreUnavailableError: when it serves here but the shared store could not
-            record it (the other replicas do not follow).
+            record it (the other replicas do not follow; a retry reloads it and records it).
         """
         local = starting or following
         with self._claim(name, refuse=not local):
@@ -124,8 +124,8 @@ class Repository:
         :raises NotFoundError: when it is not served.
         :raises InUseError: for the default model (requests naming no model need it).
         :raises ConflictError: while another load or unload of it runs.
-        :raises StoreUnavailableError: when it is unloaded here but the shared store could not
-            record it (the other replicas do not follow).
+        :raises StoreUnavailableError: when the shared store cannot record it (it is recorded
+            before it is unloaded, so then it still serves here and a retry is safe).
         """
         with self._claim(name, refuse=not following):
             served = self.models.find(name)
@@ -136,11 +136,11 @@ class Repository:
                     f"model {name!r} is the default model (requests naming no model go to it) "
                     "and cannot be unloaded"
                 )
+            if self.recorded is not None and not following:
+                await asyncio.to_thread(self.recorded, name, False)
             self.models.remove(name)
             self._states[name] = ModelState(name, "", UNLOADING)
             asyncio.get_running_loop().call_later(self._grace, self._retire, served)
-            if self.recorded is not None and not following:
-                await asyncio.to_thread(self.recorded, name, False)
 
     def _retire(self, served: ServedModel) -> None:
         """Stop an unloaded model's threads and drop its loaded versions."""

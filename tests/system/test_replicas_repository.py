@@ -1,6 +1,6 @@
 """Two `drucker serve` replicas on one S3 store (moto's server on loopback): a model loaded
 through one replica's repository is loaded by the other, an unload too; the followed model
-follows its switches as well."""
+follows its switches as well; an unload while the store is down changes nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from drucker.client import Client
-from drucker.client.errors import NotFound
+from drucker.client.errors import NotFound, Unavailable
 from tests.conftest import ECHO_PLUGIN
 from tests.polling import wait_for
 from tests.s3 import S3Server, running_s3
@@ -109,3 +109,21 @@ def test_a_load_and_an_unload_through_one_replica_reach_the_other(
     messages = [str(record.get("short_message", "")) for record in logged]
     assert "loaded model beta, following the model store" in messages
     assert "unloaded model beta, following the model store" in messages
+
+
+def test_an_unload_in_a_store_outage_changes_nothing_and_followers_catch_up(
+    pair: list[Replica], s3: S3Server
+) -> None:
+    one, two = pair
+    with s3.down(), Client(one.target, token=TOKEN, max_attempts=1, timeout=60) as client:
+        with pytest.raises(Unavailable) as caught:
+            client.unload_model("beta")
+        assert "record the unload of model 'beta'" in str(caught.value)
+        # recorded before it is unloaded: it still serves here, and the others serve on
+        assert one.serving("beta") == "echo-beta"
+        assert one.serving("app") == two.serving("app") == "echo-app"
+    one.client.unload_model("beta")  # the store is back: the retry does it
+    assert one.serving("beta") is None
+    two.client.load_model("beta")
+    # the first replica's follower looked less often while the store was out, at least every 10 s
+    wait_for(lambda: one.serving("beta") == "echo-beta", "the first replica to follow", 30)
