@@ -122,8 +122,11 @@ def test_an_unload_in_a_store_outage_changes_nothing_and_followers_catch_up(
         # recorded before it is unloaded: it still serves here, and the others serve on
         assert one.serving("beta") == "echo-beta"
         assert one.serving("app") == two.serving("app") == "echo-app"
-    one.client.unload_model("beta")  # the store is back: the retry does it
+    # the store is back (its first answers may be slow: a generous deadline, not a clock)
+    with Client(one.target, token=TOKEN, timeout=60) as patient:
+        patient.unload_model("beta")  # the retry does it
     assert one.serving("beta") is None
-    two.client.load_model("beta")
+    with Client(two.target, token=TOKEN, timeout=60) as patient:
+        patient.load_model("beta")
     # the first replica's follower looked less often while the store was out, at least every 10 s
-    wait_for(lambda: one.serving("beta") == "echo-beta", "the first replica to follow", 30)
+    wait_for(lambda: one.serving("beta") == "echo-beta", "the first replica to follow", 60)
