@@ -27,7 +27,7 @@ from drucker.admission import Admission, Caller, Queued
 from drucker.batching import AloneCall, BatchCall, Batcher
 from drucker.errors import ModelNotLoadedError
 from drucker.kinds import Kind
-from drucker.observability import tracing
+from drucker.observability import routed, tracing
 from drucker.placement import Placement
 from drucker.runtime import ActiveModel, Runtime
 from drucker.types import PredictResult, TensorResult
@@ -38,6 +38,9 @@ T = TypeVar("T")
 # ``app.predict_threads: 0``, so one big tensor cannot stall health checks and other rpcs; a
 # tensor of at most this many rows can share a batch with concurrent ones.
 INLINE_MAX_ROWS = 64
+
+# Names the model of the rpc being answered (the ``model`` label of its series).
+_route = routed.route
 
 
 class Dispatcher:
@@ -57,6 +60,7 @@ class Dispatcher:
         settings = runtime.settings
         self.runtime = runtime
         self.draining = False
+        self._name = runtime.name  # the ``model`` label of the rpcs it answers
         self.admission = Admission(settings.application_name, settings.admission_max_waiting)
         # predict(value, option, input_kind, output_kind) -> PredictResult: one input; raises
         # as Runtime.predict does, UNAVAILABLE once draining. Without ``traced`` (no tracing
@@ -119,6 +123,7 @@ class Dispatcher:
         :raises DruckerError: as :meth:`Runtime.predict` does; ``UNAVAILABLE`` once draining;
             the refusals of :class:`~drucker.admission.Admission`.
         """
+        _route(self._name)
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
         if self._batcher is not None:
@@ -171,6 +176,7 @@ class Dispatcher:
 
         :raises DruckerError: the first failure; ``UNAVAILABLE`` once draining.
         """
+        _route(self._name)
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
         if len(values) == 1:
@@ -197,6 +203,7 @@ class Dispatcher:
 
         :raises DruckerError: the plugin's failure; ``UNAVAILABLE`` once draining.
         """
+        _route(self._name)
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
         with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(rows)):

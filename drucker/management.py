@@ -222,10 +222,10 @@ class ModelManager:
             replaced = self.models.set_active(stored)
         except DruckerError as error:
             self._record(name, sha256 or "", before, by, f"failed: {error}", rollback)
-            self._metrics.model_switched(ok=False)
+            self._metrics.model_switched(self.runtime.name, ok=False)
             raise
         self._activate(candidate)
-        self._metrics.model_switched(ok=True)
+        self._metrics.model_switched(self.runtime.name, ok=True)
         # "from" is the record this switch replaced: what all replicas served, or were about to.
         after = (replaced.name, replaced.sha256) if replaced else before
         self._record(name, stored.sha256, after, by, "ok", rollback)
@@ -329,7 +329,7 @@ class ModelManager:
 
     def _activate(self, active: ActiveModel) -> ActiveModel | None:
         previous = self.runtime.activate(active)
-        self._metrics.model_serving(active.name, active.sha256)
+        self._metrics.model_serving(self.runtime.name, active.name, active.sha256)
         return previous
 
     def _smoke_test(self, candidate: ActiveModel) -> None:

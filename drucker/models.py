@@ -48,6 +48,9 @@ class ModelTable:
         # goes to it whatever it names, as on a 0.4.5 server. Once several were served,
         # names are checked even when one is left.
         self.only: Dispatcher | None = None
+        # True while the server's start loads the store's models (app.load_models_at_startup):
+        # the server is not ready until every model marked to load at start has loaded.
+        self.starting = False
         self._ever_many = False
         self._routing()
 
@@ -109,7 +112,10 @@ class ModelTable:
 
     @property
     def ready(self) -> bool:
-        """Whether every served model has a serving version."""
+        """Whether the start's loads are done and every served model has a serving version
+        (a model unloaded through the repository no longer counts)."""
+        if self.starting:
+            return False
         return all(served.runtime.ready for served in self._served.values())
 
     def add(self, served: ServedModel) -> ServedModel | None:

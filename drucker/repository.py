@@ -42,7 +42,10 @@ class Repository:
     holds (served or not); ``grace`` is how long requests in flight on an unloaded model get;
     a ``refusal`` refuses every load and unload with that reason (``FAILED_PRECONDITION``);
     ``unlisted`` models serve but are not the repository's: left out of the index, and a load
-    or unload of one is ``NOT_FOUND`` (an engine that manages the repository never sees them)."""
+    or unload of one is ``NOT_FOUND`` (an engine that manages the repository never sees them);
+    ``retired`` is told the name of each model unloaded once its grace has passed;
+    ``recorded`` (blocking) records each load and unload made here in a shared store, for the
+    other replicas to follow (:meth:`load` and :meth:`unload` with ``following`` do not)."""
 
     def __init__(
         self,
@@ -53,6 +56,8 @@ class Repository:
         reload: Callable[[ServedModel], object] | None = None,
         refusal: str = "",
         unlisted: frozenset[str] = frozenset(),
+        retired: Callable[[str], object] | None = None,
+        recorded: Callable[[str, bool], object] | None = None,
     ) -> None:
         self.models = models
         self._build = build
@@ -63,6 +68,8 @@ class Repository:
         self._busy: set[str] = set()
         self._refusal = refusal  # why loads and unloads are refused here ("": they are not)
         self._unlisted = unlisted
+        self._retired = retired  # told the name of each model unloaded (its series go)
+        self.recorded = recorded  # writes a load (True) or unload for the replicas to follow
 
     def index(self, ready_only: bool = False) -> list[ModelState]:
         """Every model: the served ones, then those of the store (or a failed load) not served."""
@@ -80,42 +87,52 @@ class Repository:
         rows = [row for row in rows if row.name not in self._unlisted]
         return [row for row in rows if row.state == READY] if ready_only else rows
 
-    async def load(self, name: str, *, starting: bool = False) -> None:
+    async def load(self, name: str, *, starting: bool = False, following: bool = False) -> None:
         """Serve model ``name`` from the store (reload it when it serves already); ``starting``
-        (the server's start, which every worker makes) is not refused.
+        (the server's start, which every worker makes) and ``following`` (another replica's
+        load, read from the shared store) are not refused, nor recorded.
 
         :raises InvalidNameError: for a name that is not a plain name.
         :raises NotFoundError: when the store does not hold it.
         :raises ConflictError: while another load or unload of it runs.
         :raises InUseError: on a server that refuses loads (one of several workers).
         :raises ModelLoadError: when it fails to load (then it is ``UNAVAILABLE``).
+        :raises StoreUnavailableError: when it serves here but the shared store could not
+            record it (the other replicas do not follow; a retry reloads it and records it).
         """
-        with self._claim(name, refuse=not starting):
+        local = starting or following
+        with self._claim(name, refuse=not local):
             served = self.models.find(name)
             if served is not None:
                 await asyncio.to_thread(self._reload, served)
-                return
-            self._states[name] = ModelState(name, "", LOADING)
-            try:
-                served = await asyncio.to_thread(self._build, name)
-            except NotFoundError:
+            else:
+                self._states[name] = ModelState(name, "", LOADING)
+                try:
+                    served = await asyncio.to_thread(self._build, name)
+                except NotFoundError:
+                    del self._states[name]
+                    raise
+                except DruckerError as error:
+                    self._states[name] = ModelState(name, "", UNAVAILABLE, str(error))
+                    raise
+                self.models.add(served)
                 del self._states[name]
-                raise
-            except DruckerError as error:
-                self._states[name] = ModelState(name, "", UNAVAILABLE, str(error))
-                raise
-            self.models.add(served)
-            del self._states[name]
+            if self.recorded is not None and not local:
+                await asyncio.to_thread(self.recorded, name, True)
 
-    async def unload(self, name: str) -> None:
+    async def unload(self, name: str, *, following: bool = False) -> None:
         """Stop serving ``name``: later requests get ``NOT_FOUND``; those in flight get the
         grace period to finish before its threads stop and its memory is returned.
+        ``following`` (another replica's unload, read from the shared store) is not refused,
+        nor recorded.
 
         :raises NotFoundError: when it is not served.
         :raises InUseError: for the default model (requests naming no model need it).
         :raises ConflictError: while another load or unload of it runs.
+        :raises StoreUnavailableError: when the shared store cannot record it (it is recorded
+            before it is unloaded, so then it still serves here and a retry is safe).
         """
-        with self._claim(name):
+        with self._claim(name, refuse=not following):
             served = self.models.find(name)
             if served is None:
                 raise NotFoundError(self.models.unknown(name))
@@ -124,9 +141,11 @@ class Repository:
                     f"model {name!r} is the default model (requests naming no model go to it) "
                     "and cannot be unloaded"
                 )
+            if self.recorded is not None and not following:
+                await asyncio.to_thread(self.recorded, name, False)
             self.models.remove(name)
             self._states[name] = ModelState(name, "", UNLOADING)
-        asyncio.get_running_loop().call_later(self._grace, self._retire, served)
+            asyncio.get_running_loop().call_later(self._grace, self._retire, served)
 
     def _retire(self, served: ServedModel) -> None:
         """Stop an unloaded model's threads and drop its loaded versions."""
@@ -139,6 +158,8 @@ class Repository:
         runtime.active = None
         if runtime.thaw is not None:
             runtime.thaw()
+        if self._retired is not None and served.name not in self.models:
+            self._retired(served.name)
         gc.collect()
         if self._states.get(served.name, None) is not None and served.name not in self.models:
             self._states[served.name] = ModelState(served.name, "", UNAVAILABLE, "unloaded")

@@ -41,6 +41,7 @@ from drucker.settings_loader import (
     URL_OR_EMPTY,
     InvalidSetting,
     at_least,
+    convert,
     load,
     needs,
     one_of,
@@ -56,11 +57,13 @@ __all__ = [
     "LEGACY_KEYS",
     "LOG_FORMATS",
     "LOG_LEVELS",
+    "PER_MODEL_KEYS",
     "SETTINGS_FILE_ENV",
     "InvalidSetting",
     "ServiceLevel",
     "Settings",
     "load_settings",
+    "model_settings",
     "setting_fields",
 ]
 
@@ -205,9 +208,10 @@ class Settings:
     tls_cert: str = setting("tls.cert", "", check=[needs("tls_key"), FILE_OR_EMPTY])
     #: PEM private key of tls.cert
     tls_key: str = setting("tls.key", "", check=[needs("tls_cert"), FILE_OR_EMPTY])
-    #: models served from the start: a list of {name, file, plugin}; --model NAME=FILE adds
-    #: to it and wins for its name
-    models: tuple[ModelSpec, ...] = setting("models", ())
+    #: models served from the start: a list of {name, file, plugin, settings}; --model
+    #: NAME=FILE adds to it and wins for its name; ``settings`` maps per-model keys
+    #: (PER_MODEL_KEYS) to the model's own values
+    models: tuple[ModelSpec, ...] = setting("models", (), check=lambda *a: _check_models(*a))
     source: str | None = attrs.field(default=None, metadata={"internal": True})
     ignored_keys: tuple[str, ...] = attrs.field(default=(), metadata={"internal": True})
 
@@ -239,6 +243,58 @@ class Settings:
     def default_model_path(self) -> Path:
         """The configured model file inside the model store directory."""
         return self.model_store_dir / self.model_file
+
+
+# The keys a model of the ``models:`` section may give its own value of: how its predictions
+# run and queue, and what its log records hold.
+PER_MODEL_KEYS = (
+    "app.modelfile",
+    "app.predict_threads",
+    "app.loop_predict_ms",
+    "batching.enabled",
+    "batching.max_size",
+    "batching.max_wait_ms",
+    "admission.max_waiting",
+    "log.predictions",
+    "management.smoke_input",
+)
+
+
+def model_overrides(spec: ModelSpec) -> dict[str, Any]:
+    """The converted values of ``spec.settings`` by field name.
+
+    :raises ValueError: for a key that is not a per-model key, or a value of the wrong type.
+    """
+    attrs.resolve_types(Settings)
+    fields = {field.metadata["key"]: field for field in loader_fields(Settings)}
+    overrides: dict[str, Any] = {}
+    for key, value in spec.settings.items():
+        if key not in PER_MODEL_KEYS:
+            known = ", ".join(PER_MODEL_KEYS)
+            raise ValueError(f"unknown key {key!r} (the keys a model may set: {known})")
+        try:
+            overrides[fields[key].name] = convert(value, fields[key].type)
+        except ValueError as error:
+            raise ValueError(f"key {key!r}: {error}") from None
+    return overrides
+
+
+def model_settings(settings: Settings, name: str, spec: ModelSpec | None = None) -> Settings:
+    """The settings of model ``name``: the server's, named after it, with its own values."""
+    overrides = model_overrides(spec) if spec is not None else {}
+    return attrs.evolve(settings, application_name=name, **overrides)
+
+
+def _check_models(settings: Settings, field: attrs.Attribute[Any], specs: Any) -> None:
+    for spec in specs:
+        try:
+            attrs.evolve(settings, models=(), **model_overrides(spec))
+        except InvalidSetting as invalid:
+            key = invalid.field.metadata["key"]
+            reason = f"model {spec.name!r}: key {key!r}: {invalid.reason}"
+            raise InvalidSetting(field, reason) from None
+        except ValueError as error:
+            raise InvalidSetting(field, f"model {spec.name!r}: {error}") from None
 
 
 def setting_fields() -> list[attrs.Attribute[Any]]:

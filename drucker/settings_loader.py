@@ -263,6 +263,17 @@ def load(
         raise ConfigurationError(f"{where}: {invalid.reason}") from None
 
 
+def convert(value: Any, kind: Any) -> Any:
+    """``value`` converted strictly to ``kind`` (as a file's value is).
+
+    :raises ValueError: saying what was expected.
+    """
+    try:
+        return _converter.structure(value, kind)
+    except cattrs.BaseValidationError as exc:
+        raise ValueError("; ".join(cattrs.transform_error(exc, format_exception=_fault))) from None
+
+
 def _structure(field: attrs.Attribute[Any], value: Any, origin: str) -> Any:
     if value is None:
         raise ConfigurationError(f"{origin}: a value is required")

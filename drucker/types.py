@@ -92,9 +92,12 @@ def _plain_model_name(_: Any, attribute: attrs.Attribute[Any], value: str) -> No
 
 @attrs.frozen
 class ModelSpec:
-    """One entry of the ``models:`` section: a model served from the start, with its file and,
-    when it differs from ``--plugin``, its own model plugin."""
+    """One entry of the ``models:`` section: a model served from the start, with its file,
+    its own model plugin when it differs from ``--plugin``, and its own ``settings`` (batching,
+    predict threads, admission …) over the server's."""
 
     name: str = attrs.field(validator=_plain_model_name)
     file: str = ""  # empty: the store's last switch, else <modeldir>/<name>/<app.modelfile>
     plugin: str = ""  # empty: the server's --plugin
+    # the model's own values of the per-model keys (drucker.settings.PER_MODEL_KEYS), by key
+    settings: dict[str, Any] = attrs.field(factory=dict, hash=False)

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import attrs
 import click
+import grpc
 
 from drucker.cli._client import client_options, exit_codes_help
 from drucker.client import Client
+from drucker.client.errors import ServerError
 
 MANAGEMENT_EXIT_CODES = exit_codes_help(usage="bad options", refused=True)
 
@@ -89,7 +91,11 @@ def delete(client: Client, name: str) -> None:
 @model.command(name="list", epilog=MANAGEMENT_EXIT_CODES)
 @client_options
 def list_models(client: Client) -> None:
-    """List the stored models under a header line; '*' marks the one serving."""
+    """List the stored versions of the model under a header line; '*' marks the one serving.
+    On a server of several models, first every model of the server (MODEL, STATE, serving
+    VERSION, under its own header line) unless --model-name names one."""
+    if client.model is None:
+        _list_served(client)
     models, serving = client.list_models()
     click.echo("  NAME\tBYTES\tSHA256\tUPLOADED (UTC)")
     for stored in models:
@@ -101,6 +107,23 @@ def list_models(client: Client) -> None:
         )
     if serving and serving not in {m.name for m in models}:
         click.echo(f"* {serving}\t(the start-up model, not in the store)")
+
+
+def _list_served(client: Client) -> None:
+    """The server's models (its repository index), then a blank line; nothing for a server of
+    one model (its output stays as it was) or without the repository extension (0.4.5)."""
+    try:
+        rows = client.repository_index()
+    except ServerError as error:
+        if error.code is grpc.StatusCode.UNIMPLEMENTED:
+            return
+        raise
+    if len(rows) < 2:
+        return
+    click.echo("MODEL\tSTATE\tVERSION\tREASON")
+    for row in rows:
+        click.echo(f"{row.name}\t{row.state}\t{row.version or '-'}\t{row.reason}")
+    click.echo()
 
 
 @click.group()

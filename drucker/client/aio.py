@@ -78,6 +78,12 @@ class AsyncClient:
         self._inference = v2_pb2_grpc.GRPCInferenceServiceStub(self._channel)
         self._output_kind: Kind | None = None  # from the signature, read once
         self._model: str | None = model  # the V2 model name: given, or ServiceInfo's, read once
+        self._named = model
+
+    @property
+    def model(self) -> str | None:
+        """The model named with ``model=`` (``None``: requests go to the server's default)."""
+        return self._named
 
     async def close(self) -> None:
         """Close the channel."""

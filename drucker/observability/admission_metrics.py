@@ -67,18 +67,22 @@ class AdmissionCollector(Collector):
     """The admission series of the models whose admissions it watches."""
 
     def __init__(self) -> None:
-        self._watched: list[AdmissionCounts] = []
+        self._watched: dict[str, AdmissionCounts] = {}
 
     def watch(self, admission: AdmissionCounts) -> None:
-        """Report ``admission``'s counts from now on."""
-        self._watched.append(admission)
+        """Report ``admission``'s counts from now on (instead of an earlier one of its model)."""
+        self._watched[admission.model] = admission
+
+    def forget(self, model: str) -> None:
+        """Stop reporting ``model``'s counts (it is no longer served)."""
+        self._watched.pop(model, None)
 
     def collect(self) -> Iterator[Metric]:
-        yield from _families(self._watched)
+        yield from _families(list(self._watched.values()))
 
     def write(self, path: Path) -> None:
         """Write the counts to ``path`` (atomically: a scrape never reads half a file)."""
-        data = [_snapshot(admission) for admission in list(self._watched)]
+        data = [_snapshot(admission) for admission in list(self._watched.values())]
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(data), encoding="utf-8")
         os.replace(temporary, path)

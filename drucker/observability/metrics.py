@@ -12,6 +12,7 @@ answers the sum over all of them (``prometheus_client``'s multiprocess mode).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import time
@@ -83,18 +84,20 @@ class Metrics:
         )
         self.model_info = Gauge(
             "drucker_model_info",
-            "1 for the model serving now (name and sha256 of the file), 0 for earlier ones.",
-            ("name", "sha256"),
+            "1 for each model's version serving now (and the sha256 of its file), 0 for earlier"
+            " ones.",
+            ("model", "version", "sha256"),
             multiprocess_mode="livemax",
             registry=registry,
         )
         self.model_switches = Counter(
             "drucker_model_switches_total",
-            "Model switches requested through the management rpcs, by result (ok, failed).",
-            ("result",),
+            "Model switches requested through the management rpcs, by model and result"
+            " (ok, failed).",
+            ("model", "result"),
             registry=registry,
         )
-        self._serving: tuple[str, str] | None = None
+        self._serving: dict[str, tuple[str, str, str]] = {}  # model -> its info labels
         self._admissions = AdmissionCollector()
         registry.register(self._admissions)
 
@@ -117,21 +120,33 @@ class Metrics:
         """Record the size of a batch the batcher formed."""
         self.batch_size.observe(size)
 
-    def model_serving(self, name: str, sha256: str | None) -> None:
-        """Record that ``name`` serves now (``drucker_model_info`` 1; the previous one 0)."""
-        labels = (name, sha256 or "")
-        if self._serving is not None and self._serving != labels:
-            self.model_info.labels(*self._serving).set(0)
+    def model_serving(self, model: str, version: str, sha256: str | None) -> None:
+        """Record that ``model`` serves ``version`` now (``drucker_model_info`` 1; the version
+        it served before 0)."""
+        labels = (model, version, sha256 or "")
+        previous = self._serving.get(model)
+        if previous is not None and previous != labels:
+            self.model_info.labels(*previous).set(0)
         self.model_info.labels(*labels).set(1)
-        self._serving = labels
+        self._serving[model] = labels
 
-    def model_switched(self, ok: bool) -> None:
-        """Count one switch requested through the management rpcs."""
-        self.model_switches.labels("ok" if ok else "failed").inc()
+    def model_switched(self, model: str, ok: bool) -> None:
+        """Count one switch of ``model`` requested through the management rpcs."""
+        self.model_switches.labels(model, "ok" if ok else "failed").inc()
 
     def watch_admission(self, admission: AdmissionCounts) -> None:
-        """Expose a model's admission counts (queued, refused, dropped, wait times)."""
+        """Expose a model's admission counts (queued, refused, dropped, wait times); a model
+        of the same name watched before is replaced."""
         self._admissions.watch(admission)
+
+    def model_unloaded(self, model: str) -> None:
+        """Drop the series of a model the server no longer serves (its info and admission;
+        the request counts keep counting in the rpc series)."""
+        self._admissions.forget(model)
+        previous = self._serving.pop(model, None)
+        if previous is not None:
+            with contextlib.suppress(KeyError):
+                self.model_info.remove(*previous)
 
     # -- exposition --------------------------------------------------------------------------
 
@@ -184,13 +199,16 @@ class NoMetrics(Metrics):
     def share(self) -> None:
         pass
 
-    def model_serving(self, name: str, sha256: str | None) -> None:
+    def model_serving(self, model: str, version: str, sha256: str | None) -> None:
         pass
 
-    def model_switched(self, ok: bool) -> None:
+    def model_switched(self, model: str, ok: bool) -> None:
         pass
 
     def watch_admission(self, admission: AdmissionCounts) -> None:
+        pass
+
+    def model_unloaded(self, model: str) -> None:
         pass
 
 

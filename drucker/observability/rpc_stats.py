@@ -30,6 +30,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from drucker.observability.routed import MODEL as _ROUTED
+
 # Sub-millisecond models up to multi-second ones; for every rpc and the prediction rpcs alike.
 LATENCY_BUCKETS = (
     0.0001,
@@ -62,16 +64,49 @@ HANDLING = (
 )
 REQUESTS = (
     "drucker_requests_total",
-    "Prediction requests answered (gRPC and REST), by protocol, rpc and gRPC status code.",
+    "Prediction requests answered (gRPC and REST), by protocol, model, rpc and gRPC status code.",
 )
 DURATION = (
     "drucker_request_duration_seconds",
-    "Time from receiving a prediction request to its last answer, in seconds.",
+    "Time from receiving a prediction request to its last answer, by model, in seconds.",
 )
 INFLIGHT = ("drucker_inflight_requests", "Prediction requests being answered now.")
 # The first label of a method that is not a gRPC one (the V2 REST binding's inference): it
 # counts in drucker's series only, not in the ``grpc_server_*`` ones.
 HTTP_TYPE = "http"
+
+_routed_model = _ROUTED.get
+
+
+class ModelCounts:
+    """The ends of one method's rpcs routed to one model: status codes and latencies."""
+
+    __slots__ = ("buckets", "codes", "sum")
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.sum = 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"codes": dict(self.codes), "buckets": list(self.buckets), "sum": self.sum}
+
+    def add(self, snapshot: dict[str, Any]) -> None:
+        for code, count in snapshot["codes"].items():
+            self.codes[code] = self.codes.get(code, 0) + count
+        self.buckets = [a + b for a, b in zip(self.buckets, snapshot["buckets"], strict=True)]
+        self.sum += snapshot["sum"]
+
+    def merge(self, other: ModelCounts) -> None:
+        self.add(other.snapshot())
+
+    def histogram(self) -> list[tuple[str, float]]:
+        """Cumulative ``(le, count)`` pairs as the exposition wants them."""
+        pairs, total = [], 0
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.buckets, strict=True):
+            total += count
+            pairs.append(("+Inf" if bound == float("inf") else repr(bound), float(total)))
+        return pairs
 
 
 class LoopRpcStats:
@@ -79,18 +114,11 @@ class LoopRpcStats:
 
     It is the rpc guard's recorder (:class:`drucker.protocol.guard.RpcRecorder`, whose
     consumer declares it): :meth:`started` when an rpc starts, :meth:`finished` when it ends.
+    An rpc's end is counted under the model it was routed to (:mod:`routed`; ``""`` for none):
+    the ``grpc_server_*`` series sum over the models when scraped.
     """
 
-    __slots__ = (
-        "buckets",
-        "codes",
-        "inflight",
-        "labels",
-        "protocol",
-        "rpc",
-        "started_count",
-        "sum",
-    )
+    __slots__ = ("inflight", "labels", "models", "protocol", "rpc", "started_count")
 
     def __init__(self, labels: tuple[str, str, str], protocol: str | None) -> None:
         self.labels = labels
@@ -98,9 +126,7 @@ class LoopRpcStats:
         self.rpc = labels[2]
         self.started_count = 0
         self.inflight = 0
-        self.codes: dict[str, int] = {}
-        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
-        self.sum = 0.0
+        self.models: dict[str, ModelCounts] = {}
 
     def started(self) -> float:
         self.started_count += 1
@@ -110,10 +136,21 @@ class LoopRpcStats:
     def finished(self, started: float, code: str) -> None:
         seconds = time.perf_counter() - started
         self.inflight -= 1
-        self.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.sum += seconds
-        codes = self.codes
+        model = _routed_model()
+        counts = self.models.get(model)
+        if counts is None:
+            counts = self.models[model] = ModelCounts()
+        counts.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        counts.sum += seconds
+        codes = counts.codes
         codes[code] = codes.get(code, 0) + 1
+
+    def total(self) -> ModelCounts:
+        """The counts summed over the models."""
+        total = ModelCounts()
+        for counts in list(self.models.values()):
+            total.merge(counts)
+        return total
 
     def snapshot(self) -> dict[str, Any]:
         """The counts as JSON-friendly data (see :meth:`add`)."""
@@ -122,9 +159,7 @@ class LoopRpcStats:
             "protocol": self.protocol,
             "started": self.started_count,
             "inflight": self.inflight,
-            "codes": dict(self.codes),
-            "buckets": list(self.buckets),
-            "sum": self.sum,
+            "models": {model: counts.snapshot() for model, counts in list(self.models.items())},
         }
 
     def add(self, snapshot: dict[str, Any], live: bool) -> None:
@@ -132,18 +167,11 @@ class LoopRpcStats:
         self.started_count += snapshot["started"]
         if live:
             self.inflight += snapshot["inflight"]
-        for code, count in snapshot["codes"].items():
-            self.codes[code] = self.codes.get(code, 0) + count
-        self.buckets = [a + b for a, b in zip(self.buckets, snapshot["buckets"], strict=True)]
-        self.sum += snapshot["sum"]
-
-    def histogram(self) -> list[tuple[str, float]]:
-        """Cumulative ``(le, count)`` pairs as the exposition wants them."""
-        pairs, total = [], 0
-        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.buckets, strict=True):
-            total += count
-            pairs.append(("+Inf" if bound == float("inf") else repr(bound), float(total)))
-        return pairs
+        for model, counts in snapshot["models"].items():
+            mine = self.models.get(model)
+            if mine is None:
+                mine = self.models[model] = ModelCounts()
+            mine.add(counts)
 
 
 class RpcStatsCollector(Collector):
@@ -178,27 +206,26 @@ def _families(methods: Iterable[LoopRpcStats]) -> Iterator[Metric]:
     started = CounterMetricFamily(*STARTED, labels=GRPC_LABELS)
     handled = CounterMetricFamily(*HANDLED, labels=(*GRPC_LABELS, "grpc_code"))
     handling = HistogramMetricFamily(*HANDLING, labels=GRPC_LABELS)
-    requests = CounterMetricFamily(*REQUESTS, labels=("protocol", "rpc", "code"))
-    duration = HistogramMetricFamily(*DURATION, labels=("protocol", "rpc"))
+    requests = CounterMetricFamily(*REQUESTS, labels=("protocol", "model", "rpc", "code"))
+    duration = HistogramMetricFamily(*DURATION, labels=("protocol", "model", "rpc"))
     inflight = GaugeMetricFamily(*INFLIGHT, labels=("protocol",))
     inflight_by_protocol: dict[str, int] = {}
     for stats in methods:
         labels = list(stats.labels)
-        is_grpc = labels[0] != HTTP_TYPE
-        buckets = stats.histogram()
-        if is_grpc:
+        if labels[0] != HTTP_TYPE:
+            total = stats.total()
             started.add_metric(labels, stats.started_count)
-            handling.add_metric(labels, buckets, stats.sum)
-        for code, count in list(stats.codes.items()):
-            if is_grpc:
+            handling.add_metric(labels, total.histogram(), total.sum)
+            for code, count in total.codes.items():
                 handled.add_metric([*labels, code], count)
-            if stats.protocol is not None:
-                requests.add_metric([stats.protocol, stats.rpc, code], count)
-        if stats.protocol is not None:
-            duration.add_metric([stats.protocol, stats.rpc], buckets, stats.sum)
-            inflight_by_protocol[stats.protocol] = (
-                inflight_by_protocol.get(stats.protocol, 0) + stats.inflight
-            )
+        protocol = stats.protocol
+        if protocol is None:
+            continue
+        for model, counts in list(stats.models.items()):
+            for code, count in list(counts.codes.items()):
+                requests.add_metric([protocol, model, stats.rpc, code], count)
+            duration.add_metric([protocol, model, stats.rpc], counts.histogram(), counts.sum)
+        inflight_by_protocol[protocol] = inflight_by_protocol.get(protocol, 0) + stats.inflight
     for protocol, count in inflight_by_protocol.items():
         inflight.add_metric([protocol], count)
     yield from (started, handled, handling, requests, duration, inflight)

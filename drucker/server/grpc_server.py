@@ -95,6 +95,7 @@ class DruckerServer:
         self._probe = None if reuse_port else (host, port)  # checked before gRPC binds
         self._grace = settings.grace_seconds
         self._traced = tracing is not None
+        self._metrics = metrics
         default = self.served(manager)
         self.dispatcher = default.dispatcher
         self.models = ModelTable([default, *(self.served(other) for other in others)])
@@ -108,10 +109,8 @@ class DruckerServer:
             # An engine's models directory: the engine manages the repository, the start
             # model serves beside it (requests naming no model) and is not the engine's.
             unlisted=frozenset({default.name}) if settings.repository_models_dir else frozenset(),
+            retired=None if metrics is None else metrics.model_unloaded,
         )
-        self._metrics = metrics
-        if metrics is not None:
-            metrics.watch_admission(self.dispatcher.admission)
         self._tracing = tracing
         self._sharing: asyncio.Task[None] | None = None
         # Counting and the token check are part of every rpc's guard (no interceptor): only
@@ -161,6 +160,8 @@ class DruckerServer:
     def served(self, manager: ModelManager) -> ServedModel:
         """A model of this server: ``manager``'s runtime with its own dispatcher."""
         dispatcher = Dispatcher(manager.runtime, traced=self._traced)
+        if self._metrics is not None:
+            self._metrics.watch_admission(dispatcher.admission)
         return ServedModel(manager.runtime.name, manager, dispatcher)
 
     def bind(self) -> int:

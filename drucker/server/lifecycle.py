@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -12,20 +11,20 @@ import attrs
 
 from drucker.errors import DruckerError
 from drucker.events import EventLog, Level
-from drucker.management import ModelManager
 from drucker.observability import NO_METRICS, Metrics, Tracing, bridge_logging
 from drucker.observability.tracing import wanted as tracing_wanted
 from drucker.plugins import DISABLE_PREFIX, build_plugin_manager
 from drucker.protocol.auth import resolve_token
 from drucker.records import system_event_log
 from drucker.runtime import Runtime
+from drucker.server.follow_models import follow_repository, follow_switches
 from drucker.server.grpc_server import DruckerServer
 from drucker.server.http import HttpServer, connection_cap
 from drucker.server.loops import loop_factory, loop_name
 from drucker.server.memory import MemoryPolicy
 from drucker.server.metrics_app import MetricsApp
 from drucker.server.model_set import ModelSet, load_models
-from drucker.server.parent import die_with_supervisor, supervisor_gone
+from drucker.server.parent import die_with_supervisor
 from drucker.server.supervisor import Supervisor
 from drucker.settings import Settings, load_settings
 
@@ -119,31 +118,6 @@ def build_runtime(
     """
     plugins = build_plugin_manager(plugin, extra_plugins=extra_plugins, disabled=disabled)
     return Runtime(plugins, settings, thaw=(memory or MemoryPolicy()).thaw)
-
-
-async def _follow_switches(manager: ModelManager) -> None:
-    """Load the store's active model when another worker or replica switched to it."""
-    loop = asyncio.get_running_loop()
-    interval = manager.runtime.settings.store_follow_interval
-    failures = 0
-    while True:
-        # After failures (the store is down) look less often, but at least every 10 s.
-        await asyncio.sleep(
-            max(interval, min(interval * 2**failures, 10.0)) if failures else interval
-        )
-        if supervisor_gone():  # a worker whose supervisor died stops like on SIGTERM
-            manager.runtime.log.error("the supervisor is gone; stopping this worker")
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
-        try:
-            await loop.run_in_executor(None, manager.follow_store)
-            failures = 0
-        except DruckerError as error:
-            failures += 1
-            manager.runtime.log.error(
-                f"cannot follow the model store's active model: {error}",
-                follow_failures=manager.follow_failures,
-            )
 
 
 def _rest_server(
@@ -295,9 +269,14 @@ async def serve(
             raise
         await server.health.refresh()
         memory.settle()
-        following = follow_store or manager.shared_store
-        followed = (manager, *others) if following else ()  # each start model follows
-        followers = [asyncio.create_task(_follow_switches(each)) for each in followed]
+        followers = []
+        if follow_store or manager.shared_store:  # each served model follows its switches
+            followers.append(asyncio.create_task(follow_switches(server.models, log)))
+        if manager.shared_store:  # and the loads and unloads through the repository
+            interval = settings.store_follow_interval
+            followers.append(
+                follow_repository(server.repository, settings.store_url, interval, log)
+            )
         try:
             if rest is not None and on_http_ready is not None:
                 on_http_ready(rest.port or 0)
@@ -321,6 +300,7 @@ async def _serve_until(
     tracing: Tracing | None,
 ) -> None:
     settings, log = runtime.settings, runtime.log
+    rows = server.repository.index()
     log.info(
         f"serving on port {port}" + (f", V2 REST on HTTP port {rest.port}" if rest else ""),
         port=port,
@@ -331,6 +311,8 @@ async def _serve_until(
         service_level=settings.service_level.value,
         settings_file=settings.source,
         models=server.models.names(),
+        # every model of the repository: its serving version, or why it is not served
+        model_states={row.name: row.version or f"{row.state}: {row.reason}" for row in rows},
     )
     if on_ready is not None:
         on_ready(port)

@@ -20,7 +20,9 @@ from drucker.observability import Metrics
 from drucker.repository import Repository
 from drucker.runtime import Runtime
 from drucker.server.engine_models import EngineModels
+from drucker.settings import model_settings
 from drucker.store.names import validate_name
+from drucker.types import ModelSpec
 
 
 def parse_model_arguments(values: list[str] | tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
@@ -53,6 +55,7 @@ class ModelSet:
     # The start file of each model named at start ("": its store's, or app.modelfile).
     files: dict[str, str] = attrs.field(factory=dict)
     plugins: dict[str, str] = attrs.field(factory=dict)  # a model's own model plugin
+    specs: dict[str, ModelSpec] = attrs.field(factory=dict)  # the models: section's entries
 
     @classmethod
     def starting(cls, template: Runtime, metrics: Metrics, named: Mapping[str, str]) -> ModelSet:
@@ -60,7 +63,8 @@ class ModelSet:
         NAME=FILE``, which wins for its name)."""
         specs = template.settings.models
         files = {spec.name: spec.file for spec in specs} | dict(named)
-        return cls(template, metrics, files, {s.name: s.plugin for s in specs if s.plugin})
+        plugins = {spec.name: spec.plugin for spec in specs if spec.plugin}
+        return cls(template, metrics, files, plugins, {spec.name: spec for spec in specs})
 
     def manager(self, name: str) -> ModelManager:
         """A manager (with its runtime) for model ``name``; nothing is loaded yet.
@@ -68,9 +72,10 @@ class ModelSet:
         :raises PluginError: when the model's own plugin cannot be loaded.
         """
         plugin = self.plugins.get(name)
-        if name == self.template.name and plugin is None:
+        spec = self.specs.get(name)
+        if name == self.template.name and plugin is None and not (spec and spec.settings):
             return ModelManager(self.template, self.metrics)
-        settings = attrs.evolve(self.template.settings, application_name=name)
+        settings = model_settings(self.template.settings, name, spec)
         return ModelManager(self.template.sibling(settings, plugin), self.metrics)
 
     @property
@@ -113,8 +118,14 @@ class ModelSet:
             raise NotFoundError(f"the model store holds no model {name!r}")
         start = self.start_file(name)
         manager = self.manager(name)
-        if start is None and settings.store_url and not _holds_a_model(manager):
-            raise NotFoundError(f"the model store holds no model {name!r}")
+        if start is None and settings.store_url:
+            if not _holds_a_model(manager):
+                raise NotFoundError(f"the model store holds no model {name!r}")
+            if manager.models.active_record() is None:
+                # stored (e.g. a replica's start file) but never switched to: its newest file
+                newest = max(manager.models.list(), key=lambda stored: stored.stored_at)
+                manager.switch(newest.name, newest.sha256, by="repository load")
+                return manager
         load_start_model(manager, start)
         return manager
 
@@ -149,13 +160,17 @@ async def load_models(
         await asyncio.to_thread(load_start_model, other, files.get(other.runtime.name) or None)
     if not runtime.settings.load_models_at_startup:
         return
-    for name in model_set.stored():
-        if name in repository.models:
-            continue
-        try:
-            await repository.load(name, starting=True)
-        except DruckerError as error:
-            runtime.log.warning(f"model {name} of the store is not served: {error}", model=name)
+    repository.models.starting = True  # not ready before these are loaded (or failed)
+    try:
+        for name in model_set.stored():
+            if name in repository.models:
+                continue
+            try:
+                await repository.load(name, starting=True)
+            except DruckerError as error:
+                runtime.log.warning(f"model {name} of the store is not served: {error}", model=name)
+    finally:
+        repository.models.starting = False
 
 
 def load_start_model(manager: ModelManager, path: str | None) -> None:

@@ -121,3 +121,15 @@ def test_a_refusing_repository_refuses_rpcs_but_not_the_start(tmp_path: Path) ->
         asyncio.run(repository.unload("a"))
     asyncio.run(repository.load("b", starting=True))
     assert "b" in table
+
+
+def test_the_table_is_not_ready_while_the_start_loads_models(tmp_path: Path) -> None:
+    table = ModelTable([served("a", tmp_path)])
+    model = tmp_path / "a.model"
+    model.write_text("a")
+    table.default.manager.load_initial(str(model))
+    assert table.ready
+    table.starting = True  # the start loads the store's models (app.load_models_at_startup)
+    assert not table.ready
+    table.starting = False
+    assert table.ready

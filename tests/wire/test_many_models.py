@@ -397,6 +397,7 @@ def test_drucker_serve_serves_each_named_model(tmp_path: Path) -> None:
         assert server.terminate() == 0
     started = [json.loads(line) for line in server.stderr.splitlines() if "serving on" in line]
     assert started[0]["models"] == ["red", "blue"]
+    assert started[0]["model_states"] == {"red": "red.model", "blue": "blue.model"}
 
 
 @pytest.mark.parametrize("at_startup", [True, False])
@@ -567,3 +568,81 @@ def test_tritonclient_http_drives_the_repository(server: ThreadedServer) -> None
         assert client.is_model_ready("beta")
     finally:
         client.close()
+
+
+def test_drucker_model_list_shows_every_model_of_the_server(server: ThreadedServer) -> None:
+    from click.testing import CliRunner
+
+    from drucker.cli import main
+
+    listed = CliRunner().invoke(
+        main, ["model", "list", "--target", server.target, "--token", TOKEN]
+    )
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0] == "MODEL\tSTATE\tVERSION\tREASON"
+    rows = {line.split("\t")[0]: line.split("\t")[1:3] for line in lines[1 : lines.index("")]}
+    assert rows["alpha"] == ["READY", "alpha.model"]
+    assert rows["beta"] == ["READY", "beta.model"]
+    # then the default model's stored versions, under their own header
+    assert lines[lines.index("") + 1] == "  NAME\tBYTES\tSHA256\tUPLOADED (UTC)"
+    assert "alpha.model" in "\n".join(lines[lines.index("") + 1 :])
+
+
+def test_a_model_of_the_models_section_has_its_own_settings(tmp_path: Path) -> None:
+    store = tmp_path / "model" / "q"
+    store.mkdir(parents=True)
+    (store / "own.model").write_text("model-q-own")  # its own app.modelfile in its store
+    (tmp_path / "e.model").write_text("model-e")
+    models = [
+        {"name": "e", "file": str(tmp_path / "e.model")},
+        {
+            "name": "q",
+            "settings": {
+                "app.modelfile": "own.model",
+                "log.predictions": False,
+                "app.predict_threads": "0",  # converted as a file's value is
+            },
+        },
+    ]
+    settings = {"models": models, "management_auth": False}
+    with ThreadedServer(ECHO_PLUGIN, None, settings, workdir=tmp_path) as server:
+        assert predict_045(server, "q")["model"] == "model-q-own"
+        with server.channel() as channel:
+            stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
+            for name, text in (("e", "loud-input"), ("q", "quiet-input")):
+                stub.Predict_String_String(
+                    drucker_pb2.StringInput(input=text), metadata=[(NAME_KEY, name)], timeout=10
+                )
+        logged = server.log.getvalue()
+    assert "loud-input" in logged  # the server's log.predictions: on
+    assert "quiet-input" not in logged  # q's own: off
+
+
+@pytest.mark.parametrize(
+    ("entry", "fault"),
+    [
+        ("    settings: {batching.sizee: 4}\n", "model 'b': unknown key 'batching.sizee'"),
+        ("    settings: {app.port: 6000}\n", "model 'b': unknown key 'app.port'"),
+        (
+            "    settings: {batching.max_size: many}\n",
+            "model 'b': key 'batching.max_size': expected an integer, got 'many'",
+        ),
+        (
+            "    settings: {batching.max_size: 0}\n",
+            "model 'b': key 'batching.max_size': at least 1, got 0",
+        ),
+    ],
+)
+def test_a_bad_per_model_setting_names_the_model_the_key_and_the_file(
+    tmp_path: Path, entry: str, fault: str
+) -> None:
+    from drucker.errors import ConfigurationError
+    from drucker.settings import load_settings
+
+    path = tmp_path / "s.yml"
+    path.write_text("models:\n  - name: b\n" + entry)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path, environ={})
+    assert f"{path}: key 'models'" in str(caught.value)
+    assert fault in str(caught.value)

@@ -68,7 +68,7 @@ def test_every_rpc_is_counted_by_protocol_rpc_and_code(server: ThreadedServer) -
 
     samples = scrape(metrics_port(server))
     requests = "drucker_requests_total"
-    worker = {"protocol": "drucker"}
+    worker = {"protocol": "drucker", "model": "drucker"}  # the model named after app.name
     assert value(samples, requests, **worker, rpc="Predict_String_String", code="OK") == 5
     assert (
         value(samples, requests, **worker, rpc="Predict_String_String", code="INVALID_ARGUMENT")
@@ -76,12 +76,14 @@ def test_every_rpc_is_counted_by_protocol_rpc_and_code(server: ThreadedServer) -
     )
     assert value(samples, requests, **worker, rpc="Predict_String_Bytes", code="OK") == 1
     assert value(samples, requests, **worker, rpc="Predict_Bytes_Bytes", code="OK") == 1
-    assert value(samples, requests, protocol="v2", rpc="ModelInfer", code="OK") == 3
-    assert value(samples, requests, protocol="v2", rpc="ModelInfer", code="NOT_FOUND") == 1
+    v2 = {"protocol": "v2", "rpc": "ModelInfer"}
+    assert value(samples, requests, **v2, model="drucker", code="OK") == 3
+    # a request for a model that is not served counts under no model
+    assert value(samples, requests, **v2, model="", code="NOT_FOUND") == 1
     assert total(samples, requests) == 13  # management and health are not predictions
     duration = "drucker_request_duration_seconds_count"
     assert value(samples, duration, **worker, rpc="Predict_String_String") == 7
-    assert value(samples, duration, protocol="v2", rpc="ModelInfer") == 4
+    assert total(samples, duration, protocol="v2", rpc="ModelInfer") == 4
     assert value(samples, "drucker_inflight_requests", protocol="drucker") == 0
 
     # The standard gRPC series cover every rpc, management and health included.
@@ -121,7 +123,8 @@ def test_a_switch_changes_the_model_info(server: ThreadedServer, echo_model: Pat
     port = metrics_port(server)
     before = scrape(port)
     first = hashlib.sha256(echo_model.read_bytes()).hexdigest()
-    assert value(before, "drucker_model_info", name=echo_model.name, sha256=first) == 1
+    model = {"model": "drucker"}
+    assert value(before, "drucker_model_info", **model, version=echo_model.name, sha256=first) == 1
     data = b"echo-b\n"
     with server.channel() as channel:
         assert upload_model(channel, "b.model", data, TOKEN).status == 1
@@ -131,11 +134,12 @@ def test_a_switch_changes_the_model_info(server: ThreadedServer, echo_model: Pat
         after_failure = scrape(port)
     sha256 = hashlib.sha256(data).hexdigest()
     for samples in (after, after_failure):
-        assert value(samples, "drucker_model_info", name="b.model", sha256=sha256) == 1
-        assert value(samples, "drucker_model_info", name=echo_model.name, sha256=first) == 0
-        assert value(samples, "drucker_model_switches_total", result="ok") == 1
-    assert value(after, "drucker_model_switches_total", result="failed") == 0
-    assert value(after_failure, "drucker_model_switches_total", result="failed") == 1
+        assert value(samples, "drucker_model_info", **model, version="b.model", sha256=sha256) == 1
+        old = {"version": echo_model.name, "sha256": first}
+        assert value(samples, "drucker_model_info", **model, **old) == 0
+        assert value(samples, "drucker_model_switches_total", **model, result="ok") == 1
+    assert value(after, "drucker_model_switches_total", **model, result="failed") == 0
+    assert value(after_failure, "drucker_model_switches_total", **model, result="failed") == 1
 
 
 def test_probes_answer_ready_until_the_server_drains(server: ThreadedServer) -> None:

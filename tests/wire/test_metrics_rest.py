@@ -49,13 +49,15 @@ def test_rest_inference_is_counted_with_its_code_and_latency(server: ThreadedSer
     samples = scrape(server.settings.metrics_port)
     requests = "drucker_requests_total"
     rest = {"protocol": "rest", "rpc": "ModelInfer"}
-    assert value(samples, requests, **rest, code="OK") == 3
-    assert value(samples, requests, **rest, code="NOT_FOUND") == 1
-    assert value(samples, requests, **rest, code="INVALID_ARGUMENT") == 1
-    assert value(samples, requests, protocol="v2", rpc="ModelInfer", code="OK") == 1
-    assert value(samples, "drucker_request_duration_seconds_count", **rest) == 5
-    assert value(samples, "drucker_request_duration_seconds_bucket", **rest, le="+Inf") == 5
-    assert value(samples, "drucker_request_duration_seconds_sum", **rest) > 0
+    assert value(samples, requests, **rest, model="drucker", code="OK") == 3
+    # refused before a model was found: counted under no model
+    assert value(samples, requests, **rest, model="", code="NOT_FOUND") == 1
+    assert value(samples, requests, **rest, model="", code="INVALID_ARGUMENT") == 1
+    v2 = {"protocol": "v2", "rpc": "ModelInfer", "model": "drucker"}
+    assert value(samples, requests, **v2, code="OK") == 1
+    assert total(samples, "drucker_request_duration_seconds_count", **rest) == 5
+    assert total(samples, "drucker_request_duration_seconds_bucket", **rest, le="+Inf") == 5
+    assert value(samples, "drucker_request_duration_seconds_sum", **rest, model="drucker") > 0
     assert value(samples, "drucker_inflight_requests", protocol="rest") == 0
     # The standard gRPC series stay gRPC's: one ModelInfer over gRPC, none over HTTP.
     assert total(samples, "grpc_server_handled_total", grpc_method="ModelInfer") == 1

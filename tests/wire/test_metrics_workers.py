@@ -54,6 +54,7 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
         (metrics_dir,) = temp.glob("drucker-metrics-*")
         assert any(metrics_dir.glob("*.db"))
         requests = {"protocol": "drucker", "rpc": "Predict_String_String", "code": "OK"}
+        requests["model"] = "drucker"  # named after app.name
         digest = hashlib.sha256(echo_model.read_bytes()).hexdigest()
 
         def requests_counted() -> float:
@@ -70,7 +71,8 @@ def test_workers_sum_their_counts_in_one_scrape(tmp_path: Path, echo_model: Path
                 == expected
             )
             assert value(samples, "drucker_inflight_requests", protocol="drucker") == 0
-            assert value(samples, "drucker_model_info", name=echo_model.name, sha256=digest) == 1
+            info = {"model": "drucker", "version": echo_model.name, "sha256": digest}
+            assert value(samples, "drucker_model_info", **info) == 1
             # The admission series are summed too (the model is named after app.name): each
             # worker queued its first WINDOW predictions for its predict threads, so the sum is
             # more than one worker's alone.

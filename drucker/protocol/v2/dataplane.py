@@ -33,6 +33,7 @@ from drucker.dispatch import Dispatcher
 from drucker.errors import DruckerError, InvalidInputError, NotFoundError, TooLargeError
 from drucker.kinds import Kind
 from drucker.models import ModelTable, ServedModel
+from drucker.observability import routed
 from drucker.protocol.v2.outputs import (
     FLOAT_TYPES,
     INT_TYPES,
@@ -205,6 +206,7 @@ class DataPlane:
             plugin's errors.
         """
         served = self.check_model(request.model_name, request.model_version)
+        routed.route(served.name)  # its bad inputs count under its name too
         if len(request.inputs) != 1:
             raise InvalidInputError(f"expected one input tensor, got {len(request.inputs)}")
         wanted = request.outputs or list(OUTPUT_NAMES)

@@ -31,6 +31,7 @@ from drucker.errors import (
     UnauthenticatedError,
 )
 from drucker.events import EventLog
+from drucker.observability import routed
 from drucker.protocol.auth import bearer_refusal
 from drucker.protocol.v2 import rest_codec as codec
 from drucker.protocol.v2.dataplane import DataPlane
@@ -196,6 +197,7 @@ class V2RestApp:
         recorder = self._recorder
         if recorder is None:
             return await self._answer_infer(scope, receive, name, version)
+        routed.clear()  # an earlier request of this connection was answered in this task
         started = recorder.started()
         code = "INTERNAL"
         try:
