@@ -7,13 +7,16 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import numpy as np
 import orjson
 import pytest
 
 from drucker.errors import InvalidInputError
+from drucker.kinds import Kind
 from drucker.protocol.v2 import rest_codec as codec
 from drucker.protocol.v2.rest_offload import OFF_LOOP_BYTES, OffLoopDecoder
+from tests.calls import call
 from tests.serving import ThreadedServer, sklearn_http_server
 from tests.wire.test_rest import ROWS, send
 
@@ -73,3 +76,15 @@ def test_a_big_body_gets_the_answer_a_small_one_gets(server: ThreadedServer) -> 
     assert json.loads(big[2])["outputs"] == json.loads(small[2])["outputs"]
     status, _, answer = send(server, "POST", path, b"{" + b" " * OFF_LOOP_BYTES)
     assert status == 400 and "not valid JSON" in json.loads(answer)["error"]
+
+
+def test_a_row_of_the_wrong_length_is_refused_before_it_is_converted(
+    server: ThreadedServer,
+) -> None:
+    """Big ArrFloat rows of the wrong length are refused by their length, not by converting
+    millions of floats for scikit-learn to refuse (the conversion holds the GIL)."""
+    with server.channel() as channel:
+        with pytest.raises(grpc.RpcError) as refused:
+            call(channel, Kind.ARR_FLOAT, Kind.STRING, [0.5] * 20_000)  # a packed big request
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "the input has 20000 numbers; this model takes 4" in refused.value.details()
