@@ -147,7 +147,12 @@ def _p99_ms(values: list[float]) -> float:
 
 def _calls(path: Path) -> int:
     time.sleep(0.3)  # the plugin writes its count every 0.1 s
-    return int(path.read_text() or 0) if path.exists() else 0
+    for _ in range(50):  # the plugin truncates before it writes: read again when empty
+        text = path.read_text() if path.exists() else ""
+        if text:
+            return int(text)
+        time.sleep(0.01)
+    return 0
 
 
 async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:

@@ -8,8 +8,8 @@ threads' or the batcher's) and again when it leaves it, right before the plugin 
   :class:`~drucker.errors.OverloadedError` carrying a pushback: a return time in a line of
   refused callers spaced at the rate the queue was measured to drain, so that they come back
   one by one as it makes room; while such a line is due, gRPC retries (which say so in their
-  metadata) are let in before new callers, so that a retried call is not overtaken by newer
-  ones again and again;
+  metadata) find a quarter more room than new callers, so that a retried call is not
+  overtaken by newer ones again and again;
 - :meth:`Admission.leave` drops a prediction whose caller left while it waited: the plugin
   never works for a caller who has gone.
 
@@ -127,8 +127,8 @@ class Admission:
         with self._lock:
             now = self._clock()
             limit = self.max_waiting
-            if limit and self._next_return > now:  # refused callers are due back: them first
-                limit = limit + limit // 4 if retried(caller) else limit // 2
+            if limit and self._next_return > now and retried(caller):
+                limit += limit // 4  # refused callers are due back: room for them first
             if not self.max_waiting or self.waiting < limit:
                 self.waiting += 1
                 return now
@@ -195,7 +195,7 @@ class Admission:
             if not self.waiting:  # idle time says nothing of the drain rate: start afresh
                 self._window_start, self._window_left = now, 0
                 return reason
-            self._window_left += 1
+            self._window_left += reason is None  # drops leave at once: not the drain rate
             elapsed = now - self._window_start
             if elapsed >= RATE_WINDOW_SECONDS:
                 measured = self._window_left / elapsed
@@ -208,8 +208,8 @@ class Admission:
 
         The first refused caller is told to return when the queue has room, each later one a
         drain interval after the one before (a line, while returns are outstanding), so that
-        retries arrive as the queue makes room instead of all at once; meanwhile new callers
-        queue behind the line (see :meth:`admit`). A caller whose turn comes after its deadline
+        retries arrive as the queue makes room instead of all at once (and find a little room
+        past the bound, see :meth:`admit`). A caller whose turn comes after its deadline
         takes no place in the line. Jitter of up to one interval either way keeps returns
         apart. Under the lock.
         """

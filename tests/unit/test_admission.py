@@ -91,17 +91,21 @@ def test_refused_callers_are_told_to_return_one_drain_interval_after_another() -
         assert admission.refused["queue_full"] == 10
 
 
-def test_returning_callers_go_before_new_ones_while_a_line_is_due() -> None:
+def test_returning_callers_find_room_past_the_bound_while_a_line_is_due() -> None:
     clock = Clock()
-    admission = _measured(20, clock)  # 20 waiting, draining 20/s
+    admission = _measured(20, clock)  # 20 waiting (the bound), draining 20/s
     _pushback(admission, Fresh())  # one refused: due back in about a twentieth of a second
-    _drain(admission, clock, 8, rate=1000)  # 12 wait: room, but the line is not back yet
     with pytest.raises(OverloadedError):
-        admission.admit(Fresh(remaining=10))  # new callers wait behind it (above half) ...
-    admission.admit(Retry(remaining=10))  # ... the returning one is let in
-    admission.admit(None)  # a caller that cannot say whether it retries is never held back
-    clock.now += 10  # the line has come back: new callers are let in again
-    admission.admit(Fresh(remaining=10))
+        admission.admit(Fresh(remaining=10))  # new callers find the queue full ...
+    for _ in range(4):
+        admission.admit(Retry(remaining=10))  # ... returning ones have a quarter more room
+    admission.admit(None)  # a caller that cannot say whether it retries counts as returning
+    with pytest.raises(OverloadedError):
+        admission.admit(Retry(remaining=10))  # 25 wait: full for them too
+    clock.now += 10  # the line has come back: the bound is the bound again
+    _drain(admission, clock, 5, rate=1000)
+    with pytest.raises(OverloadedError):
+        admission.admit(Retry(remaining=10))
 
 
 def test_a_caller_whose_turn_comes_after_its_deadline_takes_no_place_in_the_line() -> None:
