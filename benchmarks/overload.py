@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +51,8 @@ class Tally:
         self.refused: list[float] = []
         self.pushback = 0
         self.failed = 0
+        self.after = 0  # answers that came after the window (not in the rates)
+        self.codes: dict[str, int] = {}
 
 
 async def _client(stub: Any, deadline: float, stop_at: float, tally: Tally) -> None:
@@ -59,6 +62,7 @@ async def _client(stub: Any, deadline: float, stop_at: float, tally: Tally) -> N
         try:
             await stub.Predict_String_String(request, timeout=deadline)
             tally.good += 1
+            tally.after += time.perf_counter() > stop_at
         except grpc.aio.AioRpcError as error:
             if error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
                 tally.refused.append(time.perf_counter() - started)
@@ -74,10 +78,13 @@ async def _client(stub: Any, deadline: float, stop_at: float, tally: Tally) -> N
 async def _sdk_client(client: AsyncClient, deadline: float, stop_at: float, tally: Tally) -> None:
     while time.perf_counter() < stop_at:
         try:
-            await client.predict("x", timeout=deadline)
+            await client.predict("x", output="String", timeout=deadline)
             tally.good += 1
-        except ClientError:
+            tally.after += time.perf_counter() > stop_at
+        except ClientError as error:
             tally.failed += 1
+            name = error.code.name if error.code else "NONE"
+            tally.codes[name] = tally.codes.get(name, 0) + 1
 
 
 async def _load(target: str, clients: int, seconds: float, deadline: float) -> Tally:
@@ -105,6 +112,32 @@ async def _sdk_load(target: str, clients: int, seconds: float, deadline: float) 
     return tally
 
 
+def probe_refusals(target: str, seconds: float) -> list[float]:
+    """Seconds each ``RESOURCE_EXHAUSTED`` took for one light caller (a call every 20 ms)."""
+    latencies = []
+    with grpc.insecure_channel(target) as channel:
+        stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
+        stop_at = time.perf_counter() + seconds
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                stub.Predict_String_String(drucker_pb2.StringInput(input="p"), timeout=2)
+            except grpc.RpcError as error:
+                if error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    latencies.append(time.perf_counter() - started)
+            time.sleep(0.02)
+    return latencies
+
+
+def _probe_process(target: str, seconds: float) -> subprocess.Popen[str]:
+    """:func:`probe_refusals` in a process of its own, apart from the load generator's."""
+    code = (
+        "import json, sys; from benchmarks.overload import probe_refusals; "
+        f"json.dump(probe_refusals({target!r}, {seconds}), sys.stdout)"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
 def _p99_ms(values: list[float]) -> float:
     if not values:
         return 0.0
@@ -114,7 +147,12 @@ def _p99_ms(values: list[float]) -> float:
 
 def _calls(path: Path) -> int:
     time.sleep(0.3)  # the plugin writes its count every 0.1 s
-    return int(path.read_text() or 0) if path.exists() else 0
+    for _ in range(50):  # the plugin truncates before it writes: read again when empty
+        text = path.read_text() if path.exists() else ""
+        if text:
+            return int(text)
+        time.sleep(0.01)
+    return 0
 
 
 async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -130,8 +168,10 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         calls_before = _calls(calls_file)
         now = time.perf_counter()
         health = asyncio.ensure_future(probe_health(target, now, now + args.duration))
+        probe = _probe_process(target, args.duration - 1)
         over = await _load(target, args.clients, args.duration, args.deadline)
         health_latencies = await health
+        probed = json.loads(probe.communicate(timeout=60)[0] or "[]")
         calls = _calls(calls_file) - calls_before
         rss_after = _status(process.pid, "VmRSS")
         recovered = await _load(target, 8, 1.0, 10)
@@ -140,12 +180,16 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "duration_s": args.duration,
             "deadline_s": args.deadline,
             "R_per_s": round(rate, 1),
-            "good_per_s": round(over.good / args.duration, 1),
-            "good_over_R": round(over.good / args.duration / rate, 3) if rate else None,
+            "good_per_s": round((over.good - over.after) / args.duration, 1),
+            "good_over_R": (
+                round((over.good - over.after) / args.duration / rate, 3) if rate else None
+            ),
             "deadline_exceeded": over.late,
             "refused": len(over.refused),
             "refused_p99_ms": _p99_ms(over.refused),
             "refused_with_pushback": over.pushback,
+            "refused_probe_p99_ms": _p99_ms(probed),
+            "refused_probe_count": len(probed),
             "other_failures": over.failed,
             "predictions": calls,
             "wasted_share": round(max(0, calls - over.good) / calls, 4) if calls else 0.0,
@@ -156,8 +200,9 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if args.sdk:
             sdk = await _sdk_load(target, args.clients, args.duration, args.deadline)
             attempts = sdk.good + sdk.failed
-            result["sdk_good_per_s"] = round(sdk.good / args.duration, 1)
+            result["sdk_good_per_s"] = round((sdk.good - sdk.after) / args.duration, 1)
             result["sdk_failed_share"] = round(sdk.failed / attempts, 4) if attempts else 0.0
+            result["sdk_failures"] = sdk.codes
         return result
     finally:
         process.terminate()

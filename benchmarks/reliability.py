@@ -47,7 +47,10 @@ def _status(pid: int, field: str) -> int:
 def _serve(args: list[str], cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     command = [sys.executable, "-m", "drucker", "serve", "-p", "no:jsonlog", *args]
-    process = subprocess.Popen([*command, "--port", str(port)], cwd=cwd)
+    side = ["--metrics-port", str(free_port())]
+    if "--http-port" not in args:
+        side += ["--http-port", str(free_port())]
+    process = subprocess.Popen([*command, "--port", str(port), *side], cwd=cwd)
     deadline = time.monotonic() + 60
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = health_pb2_grpc.HealthStub(channel)

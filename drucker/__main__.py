@@ -1,5 +1,10 @@
-"""``python -m drucker`` runs the command line."""
+"""``python -m drucker`` runs the command line.
+
+Guarded: the worker processes that decode big REST bodies (spawned) import this module again
+under another name, and must not run the command line.
+"""
 
 from drucker.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

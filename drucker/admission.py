@@ -5,8 +5,11 @@ threads' or the batcher's) and again when it leaves it, right before the plugin 
 
 - :meth:`Admission.admit` refuses at once a caller that is gone already (its deadline passed
   or it cancelled) and, when ``max_waiting`` predictions wait already, refuses with
-  :class:`~drucker.errors.OverloadedError` carrying a pushback: how long the queue takes to
-  drain at the rate it was measured to drain, so clients come back when there is room;
+  :class:`~drucker.errors.OverloadedError` carrying a pushback: a return time in a line of
+  refused callers spaced at the rate the queue was measured to drain, so that they come back
+  one by one as it makes room; while such a line is due, gRPC retries (which say so in their
+  metadata) find a quarter more room than new callers, so that a retried call is not
+  overtaken by newer ones again and again;
 - :meth:`Admission.leave` drops a prediction whose caller left while it waited: the plugin
   never works for a caller who has gone.
 
@@ -44,6 +47,8 @@ DEADLINE_SLACK_SECONDS = 0.05
 # Pushback bounds (ms): never "now", never so late that a client gives up for good.
 MIN_PUSHBACK_MS = 10
 MAX_PUSHBACK_MS = 30_000
+# gRPC's retries name the attempts before them in the request's metadata.
+RETRY_METADATA_KEY = "grpc-previous-rpc-attempts"
 # Pushback while no drain was measured yet (nothing left the queue so far).
 UNMEASURED_PUSHBACK_MS = 1000
 
@@ -77,6 +82,16 @@ def gone_error(reason: str, model: str) -> DruckerError:
     return CallerGoneError(f"the caller cancelled before the prediction of {model!r} started")
 
 
+def retried(caller: Caller | None) -> bool:
+    """Whether the caller's request is a retry (gRPC's ``grpc-previous-rpc-attempts``
+    metadata); a caller that cannot say (no ``invocation_metadata``, e.g. REST) counts as one,
+    so that it is never held behind the line of refused callers."""
+    metadata = getattr(caller, "invocation_metadata", None)
+    if metadata is None:
+        return True
+    return any(key == RETRY_METADATA_KEY for key, _ in metadata() or ())
+
+
 class Admission:
     """The waiting room of one model: at most ``max_waiting`` predictions queued (0: no bound).
 
@@ -99,6 +114,7 @@ class Admission:
         self._window_start = clock()
         self._window_left = 0
         self._rate = 0.0  # predictions leaving the queue per second, as last measured
+        self._next_return = 0.0  # the first free return time for the next refused caller
 
     def admit(self, caller: Caller | None) -> float:
         """Let one prediction join the queue; return its arrival time for :meth:`leave`.
@@ -109,12 +125,16 @@ class Admission:
         """
         self.check(caller)
         with self._lock:
-            if self.max_waiting and self.waiting >= self.max_waiting:
-                self.refused["queue_full"] += 1
-                pushback = self._pushback_ms()
-            else:
+            now = self._clock()
+            limit = self.max_waiting
+            if limit and self._next_return > now and retried(caller):
+                limit += limit // 4  # refused callers are due back: room for them first
+            if not self.max_waiting or self.waiting < limit:
                 self.waiting += 1
-                return self._clock()
+                return now
+            self.refused["queue_full"] += 1
+            remaining = caller.time_remaining() if caller is not None else None
+            pushback = self._pushback_ms(now, remaining)
         raise OverloadedError(
             f"{self.max_waiting} predictions of {self.model!r} are waiting already "
             f"(admission.max_waiting); retry in {pushback} ms",
@@ -175,7 +195,7 @@ class Admission:
             if not self.waiting:  # idle time says nothing of the drain rate: start afresh
                 self._window_start, self._window_left = now, 0
                 return reason
-            self._window_left += 1
+            self._window_left += reason is None  # drops leave at once: not the drain rate
             elapsed = now - self._window_start
             if elapsed >= RATE_WINDOW_SECONDS:
                 measured = self._window_left / elapsed
@@ -183,17 +203,25 @@ class Admission:
                 self._window_start, self._window_left = now, 0
         return reason
 
-    def _pushback_ms(self) -> int:
-        """How long until the queue has room, from the measured drain rate (under the lock).
+    def _pushback_ms(self, now: float, remaining: float | None) -> int:
+        """When to come back: the refused callers' returns spread at the measured drain rate.
 
-        Up to half again as long at random, so refused clients do not all return at once.
+        The first refused caller is told to return when the queue has room, each later one a
+        drain interval after the one before (a line, while returns are outstanding), so that
+        retries arrive as the queue makes room instead of all at once (and find a little room
+        past the bound, see :meth:`admit`). A caller whose turn comes after its deadline
+        takes no place in the line. Jitter of up to one interval either way keeps returns
+        apart. Under the lock.
         """
         if self._rate <= 0:
-            base = UNMEASURED_PUSHBACK_MS
-        else:
-            base = math.ceil(1000 * self.waiting / self._rate)
-        jittered = base * (1 + random.random() / 2)  # spreads returns, no secret
-        return int(min(MAX_PUSHBACK_MS, max(MIN_PUSHBACK_MS, jittered)))
+            return int(UNMEASURED_PUSHBACK_MS * (1 + random.random() / 2))  # no secret
+        interval = 1 / self._rate
+        room = now + (self.waiting - self.max_waiting + 1) * interval
+        slot = max(self._next_return, room)
+        if remaining is None or slot - now + self.waiting * interval <= remaining:
+            self._next_return = slot + interval
+        jittered = slot - now + interval * (2 * random.random() - 1)  # spreads, no secret
+        return int(min(MAX_PUSHBACK_MS, max(MIN_PUSHBACK_MS, math.ceil(1000 * jittered))))
 
 
 class Queued(Generic[T]):

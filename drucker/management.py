@@ -38,6 +38,7 @@ from drucker.store.base import (
     ActiveRecord,
     PendingUpload,
     StoredFile,
+    StoredResult,
     SwitchEvent,
     storage_failures,
 )
@@ -384,3 +385,7 @@ class ModelManager:
         """
         summary, records = self.results.read(name)
         return EvaluationMetrics(**summary), records
+
+    def evaluation_results(self) -> list[StoredResult]:
+        """Every stored evaluation result with its metrics, newest first."""
+        return self.results.summaries()

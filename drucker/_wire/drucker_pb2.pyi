@@ -360,3 +360,23 @@ class ArrStringOutput(_message.Message):
     score: _containers.RepeatedScalarFieldContainer[float]
     option: Option
     def __init__(self, output: _Optional[_Iterable[str]] = ..., score: _Optional[_Iterable[float]] = ..., option: _Optional[_Union[Option, _Mapping]] = ...) -> None: ...
+
+class ListEvaluationResultsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StoredEvaluationResult(_message.Message):
+    __slots__ = ("name", "metrics", "stored_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    STORED_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    metrics: EvaluationMetrics
+    stored_at: float
+    def __init__(self, name: _Optional[str] = ..., metrics: _Optional[_Union[EvaluationMetrics, _Mapping]] = ..., stored_at: _Optional[float] = ...) -> None: ...
+
+class ListEvaluationResultsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[StoredEvaluationResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[StoredEvaluationResult, _Mapping]]] = ...) -> None: ...

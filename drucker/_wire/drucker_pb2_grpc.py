@@ -165,6 +165,11 @@ class DruckerDashboardStub(object):
                 request_serializer=drucker__pb2.DeleteEvaluationDataRequest.SerializeToString,
                 response_deserializer=drucker__pb2.DeleteResponse.FromString,
                 _registered_method=True)
+        self.ListEvaluationResults = channel.unary_unary(
+                '/drucker.DruckerDashboard/ListEvaluationResults',
+                request_serializer=drucker__pb2.ListEvaluationResultsRequest.SerializeToString,
+                response_deserializer=drucker__pb2.ListEvaluationResultsResponse.FromString,
+                _registered_method=True)
 
 
 class DruckerDashboardServicer(object):
@@ -242,6 +247,14 @@ class DruckerDashboardServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEvaluationResults(self, request, context):
+        """Addition to 0.4.5: every stored evaluation result with its metrics, newest first (those
+        made with the CLI, the SDK or the dashboard alike; a shared store's, from any replica).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DruckerDashboardServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -299,6 +312,11 @@ def add_DruckerDashboardServicer_to_server(servicer, server):
                     servicer.DeleteEvaluationData,
                     request_deserializer=drucker__pb2.DeleteEvaluationDataRequest.FromString,
                     response_serializer=drucker__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListEvaluationResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvaluationResults,
+                    request_deserializer=drucker__pb2.ListEvaluationResultsRequest.FromString,
+                    response_serializer=drucker__pb2.ListEvaluationResultsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -599,6 +617,33 @@ class DruckerDashboard(object):
             '/drucker.DruckerDashboard/DeleteEvaluationData',
             drucker__pb2.DeleteEvaluationDataRequest.SerializeToString,
             drucker__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvaluationResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/ListEvaluationResults',
+            drucker__pb2.ListEvaluationResultsRequest.SerializeToString,
+            drucker__pb2.ListEvaluationResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

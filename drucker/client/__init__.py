@@ -26,6 +26,7 @@ from drucker.client.types import (
     Metrics,
     ModelSwitch,
     ServiceInfo,
+    StoredEvaluation,
     StoredModel,
 )
 from drucker.client.types import RepositoryModel as RepositoryModel
@@ -47,6 +48,7 @@ __all__ = [
     "RepositoryModel",
     "ServerError",
     "ServiceInfo",
+    "StoredEvaluation",
     "StoredModel",
     "Unauthenticated",
     "Unavailable",

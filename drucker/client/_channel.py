@@ -29,6 +29,7 @@ RETRIED_METHODS: list[dict[str, str]] = [
     {"service": "drucker.DruckerDashboard", "method": "ServiceInfo"},
     {"service": "drucker.DruckerDashboard", "method": "ListModels"},
     {"service": "drucker.DruckerDashboard", "method": "EvaluationResult"},
+    {"service": "drucker.DruckerDashboard", "method": "ListEvaluationResults"},
 ]
 
 

@@ -14,6 +14,7 @@ from drucker.client.types import (
     Metrics,
     ModelSwitch,
     ServiceInfo,
+    StoredEvaluation,
     StoredModel,
 )
 from drucker.client.types import RepositoryModel as RepositoryModel
@@ -110,6 +111,11 @@ def history_of(reply: Any) -> list[ModelSwitch]:
         )
         for s in reply.switches
     ]
+
+
+def evaluations_of(reply: Any) -> list[StoredEvaluation]:
+    """The stored evaluation results of a ``ListEvaluationResultsResponse``, newest first."""
+    return [StoredEvaluation(r.name, metrics_of(r.metrics), r.stored_at) for r in reply.results]
 
 
 def metrics_of(message: Any) -> Metrics:

@@ -29,6 +29,8 @@ from drucker.types import ModelSignature, PredictResult
 if TYPE_CHECKING:
     import numpy as np
 
+    from drucker.client.types import StoredEvaluation
+
 
 class Client:
     """A drucker service, one server or several, over one gRPC channel.
@@ -365,6 +367,13 @@ class Client:
         )
         reply = self._call(self._dashboard.EvaluateModel, iter([request]), timeout)
         return _management.metrics_of(reply.metrics)
+
+    def evaluation_results(self, *, timeout: float | None = None) -> list[StoredEvaluation]:
+        """Every evaluation result the server's store holds, newest first, whoever ran it
+        (the CLI, the SDK, the dashboard; any replica of a shared store)."""
+        request = drucker_pb2.ListEvaluationResultsRequest()
+        reply = self._call(self._dashboard.ListEvaluationResults, request, timeout)
+        return _management.evaluations_of(reply)
 
     def evaluation_result(
         self, result_name: str, *, timeout: float | None = 600

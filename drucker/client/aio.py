@@ -32,6 +32,8 @@ from drucker.types import ModelSignature, PredictResult
 if TYPE_CHECKING:
     import numpy as np
 
+    from drucker.client.types import StoredEvaluation
+
 
 class AsyncClient:
     """A drucker service, one server or several, over one gRPC channel.
@@ -368,6 +370,13 @@ class AsyncClient:
         )
         reply = await self._call(self._dashboard.EvaluateModel, iter([request]), timeout)
         return _management.metrics_of(reply.metrics)
+
+    async def evaluation_results(self, *, timeout: float | None = None) -> list[StoredEvaluation]:
+        """Every evaluation result the server's store holds, newest first, whoever ran it
+        (the CLI, the SDK, the dashboard; any replica of a shared store)."""
+        request = drucker_pb2.ListEvaluationResultsRequest()
+        reply = await self._call(self._dashboard.ListEvaluationResults, request, timeout)
+        return _management.evaluations_of(reply)
 
     async def evaluation_result(
         self, result_name: str, *, timeout: float | None = 600

@@ -80,3 +80,13 @@ class EvaluationRecord:
     output: Any
     score: list[float]
     is_correct: bool
+
+
+@attrs.frozen
+class StoredEvaluation:
+    """One stored evaluation result: its name (for ``evaluation_result``), its metrics and
+    when it was stored (seconds since the epoch; 0 where the store does not say)."""
+
+    name: str
+    metrics: Metrics
+    stored_at: float

@@ -27,6 +27,7 @@ _RPCS = (
     "RollbackModel",
     "DeleteModel",
     "DeleteEvaluationData",
+    "ListEvaluationResults",
 )
 
 

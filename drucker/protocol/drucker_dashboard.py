@@ -285,3 +285,16 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
         deleted = self._in_thread(self._manager.delete_data, request.name)
         stored = await answer_or_abort(context, deleted)
         return drucker_pb2.DeleteResponse(message=f"deleted evaluation data {stored.name}")
+
+    async def ListEvaluationResults(self, request: Any, context: Any) -> Any:
+        listed = await answer_or_abort(context, self._in_thread(self._manager.evaluation_results))
+        return drucker_pb2.ListEvaluationResultsResponse(
+            results=[
+                drucker_pb2.StoredEvaluationResult(
+                    name=result.name,
+                    metrics=metrics_message(EvaluationMetrics(**result.summary)),
+                    stored_at=result.stored_at,
+                )
+                for result in listed
+            ]
+        )

@@ -101,6 +101,8 @@ class MemoryPolicy:
         asyncio.get_running_loop().call_later(TRIM_DELAY_SECONDS, self._run_trim)
 
     def _run_trim(self) -> None:
+        """Trim in a thread: returning hundreds of MB to the system takes a while, and ctypes
+        releases the GIL for it, so the event loop keeps answering meanwhile."""
         self._trim_scheduled = self.big_message_seen = False
         if self._trim is not None:
-            self._trim(0)
+            threading.Thread(target=self._trim, args=(0,), name="malloc-trim", daemon=True).start()

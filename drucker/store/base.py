@@ -38,6 +38,7 @@ __all__ = [
     "Results",
     "StoreUnavailableError",
     "StoredFile",
+    "StoredResult",
     "SwitchEvent",
     "UploadRequest",
     "storage_failures",
@@ -200,6 +201,16 @@ class ModelStore(NamedFiles):
         """The switch history, oldest first."""
 
 
+@attrs.frozen
+class StoredResult:
+    """One stored evaluation result as listed: its name, its summary and when it was stored
+    (seconds since the epoch; 0 where the store does not say)."""
+
+    name: str
+    summary: dict[str, Any]
+    stored_at: float
+
+
 RESULT_READ_ATTEMPTS = 3  # a concurrent write may replace a result between its two reads
 
 
@@ -239,6 +250,25 @@ class Results(abc.ABC):
                 return summary, _json_lines(handle)
         raise self._missing(name)
 
+    def summaries(self) -> list[StoredResult]:
+        """Every stored result with its summary, newest first (whoever ran the evaluation:
+        the CLI, the SDK, the dashboard, another replica of a shared store)."""
+        listed = []
+        for name, stored_at in self._names():
+            summary = self._summary_of(name)
+            if summary is not None:  # deleted since it was listed
+                summary.pop(DETAILS_KEY, None)
+                listed.append(StoredResult(name, summary, stored_at))
+        return sorted(listed, key=lambda result: (-result.stored_at, result.name))
+
+    @abc.abstractmethod
+    def _names(self) -> list[tuple[str, float]]:
+        """The names of the stored results, each with the time its summary was stored."""
+
+    @abc.abstractmethod
+    def _summary_of(self, name: str) -> dict[str, Any] | None:
+        """The stored summary of ``name`` (with its details key); ``None`` when there is none."""
+
     @staticmethod
     def _missing(name: str) -> NotFoundError:
         return NotFoundError(f"no evaluation result named {name!r}")
@@ -259,6 +289,10 @@ class Results(abc.ABC):
     def _open(self, name: str) -> tuple[dict[str, Any], IO[bytes] | IO[str]] | None:
         """The summary and an open handle on its records; ``None`` to try again (the records
         were replaced meanwhile). :raises NotFoundError: when there is no such result."""
+
+
+DETAILS_KEY = "details_file"  # the summary's key naming its records
+SUMMARY_SUFFIX = ".summary.json"
 
 
 def _json_lines(handle: IO[bytes] | IO[str]) -> Iterator[dict[str, Any]]:

@@ -1,12 +1,8 @@
 """The former home of the local evaluation results, kept so that old imports work: see
 :mod:`drucker.store.local.results`."""
 
-from drucker.store.local.results import (
-    DETAILS_KEY,
-    MAX_RESULT_NAME_LENGTH,
-    SUMMARY_SUFFIX,
-    LocalResults,
-)
+from drucker.store.base import DETAILS_KEY, SUMMARY_SUFFIX
+from drucker.store.local.results import MAX_RESULT_NAME_LENGTH, LocalResults
 
 __all__ = ["DETAILS_KEY", "MAX_RESULT_NAME_LENGTH", "SUMMARY_SUFFIX", "LocalResults", "ResultStore"]
 

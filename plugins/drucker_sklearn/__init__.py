@@ -38,7 +38,7 @@ import numpy as np
 import drucker
 from drucker import EvaluationDetail, Kind, PredictResult, TensorResult
 from drucker_sklearn import evaluation
-from drucker_sklearn.inputs import document, feature_count, row, takes_text
+from drucker_sklearn.inputs import check_length, document, feature_count, row, takes_text
 
 EVALUATION_BLOCK_ROWS = evaluation.EVALUATION_BLOCK_ROWS
 
@@ -111,6 +111,8 @@ def drucker_predict_batch(
     if takes_text(model):
         matrix = [document(value, input_kind) for value in inputs]
     elif input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):
+        for value in inputs:
+            check_length(value, model)
         matrix = _matrix(inputs)
     else:
         matrix = np.vstack([row(model, value, input_kind) for value in inputs])

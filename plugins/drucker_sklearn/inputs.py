@@ -39,8 +39,19 @@ def document(value: Any, input_kind: Kind) -> str:
     )
 
 
+def check_length(value: Any, model: Any) -> None:
+    """Refuse a row of numbers whose length is not the model's feature count, before any
+    conversion: turning 15 million floats into a matrix only for scikit-learn to refuse it
+    holds the GIL (the server's event loop) for a large fraction of a second."""
+    count = feature_count(model)
+    if count > 0 and len(value) != count:
+        raise ValueError(f"the input has {len(value)} numbers; this model takes {count}")
+
+
 def numbers(value: Any, input_kind: Kind, model: Any) -> np.ndarray:
     """One row of features, as a ``1 x n`` float matrix, from any input kind."""
+    if isinstance(value, np.ndarray) or input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):
+        check_length(value, model)
     if isinstance(value, np.ndarray):  # a big ArrFloat input: a view of the packed floats
         return value.reshape(1, -1).astype(np.float64)
     if input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):

@@ -25,6 +25,7 @@ from drucker.errors import (
 from drucker.store.base import SwitchEvent
 from drucker.store.cache import ObjectCache
 from drucker.store.remote import RemoteModelStore, fetch_url, open_backend
+from drucker.store.remote.results import RemoteResults
 from tests.s3 import S3Server, running_s3
 
 
@@ -291,6 +292,16 @@ def test_evaluation_data_and_results_are_shared(
     bucket = settings["store_url"][5:].split("/")[0]
     listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="store/drucker/results/")
     assert len([o for o in listed["Contents"] if o["Key"].endswith(".jsonl")]) == 1
+
+
+def test_stored_results_are_listed_from_the_store(store_url: str, tmp_path: Path) -> None:
+    results = RemoteResults(open_backend(store_url), tmp_path / "spool")
+    assert results.summaries() == []
+    results.write("run1", iter([{"label": "a"}]), lambda: {"num": 1})
+    results.write("run2", iter([{"label": "b"}]), lambda: {"num": 2})
+    listed = RemoteResults(open_backend(store_url), tmp_path / "other").summaries()
+    assert sorted((r.name, r.summary["num"]) for r in listed) == [("run1", 1), ("run2", 2)]
+    assert all(r.stored_at > 0 for r in listed)
 
 
 @pytest.mark.parametrize("kind", ["s3", "file", "memory"])

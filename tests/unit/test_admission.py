@@ -44,25 +44,77 @@ def _drain(admission: Admission, clock: Clock, count: int, rate: float) -> None:
         admission.leave(0.0, None)
 
 
-def _pushback(admission: Admission) -> int:
+def _pushback(admission: Admission, caller: FakeCaller | None = None) -> int:
     with pytest.raises(OverloadedError) as refused:
-        admission.admit(None)
+        admission.admit(caller)
     return refused.value.retry_after_ms
 
 
-def test_the_pushback_is_the_time_the_queue_takes_to_drain_at_the_measured_rate() -> None:
+class Retry(FakeCaller):
+    """A caller whose request is a retry of gRPC's (it names the attempts before it)."""
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("grpc-previous-rpc-attempts", "1"),)
+
+
+class Fresh(FakeCaller):
+    """A caller on its first attempt."""
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
+
+def _measured(rate: float, clock: Clock, max_waiting: int = 20) -> Admission:
+    """A full queue of ``max_waiting`` that drained at ``rate`` a second for a while."""
+    admission = Admission("m", max_waiting, clock)
+    for _ in range(max_waiting):
+        admission.admit(None)
+    _drain(admission, clock, 12, rate=rate)  # one window of at least 0.25 s measured
+    for _ in range(12):
+        admission.admit(None)
+    return admission
+
+
+def test_refused_callers_are_told_to_return_one_drain_interval_after_another() -> None:
+    clock = Clock()
+    admission = Admission("m", 20, clock)
+    for _ in range(20):
+        admission.admit(None)
+    assert UNMEASURED_PUSHBACK_MS <= _pushback(admission) <= UNMEASURED_PUSHBACK_MS * 1.5
     for rate in (20, 40):
-        clock = Clock()
-        admission = Admission("m", 20, clock)
-        for _ in range(20):
-            admission.admit(None)
-        assert UNMEASURED_PUSHBACK_MS <= _pushback(admission) <= UNMEASURED_PUSHBACK_MS * 1.5
-        _drain(admission, clock, 12, rate=rate)  # one window of at least 0.25 s measured
-        for _ in range(12):
-            admission.admit(None)
-        drain_ms = 1000 * 20 / rate  # 20 waiting
-        assert drain_ms <= _pushback(admission) <= drain_ms * 1.5  # plus up to half, at random
-        assert admission.refused["queue_full"] == 2
+        admission = _measured(rate, Clock())
+        interval_ms = 1000 / rate
+        pushbacks = [_pushback(admission, Fresh()) for _ in range(10)]
+        for n, pushback in enumerate(pushbacks):  # the n-th returns when n + 1 have left
+            assert n * interval_ms - 1 <= pushback <= (n + 2) * interval_ms + 1
+        assert pushbacks[-1] - pushbacks[0] >= 7 * interval_ms  # spread, not all at once
+        assert admission.refused["queue_full"] == 10
+
+
+def test_returning_callers_find_room_past_the_bound_while_a_line_is_due() -> None:
+    clock = Clock()
+    admission = _measured(20, clock)  # 20 waiting (the bound), draining 20/s
+    _pushback(admission, Fresh())  # one refused: due back in about a twentieth of a second
+    with pytest.raises(OverloadedError):
+        admission.admit(Fresh(remaining=10))  # new callers find the queue full ...
+    for _ in range(4):
+        admission.admit(Retry(remaining=10))  # ... returning ones have a quarter more room
+    admission.admit(None)  # a caller that cannot say whether it retries counts as returning
+    with pytest.raises(OverloadedError):
+        admission.admit(Retry(remaining=10))  # 25 wait: full for them too
+    clock.now += 10  # the line has come back: the bound is the bound again
+    _drain(admission, clock, 5, rate=1000)
+    with pytest.raises(OverloadedError):
+        admission.admit(Retry(remaining=10))
+
+
+def test_a_caller_whose_turn_comes_after_its_deadline_takes_no_place_in_the_line() -> None:
+    admission = _measured(20, Clock())
+    with pytest.raises(OverloadedError) as late:
+        admission.admit(Fresh(remaining=0.01))
+    assert late.value.retry_after_ms > 0  # still told when, and its place stays free:
+    nxt = _pushback(admission, Fresh())
+    assert nxt <= late.value.retry_after_ms + 2 * 1000 / 20
 
 
 def test_the_pushback_is_bounded() -> None:
@@ -73,7 +125,8 @@ def test_the_pushback_is_bounded() -> None:
     _drain(admission, clock, 2, rate=0.01)
     for _ in range(2):
         admission.admit(None)
-    assert _pushback(admission) == MAX_PUSHBACK_MS
+    _pushback(admission, Fresh())  # the first returns in about 100 s, capped or not
+    assert _pushback(admission, Fresh()) == MAX_PUSHBACK_MS  # the next at 200 s: capped
 
 
 def test_a_caller_gone_is_refused_or_dropped_and_counted() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,15 @@ def test_concurrent_results_of_one_name_stay_consistent(tmp_path: Path) -> None:
     assert summary["num"] == len(rows)
     assert {row["label"] for row in rows} == {str(summary["num"])}
     assert len(list((tmp_path / "results").glob("same.*.jsonl"))) == 1
+
+
+def test_stored_results_are_listed_with_their_summaries_newest_first(tmp_path: Path) -> None:
+    results = ResultStore(tmp_path / "results")
+    assert results.summaries() == []
+    results.write("old", iter(records(1, "a")), lambda: {"num": 1})
+    results.write("new", iter(records(2, "b")), lambda: {"num": 2})
+    old = tmp_path / "results" / "old.summary.json"
+    os.utime(old, (old.stat().st_mtime - 60,) * 2)
+    listed = results.summaries()
+    assert [(r.name, r.summary) for r in listed] == [("new", {"num": 2}), ("old", {"num": 1})]
+    assert listed[0].stored_at > listed[1].stored_at > 0

@@ -392,6 +392,27 @@ def test_switches_made_outside_the_dashboard_show_and_roll_back_from_it(setup: S
             sdk.switch_model(before)
 
 
+def test_evaluations_made_outside_the_dashboard_show_on_its_evaluations_page(
+    setup: Setup,
+) -> None:
+    """Issue 27.13: the results stored on the service are listed beside the dashboard's own."""
+    from drucker.client import Client
+
+    with Client(setup.address, token=TOKEN) as sdk:
+        sdk.upload_evaluation_data(setup.data, "outside.csv")
+        metrics = sdk.evaluate("outside.csv", "from-the-sdk.result")  # not through the dashboard
+        stored = sdk.evaluation_results()
+    assert stored[0].name == "from-the-sdk.result" and stored[0].metrics.num == metrics.num
+    with httpx.Client(base_url=setup.dashboard.url) as browser:
+        signed_in(browser, "viewer")
+        page = browser.get("/evaluations").text
+    table = page[page.index('id="evaluations"') :]
+    at = table.index("from-the-sdk.result")
+    row = table[table.rindex("<tr", 0, at) : at]
+    assert 'class="from-service"' in row and "No evaluations yet" not in table
+    assert "the service (CLI or SDK)" in table
+
+
 def test_a_production_service_needs_confirm(setup: Setup, tmp_path: Path, iris_model: Path) -> None:
     process, port = iris_service(tmp_path / "prod", iris_model, "iris-prod", "production")
     try:

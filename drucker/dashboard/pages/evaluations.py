@@ -19,6 +19,7 @@ import drucker.dashboard.repository as repository
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.inputs import NAME_PATTERN, NAME_RULE
 from drucker.dashboard.pages.common import Checked, Id, SignedIn, back, render
+from drucker.dashboard.stored_evaluations import merged_evaluations, stored_results
 from drucker.dashboard.web import in_thread, require, state
 
 router = APIRouter()
@@ -28,9 +29,20 @@ router = APIRouter()
 
 @router.get("/evaluations")
 async def evaluations_page(request: Request, user: SignedIn) -> HTMLResponse:
-    db = state(request).db
-    rows, services = queries.evaluations(db), queries.services(db)
-    return render(request, "evaluations.html", user=user, rows=rows, services=services)
+    app_state = state(request)
+    db = app_state.db
+    records, services = queries.evaluations(db), queries.services(db)
+    stored, errors = await stored_results(services, app_state.settings.status_timeout)
+    rows = merged_evaluations(stored, records)
+    return render(
+        request,
+        "evaluations.html",
+        user=user,
+        rows=rows,
+        records=records,
+        services=services,
+        unreachable=errors,
+    )
 
 
 @router.post("/evaluations")

@@ -5,7 +5,8 @@ Each endpoint decodes its request, asks the :class:`~drucker.protocol.v2.datapla
 the gRPC binding's. Errors answer ``{"error": message}`` with the status of :data:`HTTP_STATUS`;
 a refusal for overload answers 429 with ``Retry-After`` (the dispatcher's pushback, in whole
 seconds), a deadline that passed before the prediction could start 504. An inference's deadline
-is its ``timeout`` parameter or ``Request-Timeout`` header (:mod:`.rest_caller`).
+is its ``timeout`` parameter or ``Request-Timeout`` header (:mod:`.rest_caller`). A big JSON
+body is decoded in a worker process, so it never stalls the event loop (:mod:`.rest_offload`).
 
 The routes are a handful of fixed patterns, so the application matches them itself instead of
 going through a web framework's router and request objects: that keeps a one-row inference at a
@@ -37,6 +38,7 @@ from drucker.protocol.v2 import rest_codec as codec
 from drucker.protocol.v2.dataplane import DataPlane
 from drucker.protocol.v2.openapi import openapi_document
 from drucker.protocol.v2.rest_caller import RestCaller, timeout_seconds
+from drucker.protocol.v2.rest_offload import OffLoopDecoder
 from drucker.repository import Repository
 
 if TYPE_CHECKING:
@@ -105,6 +107,7 @@ class V2RestApp:
         self._body_timeout = body_timeout
         self._recorder = infer_recorder
         self._openapi = codec.dumps(openapi_document())
+        self.decoder = OffLoopDecoder()  # big JSON bodies are decoded off the event loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -230,7 +233,7 @@ class V2RestApp:
                     "Inference-Header-Content-Length must be a whole number"
                 ) from None
         body = await self._body(headers, receive)
-        decoded = codec.decode_infer(body, header_length, name, version)
+        decoded = await self.decoder.decode(body, header_length, name, version)
         del body
         caller = RestCaller(timeout_seconds(decoded.request.parameters, headers))
         watcher = caller.watching(receive)

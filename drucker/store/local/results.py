@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from drucker.store.atomic import atomic_writer, fsync_directory, write_json_atomically
-from drucker.store.base import Results
+from drucker.store.base import DETAILS_KEY, SUMMARY_SUFFIX, Results
 from drucker.store.names import MAX_NAME_LENGTH, validate_name
 
-SUMMARY_SUFFIX = ".summary.json"
-DETAILS_KEY = "details_file"
 LOCK_NAME = ".lock"
 # Room for a data name of the longest kind and a suffix such as the default ".result"; the
 # file names built from it (a token and ".jsonl" or ".summary.json") stay far below 255 bytes.
@@ -70,6 +68,22 @@ class LocalResults(Results):
             return None
         details = data.get(DETAILS_KEY)
         return details if isinstance(details, str) else None
+
+    def _names(self) -> list[tuple[str, float]]:
+        names = []
+        for path in self.directory.glob(f"*{SUMMARY_SUFFIX}"):
+            try:
+                names.append((path.name.removesuffix(SUMMARY_SUFFIX), path.stat().st_mtime))
+            except FileNotFoundError:  # replaced or removed meanwhile
+                continue
+        return names
+
+    def _summary_of(self, name: str) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self._summary_path(name).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return data
 
     def read_summary(self, name: str) -> dict[str, Any]:
         """The stored summary. :raises NotFoundError: when there is no such result."""

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from drucker.store.base import Results
+from drucker.store.base import DETAILS_KEY, SUMMARY_SUFFIX, Results
 from drucker.store.names import validate_name
 from drucker.store.remote.records import Backend, remote_errors
 from drucker.store.scratch import open_locked
-
-SUMMARY_SUFFIX = ".summary.json"
-DETAILS_KEY = "details_file"
 
 
 class RemoteResults(Results):
@@ -59,6 +57,23 @@ class RemoteResults(Results):
             with contextlib.suppress(Exception):  # a leftover costs space, nothing else
                 self.backend.fs.rm(self.backend.path("results", replaced))
 
+    def _names(self) -> list[tuple[str, float]]:
+        with remote_errors("cannot list the evaluation results"):
+            try:
+                entries = self.backend.fs.ls(self.backend.path("results"), detail=True)
+            except FileNotFoundError:  # nothing stored yet
+                return []
+        return [
+            (entry["name"].rsplit("/", 1)[-1].removesuffix(SUMMARY_SUFFIX), _modified(entry))
+            for entry in entries
+            if entry["name"].endswith(SUMMARY_SUFFIX)
+        ]
+
+    def _summary_of(self, name: str) -> dict[str, Any] | None:
+        with remote_errors(f"cannot read the evaluation result {name}"):
+            data: dict[str, Any] | None = self.backend.read(self._summary(name))[0]
+        return data
+
     def _open(self, name: str) -> tuple[dict[str, Any], IO[bytes]] | None:
         """The records are downloaded whole here (called in a thread), so streaming them to
         the caller reads a local file; unlinked at once, it vanishes when they are read."""
@@ -79,3 +94,12 @@ class RemoteResults(Results):
                 return data, local.open("rb")
             finally:
                 local.unlink(missing_ok=True)
+
+
+def _modified(entry: dict[str, Any]) -> float:
+    """Seconds since the epoch at which a listed object was written (0 when not said): S3's
+    ``LastModified`` is a datetime, a file system's ``mtime`` or ``created`` a number."""
+    value = entry.get("LastModified", entry.get("mtime", entry.get("created")))
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return float(value) if isinstance(value, int | float) else 0.0
