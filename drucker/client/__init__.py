@@ -26,7 +26,13 @@ from drucker.client.types import (
     Metrics,
     ModelSwitch,
     ServiceInfo,
+    ShadowFigures,
+    ShadowSample,
+    ShadowSampleRow,
     StoredModel,
+    Traffic,
+    TrafficGuard,
+    VersionFigures,
 )
 from drucker.client.types import RepositoryModel as RepositoryModel
 from drucker.kinds import Kind
@@ -47,8 +53,14 @@ __all__ = [
     "RepositoryModel",
     "ServerError",
     "ServiceInfo",
+    "ShadowFigures",
+    "ShadowSample",
+    "ShadowSampleRow",
     "StoredModel",
+    "Traffic",
+    "TrafficGuard",
     "Unauthenticated",
     "Unavailable",
+    "VersionFigures",
     "output_kind_of",
 ]
