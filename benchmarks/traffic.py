@@ -50,7 +50,7 @@ CONFIGS: dict[str, tuple[Policy, tuple[int, ...]]] = {
 class _Server:
     """``serve`` in a thread with its own loop."""
 
-    def __init__(self, model: Path, workdir: Path) -> None:
+    def __init__(self, model: Path, workdir: Path, batching: bool = True) -> None:
         settings = load_settings(
             None,
             environ={},
@@ -60,6 +60,7 @@ class _Server:
                 "model_dir": str(workdir / "model"),
                 "eval_dir": str(workdir / "eval"),
                 "log_predictions": False,
+                "batching": batching,
                 "metrics_port": 0,
                 "http_port": 0,  # no V2 REST: port 8080 may be another server's
                 "management_token": TOKEN,
@@ -116,13 +117,16 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument(
+        "--no-batching", action="store_true", help="batching.enabled: false (each request alone)"
+    )
     args = parser.parse_args()
     runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="drucker-bench-traffic-") as temp:
         workdir = Path(temp)
         first = train(workdir / "v1.joblib")
         second = shutil.copy(first, workdir / "v2.joblib")
-        server = _Server(first, workdir)
+        server = _Server(first, workdir, batching=not args.no_batching)
         try:
             with Client(f"127.0.0.1:{server.port}", token=TOKEN, timeout=60) as client:
                 client.upload_model(second, "v2.joblib")

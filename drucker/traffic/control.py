@@ -194,7 +194,9 @@ class TrafficModel:
         base.manager.models.set_traffic_record(to_json(new))  # whole, or not at all
         base.manager.record_traffic(text, by)
         self._install(base, new)
-        base.runtime.log.info(f"traffic of {self.name}: {text}", policy=new.describe())
+        log = base.runtime.log
+        say = log.warning if text.startswith("guard tripped") else log.info
+        say(f"traffic of {self.name}: {text}", policy=new.describe(), by=by)
         return text
 
     def _apply(self, new: TrafficPolicy) -> None:
@@ -211,7 +213,7 @@ class TrafficModel:
                 except NotFoundError:
                     raise
                 except DruckerError as error:  # nothing changed: the old policy serves
-                    raise type(error)(f"version {version!r} cannot serve: {error}") from None
+                    raise _naming(error, version) from None
                 self._versions[version] = (loaded, self._dispatcher(base, loaded))
 
     def _dispatcher(self, base: ServedModel, loaded: ActiveModel) -> Dispatcher:
@@ -263,6 +265,14 @@ class TrafficModel:
             upload.commit()
         self.sample_name = name
         return name
+
+
+def _naming(error: DruckerError, version: str) -> DruckerError:
+    """``error`` (its class, so its status code) with a message that names ``version``."""
+    try:
+        return type(error)(f"version {version!r} cannot serve: {error}")
+    except TypeError:  # a class that takes more than a message
+        return error
 
 
 def _cell(value: Any) -> Any:

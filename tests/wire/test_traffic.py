@@ -125,6 +125,7 @@ def test_a_guard_takes_a_failing_canary_out_within_its_window(
         "the trip in the history",
     )
     assert "flaky" in history[-1].traffic and history[-1].ok
+    assert "traffic of" in server.log.getvalue() and "guard tripped: flaky" in server.log.getvalue()
     with server.channel() as channel:
         assert {predict_version(channel, str(i))[1] for i in range(50)} == {"v1"}
 
