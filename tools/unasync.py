@@ -20,14 +20,26 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "drucker" / "client" / "aio.py"
 TARGET = REPO / "drucker" / "client" / "_sync.py"
+TRAFFIC_SOURCE = REPO / "drucker" / "client" / "aio_traffic.py"
+TRAFFIC_TARGET = REPO / "drucker" / "client" / "_sync_traffic.py"
 
 HEADER = (
     "# Generated from drucker/client/aio.py by tools/unasync.py (`nox -s unasync`).\n"
     "# Do not edit: change aio.py and regenerate; tests/unit/test_client_generated.py checks it.\n"
 )
+TRAFFIC_HEADER = HEADER.replace("aio.py", "aio_traffic.py")
 
 # Module docstring of the generated file (the source's describes the async client).
 DOCSTRING = '"""The blocking client, :class:`Client`, generated from :mod:`drucker.client.aio`."""'
+TRAFFIC_DOCSTRING = (
+    '"""The traffic methods of :class:`Client`, generated from '
+    ':mod:`drucker.client.aio_traffic`."""'
+)
+# (source, target, docstring of the target) of every generated file.
+PAIRS = (
+    (SOURCE, TARGET, DOCSTRING, HEADER),
+    (TRAFFIC_SOURCE, TRAFFIC_TARGET, TRAFFIC_DOCSTRING, TRAFFIC_HEADER),
+)
 
 # Whole lines that have no blocking twin.
 DROPPED_LINES = ("import grpc.aio",)
@@ -39,6 +51,8 @@ WORDS: tuple[tuple[str, str], ...] = (
     (r"\basync with\b", "with"),
     (r"\bawait ", ""),
     (r"\bAsyncClient\b", "Client"),
+    (r"\bAsyncTrafficMethods\b", "TrafficMethods"),
+    (r"\baio_traffic\b", "_sync_traffic"),
     (r"\bAsyncIterator\b", "Iterator"),
     (r"\bAsyncIterable\b", "Iterable"),
     (r"\bStopAsyncIteration\b", "StopIteration"),
@@ -66,30 +80,32 @@ def _unique_names(match: re.Match[str]) -> str:
     return match["head"] + ", ".join(names)
 
 
-def generate(source: str) -> str:
-    """The blocking twin of the async client's source text."""
+def generate(source: str, docstring: str = DOCSTRING, header: str = HEADER) -> str:
+    """The blocking twin of the async client's source text (``docstring`` its docstring)."""
     lines = [line for line in source.splitlines(keepends=True) if line.strip() not in DROPPED_LINES]
     text = "".join(lines)
     for pattern, replacement in WORDS:
         text = re.sub(pattern, replacement, text)
     text = _YIELD_EACH.sub(r"\g<indent>yield from \g<source>\n", text)
     text = _FROM_IMPORT.sub(_unique_names, text)
-    text, replaced = _MODULE_DOCSTRING.subn(DOCSTRING, text, count=1)
+    text, replaced = _MODULE_DOCSTRING.subn(docstring, text, count=1)
     if not replaced:
         raise ValueError("the async client has no module docstring to replace")
-    return HEADER + text
+    return header + text
 
 
 def main(argv: list[str]) -> int:
-    fresh = generate(SOURCE.read_text(encoding="utf-8"))
-    if argv[1:] == ["--check"]:
-        if TARGET.read_text(encoding="utf-8") != fresh:
-            print(f"{TARGET.relative_to(REPO)} is stale: run `nox -s unasync`", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(fresh, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(REPO)}")
-    return 0
+    stale = 0
+    for source, target, docstring, header in PAIRS:
+        fresh = generate(source.read_text(encoding="utf-8"), docstring, header)
+        if argv[1:] == ["--check"]:
+            if not target.exists() or target.read_text(encoding="utf-8") != fresh:
+                print(f"{target.relative_to(REPO)} is stale: run `nox -s unasync`", file=sys.stderr)
+                stale = 1
+            continue
+        target.write_text(fresh, encoding="utf-8")
+        print(f"wrote {target.relative_to(REPO)}")
+    return stale
 
 
 if __name__ == "__main__":

@@ -39,6 +39,172 @@ class HealthCheckResponse(_message.Message):
     status: HealthCheckResponse.ServingStatus
     def __init__(self, status: _Optional[_Union[HealthCheckResponse.ServingStatus, str]] = ...) -> None: ...
 
+class GetTrafficRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TrafficWeight(_message.Message):
+    __slots__ = ("version", "weight")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    weight: float
+    def __init__(self, version: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
+
+class SetTrafficSplitRequest(_message.Message):
+    __slots__ = ("weights",)
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    weights: _containers.RepeatedCompositeFieldContainer[TrafficWeight]
+    def __init__(self, weights: _Optional[_Iterable[_Union[TrafficWeight, _Mapping]]] = ...) -> None: ...
+
+class SetTrafficShadowRequest(_message.Message):
+    __slots__ = ("version", "fraction")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    fraction: float
+    def __init__(self, version: _Optional[str] = ..., fraction: _Optional[float] = ...) -> None: ...
+
+class SetTrafficGuardRequest(_message.Message):
+    __slots__ = ("version", "max_error_rate", "min_agreement", "window", "remove")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    MIN_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    max_error_rate: float
+    min_agreement: float
+    window: int
+    remove: bool
+    def __init__(self, version: _Optional[str] = ..., max_error_rate: _Optional[float] = ..., min_agreement: _Optional[float] = ..., window: _Optional[int] = ..., remove: bool = ...) -> None: ...
+
+class PromoteVersionRequest(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    def __init__(self, version: _Optional[str] = ...) -> None: ...
+
+class ClearTrafficRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ShadowSampleRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class TrafficGuard(_message.Message):
+    __slots__ = ("version", "max_error_rate", "min_agreement", "window", "tripped", "reason", "tripped_at")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    MIN_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    TRIPPED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TRIPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    max_error_rate: float
+    min_agreement: float
+    window: int
+    tripped: bool
+    reason: str
+    tripped_at: float
+    def __init__(self, version: _Optional[str] = ..., max_error_rate: _Optional[float] = ..., min_agreement: _Optional[float] = ..., window: _Optional[int] = ..., tripped: bool = ..., reason: _Optional[str] = ..., tripped_at: _Optional[float] = ...) -> None: ...
+
+class VersionTraffic(_message.Message):
+    __slots__ = ("version", "requests", "errors", "latency_p50_ms", "latency_p99_ms", "loaded")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    LOADED_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    requests: int
+    errors: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    loaded: bool
+    def __init__(self, version: _Optional[str] = ..., requests: _Optional[int] = ..., errors: _Optional[int] = ..., latency_p50_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ..., loaded: bool = ...) -> None: ...
+
+class ShadowFigures(_message.Message):
+    __slots__ = ("agree", "disagree", "shadow_error", "dropped", "mean_score_difference", "shadow_latency_p50_ms", "shadow_latency_p99_ms")
+    AGREE_FIELD_NUMBER: _ClassVar[int]
+    DISAGREE_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_ERROR_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    MEAN_SCORE_DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    agree: int
+    disagree: int
+    shadow_error: int
+    dropped: int
+    mean_score_difference: float
+    shadow_latency_p50_ms: float
+    shadow_latency_p99_ms: float
+    def __init__(self, agree: _Optional[int] = ..., disagree: _Optional[int] = ..., shadow_error: _Optional[int] = ..., dropped: _Optional[int] = ..., mean_score_difference: _Optional[float] = ..., shadow_latency_p50_ms: _Optional[float] = ..., shadow_latency_p99_ms: _Optional[float] = ...) -> None: ...
+
+class TrafficResponse(_message.Message):
+    __slots__ = ("model", "serving", "split", "shadow_version", "shadow_fraction", "guards", "versions", "shadow", "changed_at", "changed_by", "message")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SERVING_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    GUARDS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    serving: str
+    split: _containers.RepeatedCompositeFieldContainer[TrafficWeight]
+    shadow_version: str
+    shadow_fraction: float
+    guards: _containers.RepeatedCompositeFieldContainer[TrafficGuard]
+    versions: _containers.RepeatedCompositeFieldContainer[VersionTraffic]
+    shadow: ShadowFigures
+    changed_at: float
+    changed_by: str
+    message: str
+    def __init__(self, model: _Optional[str] = ..., serving: _Optional[str] = ..., split: _Optional[_Iterable[_Union[TrafficWeight, _Mapping]]] = ..., shadow_version: _Optional[str] = ..., shadow_fraction: _Optional[float] = ..., guards: _Optional[_Iterable[_Union[TrafficGuard, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[VersionTraffic, _Mapping]]] = ..., shadow: _Optional[_Union[ShadowFigures, _Mapping]] = ..., changed_at: _Optional[float] = ..., changed_by: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ShadowSampleRow(_message.Message):
+    __slots__ = ("at", "input", "primary_version", "primary_label", "primary_score", "shadow_version", "shadow_label", "shadow_score", "outcome", "score_difference")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_LABEL_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_LABEL_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_SCORE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    at: float
+    input: str
+    primary_version: str
+    primary_label: str
+    primary_score: _containers.RepeatedScalarFieldContainer[float]
+    shadow_version: str
+    shadow_label: str
+    shadow_score: _containers.RepeatedScalarFieldContainer[float]
+    outcome: str
+    score_difference: float
+    def __init__(self, at: _Optional[float] = ..., input: _Optional[str] = ..., primary_version: _Optional[str] = ..., primary_label: _Optional[str] = ..., primary_score: _Optional[_Iterable[float]] = ..., shadow_version: _Optional[str] = ..., shadow_label: _Optional[str] = ..., shadow_score: _Optional[_Iterable[float]] = ..., outcome: _Optional[str] = ..., score_difference: _Optional[float] = ...) -> None: ...
+
+class ShadowSampleResponse(_message.Message):
+    __slots__ = ("rows", "data_name")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    DATA_NAME_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[ShadowSampleRow]
+    data_name: str
+    def __init__(self, rows: _Optional[_Iterable[_Union[ShadowSampleRow, _Mapping]]] = ..., data_name: _Optional[str] = ...) -> None: ...
+
 class DeleteModelRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -62,7 +228,7 @@ class ModelHistoryRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelSwitch(_message.Message):
-    __slots__ = ("at", "to_name", "to_sha256", "from_name", "from_sha256", "by", "result", "rollback")
+    __slots__ = ("at", "to_name", "to_sha256", "from_name", "from_sha256", "by", "result", "rollback", "traffic")
     AT_FIELD_NUMBER: _ClassVar[int]
     TO_NAME_FIELD_NUMBER: _ClassVar[int]
     TO_SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +237,7 @@ class ModelSwitch(_message.Message):
     BY_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     ROLLBACK_FIELD_NUMBER: _ClassVar[int]
+    TRAFFIC_FIELD_NUMBER: _ClassVar[int]
     at: float
     to_name: str
     to_sha256: str
@@ -79,7 +246,8 @@ class ModelSwitch(_message.Message):
     by: str
     result: str
     rollback: bool
-    def __init__(self, at: _Optional[float] = ..., to_name: _Optional[str] = ..., to_sha256: _Optional[str] = ..., from_name: _Optional[str] = ..., from_sha256: _Optional[str] = ..., by: _Optional[str] = ..., result: _Optional[str] = ..., rollback: bool = ...) -> None: ...
+    traffic: str
+    def __init__(self, at: _Optional[float] = ..., to_name: _Optional[str] = ..., to_sha256: _Optional[str] = ..., from_name: _Optional[str] = ..., from_sha256: _Optional[str] = ..., by: _Optional[str] = ..., result: _Optional[str] = ..., rollback: bool = ..., traffic: _Optional[str] = ...) -> None: ...
 
 class ModelHistoryResponse(_message.Message):
     __slots__ = ("switches",)

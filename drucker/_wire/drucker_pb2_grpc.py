@@ -170,6 +170,41 @@ class DruckerDashboardStub(object):
                 request_serializer=drucker__pb2.ListEvaluationResultsRequest.SerializeToString,
                 response_deserializer=drucker__pb2.ListEvaluationResultsResponse.FromString,
                 _registered_method=True)
+        self.GetTraffic = channel.unary_unary(
+                '/drucker.DruckerDashboard/GetTraffic',
+                request_serializer=drucker__pb2.GetTrafficRequest.SerializeToString,
+                response_deserializer=drucker__pb2.TrafficResponse.FromString,
+                _registered_method=True)
+        self.SetTrafficSplit = channel.unary_unary(
+                '/drucker.DruckerDashboard/SetTrafficSplit',
+                request_serializer=drucker__pb2.SetTrafficSplitRequest.SerializeToString,
+                response_deserializer=drucker__pb2.TrafficResponse.FromString,
+                _registered_method=True)
+        self.SetTrafficShadow = channel.unary_unary(
+                '/drucker.DruckerDashboard/SetTrafficShadow',
+                request_serializer=drucker__pb2.SetTrafficShadowRequest.SerializeToString,
+                response_deserializer=drucker__pb2.TrafficResponse.FromString,
+                _registered_method=True)
+        self.SetTrafficGuard = channel.unary_unary(
+                '/drucker.DruckerDashboard/SetTrafficGuard',
+                request_serializer=drucker__pb2.SetTrafficGuardRequest.SerializeToString,
+                response_deserializer=drucker__pb2.TrafficResponse.FromString,
+                _registered_method=True)
+        self.PromoteVersion = channel.unary_unary(
+                '/drucker.DruckerDashboard/PromoteVersion',
+                request_serializer=drucker__pb2.PromoteVersionRequest.SerializeToString,
+                response_deserializer=drucker__pb2.TrafficResponse.FromString,
+                _registered_method=True)
+        self.ClearTraffic = channel.unary_unary(
+                '/drucker.DruckerDashboard/ClearTraffic',
+                request_serializer=drucker__pb2.ClearTrafficRequest.SerializeToString,
+                response_deserializer=drucker__pb2.TrafficResponse.FromString,
+                _registered_method=True)
+        self.ShadowSample = channel.unary_unary(
+                '/drucker.DruckerDashboard/ShadowSample',
+                request_serializer=drucker__pb2.ShadowSampleRequest.SerializeToString,
+                response_deserializer=drucker__pb2.ShadowSampleResponse.FromString,
+                _registered_method=True)
 
 
 class DruckerDashboardServicer(object):
@@ -255,6 +290,56 @@ class DruckerDashboardServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTraffic(self, request, context):
+        """Additions to 0.4.5: the traffic policy between the versions of one model (the model the
+        call's x-rekcurd-application-name names, the default model without it). Each answers the
+        policy as it stands after the call, with the live figures. Refusals leave the old policy:
+        NOT_FOUND (an unknown model or version), INVALID_ARGUMENT (weights that do not sum to 100,
+        a negative or non-finite weight, a fraction outside (0, 1], a shadow in the split, a bad
+        guard), FAILED_PRECONDITION (a version that does not load or fails its smoke input).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetTrafficSplit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetTrafficShadow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetTrafficGuard(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PromoteVersion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearTraffic(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShadowSample(self, request, context):
+        """The kept sample of shadowed requests (input and both answers), also stored as the CSV
+        evaluation data set named in the answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DruckerDashboardServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -317,6 +402,41 @@ def add_DruckerDashboardServicer_to_server(servicer, server):
                     servicer.ListEvaluationResults,
                     request_deserializer=drucker__pb2.ListEvaluationResultsRequest.FromString,
                     response_serializer=drucker__pb2.ListEvaluationResultsResponse.SerializeToString,
+            ),
+            'GetTraffic': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTraffic,
+                    request_deserializer=drucker__pb2.GetTrafficRequest.FromString,
+                    response_serializer=drucker__pb2.TrafficResponse.SerializeToString,
+            ),
+            'SetTrafficSplit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTrafficSplit,
+                    request_deserializer=drucker__pb2.SetTrafficSplitRequest.FromString,
+                    response_serializer=drucker__pb2.TrafficResponse.SerializeToString,
+            ),
+            'SetTrafficShadow': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTrafficShadow,
+                    request_deserializer=drucker__pb2.SetTrafficShadowRequest.FromString,
+                    response_serializer=drucker__pb2.TrafficResponse.SerializeToString,
+            ),
+            'SetTrafficGuard': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTrafficGuard,
+                    request_deserializer=drucker__pb2.SetTrafficGuardRequest.FromString,
+                    response_serializer=drucker__pb2.TrafficResponse.SerializeToString,
+            ),
+            'PromoteVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.PromoteVersion,
+                    request_deserializer=drucker__pb2.PromoteVersionRequest.FromString,
+                    response_serializer=drucker__pb2.TrafficResponse.SerializeToString,
+            ),
+            'ClearTraffic': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearTraffic,
+                    request_deserializer=drucker__pb2.ClearTrafficRequest.FromString,
+                    response_serializer=drucker__pb2.TrafficResponse.SerializeToString,
+            ),
+            'ShadowSample': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShadowSample,
+                    request_deserializer=drucker__pb2.ShadowSampleRequest.FromString,
+                    response_serializer=drucker__pb2.ShadowSampleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -644,6 +764,195 @@ class DruckerDashboard(object):
             '/drucker.DruckerDashboard/ListEvaluationResults',
             drucker__pb2.ListEvaluationResultsRequest.SerializeToString,
             drucker__pb2.ListEvaluationResultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTraffic(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/GetTraffic',
+            drucker__pb2.GetTrafficRequest.SerializeToString,
+            drucker__pb2.TrafficResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTrafficSplit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/SetTrafficSplit',
+            drucker__pb2.SetTrafficSplitRequest.SerializeToString,
+            drucker__pb2.TrafficResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTrafficShadow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/SetTrafficShadow',
+            drucker__pb2.SetTrafficShadowRequest.SerializeToString,
+            drucker__pb2.TrafficResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTrafficGuard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/SetTrafficGuard',
+            drucker__pb2.SetTrafficGuardRequest.SerializeToString,
+            drucker__pb2.TrafficResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PromoteVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/PromoteVersion',
+            drucker__pb2.PromoteVersionRequest.SerializeToString,
+            drucker__pb2.TrafficResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearTraffic(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/ClearTraffic',
+            drucker__pb2.ClearTrafficRequest.SerializeToString,
+            drucker__pb2.TrafficResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShadowSample(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/drucker.DruckerDashboard/ShadowSample',
+            drucker__pb2.ShadowSampleRequest.SerializeToString,
+            drucker__pb2.ShadowSampleResponse.FromString,
             options,
             channel_credentials,
             insecure,

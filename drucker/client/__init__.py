@@ -26,8 +26,14 @@ from drucker.client.types import (
     Metrics,
     ModelSwitch,
     ServiceInfo,
+    ShadowFigures,
+    ShadowSample,
+    ShadowSampleRow,
     StoredEvaluation,
     StoredModel,
+    Traffic,
+    TrafficGuard,
+    VersionFigures,
 )
 from drucker.client.types import RepositoryModel as RepositoryModel
 from drucker.kinds import Kind
@@ -48,9 +54,15 @@ __all__ = [
     "RepositoryModel",
     "ServerError",
     "ServiceInfo",
+    "ShadowFigures",
+    "ShadowSample",
+    "ShadowSampleRow",
     "StoredEvaluation",
     "StoredModel",
+    "Traffic",
+    "TrafficGuard",
     "Unauthenticated",
     "Unavailable",
+    "VersionFigures",
     "output_kind_of",
 ]

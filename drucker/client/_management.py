@@ -107,7 +107,15 @@ def models_of(reply: Any) -> list[StoredModel]:
 def history_of(reply: Any) -> list[ModelSwitch]:
     return [
         ModelSwitch(
-            s.at, s.to_name, s.to_sha256, s.from_name, s.from_sha256, s.by, s.result, s.rollback
+            s.at,
+            s.to_name,
+            s.to_sha256,
+            s.from_name,
+            s.from_sha256,
+            s.by,
+            s.result,
+            s.rollback,
+            s.traffic,
         )
         for s in reply.switches
     ]

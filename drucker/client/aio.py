@@ -23,6 +23,7 @@ from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
 from drucker.client._management import UploadOptions
+from drucker.client.aio_traffic import AsyncTrafficMethods
 from drucker.client.errors import ClientError, InvalidArgument, from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
 from drucker.client.types import RepositoryModel as RepositoryModel
@@ -35,8 +36,12 @@ if TYPE_CHECKING:
     from drucker.client.types import StoredEvaluation
 
 
-class AsyncClient:
+class AsyncClient(AsyncTrafficMethods):
     """A drucker service, one server or several, over one gRPC channel.
+
+    Traffic between a model's versions (``traffic``, ``set_split``, ``set_shadow``,
+    ``stop_shadow``, ``set_guard``, ``remove_guard``, ``promote``, ``clear_traffic``,
+    ``shadow_sample``) comes from :class:`~drucker.client.aio_traffic.AsyncTrafficMethods`.
 
     :param target: ``host:port``, a DNS name with port (every address it resolves to is used),
         or a list of ``host:port``; calls are spread round robin over the servers that are up.

@@ -26,6 +26,7 @@ from drucker.server.metrics_app import MetricsApp
 from drucker.server.model_set import ModelSet, load_models
 from drucker.server.parent import die_with_supervisor
 from drucker.server.supervisor import Supervisor
+from drucker.server.traffic_follow import follow_traffic
 from drucker.settings import Settings, load_settings
 
 
@@ -277,6 +278,8 @@ async def serve(
             followers.append(
                 follow_repository(server.repository, settings.store_url, interval, log)
             )
+        following = follow_store or manager.shared_store
+        followers.append(asyncio.create_task(follow_traffic(server.traffic, runtime, following)))
         try:
             if rest is not None and on_http_ready is not None:
                 on_http_ready(rest.port or 0)

@@ -74,3 +74,18 @@ class AsyncClient:
     assert "    def rows(self, call) -> Iterator[int]:\n        for reply in call:\n" in body
     assert "            yield from reply.rows\n" in body
     assert '        grpc.insecure_channel("x").close()\n' in body
+
+
+def test_the_committed_traffic_methods_are_the_generated_ones() -> None:
+    from drucker.client._sync_traffic import TrafficMethods
+    from drucker.client.aio_traffic import AsyncTrafficMethods
+
+    generator = _generator()
+    source = generator.TRAFFIC_SOURCE.read_text(encoding="utf-8")
+    fresh = generator.generate(source, generator.TRAFFIC_DOCSTRING, generator.TRAFFIC_HEADER)
+    committed = generator.TRAFFIC_TARGET.read_text(encoding="utf-8")
+    assert committed == fresh, "drucker/client/_sync_traffic.py is stale: run `nox -s unasync`"
+    assert issubclass(Client, TrafficMethods) and issubclass(AsyncClient, AsyncTrafficMethods)
+    for name in ("traffic", "set_split", "set_shadow", "stop_shadow", "set_guard", "promote"):
+        assert not inspect.iscoroutinefunction(getattr(Client, name)), name
+        assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
