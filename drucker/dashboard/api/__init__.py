@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from drucker.dashboard.api import records, services
+from drucker.dashboard.api import records, services, traffic
 from drucker.dashboard.api.schemas import ERRORS
 from drucker.dashboard.errors import Refused
 
@@ -36,4 +36,5 @@ def build_api() -> FastAPI:
     api.add_exception_handler(Refused, refused)
     api.include_router(records.router)
     api.include_router(services.router)
+    api.include_router(traffic.router)
     return api
