@@ -173,6 +173,18 @@ class ModelManager:
             self._smoke_test(candidate)
         return candidate
 
+    def load_version(self, name: str) -> ActiveModel:
+        """Load stored model ``name`` and smoke-test it, without making it serve (a version
+        that takes part of the traffic). :raises DruckerError: as a switch's load does."""
+        with self.models.checkout(name) as (stored, path):
+            return self._load_stored(stored, path)
+
+    def record_traffic(self, change: str, by: str, result: str = "ok") -> None:
+        """Add a traffic policy change to the switch history (logged, never raised)."""
+        serving = self.runtime.active
+        name, sha256 = (serving.name, serving.sha256 or "") if serving else ("", "")
+        self._record(name, sha256, (name, sha256), by, result, traffic=change)
+
     def _load_record(self, record: ActiveRecord) -> ActiveModel:
         with self.models.checkout(record.name, record.sha256) as (stored, path):
             return self._load_stored(stored, path)
@@ -261,6 +273,7 @@ class ModelManager:
         by: str,
         result: str,
         rollback: bool = False,
+        traffic: str = "",
     ) -> None:
         """Add a switch to the history; a failure to do so is logged, never raised."""
         event = SwitchEvent(
@@ -272,6 +285,7 @@ class ModelManager:
             by=f"{by} via {self._identity}" if by else self._identity,
             result=result,
             rollback=rollback,
+            traffic=traffic,
         )
         try:
             with storage_failures("cannot record the switch history"):

@@ -12,8 +12,12 @@ import grpc.aio
 from drucker._wire import drucker_pb2_grpc
 from drucker.errors import NotFoundError
 from drucker.models import ModelTable, ServedModel
+from drucker.observability.traffic_metrics import TrafficMetrics
 from drucker.protocol.drucker_dashboard import ModelDashboardServicer
+from drucker.protocol.traffic_servicer import TRAFFIC_RPCS, TrafficServicer
+from drucker.traffic.control import TrafficControl
 
+NO_TRAFFIC = TrafficMetrics(None)
 _STREAMING_OUT = ("EvaluationResult",)
 _RPCS = (
     "ServiceInfo",
@@ -33,8 +37,9 @@ _RPCS = (
 class DruckerDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type: ignore[misc]
     """Routes each management rpc to the servicer of the model it names."""
 
-    def __init__(self, models: ModelTable) -> None:
+    def __init__(self, models: ModelTable, traffic: TrafficControl | None = None) -> None:
         self._models = models
+        self.traffic = TrafficServicer(models, traffic or TrafficControl(models, NO_TRAFFIC))
         self._servicers: dict[str, tuple[ServedModel, ModelDashboardServicer]] = {}
 
     async def _target(self, context: grpc.aio.ServicerContext) -> ModelDashboardServicer:
@@ -69,5 +74,16 @@ def _routed(name: str) -> Callable[..., Any]:
 
 for _name in _RPCS:
     setattr(DruckerDashboardServicer, _name, _routed(_name))
+
+
+def _traffic_rpc(name: str) -> Callable[..., Any]:
+    async def unary(self: DruckerDashboardServicer, request: Any, context: Any) -> Any:
+        return await getattr(self.traffic, name)(request, context)
+
+    return unary
+
+
+for _name in TRAFFIC_RPCS:
+    setattr(DruckerDashboardServicer, _name, _traffic_rpc(_name))
 
 __all__ = ["DruckerDashboardServicer"]

@@ -73,6 +73,7 @@ def switch_message(event: SwitchEvent) -> Any:
         by=event.by,
         result=event.result,
         rollback=event.rollback,
+        traffic=event.traffic,
     )
 
 

@@ -24,6 +24,7 @@ from drucker.management import ModelManager
 from drucker.models import ModelTable, ServedModel
 from drucker.observability import Metrics, Tracing
 from drucker.observability.grpc_metrics import prediction_rpcs, recorders
+from drucker.observability.traffic_metrics import TrafficMetrics
 from drucker.protocol.auth import protected_methods
 from drucker.protocol.dashboard_routing import DruckerDashboardServicer
 from drucker.protocol.drucker_worker import SERVICE_NAME as WORKER_SERVICE
@@ -35,6 +36,7 @@ from drucker.protocol.v2.servicer import InferenceServicer
 from drucker.repository import Repository
 from drucker.server.memory import MemoryPolicy
 from drucker.server.ports import port_in_use
+from drucker.traffic.control import TrafficControl
 
 STREAM_CHUNK_BYTES = 1024 * 1024
 
@@ -134,8 +136,11 @@ class DruckerServer:
         registry.add_generic_rpc_handlers(
             (worker_rpc_handler(self.models, chunk, settings.max_message_bytes),)
         )
+        self.traffic = TrafficControl(
+            self.models, TrafficMetrics(metrics.registry if metrics is not None else None)
+        )
         drucker_pb2_grpc.add_DruckerDashboardServicer_to_server(
-            DruckerDashboardServicer(self.models), registry
+            DruckerDashboardServicer(self.models, self.traffic), registry
         )
         # shared with the HTTP binding
         self.plane = DataPlane(self.models, memory.collector_paused)

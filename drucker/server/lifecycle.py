@@ -27,6 +27,7 @@ from drucker.server.metrics_app import MetricsApp
 from drucker.server.model_set import ModelSet, load_models
 from drucker.server.parent import die_with_supervisor, supervisor_gone
 from drucker.server.supervisor import Supervisor
+from drucker.server.traffic_follow import follow_traffic
 from drucker.settings import Settings, load_settings
 
 
@@ -123,8 +124,7 @@ def build_runtime(
 
 async def _follow_switches(manager: ModelManager) -> None:
     """Load the store's active model when another worker or replica switched to it."""
-    loop = asyncio.get_running_loop()
-    interval = manager.runtime.settings.store_follow_interval
+    loop, interval = asyncio.get_running_loop(), manager.runtime.settings.store_follow_interval
     failures = 0
     while True:
         # After failures (the store is down) look less often, but at least every 10 s.
@@ -298,6 +298,7 @@ async def serve(
         following = follow_store or manager.shared_store
         followed = (manager, *others) if following else ()  # each start model follows
         followers = [asyncio.create_task(_follow_switches(each)) for each in followed]
+        followers.append(asyncio.create_task(follow_traffic(server.traffic, runtime, following)))
         try:
             if rest is not None and on_http_ready is not None:
                 on_http_ready(rest.port or 0)

@@ -90,6 +90,7 @@ class SwitchEvent:
     by: str
     result: str  # "ok", or "failed: <reason>"
     rollback: bool = False  # a step back through the history, not a switch forward
+    traffic: str = ""  # a traffic policy change ("split a=90 b=10"), not a switch
 
 
 class PendingUpload(Protocol):
@@ -198,6 +199,17 @@ class ModelStore(NamedFiles):
     @abc.abstractmethod
     def history(self) -> list[SwitchEvent]:
         """The switch history, oldest first."""
+
+    @abc.abstractmethod
+    def traffic_record(self) -> dict[str, Any] | None:
+        """The traffic policy record beside the active-model record (a fresh read), or
+        ``None``. :raises StoreUnavailableError: when it cannot be read."""
+
+    @abc.abstractmethod
+    def set_traffic_record(self, record: dict[str, Any] | None) -> None:
+        """Replace the traffic policy record whole (atomically: a reader sees the old record
+        or the new one); ``None`` removes it. :raises StoreUnavailableError: when it cannot
+        be written; it is then unchanged."""
 
 
 RESULT_READ_ATTEMPTS = 3  # a concurrent write may replace a result between its two reads

@@ -34,7 +34,7 @@ def previous_model(events: list[SwitchEvent], current: ActiveRecord | None) -> S
     """
     stack: list[SwitchEvent] = []  # each entry: the switch that made its ``to`` serve
     for event in events:
-        if event.result != "ok":
+        if event.result != "ok" or event.traffic:  # a traffic policy change is no switch
             continue
         if _is_rollback(event) and stack:
             stack.pop()

@@ -41,6 +41,7 @@ from drucker.protocol.v2.outputs import (
     row_outputs,
     tensor_outputs,
 )
+from drucker.traffic.router import ANSWERED, pinned
 from drucker.types import ModelSignature, TensorSpec
 
 OUTPUT_KIND_PARAMETER = "output_kind"
@@ -204,14 +205,20 @@ class DataPlane:
             predictions wait, ``DEADLINE_EXCEEDED`` or ``CANCELLED`` for a caller gone, the
             plugin's errors.
         """
-        served = self.check_model(request.model_name, request.model_version)
+        ANSWERED.set(None)
+        served = self.models.find(request.model_name)
+        named = request.model_version
+        pinned_to = pinned(served.dispatcher, named, caller) if served and named else None
+        if pinned_to is None:
+            served = self.check_model(request.model_name, named)
         if len(request.inputs) != 1:
             raise InvalidInputError(f"expected one input tensor, got {len(request.inputs)}")
         wanted = request.outputs or list(OUTPUT_NAMES)
         unknown = [name for name in wanted if name not in OUTPUT_NAMES]
         if unknown:
             raise InvalidInputError(f"unknown output {unknown[0]!r}; outputs are label, score")
-        runtime, dispatcher = served.runtime, served.dispatcher
+        assert served is not None
+        runtime, dispatcher = served.runtime, pinned_to or served.dispatcher
         signature = self.signature(served)
         tensor = request.inputs[0]
         option = dict(request.parameters)
@@ -222,9 +229,10 @@ class DataPlane:
         else:
             outputs, parameters = await self._infer_rows(dispatcher, tensor, want)
         active = runtime.active
+        answered = ANSWERED.get()  # the version the traffic policy chose, if any
         return InferResponse(
             model_name=served.name,
-            model_version=active.name if active else "",
+            model_version=answered or (active.name if active else ""),
             outputs=[outputs[name] for name in wanted],
             parameters=parameters,
             id=request.id,

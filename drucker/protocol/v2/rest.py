@@ -59,6 +59,8 @@ HTTP_STATUS = {
     "INTERNAL": 500,
 }
 OPENAPI_PATH = "/v2/openapi.json"
+ROUTE_KEY = b"x-drucker-route-key"
+VERSION = b"x-drucker-version"
 _MODEL = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$")
 _REPOSITORY = re.compile(r"^/v2/repository/(?:index|models/([^/]+)/(load|unload))$")
 _JSON = [(b"content-type", b"application/json")]
@@ -230,7 +232,8 @@ class V2RestApp:
         body = await self._body(headers, receive)
         decoded = codec.decode_infer(body, header_length, name, version)
         del body
-        caller = RestCaller(timeout_seconds(decoded.request.parameters, headers))
+        timeout = timeout_seconds(decoded.request.parameters, headers)
+        caller = RestCaller(timeout, headers.get(ROUTE_KEY))
         watcher = caller.watching(receive)
         try:
             answer = await self._plane.infer(decoded.request, caller)
@@ -242,14 +245,16 @@ class V2RestApp:
         finally:
             watcher.cancel()
         content, json_length = codec.encode_infer(answer, decoded)
+        answered = (VERSION, answer.model_version.encode())  # which version answered
         if json_length is None:
-            return 200, content, _JSON
+            return 200, content, [*_JSON, answered]
         return (
             200,
             content,
             [
                 (b"content-type", b"application/octet-stream"),
                 (codec.HEADER_LENGTH.encode(), str(json_length).encode()),
+                answered,
             ],
         )
 

@@ -53,9 +53,10 @@ class RestCaller:
     """A REST client's deadline and presence (``time_remaining`` and ``cancelled``, as gRPC's
     servicer context has them); :meth:`watch` notices a disconnect."""
 
-    def __init__(self, timeout: float | None) -> None:
+    def __init__(self, timeout: float | None, route_key: bytes | None = None) -> None:
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._gone = False
+        self.route_key = route_key  # the x-drucker-route-key header (sticky traffic routes)
 
     def time_remaining(self) -> float | None:
         """Seconds left before the deadline; ``None`` without one."""

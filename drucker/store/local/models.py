@@ -10,20 +10,23 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import json
 import os
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from drucker.errors import ConflictError, ModelLoadError, NotFoundError
-from drucker.store.atomic import sha256_of
+from drucker.store.atomic import sha256_of, write_json_atomically
 from drucker.store.base import ActiveRecord, ModelStore, StoredFile, SwitchEvent, storage_failures
 from drucker.store.history import HistoryFile
 from drucker.store.local.files import LocalFiles
 from drucker.store.names import validate_name
 
 HISTORY_NAME = ".history.jsonl"
+TRAFFIC_NAME = ".traffic.json"
 SNAPSHOT_PREFIX = ".snapshot-"
 STALE_SNAPSHOT_SECONDS = 3600.0
 
@@ -121,3 +124,18 @@ class LocalModelStore(LocalFiles, ModelStore):
     def history(self) -> builtins.list[SwitchEvent]:
         with storage_failures("cannot read the switch history"):
             return self._history.read()
+
+    # -- the traffic policy record ---------------------------------------------------------------
+
+    def traffic_record(self) -> dict[str, Any] | None:
+        with storage_failures("cannot read the traffic policy"):
+            try:
+                text = (self.directory / TRAFFIC_NAME).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return None
+        data = json.loads(text)  # written whole by a rename: never half a record
+        return data if isinstance(data, dict) and data else None
+
+    def set_traffic_record(self, record: dict[str, Any] | None) -> None:
+        with storage_failures("cannot record the traffic policy"):
+            write_json_atomically(self.directory / TRAFFIC_NAME, record or {})

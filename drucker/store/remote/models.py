@@ -34,6 +34,7 @@ class RemoteModelStore(RemoteFiles, ModelStore):
         super().__init__(backend, "models", "model", cache)
         self._active_path = backend.path("models", "active.json")
         self._history = backend.path("models", "history")
+        self._traffic_path = backend.path("models", "traffic.json")
         self._seen: tuple[str | None, ActiveRecord | None] = (None, None)
 
     def _refuse_replacing(self, name: str) -> None:
@@ -107,3 +108,12 @@ class RemoteModelStore(RemoteFiles, ModelStore):
             bodies = fs.cat(paths) if paths else {}
         events = (event_from_json(bodies[path]) for path in paths if path in bodies)
         return [event for event in events if event is not None]
+
+    def traffic_record(self) -> dict[str, Any] | None:
+        with remote_errors("cannot read the traffic policy"):
+            data, _token = self.backend.read(self._traffic_path)
+        return data if isinstance(data, dict) and data else None
+
+    def set_traffic_record(self, record: dict[str, Any] | None) -> None:
+        with remote_errors("cannot record the traffic policy"):
+            self.backend.update(self._traffic_path, lambda _old: record or {})
