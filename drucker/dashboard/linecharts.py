@@ -9,10 +9,13 @@ import math
 
 import attrs
 
-from drucker.dashboard.charts import PALETTE, WIDTH, Tick
+from drucker.dashboard.charts import PALETTE as BAR_PALETTE
+from drucker.dashboard.charts import WIDTH, Tick
 
 LINE_HEIGHT = 200
 LEFT, RIGHT, TOP, BOTTOM = 52.0, 10.0, 10.0, 34.0
+PALETTE = (*BAR_PALETTE, "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
+LEGEND_PER_ROW, LEGEND_ROW = 3, 14.0
 
 
 @attrs.frozen
@@ -33,7 +36,7 @@ class LineChart:
     lines: list[Line]
     y_ticks: list[Tick]
     x_ticks: list[Tick]
-    legend: list[tuple[str, str]]
+    legend: list[tuple[float, float, str, str]]  # x, y, name, colour
     plot_left: float
     plot_right: float
     plot_top: float
@@ -68,7 +71,10 @@ def line_chart(
     end = now if now is not None else max(times, default=0.0)
     start = min(times, default=end)
     span = max(end - start, 1e-9)
-    left, right, plot_top, bottom = LEFT, WIDTH - RIGHT, TOP, height - BOTTOM
+    rows = max(1, -(-len(series) // LEGEND_PER_ROW))
+    height += (rows - 1) * LEGEND_ROW
+    left, right, plot_top = LEFT, WIDTH - RIGHT, TOP
+    bottom = height - BOTTOM - (rows - 1) * LEGEND_ROW
 
     def x_of(at: float) -> float:
         return left + (right - left) * (at - start) / span if times else left
@@ -93,5 +99,14 @@ def line_chart(
         if times
         else []
     )
-    legend = [(line.name, line.color) for line in lines]
+    column = (right - left) / LEGEND_PER_ROW
+    legend = [
+        (
+            left + 8 + (i % LEGEND_PER_ROW) * column,
+            bottom + 24 + (i // LEGEND_PER_ROW) * LEGEND_ROW,
+            line.name,
+            line.color,
+        )
+        for i, line in enumerate(lines)
+    ]
     return LineChart(WIDTH, height, lines, y_ticks, x_ticks, legend, left, right, plot_top, bottom)

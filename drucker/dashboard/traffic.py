@@ -71,12 +71,14 @@ def refusal(error: ClientError, address: str) -> Refused:
 
 
 def summary(traffic: Traffic | None) -> str:
-    """The policy in a line, as the audit keeps it: ``split a=90 b=10; shadow c at 0.25``."""
+    """The policy in a line, as the audit keeps it: ``split a=90 b=10; shadow c at 0.25``
+    (the heaviest version first)."""
     if traffic is None:
         return ""
     parts = []
     if traffic.split:
-        weights = " ".join(f"{v}={w:g}" for v, w in traffic.split.items())
+        heaviest = sorted(traffic.split.items(), key=lambda item: (-item[1], item[0]))
+        weights = " ".join(f"{v}={w:g}" for v, w in heaviest)
         parts.append(f"split {weights}")
     else:
         parts.append(f"{traffic.serving} serves all")

@@ -75,8 +75,8 @@ async def sample_page(
         context["chart"] = charts.bar_chart(
             [row.label for row in rows],
             {
-                f"share answered by {primary}": [row.primary / comparison.num for row in rows],
-                f"share answered by {shadow}": [row.shadow / comparison.num for row in rows],
+                "A (served)": [row.primary / comparison.num for row in rows],
+                "B (shadow)": [row.shadow / comparison.num for row in rows],
             },
         )
         context["heat"] = _heat(comparison)
