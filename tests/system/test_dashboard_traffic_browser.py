@@ -31,6 +31,7 @@ from tests.dashboard_support import (
     DashboardProcess,
     iris_service,
 )
+from tests.datasets import write_iris_csv
 
 PASSWORDS = {"editor": "editor-password", "viewer": "viewer-password"}
 TREE, STUMP = "iris-tree.joblib", "iris-stump.joblib"
@@ -263,4 +264,48 @@ def test_a_viewer_sees_the_panel_and_may_not_change_it(registered: Stack, browse
     assert refused.status == 403
     with stack.client() as client:
         assert client.traffic().split == before.split
+    page.context.close()
+
+
+def test_compare_two_versions_on_a_stored_data_set_and_on_the_shadow_sample(
+    registered: Stack, browser: Any, tmp_path: Path
+) -> None:
+    stack = registered
+    page = new_page(browser)
+    sign_in(page, stack, "editor")
+    page.goto(stack.dashboard.url + "/evaluations")
+    option = page.locator("#evaluate-form select[name=service_id] option", has_text=stack.address)
+    page.locator("#evaluate-form select[name=service_id]").select_option(
+        str(option.get_attribute("value"))
+    )
+    page.set_input_files("#evaluate-form input[type=file]", str(write_iris_csv(tmp_path / "d.csv")))
+    page.click("#evaluate-form button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Evaluation #")
+
+    page.click("#compare-versions-link")
+    with stack.client() as client:
+        serving = client.service_info().model_name
+        client.set_shadow(STUMP, 0.01)  # V2 names only loaded versions: the shadow is one
+    page.locator("#versions-form select[name=a]").select_option(serving)
+    page.locator("#versions-form select[name=b]").select_option(STUMP)
+    page.click("#compare-versions")
+    expect(page.locator("h1")).to_contain_text(" and #")
+    summary = page.locator("table.compare-summary tbody tr").first
+    expect(summary).to_contain_text(serving)
+    expect(summary).to_contain_text(STUMP)
+    expect(page.locator("#differences tbody tr")).to_have_count(3)
+    worse = page.locator('#differences tr[data-label="virginica"] td.delta.worse')
+    expect(worse).not_to_have_count(0)  # the stump never answers virginica
+    shot(page, "traffic-versions-compared")
+    page.goto(stack.dashboard.url + "/audit")
+    expect(page.locator("#audit tbody tr td:nth-child(3)").first).to_have_text("compare versions")
+
+    # The evaluations page leads to the shadow sample's comparison too.
+    page.goto(stack.dashboard.url + "/evaluations")
+    page.locator("#sample-form select[name=service_id]").select_option(
+        str(option.get_attribute("value"))
+    )
+    page.fill("#sample-form input[name=model]", "iris")
+    page.click("#sample-form button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("on the shadow sample")
     page.context.close()

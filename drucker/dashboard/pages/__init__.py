@@ -10,11 +10,13 @@ from drucker.dashboard.pages import (
     session,
     traffic,
     trafficsample,
+    versions,
 )
 from drucker.dashboard.pages.common import render
 
 router = APIRouter(include_in_schema=False)
-for module in (session, services, models, evaluations, admin, traffic, trafficsample):
+# The traffic pages come before the evaluations': /evaluations/shadow-sample is not an id.
+for module in (session, services, models, traffic, trafficsample, versions, evaluations, admin):
     router.include_router(module.router)
 
 __all__ = ["render", "router"]
