@@ -10,6 +10,7 @@ import attrs
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 import drucker.dashboard.queries as queries
 import drucker.dashboard.shadowsample as shadowsample
@@ -26,6 +27,7 @@ from drucker.dashboard.web import in_thread, require, state
 router = APIRouter()
 Model = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=128, description="a model")]
 Version = Annotated[str, Field(min_length=1, max_length=255, description="a stored version")]
+Share = Annotated[float, Field(ge=0, le=1)]
 SAMPLE_TIMEOUT = 30.0
 
 
@@ -91,8 +93,15 @@ class ShadowIn(BaseModel):
 
 
 class GuardIn(BaseModel):
-    max_error_rate: float | None = Field(None, ge=0, le=1)
-    min_agreement: float | None = Field(None, ge=0, le=1)
+    """A guard's limits: at least one of ``max_error_rate`` and ``min_agreement``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [{"required": ["max_error_rate"]}, {"required": ["min_agreement"]}]
+        }
+    )
+    max_error_rate: Share | SkipJsonSchema[None] = None
+    min_agreement: Share | SkipJsonSchema[None] = None
     window: int = Field(100, ge=1, le=2**31 - 1, description="requests per window")
 
 
