@@ -25,6 +25,7 @@ COMMANDS = {
     "dashboard": "drucker.cli.dashboard:dashboard",
     "data": "drucker.cli.model:data",
     "repository": "drucker.cli.repository:repository",
+    "traffic": "drucker.cli.traffic:traffic",
 }
 
 

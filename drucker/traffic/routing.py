@@ -3,8 +3,10 @@ chance without one.
 
 Weighted rendezvous (highest random weight) hashing gives each (key, version) pair the score
 ``-weight / ln(u)`` with ``u`` the pair's hash in (0, 1); the highest score wins. A key's
-version then depends only on the weights: raising one version's weight moves to it only keys
-whose new score beats their old winner, and no key moves between two other versions.
+version then depends only on the weights, and a key moves only when its old version's score
+fell or another's rose: with two versions, raising the canary from 10 to 20 % moves exactly the
+keys of the added share, all from the other version to the canary; with more, no key ever
+moves to a version whose weight fell or away from one whose weight rose.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A test plugin whose versions answer differently: the model file's text decides.
 
 The file holds ``LABEL`` or ``LABEL fail-half``: every input is answered ``LABEL`` with score
-0.25 × (number of letters of LABEL); with ``fail-half``, inputs whose last character is an
+0.25 times the number of letters of LABEL; with ``fail-half``, inputs whose last character is an
 odd digit raise ``RuntimeError`` (half of the inputs ``"0"`` … ``"9"``).
 """
 
