@@ -309,3 +309,43 @@ def test_compare_two_versions_on_a_stored_data_set_and_on_the_shadow_sample(
     page.click("#sample-form button[type=submit]")
     expect(page.locator("h1")).to_contain_text("on the shadow sample")
     page.context.close()
+
+
+def test_a_guard_set_on_the_panel_stops_a_disagreeing_shadow_and_the_history_says_so(
+    registered: Stack, browser: Any
+) -> None:
+    stack = registered
+    with stack.client() as client:
+        client.clear_traffic()
+    page = new_page(browser)
+    sign_in(page, stack, "editor")
+    page.goto(stack.dashboard.url + "/")
+    page.locator(f'tr.service[data-address="{stack.address}"] a').click()
+    page.click("#traffic-link")
+    page.locator("#shadow-form select[name=version]").select_option(STUMP)
+    page.fill("#shadow-form input[name=fraction]", "1")
+    page.click("#start-shadow")
+    expect(page.locator(".flash.ok")).to_have_text(f"shadowing {STUMP}")
+    page.locator("#guard-form select[name=version]").select_option(STUMP)
+    page.fill("#guard-form input[name=min_agreement]", "0.95")
+    page.fill("#guard-form input[name=window]", "30")
+    page.click("#set-guard")
+    expect(page.locator(".flash.ok")).to_have_text(f"guard set on {STUMP}")
+    expect(page.locator(f'#guards tr[data-version="{STUMP}"] td.state')).to_contain_text("watching")
+
+    # The stump never answers virginica: about 1 in 3 answers disagree. Three passes at most.
+    inputs = np.concatenate([load_iris().data.astype(np.float32)] * 3)
+    with stack.client() as client:
+        for row in inputs:
+            client.infer(row[None, :])
+            if not client.traffic().shadow_version:
+                break
+        final = client.traffic()
+        assert not final.shadow_version, (final.guards, final.shadow)
+    page.reload()
+    expect(page.locator("#shadow-now")).to_have_text("No shadow.")
+    expect(page.locator(f'#guards tr[data-version="{STUMP}"] td.state')).to_contain_text("tripped")
+    changes = page.locator("#traffic-history tbody tr td.change").all_inner_texts()
+    assert any("guard" in change and STUMP in change for change in changes), changes
+    shot(page, "traffic-guard-tripped")
+    page.context.close()
