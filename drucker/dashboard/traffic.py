@@ -15,17 +15,30 @@ import grpc
 
 import drucker.dashboard.audit as audit
 import drucker.dashboard.queries as queries
-from drucker.client import Client, ClientError
+from drucker.client import Client, ClientError, ModelSwitch
 from drucker.client.aio import AsyncClient
 from drucker.client.types import Traffic
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.db import Database
 from drucker.dashboard.errors import Refused
-from drucker.dashboard.models import Switch
+from drucker.dashboard.models import AuditEntry, Switch
 
 CHANGE_TIMEOUT = 600.0  # a version joining a split is loaded (and smoke-checked) first
 READ_TIMEOUT = 5.0
 PROMOTE = "traffic promote"
+ACTIONS = frozenset(
+    {
+        "traffic split",
+        "traffic shadow",
+        "traffic shadow off",
+        "traffic guard",
+        "traffic guard off",
+        PROMOTE,
+        "traffic clear",
+    }
+)
+TRIP = "guard tripped"  # how the service's history names a guard's own change
+SAME_CHANGE_SECONDS = 5.0  # an audited change this close to a history entry is that entry
 
 # What a refusal of the service means for the dashboard's answer.
 STATUS_OF_CODE = {
@@ -208,3 +221,26 @@ def change(db: Database, user: str, service_id: int, model: str, wanted: Change)
                 )
             )
     return after
+
+
+def named_history(
+    entries: list[ModelSwitch], audited: list[AuditEntry], target: str
+) -> list[tuple[ModelSwitch, str]]:
+    """Each policy change of a model's history with who made it: the dashboard user where the
+    audit holds the change (a traffic action on the same target, the closest in time within
+    :data:`SAME_CHANGE_SECONDS`), else who the service says. A guard that tripped is nobody's."""
+    candidates = [e for e in audited if e.ok and e.target == target and e.action in ACTIONS]
+    changes = [i for i, e in enumerate(entries) if e.traffic and not e.traffic.startswith(TRIP)]
+    pairs = sorted(
+        (abs(entries[i].at - c.at), i, n)
+        for i in changes
+        for n, c in enumerate(candidates)
+        if abs(entries[i].at - c.at) <= SAME_CHANGE_SECONDS
+    )
+    users: dict[int, str] = {}
+    taken: set[int] = set()
+    for _, index, candidate in pairs:
+        if index not in users and candidate not in taken:
+            users[index] = candidates[candidate].user
+            taken.add(candidate)
+    return [(entry, users.get(i, entry.by)) for i, entry in enumerate(entries)]

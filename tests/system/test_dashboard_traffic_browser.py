@@ -236,6 +236,8 @@ def test_set_a_split_start_a_shadow_see_the_agreement_drawn_and_promote(
     changes = page.locator("#traffic-history tbody tr").all_inner_texts()
     assert any("split" in change for change in changes), changes
     assert any(STUMP in change and "shadow" in change for change in changes), changes
+    who = page.locator("#traffic-history tr.policy td.by").all_inner_texts()
+    assert who[:3] == ["editor"] * 3, who  # promote, shadow, split: named after the user
     shot(page, "traffic-promoted")
 
     page.goto(stack.dashboard.url + "/audit")

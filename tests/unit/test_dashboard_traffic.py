@@ -12,9 +12,10 @@ from drucker.client.types import ShadowFigures, ShadowSampleRow, Traffic, Versio
 from drucker.dashboard.errors import Refused
 from drucker.dashboard.history import merged_history, rollback_target
 from drucker.dashboard.linecharts import line_chart
+from drucker.dashboard.models import AuditEntry
 from drucker.dashboard.pages.traffic import _change_of, split_of
 from drucker.dashboard.shadowsample import SHADOW_ERROR, as_csv, compare, pairs
-from drucker.dashboard.traffic import summary
+from drucker.dashboard.traffic import named_history, summary
 from drucker.dashboard.trafficlive import Reading, agreement_points, latency_points
 
 
@@ -172,3 +173,26 @@ def test_two_versions_compared_on_the_shadow_sample() -> None:
     lines = as_csv(rows).splitlines()
     assert lines[0].startswith("at,input,primary_version") and len(lines) == 5
     assert lines[3].endswith("b,,0.8,shadow_error,0.1")
+
+
+def test_policy_changes_are_named_after_the_dashboard_user_who_made_them() -> None:
+    def change(at: float, text: str) -> ModelSwitch:
+        return ModelSwitch(at, "", "", "", "", "10.0.0.1:5 via host", "ok", traffic=text)
+
+    def audited(at: float, action: str, user: str, target: str = "svc:1 iris") -> AuditEntry:
+        return AuditEntry(at=at, action=action, user=user, target=target, ok=True)
+
+    history = [
+        change(104.0, "guard tripped: b: agreement 0.4"),
+        change(103.0, "guard b: min agreement 0.9"),
+        change(100.0, "shadow b 1"),
+        change(50.0, "split a=50 b=50"),  # made with the CLI
+    ]
+    audit = [
+        audited(103.1, "traffic guard", "ada"),
+        audited(100.2, "traffic shadow", "bob"),
+        audited(50.0, "traffic split", "eve", target="svc:2 iris"),  # another service
+        audited(49.9, "switch", "eve"),
+    ]
+    named = [who for _, who in named_history(history, audit, "svc:1 iris")]
+    assert named == ["10.0.0.1:5 via host", "ada", "bob", "10.0.0.1:5 via host"]

@@ -91,7 +91,11 @@ async def traffic_page(request: Request, user: SignedIn, service_id: Id, model: 
             "versions": versions,
             "weights": _weights(policy, versions),
             "summary": traffic.summary(policy),
-            "history": data["history"],
+            "history": traffic.named_history(
+                data["history"],
+                queries.audit_entries(app_state.db, application=service.application),
+                f"{service.address} {model}",
+            ),
             "shadow_choices": [v for v in versions if not policy.split.get(v)],
         }
     return render(
