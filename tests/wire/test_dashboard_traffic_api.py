@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,55 @@ def test_shadow_guard_sample_promote_and_the_audit(setup: Setup) -> None:
     assert promote["after"] == f"{TREE} serves all" and STUMP in promote["before"]
     switches = setup.call("viewer", "GET", setup.base.replace("/traffic/iris", "/switches"))
     assert any(s["to_model"] == TREE and s["user"] == "editor" for s in switches.json())
+
+
+def test_each_model_of_a_server_of_several_has_its_own_panel_and_policy(
+    setup: Setup, tmp_path: Path
+) -> None:
+    from tests.conftest import ECHO_PLUGIN
+    from tests.serving import ServeProcess, free_port
+
+    for name in ("red", "red-b", "blue"):
+        (tmp_path / f"{name}.model").write_text(f"model-{name}\n")
+    port = free_port()
+    args = ["--plugin", ECHO_PLUGIN, "--port", str(port), "--host", "127.0.0.1"]
+    args += ["--model", "red=red.model", "--model", "blue=blue.model"]
+    server = ServeProcess(args, cwd=tmp_path, env={"DRUCKER_MANAGEMENT_TOKEN": TOKEN})
+    try:
+        server.wait_serving(port)
+        address = f"127.0.0.1:{port}"
+        with Client(address, token=TOKEN, model="red") as red:
+            red.upload_model(tmp_path / "red-b.model", "red-b.model")
+        registered = setup.call(
+            "admin", "POST", "/services", json={"address": address, "token": TOKEN}
+        )
+        assert registered.status_code == 201, registered.text
+        base = f"/services/{registered.json()['id']}/traffic"
+        weights = {"weights": {"red.model": 50, "red-b.model": 50}}
+        split = setup.call("editor", "PUT", f"{base}/red/split", json=weights)
+        assert split.status_code == 200, split.text
+        assert setup.call("viewer", "GET", f"{base}/red").json()["split"] == {
+            "red.model": 50.0,
+            "red-b.model": 50.0,
+        }
+        blue = setup.call("viewer", "GET", f"{base}/blue").json()
+        assert (blue["serving"], blue["split"]) == ("blue.model", {})
+        unknown = setup.call("editor", "PUT", f"{base}/blue/split", json=weights)
+        assert unknown.status_code == 404, unknown.text  # red's versions are not blue's
+
+        # The service page's traffic link lists both models.
+        with httpx.Client(base_url=setup.dashboard.url, follow_redirects=True) as browser:
+            page = browser.get("/login").text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            assert csrf is not None
+            form = {"name": "viewer", "password": "viewer-password", "csrf_token": csrf[1]}
+            assert browser.post("/login", data=form).status_code == 200
+            chooser = browser.get(base)
+            assert chooser.status_code == 200
+            links = re.findall(r'href="(/services/\d+/traffic/[a-z]+)"', chooser.text)
+            assert links == [f"{base}/blue", f"{base}/red"]
+            panel = browser.get(f"{base}/red")
+            assert 'data-version="red-b.model"' in panel.text
+            assert "split red-b.model=50 red.model=50" in panel.text
+    finally:
+        server.kill()
