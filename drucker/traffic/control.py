@@ -191,9 +191,7 @@ class TrafficModel:
     def _change(self, new: TrafficPolicy, by: str, text: str) -> str:
         base = self.base()
         self._load_versions(base, new)
-        base.manager.models.set_traffic_record(
-            to_json(new) if not new.empty or new.guards else None
-        )
+        base.manager.models.set_traffic_record(to_json(new))  # whole, or not at all
         base.manager.record_traffic(text, by)
         self._install(base, new)
         base.runtime.log.info(f"traffic of {self.name}: {text}", policy=new.describe())

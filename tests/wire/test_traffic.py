@@ -200,3 +200,29 @@ def test_an_unknown_model_is_not_found(tmp_path: Path) -> None:
         assert unknown.value.code is grpc.StatusCode.NOT_FOUND
         assert "'nope'" in unknown.value.message
         assert client.traffic().split == {}
+
+
+def test_a_shadow_below_its_agreement_stops_and_the_series_count_every_outcome(
+    tmp_path: Path,
+) -> None:
+    from tests.metrics_support import scrape, total, value
+    from tests.serving import free_port
+
+    with probe_server(tmp_path, {"metrics_port": free_port()}) as (server, client):
+        client.set_shadow("v2", 1.0)
+        client.set_guard("v2", min_agreement=0.5, window=20)
+        with server.channel() as channel:
+            for i in range(200):
+                predict_version(channel, str(i))
+                if not client.traffic().shadow_version:
+                    break
+        traffic = wait_for(
+            lambda: (t := client.traffic()).guards[0].tripped and t, "the shadow's guard tripped"
+        )
+        assert traffic.shadow_version == "" and "agreement 0.000" in traffic.guards[0].reason
+        samples = scrape(server.settings.metrics_port)
+        name = "drucker_shadow_comparisons_total"
+        labels = {"primary": "v1", "shadow": "v2"}
+        assert value(samples, name, model=traffic.model, outcome="disagree", **labels) >= 20
+        assert total(samples, name) == client.traffic().shadow.total
+        assert total(samples, "drucker_shadow_score_difference_count") >= 20

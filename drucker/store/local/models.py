@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from drucker.errors import ConflictError, ModelLoadError, NotFoundError
+from drucker.errors import ConflictError, ModelLoadError, NotFoundError, StorageError
 from drucker.store.atomic import sha256_of, write_json_atomically
 from drucker.store.base import ActiveRecord, ModelStore, StoredFile, SwitchEvent, storage_failures
 from drucker.store.history import HistoryFile
@@ -133,7 +133,10 @@ class LocalModelStore(LocalFiles, ModelStore):
                 text = (self.directory / TRAFFIC_NAME).read_text(encoding="utf-8")
             except FileNotFoundError:
                 return None
-        data = json.loads(text)  # written whole by a rename: never half a record
+        try:
+            data = json.loads(text)  # written whole by a rename: never half a record
+        except ValueError:
+            raise StorageError(f"the traffic policy record {TRAFFIC_NAME} is not JSON") from None
         return data if isinstance(data, dict) and data else None
 
     def set_traffic_record(self, record: dict[str, Any] | None) -> None:
