@@ -26,6 +26,7 @@ class HistoryRow:
     is_rollback: bool
     ok: bool
     source: str  # "service", "dashboard" (not in the service's history) or "both"
+    traffic: str = ""  # a traffic policy change ("split v1=90 v2=10"), not a switch
 
 
 def merged_history(service: list[ModelSwitch], dashboard: list[Switch]) -> list[HistoryRow]:
@@ -35,6 +36,13 @@ def merged_history(service: list[ModelSwitch], dashboard: list[Switch]) -> list[
     unmatched = list(dashboard)
     rows: list[HistoryRow] = []
     for entry in sorted(service, key=lambda e: e.at, reverse=True):
+        if entry.traffic:  # a policy change: the dashboard keeps no record of its own
+            rows.append(
+                HistoryRow(
+                    entry.at, entry.by, "", "", False, entry.ok, "service", traffic=entry.traffic
+                )
+            )
+            continue
         record = _record_of(entry, unmatched)
         if record is not None:
             unmatched.remove(record)
@@ -95,7 +103,7 @@ def rollback_target(rows: Sequence[_Step]) -> str | None:
     not undone yet, as the service's own rollback does."""
     undone = 0
     for row in rows:
-        if not row.ok:
+        if not row.ok or (isinstance(row, HistoryRow) and row.traffic):  # policy: no switch
             continue
         if row.is_rollback:
             undone += 1

@@ -18,6 +18,7 @@ from drucker.dashboard.errors import Refused
 from drucker.dashboard.models import Role, User
 from drucker.dashboard.operations import UploadProgress
 from drucker.dashboard.status import StatusBoard
+from drucker.dashboard.trafficlive import TrafficReadings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -55,6 +56,7 @@ class State:
     limiter: security.LoginLimiter
     templates: Jinja2Templates
     uploads: dict[str, UploadProgress] = attrs.field(factory=dict)
+    traffic: TrafficReadings = attrs.field(factory=TrafficReadings)  # the live charts' data
 
     @property
     def upload_dir(self) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from drucker.dashboard.api import records, service_models, services
+from drucker.dashboard.api import records, service_models, services, traffic
 from drucker.dashboard.api.schemas import ERRORS
 from drucker.dashboard.errors import Refused
 
@@ -37,4 +37,5 @@ def build_api() -> FastAPI:
     api.include_router(records.router)
     api.include_router(services.router)
     api.include_router(service_models.router)
+    api.include_router(traffic.router)
     return api

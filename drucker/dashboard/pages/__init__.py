@@ -9,11 +9,25 @@ from drucker.dashboard.pages import (
     service_models,
     services,
     session,
+    traffic,
+    trafficsample,
+    versions,
 )
 from drucker.dashboard.pages.common import render
 
 router = APIRouter(include_in_schema=False)
-for module in (session, services, service_models, models, evaluations, admin):
+# The traffic pages come before the evaluations': /evaluations/shadow-sample is not an id.
+for module in (
+    session,
+    services,
+    service_models,
+    models,
+    traffic,
+    trafficsample,
+    versions,
+    evaluations,
+    admin,
+):
     router.include_router(module.router)
 
 __all__ = ["render", "router"]
