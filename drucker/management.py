@@ -24,13 +24,12 @@ from drucker.errors import (
     DruckerError,
     InUseError,
     InvalidInputError,
-    ModelLoadError,
     NotFoundError,
 )
 from drucker.evaluation import EvaluationMetrics, MetricsAccumulator
-from drucker.kinds import Kind
 from drucker.observability import NO_METRICS, Metrics
 from drucker.runtime import ActiveModel, Runtime
+from drucker.smoke import smoke_test
 from drucker.startup_model import configured_model, keep_in_store
 from drucker.store.atomic import sha256_of
 from drucker.store.backends import open_stores
@@ -43,17 +42,6 @@ from drucker.store.base import (
     storage_failures,
 )
 from drucker.store.history import previous_model
-
-
-def _smoke_kind(value: Any) -> Kind:
-    if isinstance(value, str):
-        return Kind.STRING
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return Kind.ARR_STRING
-    if isinstance(value, list) and all(isinstance(v, int | float) for v in value):
-        return Kind.ARR_INT if all(isinstance(v, int) for v in value) else Kind.ARR_FLOAT
-    raise InvalidInputError(f"management.smoke_input {value!r} is not a usable input")
-
 
 FOLLOW_BACKOFF_LIMIT_SECONDS = 60.0
 
@@ -348,11 +336,7 @@ class ModelManager:
         return previous
 
     def _smoke_test(self, candidate: ActiveModel) -> None:
-        kind = _smoke_kind(self._smoke)
-        try:
-            self.runtime.predict(self._smoke, {}, kind, Kind.STRING, model=candidate)
-        except DruckerError as error:
-            raise ModelLoadError(f"{candidate.name} failed the smoke prediction: {error}") from None
+        smoke_test(self.runtime, self._smoke, candidate)
 
     def delete_model(self, name: str) -> StoredFile:
         """Remove a stored model. :raises InUseError: for the model serving or recorded active."""

@@ -22,12 +22,18 @@ SOURCE = REPO / "drucker" / "client" / "aio.py"
 TARGET = REPO / "drucker" / "client" / "_sync.py"
 TRAFFIC_SOURCE = REPO / "drucker" / "client" / "aio_traffic.py"
 TRAFFIC_TARGET = REPO / "drucker" / "client" / "_sync_traffic.py"
+REPOSITORY_SOURCE = REPO / "drucker" / "client" / "aio_repository.py"
+REPOSITORY_TARGET = REPO / "drucker" / "client" / "_sync_repository.py"
 
 HEADER = (
     "# Generated from drucker/client/aio.py by tools/unasync.py (`nox -s unasync`).\n"
     "# Do not edit: change aio.py and regenerate; tests/unit/test_client_generated.py checks it.\n"
 )
 TRAFFIC_HEADER = HEADER.replace("aio.py", "aio_traffic.py")
+REPOSITORY_HEADER = (
+    "# Generated from drucker/client/aio_repository.py by tools/unasync.py (`nox -s unasync`).\n"
+    "# Do not edit: change aio_repository.py and regenerate; test_client_generated.py checks it.\n"
+)
 
 # Module docstring of the generated file (the source's describes the async client).
 DOCSTRING = '"""The blocking client, :class:`Client`, generated from :mod:`drucker.client.aio`."""'
@@ -35,10 +41,15 @@ TRAFFIC_DOCSTRING = (
     '"""The traffic methods of :class:`Client`, generated from '
     ':mod:`drucker.client.aio_traffic`."""'
 )
+REPOSITORY_DOCSTRING = (
+    '"""The model repository methods of :class:`Client`, generated from\n'
+    ':mod:`drucker.client.aio_repository`."""'
+)
 # (source, target, docstring of the target) of every generated file.
 PAIRS = (
     (SOURCE, TARGET, DOCSTRING, HEADER),
     (TRAFFIC_SOURCE, TRAFFIC_TARGET, TRAFFIC_DOCSTRING, TRAFFIC_HEADER),
+    (REPOSITORY_SOURCE, REPOSITORY_TARGET, REPOSITORY_DOCSTRING, REPOSITORY_HEADER),
 )
 
 # Whole lines that have no blocking twin.
@@ -53,6 +64,8 @@ WORDS: tuple[tuple[str, str], ...] = (
     (r"\bAsyncClient\b", "Client"),
     (r"\bAsyncTrafficMethods\b", "TrafficMethods"),
     (r"\baio_traffic\b", "_sync_traffic"),
+    (r"\bAsyncRepositoryMethods\b", "RepositoryMethods"),
+    (r"\baio_repository\b", "_sync_repository"),
     (r"\bAsyncIterator\b", "Iterator"),
     (r"\bAsyncIterable\b", "Iterable"),
     (r"\bStopAsyncIteration\b", "StopIteration"),

@@ -23,6 +23,7 @@ from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
 from drucker.client._management import UploadOptions
+from drucker.client.aio_repository import AsyncRepositoryMethods
 from drucker.client.aio_traffic import AsyncTrafficMethods
 from drucker.client.errors import ClientError, InvalidArgument, from_rpc_error, no_answer
 from drucker.client.types import EvaluationRecord, Metrics, ModelSwitch, ServiceInfo, StoredModel
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from drucker.client.types import StoredEvaluation
 
 
-class AsyncClient(AsyncTrafficMethods):
+class AsyncClient(AsyncRepositoryMethods, AsyncTrafficMethods):
     """A drucker service, one server or several, over one gRPC channel.
 
     Traffic between a model's versions (``traffic``, ``set_split``, ``set_shadow``,
@@ -120,27 +121,6 @@ class AsyncClient(AsyncTrafficMethods):
             return await self._start(*call)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
-
-    # -- the model repository (servers of several models) ------------------------------------
-
-    async def repository_index(
-        self, *, ready: bool = False, timeout: float | None = None
-    ) -> list[RepositoryModel]:
-        """Every model of the server's repository with its state (only ready ones with
-        ``ready``); needs the management token."""
-        request = v2_pb2.RepositoryIndexRequest(ready=ready)
-        reply = await self._call(self._inference.RepositoryIndex, request, timeout)
-        return _management.repository_models_of(reply)
-
-    async def load_model(self, name: str, *, timeout: float | None = 600) -> None:
-        """Load (or reload) model ``name`` of the server's store and serve it."""
-        request = v2_pb2.RepositoryModelLoadRequest(model_name=name)
-        await self._call(self._inference.RepositoryModelLoad, request, timeout)
-
-    async def unload_model(self, name: str, *, timeout: float | None = None) -> None:
-        """Stop serving model ``name`` (requests in flight on it finish)."""
-        request = v2_pb2.RepositoryModelUnloadRequest(model_name=name)
-        await self._call(self._inference.RepositoryModelUnload, request, timeout)
 
     # -- predictions -------------------------------------------------------------------------
 

@@ -174,14 +174,21 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
 
     async def SwitchModel(self, request: Any, context: Any) -> Any:
         switch = functools.partial(
-            self._manager.switch, request.path, by=readable_peer(context.peer()), caller=context
+            self._manager.switch, request.path, by=readable_peer(context.peer())
         )
-        return await self._switch_reply(switch, repr(request.path))
+        return await self._switch_reply(switch, repr(request.path), context)
 
-    async def _switch_reply(self, switch: Callable[[], ActiveModel], what: str) -> Any:
+    async def _switch_reply(
+        self, switch: Callable[..., ActiveModel], what: str, context: Any
+    ) -> Any:
+        """``switch(caller=...)`` in a thread, answered as SwitchModel answers; the caller it
+        sees is gone once this rpc was cancelled (grpc's context may not say so by itself when
+        the client's deadline passed before the server's)."""
+        caller = _WatchedCaller(context)
         try:
-            active = await self._in_thread(switch)
+            active = await self._in_thread(functools.partial(switch, caller=caller))
         except asyncio.CancelledError:  # the deadline passed or the caller cancelled
+            caller.gone = True
             self._runtime.log.warning(f"the caller of the switch to {what} has gone")
             raise
         except DruckerError as error:
@@ -197,9 +204,8 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
         rollback = functools.partial(
             self._manager.rollback,
             by=f"rollback for {readable_peer(context.peer())}",
-            caller=context,
         )
-        return await self._switch_reply(rollback, "the previous model")
+        return await self._switch_reply(rollback, "the previous model", context)
 
     async def ModelHistory(self, request: Any, context: Any) -> Any:
         events = await answer_or_abort(context, self._in_thread(self._manager.history))
@@ -299,3 +305,18 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
                 for result in listed
             ]
         )
+
+
+class _WatchedCaller:
+    """A switch's caller: the rpc's context, and gone once the servicer saw the rpc cancelled."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self.gone = False
+
+    def time_remaining(self) -> float | None:
+        remaining: float | None = self._context.time_remaining()
+        return remaining
+
+    def cancelled(self) -> bool:
+        return self.gone or bool(self._context.cancelled())

@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from typing import TYPE_CHECKING
 
 from drucker.errors import ConflictError, DruckerError, InUseError, NotFoundError
 from drucker.events import EventLog
 from drucker.models import ModelTable
 from drucker.repository import Repository
 from drucker.server.parent import supervisor_gone
-from drucker.store.remote.loaded import LoadedModels
+
+if TYPE_CHECKING:  # object storage (fsspec) is the s3 extra's: imported only when used
+    from drucker.store.remote.loaded import LoadedModels
 
 
 class ModelsFollower:
@@ -98,6 +101,8 @@ def follow_repository(
 
     :raises StoreUnavailableError: when the URL's backend is not installed.
     """
+    from drucker.store.remote.loaded import LoadedModels
+
     record = LoadedModels.at(store_url)
     repository.recorded = record.mark
     return asyncio.create_task(ModelsFollower(repository, record, log).run(interval))

@@ -13,7 +13,7 @@ import base64
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]  # a protobuf repeated field of a 0.4.5 request
     return value
 
 

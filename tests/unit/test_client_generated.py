@@ -89,3 +89,19 @@ def test_the_committed_traffic_methods_are_the_generated_ones() -> None:
     for name in ("traffic", "set_split", "set_shadow", "stop_shadow", "set_guard", "promote"):
         assert not inspect.iscoroutinefunction(getattr(Client, name)), name
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
+
+
+def test_the_committed_repository_methods_are_the_generated_ones() -> None:
+    from drucker.client._sync_repository import RepositoryMethods
+    from drucker.client.aio_repository import AsyncRepositoryMethods
+
+    generator = _generator()
+    source = generator.REPOSITORY_SOURCE.read_text(encoding="utf-8")
+    fresh = generator.generate(source, generator.REPOSITORY_DOCSTRING, generator.REPOSITORY_HEADER)
+    committed = generator.REPOSITORY_TARGET.read_text(encoding="utf-8")
+    assert committed == fresh, "drucker/client/_sync_repository.py is stale: run `nox -s unasync`"
+    assert issubclass(Client, RepositoryMethods)
+    assert issubclass(AsyncClient, AsyncRepositoryMethods)
+    for name in ("repository_index", "load_model", "unload_model"):
+        assert not inspect.iscoroutinefunction(getattr(Client, name)), name
+        assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name

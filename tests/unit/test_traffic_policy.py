@@ -108,3 +108,33 @@ def test_a_weight_of_zero_takes_a_version_out_and_its_share_goes_to_the_serving_
     )
     routes = Routes((("a", 100.0), ("b", 0.0)))
     assert {routes.by_chance() for _ in range(200)} == {"a"}
+
+
+def test_a_shadowed_0_4_5_float_array_is_kept_in_the_sample_as_json() -> None:
+    import asyncio
+    import json
+
+    from drucker._wire import drucker_pb2
+    from drucker.traffic.shadow import ShadowLane
+    from drucker.types import PredictResult
+
+    request = drucker_pb2.ArrFloatInput(input=[1.5, 2.0])
+    outcomes: list[str] = []
+
+    async def shadow_answer() -> PredictResult:
+        return PredictResult(label="b", score=0.5)
+
+    async def run() -> ShadowLane:
+        lane = ShadowLane()
+        primary = PredictResult(label="a", score=1.0)
+        lane.offer(
+            shadow_answer, primary, request.input, ("v1", "v2"), lambda o, *_: outcomes.append(o)
+        )
+        while len(outcomes) < 1:
+            await asyncio.sleep(0)
+        return lane
+
+    lane = asyncio.run(run())
+    assert outcomes == ["disagree"]
+    (row,) = lane.sample
+    assert json.loads(json.dumps(row))["input"] == [1.5, 2.0]
