@@ -27,6 +27,10 @@ class Endpoint:
             service.id, service.address, service.token, service.tls_ca, service.metrics_url, model
         )
 
+    def for_model(self, model: str) -> Endpoint:
+        """This service's endpoint for the calls on model ``model`` ("": the default one)."""
+        return attrs.evolve(self, model=model)
+
     @property
     def _tls(self) -> bytes | bool:
         return self.tls_ca.encode("utf-8") if self.tls_ca else False

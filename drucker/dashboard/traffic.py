@@ -16,7 +16,6 @@ import grpc
 import drucker.dashboard.audit as audit
 import drucker.dashboard.queries as queries
 from drucker.client import Client, ClientError, ModelSwitch
-from drucker.client.aio import AsyncClient
 from drucker.client.types import Traffic
 from drucker.dashboard.connect import Endpoint
 from drucker.dashboard.db import Database
@@ -47,34 +46,6 @@ STATUS_OF_CODE = {
     grpc.StatusCode.FAILED_PRECONDITION: 409,
     grpc.StatusCode.ABORTED: 409,
 }
-
-
-def _tls(endpoint: Endpoint) -> bytes | bool:
-    return endpoint.tls_ca.encode("utf-8") if endpoint.tls_ca else False
-
-
-def client(endpoint: Endpoint, model: str, timeout: float = CHANGE_TIMEOUT) -> Client:
-    """A blocking client for one model of the service (changes are never retried)."""
-    return Client(
-        endpoint.address,
-        token=endpoint.token or None,
-        tls=_tls(endpoint),
-        timeout=timeout,
-        max_attempts=1,
-        model=model or None,
-    )
-
-
-def async_client(endpoint: Endpoint, model: str, timeout: float = READ_TIMEOUT) -> AsyncClient:
-    """An asyncio client for one model that fails fast (the live figures)."""
-    return AsyncClient(
-        endpoint.address,
-        token=endpoint.token or None,
-        tls=_tls(endpoint),
-        timeout=timeout,
-        max_attempts=1,
-        model=model or None,
-    )
 
 
 def refusal(error: ClientError, address: str) -> Refused:
@@ -165,7 +136,7 @@ def clear() -> Change:
 def read(endpoint: Endpoint, model: str) -> Traffic:
     """The model's policy and figures. :raises Refused: as :func:`refusal` says."""
     try:
-        with client(endpoint, model, READ_TIMEOUT) as service:
+        with endpoint.for_model(model).client(READ_TIMEOUT) as service:
             return service.traffic()
     except ClientError as error:
         raise refusal(error, endpoint.address) from None
@@ -181,7 +152,7 @@ def change(db: Database, user: str, service_id: int, model: str, wanted: Change)
     target = f"{service.address} {model}".strip()
     before: Traffic | None = None
     try:
-        with client(endpoint, model) as connection:
+        with endpoint.for_model(model).client(CHANGE_TIMEOUT) as connection:
             before = connection.traffic()
             after = wanted.call(connection)
     except ClientError as error:

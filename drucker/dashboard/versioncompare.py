@@ -89,7 +89,7 @@ def compare_versions(
         raise Refused(f"the service of evaluation #{base.id} is no longer registered", 409)
     service = queries.service(db, base.service_id)
     try:
-        with traffic.client(Endpoint.of(service), model) as client:
+        with Endpoint.of(service, model).client(traffic.CHANGE_TIMEOUT) as client:
             _, stream = client.evaluation_result(base.result_name)
             records = list(stream)
             results = [(version, answers(client, version, records)) for version in versions]

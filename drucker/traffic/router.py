@@ -139,20 +139,7 @@ class TrafficRouter:
         caller: Caller | None = None,
     ) -> Any:
         """Predict one input with the version the policy picks (and shadow it)."""
-        version, dispatcher = self._choose(caller)
-        report(caller, version)
-        started = time.perf_counter()
-        try:
-            result = await dispatcher.predict(value, option, input_kind, output_kind, caller=caller)
-        except DruckerError:
-            self._record(version, started, True)
-            raise
-        self._record(version, started, False)
-        shadow = self._shadowed()
-        if shadow is not None:
-            call = lambda: shadow.predict(value, option, input_kind, output_kind)  # noqa: E731
-            self._shadow(call, result, value, version)
-        return result
+        return await self._routed("predict", value, option, input_kind, output_kind, caller)
 
     async def predict_rows(
         self,
@@ -163,20 +150,7 @@ class TrafficRouter:
         caller: Caller | None = None,
     ) -> Any:
         """Predict a request's rows with the version the policy picks (and shadow it)."""
-        version, dispatcher = self._choose(caller)
-        report(caller, version)
-        started = time.perf_counter()
-        try:
-            result = await dispatcher.predict_rows(values, option, input_kind, output_kind, caller)
-        except DruckerError:
-            self._record(version, started, True)
-            raise
-        self._record(version, started, False)
-        shadow = self._shadowed()
-        if shadow is not None:
-            call = lambda: shadow.predict_rows(values, option, input_kind, output_kind)  # noqa: E731
-            self._shadow(call, result, values, version)
-        return result
+        return await self._routed("predict_rows", values, option, input_kind, output_kind, caller)
 
     async def predict_tensor(
         self,
@@ -187,19 +161,34 @@ class TrafficRouter:
         caller: Caller | None = None,
     ) -> Any:
         """Predict a request's tensor with the version the policy picks (and shadow it)."""
+        return await self._routed("predict_tensor", rows, option, input_kind, output_kind, caller)
+
+    async def _routed(
+        self,
+        how: str,
+        value: Any,
+        option: dict[str, Any],
+        input_kind: Any,
+        output_kind: Any,
+        caller: Caller | None,
+    ) -> Any:
+        """``Dispatcher.<how>`` on the version the policy picks, counted for its figures and
+        guard, then offered to the shadow lane (which never delays the answer)."""
         version, dispatcher = self._choose(caller)
         report(caller, version)
         started = time.perf_counter()
         try:
-            result = await dispatcher.predict_tensor(rows, option, input_kind, output_kind, caller)
+            predict = getattr(dispatcher, how)
+            result = await predict(value, option, input_kind, output_kind, caller=caller)
         except DruckerError:
             self._record(version, started, True)
             raise
         self._record(version, started, False)
         shadow = self._shadowed()
         if shadow is not None:
-            call = lambda: shadow.predict_tensor(rows, option, input_kind, output_kind)  # noqa: E731
-            self._shadow(call, result, rows, version)
+            shadowed = getattr(shadow, how)
+            call = lambda: shadowed(value, option, input_kind, output_kind)  # noqa: E731
+            self._shadow(call, result, value, version)
         return result
 
     # -- the shadow and the guards -----------------------------------------------------------

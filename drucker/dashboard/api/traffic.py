@@ -208,7 +208,7 @@ async def sample(request: Request, user: User, service_id: Id, model: Model) -> 
     """The kept shadowed requests: input and both versions' answers, one a line."""
     service = queries.service(state(request).db, service_id)
     try:
-        async with traffic.async_client(Endpoint.of(service), model, SAMPLE_TIMEOUT) as client:
+        async with Endpoint.of(service, model).async_client(SAMPLE_TIMEOUT) as client:
             kept = await asyncio.wait_for(client.shadow_sample(), SAMPLE_TIMEOUT)
     except ClientError as error:
         raise traffic.refusal(error, service.address) from None

@@ -56,7 +56,7 @@ async def traffic_models(request: Request, user: SignedIn, service_id: Id) -> Re
 async def _panel_data(endpoint: Endpoint, model: str, wait: float) -> dict[str, Any]:
     """The policy, the stored versions and the model's history (an error message instead)."""
     try:
-        async with traffic.async_client(endpoint, model, wait) as client:
+        async with endpoint.for_model(model).async_client(wait) as client:
             policy = await asyncio.wait_for(client.traffic(), wait)
             versions, _ = await asyncio.wait_for(client.list_models(), wait)
             history = await asyncio.wait_for(client.model_history(), wait)
@@ -120,7 +120,7 @@ async def traffic_live(request: Request, user: SignedIn, service_id: Id, model: 
     error = ""
     policy = None
     try:
-        async with traffic.async_client(Endpoint.of(service), model, wait) as client:
+        async with Endpoint.of(service, model).async_client(wait) as client:
             policy = await asyncio.wait_for(client.traffic(), wait)
         app_state.traffic.add(service_id, model, policy)
     except (ClientError, TimeoutError) as failure:

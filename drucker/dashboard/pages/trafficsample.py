@@ -30,7 +30,7 @@ Version = Annotated[str, Query(max_length=255)]
 async def _sample(request: Request, service_id: int, model: str) -> ShadowSample:
     service = queries.service(state(request).db, service_id)
     try:
-        async with traffic.async_client(Endpoint.of(service), model, SAMPLE_TIMEOUT) as client:
+        async with Endpoint.of(service, model).async_client(SAMPLE_TIMEOUT) as client:
             return await asyncio.wait_for(client.shadow_sample(), SAMPLE_TIMEOUT)
     except ClientError as error:
         raise traffic.refusal(error, service.address) from None

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 import drucker.dashboard.queries as queries
-import drucker.dashboard.traffic as traffic
 import drucker.dashboard.versioncompare as versioncompare
 from drucker.client import ClientError
 from drucker.dashboard.connect import Endpoint
@@ -33,7 +32,7 @@ async def versions_page(request: Request, user: SignedIn, evaluation_id: Id) -> 
         wait = app_state.settings.status_timeout
         try:
             endpoint = Endpoint.of(service)
-            async with traffic.async_client(endpoint, base.application, wait) as client:
+            async with endpoint.for_model(base.application).async_client(wait) as client:
                 stored, _ = await asyncio.wait_for(client.list_models(), wait)
             names = [model.name for model in stored]
         except (ClientError, TimeoutError) as failure:
