@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -33,3 +35,14 @@ def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"waited {limit} s for {what}")
         time.sleep(interval)
+
+
+def http_status(url: str, timeout: float = 3) -> int:
+    """The HTTP status of ``GET url`` as a prober sees it: 0 while nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0

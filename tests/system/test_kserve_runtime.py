@@ -9,52 +9,27 @@ and gRPC clients infer; the metrics are read at the annotated port and path.
 
 from __future__ import annotations
 
-import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import joblib
 import numpy as np
-import pytest
 import yaml
 from click.testing import CliRunner
 
-from drucker.bundle.store import BundleStore
 from drucker.cli import main
 from tests.clients import assert_matches, run_client
-from tests.conftest import REPO
-from tests.docker_support import base_image, require_docker
-from tests.polling import wait_for
+from tests.docker_support import require_docker
+from tests.polling import http_status, wait_for
 from tests.s3 import running_s3
 from tests.serving import free_port
 
 NAME = "iris-isvc"  # the InferenceService's name, which KServe puts in {{.Name}}
 ROWS = np.array([[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5]], dtype=np.float32)
 TOKEN = "k" * 32
-
-
-@pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory, iris_model: Path) -> Iterator[tuple[str, Path]]:
-    docker = require_docker()
-    project = tmp_path_factory.mktemp("kserve-project")
-    for name in ("bundle.yaml", "settings.yml"):
-        shutil.copy(REPO / "examples" / "iris" / name, project / name)
-    (project / "model" / "iris").mkdir(parents=True)
-    shutil.copy(iris_model, project / "model" / "iris" / "iris.joblib")
-    store = BundleStore(tmp_path_factory.mktemp("kserve-store"))
-    built = CliRunner().invoke(
-        main,
-        ["bundle", "build", str(project), "--store", str(store.root)],
-        env={"DRUCKER_BASE_IMAGE": base_image(docker)},
-    )
-    assert built.exit_code == 0, built.stderr
-    tag = built.stdout.strip().splitlines()[-1]
-    yield tag, store.root
-    docker.images.remove(tag, force=True)
 
 
 def kserve_resources(
@@ -69,10 +44,10 @@ def kserve_resources(
 
 
 def test_kserve_downloads_the_model_and_its_clients_infer(
-    image: tuple[str, Path], iris_model: Path, tmp_path: Path
+    iris_bundle_image: tuple[str, Path], iris_model: Path, tmp_path: Path
 ) -> None:
     docker = require_docker()
-    tag, store = image
+    tag, store = iris_bundle_image
     with running_s3() as s3:
         bucket = s3.new_bucket()
         boto3.client("s3", endpoint_url=s3.env["AWS_ENDPOINT_URL"]).upload_file(
@@ -111,7 +86,7 @@ def test_kserve_downloads_the_model_and_its_clients_infer(
     )
     try:
         base = f"http://127.0.0.1:{http}"
-        wait_for(lambda: _status(base + probe["path"]) == 200, "the readiness probe", 90)
+        wait_for(lambda: http_status(base + probe["path"]) == 200, "the readiness probe", 90)
         model = joblib.load(iris_model)
         expected = list(
             zip(
@@ -131,13 +106,3 @@ def test_kserve_downloads_the_model_and_its_clients_infer(
         logs = started.logs().decode()[-3000:]
         started.remove(force=True)
     assert "model.joblib" in logs, logs
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as reply:
-            return int(reply.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,37 +24,16 @@ from click.testing import CliRunner
 
 from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
-from drucker.bundle.store import BundleStore
 from drucker.cli import main
 from tests.conftest import REPO
-from tests.docker_support import base_image, require_docker
+from tests.docker_support import require_docker
 from tests.management import auth
-from tests.polling import wait_for
+from tests.polling import http_status, wait_for
 from tests.seldon_agent import expected_predictions
 from tests.serving import free_port
 
 ROWS = np.array([[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [7.7, 3.0, 6.1, 2.3]])
 TOKEN = "z" * 32
-
-
-@pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory, iris_model: Path) -> Iterator[tuple[str, Path]]:
-    docker = require_docker()
-    project = tmp_path_factory.mktemp("seldon-project")
-    for name in ("bundle.yaml", "settings.yml"):
-        shutil.copy(REPO / "examples" / "iris" / name, project / name)
-    (project / "model" / "iris").mkdir(parents=True)
-    shutil.copy(iris_model, project / "model" / "iris" / "iris.joblib")
-    store = BundleStore(tmp_path_factory.mktemp("seldon-store"))
-    built = CliRunner().invoke(
-        main,
-        ["bundle", "build", str(project), "--store", str(store.root)],
-        env={"DRUCKER_BASE_IMAGE": base_image(docker)},
-    )
-    assert built.exit_code == 0, built.stderr
-    tag = built.stdout.strip().splitlines()[-1]
-    yield tag, store.root
-    docker.images.remove(tag, force=True)
 
 
 def server_container(tag: str, store: Path) -> dict[str, Any]:
@@ -71,10 +47,10 @@ def server_container(tag: str, store: Path) -> dict[str, Any]:
 
 
 def test_the_agents_calls_drive_the_image_from_inside_its_pod(
-    image: tuple[str, Path], iris_model: Path, tmp_path: Path
+    iris_bundle_image: tuple[str, Path], iris_model: Path, tmp_path: Path
 ) -> None:
     docker = require_docker()
-    tag, store = image
+    tag, store = iris_bundle_image
     container = server_container(tag, store)
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     env["DRUCKER_MANAGEMENT_TOKEN"] = TOKEN  # the secretKeyRef's value
@@ -102,7 +78,7 @@ def test_the_agents_calls_drive_the_image_from_inside_its_pod(
     )
     try:
         probe = container["readinessProbe"]["httpGet"]["path"]
-        wait_for(lambda: _status(f"http://127.0.0.1:{http_port}{probe}") == 200, "ready", 90)
+        wait_for(lambda: http_status(f"http://127.0.0.1:{http_port}{probe}") == 200, "ready", 90)
         models = f"{agent_mount['mountPath']}/models"
         output = docker.containers.run(
             tag,
@@ -154,13 +130,3 @@ def _outside_answers(target: str) -> dict[str, str]:
             except grpc.RpcError as error:
                 answers[key] = error.code().name
     return answers
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as reply:
-            return int(reply.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0
