@@ -135,7 +135,7 @@ def test_the_dashboard_process_runs_on_postgresql(postgres_url: str, tmp_path: P
     """`drucker dashboard --database postgresql://...`: migrations at start, users from the CLI."""
     import httpx
 
-    from tests.wire.test_dashboard_api import api_token
+    from tests.dashboard_api_support import api_token
 
     data = str(tmp_path / "data")
     drucker_cli(

@@ -20,28 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
 from tests.conftest import IN_CI
+from tests.dashboard_api_support import DashboardApi, sign_in, signed_in
 from tests.dashboard_support import TOKEN, DashboardProcess, iris_service
 from tests.datasets import write_iris_csv
 
 ROLES = ("admin", "editor", "viewer")
-
-
-def api_token(url: str, name: str, password: str) -> str:
-    """Sign in through the pages and make an API token on the account page."""
-    with httpx.Client(base_url=url, follow_redirects=True) as browser:
-        page = browser.get("/login").text
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert csrf is not None
-        signed_in = browser.post(
-            "/login", data={"name": name, "password": password, "csrf_token": csrf[1]}
-        )
-        assert signed_in.status_code == 200, signed_in.text
-        csrf = re.search(r'data-csrf="([^"]+)"', signed_in.text)
-        assert csrf is not None
-        account = browser.post("/account/tokens", data={"name": "tests", "csrf_token": csrf[1]})
-        token = re.search(r'id="new-token">([^<]+)<', account.text)
-        assert token is not None
-        return token[1]
 
 
 UPLOAD_LIMIT = 1 << 20
@@ -62,30 +45,12 @@ class Setup:
     def _start(self, root: Path) -> None:
         self.service.wait_serving(self.port)
         self.dashboard.wait_ready()
-        self.dashboard.create_user("admin", "admin", "admin-password")
-        self.tokens["admin"] = api_token(self.dashboard.url, "admin", "admin-password")
-        for role in ("editor", "viewer"):
-            user = {"name": role, "role": role, "password": f"{role}-password"}
-            assert self.call("admin", "POST", "/users", json=user).status_code == 201
-            self.tokens[role] = api_token(self.dashboard.url, role, f"{role}-password")
+        self.api = DashboardApi(self.dashboard)
+        self.call, self.tokens = self.api.call, self.api.tokens
         self.address = f"127.0.0.1:{self.port}"
-        registered = self.call(
-            "admin", "POST", "/services", json={"address": self.address, "token": TOKEN}
-        )
-        assert registered.status_code == 201, registered.text
-        self.service_id = registered.json()["id"]
+        self.service_id = self.api.register(self.address)
         self.model = root / "svc" / "model" / "iris" / "iris.joblib"
         self.data = write_iris_csv(root / "iris.csv")
-
-    def call(self, role: str | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        if role == "wrong":
-            headers["Authorization"] = "Bearer drk_not-a-token"
-        elif role is not None:
-            headers["Authorization"] = f"Bearer {self.tokens[role]}"
-        return httpx.request(
-            method, self.dashboard.url + "/api" + path, headers=headers, timeout=60, **kwargs
-        )
 
     def close(self) -> None:
         self.dashboard.stop()
@@ -216,24 +181,6 @@ def test_manifests_are_kept_shown_and_checked(setup: Setup) -> None:
 
 def signed_in_as_viewer(browser: httpx.Client) -> None:
     signed_in(browser, "viewer")
-
-
-def sign_in(
-    browser: httpx.Client, role: str, login_page: str = "", **fields: str
-) -> httpx.Response:
-    """Post the sign-in form (of ``login_page``, else a fresh one) as the user named ``role``."""
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page or browser.get("/login").text)
-    assert csrf is not None
-    form = {"name": role, "password": f"{role}-password", "csrf_token": csrf[1], **fields}
-    return browser.post("/login", data=form)
-
-
-def signed_in(browser: httpx.Client, role: str) -> str:
-    """Sign ``browser`` in as the user named after ``role``; returns the session's CSRF token."""
-    assert sign_in(browser, role).status_code == 303
-    csrf = re.search(r'data-csrf="([^"]+)"', browser.get("/").text)
-    assert csrf is not None
-    return csrf[1]
 
 
 @pytest.mark.parametrize(

@@ -169,8 +169,8 @@ def test_the_overview_shows_rate_and_p99_of_a_registered_service(
     """The whole path: a dashboard process scraping a real endpoint every status refresh."""
     import httpx
 
+    from tests.dashboard_api_support import api_token
     from tests.dashboard_support import DashboardProcess, wait_for
-    from tests.wire.test_dashboard_api import api_token
 
     model = tmp_path / "echo.model"
     model.write_text("echo-a\n")

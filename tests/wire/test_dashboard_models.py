@@ -16,10 +16,10 @@ import pytest
 pytest.importorskip("fastapi")
 
 from drucker.client import Client, NotFound
+from tests.dashboard_api_support import DashboardApi, signed_in
 from tests.dashboard_support import TOKEN, DashboardProcess, iris_service, two_model_service
 from tests.datasets import write_iris_csv
 from tests.polling import wait_for
-from tests.wire.test_dashboard_api import api_token, signed_in
 
 
 class Setup:
@@ -39,25 +39,11 @@ class Setup:
         self.service.wait_serving(self.port)
         self.single.wait_serving(self.single_port)
         self.dashboard.wait_ready()
-        self.dashboard.create_user("admin", "admin", "admin-password")
-        self.tokens["admin"] = api_token(self.dashboard.url, "admin", "admin-password")
-        for role in ("editor", "viewer"):
-            user = {"name": role, "role": role, "password": f"{role}-password"}
-            assert self.call("admin", "POST", "/users", json=user).status_code == 201
-            self.tokens[role] = api_token(self.dashboard.url, role, f"{role}-password")
+        self.api = DashboardApi(self.dashboard)
+        self.call, self.tokens = self.api.call, self.api.tokens
         self.address = f"127.0.0.1:{self.port}"
-        self.service_id = self.register(self.address)
-        self.single_id = self.register(f"127.0.0.1:{self.single_port}")
-
-    def register(self, address: str) -> int:
-        reply = self.call("admin", "POST", "/services", json={"address": address, "token": TOKEN})
-        assert reply.status_code == 201, reply.text
-        return int(reply.json()["id"])
-
-    def call(self, role: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self.tokens[role]}"}
-        url = self.dashboard.url + "/api" + path
-        return httpx.request(method, url, headers=headers, timeout=60, **kwargs)
+        self.service_id = self.api.register(self.address)
+        self.single_id = self.api.register(f"127.0.0.1:{self.single_port}")
 
     def sdk(self, model: str | None) -> Client:
         return Client(self.address, token=TOKEN, model=model)

@@ -23,8 +23,8 @@ from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
 from drucker.client import Client
+from tests.dashboard_api_support import DashboardApi
 from tests.dashboard_support import TOKEN, DashboardProcess, iris_service
-from tests.wire.test_dashboard_api import api_token
 
 TREE, STUMP = "iris-tree.joblib", "iris-stump.joblib"
 
@@ -51,26 +51,13 @@ class Setup:
                 model.fit(iris.data, iris.target_names[iris.target])
                 joblib.dump(model, root / name)
                 client.upload_model(root / name, name)
-        self.dashboard.create_user("admin", "admin", "admin-password")
-        self.tokens["admin"] = api_token(self.dashboard.url, "admin", "admin-password")
-        for role in ("editor", "viewer"):
-            user = {"name": role, "role": role, "password": f"{role}-password"}
-            assert self.call("admin", "POST", "/users", json=user).status_code == 201
-            self.tokens[role] = api_token(self.dashboard.url, role, f"{role}-password")
-        registered = self.call(
-            "admin", "POST", "/services", json={"address": self.address, "token": TOKEN}
-        )
-        assert registered.status_code == 201, registered.text
-        self.base = f"/services/{registered.json()['id']}/traffic/iris"
+        self.api = DashboardApi(self.dashboard, timeout=120)
+        self.call, self.tokens = self.api.call, self.api.tokens
+        service_id = self.api.register(self.address)
+        self.base = f"/services/{service_id}/traffic/iris"
 
     def client(self) -> Client:
         return Client(self.address, token=TOKEN)
-
-    def call(self, role: str | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
-        return httpx.request(
-            method, self.dashboard.url + "/api" + path, headers=headers, timeout=120, **kwargs
-        )
 
     def close(self) -> None:
         self.dashboard.stop()
@@ -189,11 +176,7 @@ def test_each_model_of_a_server_of_several_has_its_own_panel_and_policy(
         address = f"127.0.0.1:{port}"
         with Client(address, token=TOKEN, model="red") as red:
             red.upload_model(tmp_path / "red-b.model", "red-b.model")
-        registered = setup.call(
-            "admin", "POST", "/services", json={"address": address, "token": TOKEN}
-        )
-        assert registered.status_code == 201, registered.text
-        base = f"/services/{registered.json()['id']}/traffic"
+        base = f"/services/{setup.api.register(address)}/traffic"
         weights = {"weights": {"red.model": 50, "red-b.model": 50}}
         split = setup.call("editor", "PUT", f"{base}/red/split", json=weights)
         assert split.status_code == 200, split.text
