@@ -94,25 +94,60 @@ class LoginLimiter:
     from that address waits first, twice as long as the one before (1 s, 2 s, 4 s, … at most
     ``max_delay``), and such attempts run one at a time: a guesser is slowed to one guess per
     ``max_delay``, while the rightful user's correct password still signs in, only later.
+
+    Memory stays bounded under a spray of made-up names: a name and address is remembered only
+    while it has failures inside the window, entries past it are swept at least once a window,
+    and at most ``max_entries`` are kept (the oldest go first).
     """
 
-    def __init__(self, attempts: int, window: float, max_delay: float = 30.0) -> None:
+    def __init__(
+        self, attempts: int, window: float, max_delay: float = 30.0, max_entries: int = 100_000
+    ) -> None:
         self.attempts = attempts
         self.window = window
         self.max_delay = max_delay
+        self.max_entries = max_entries
         self._failures: dict[tuple[str, str], collections.deque[float]] = {}
         self._turns: dict[tuple[str, str], asyncio.Lock] = {}
+        self._next_sweep = time.monotonic() + window
 
-    def _recent(self, key: tuple[str, str]) -> collections.deque[float]:
-        failures = self._failures.setdefault(key, collections.deque())
+    def __len__(self) -> int:
+        """How many name-and-address entries are remembered."""
+        return len(self._failures)
+
+    def _recent(self, key: tuple[str, str]) -> int:
+        failures = self._failures.get(key)
+        if failures is None:
+            return 0
         cutoff = time.monotonic() - self.window
         while failures and failures[0] < cutoff:
             failures.popleft()
-        return failures
+        if not failures:
+            self._forget(key)
+        return len(failures)
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        self._failures.pop(key, None)
+        lock = self._turns.get(key)
+        if lock is not None and not lock.locked():
+            del self._turns[key]
+
+    def _sweep(self, now: float) -> None:
+        cutoff = now - self.window
+        for key in [key for key, times in self._failures.items() if times[-1] < cutoff]:
+            self._forget(key)
+        # Insertion order is first-failure order: past the cap, the oldest entries go.
+        excess = len(self._failures) - self.max_entries
+        for key in list(self._failures)[: max(0, excess)]:
+            self._forget(key)
+        for key, lock in list(self._turns.items()):
+            if key not in self._failures and not lock.locked():
+                del self._turns[key]
+        self._next_sweep = now + self.window
 
     def delay(self, user: str, client: str) -> float:
         """Seconds the next attempt for ``user`` from ``client`` waits (0: none)."""
-        over = len(self._recent((user.lower(), client))) - self.attempts
+        over = self._recent((user.lower(), client)) - self.attempts
         return 0.0 if over < 0 else min(self.max_delay, 2.0**over)
 
     @contextlib.asynccontextmanager
@@ -128,12 +163,15 @@ class LoginLimiter:
             yield
 
     def failed(self, user: str, client: str) -> None:
-        self._recent((user.lower(), client)).append(time.monotonic())
+        """Count a failed attempt (and sweep what the window has left behind, when due)."""
+        now = time.monotonic()
+        self._failures.setdefault((user.lower(), client), collections.deque()).append(now)
+        if now >= self._next_sweep or len(self._failures) > self.max_entries:
+            self._sweep(now)
 
     def succeeded(self, user: str, client: str) -> None:
-        key = (user.lower(), client)
-        self._failures.pop(key, None)
-        self._turns.pop(key, None)
+        """Forget the failures of ``user`` from ``client``."""
+        self._forget((user.lower(), client))
 
 
 def client_address(peer: str | None, headers: Mapping[str, str], header: str) -> str:

@@ -138,6 +138,26 @@ def test_the_limiter_slows_guesses_per_user_and_client_with_a_growing_delay() ->
     assert limiter.delay("ada", "10.0.0.1") == 0
 
 
+def test_the_limiter_forgets_what_the_window_left_behind_and_keeps_at_most_its_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("drucker.dashboard.security.time.monotonic", lambda: clock[0])
+    limiter = LoginLimiter(attempts=2, window=60, max_delay=5, max_entries=50)
+    for n in range(200):  # a spray of made-up names from one address
+        limiter.failed(f"user{n}", "10.0.0.9")
+    assert len(limiter) == 50  # the cap holds; the oldest went first
+    assert limiter.delay("user0", "10.0.0.9") == 0 and len(limiter) == 50
+    for _ in range(3):
+        limiter.failed("ada", "10.0.0.1")
+    assert limiter.delay("ada", "10.0.0.1") == 2  # the newest entry is kept
+    clock[0] += 61
+    limiter.failed("bob", "10.0.0.2")  # a failure past the window sweeps the rest
+    assert len(limiter) == 1
+    assert limiter.delay("ada", "10.0.0.1") == 0
+    assert limiter.delay("nobody", "10.0.0.3") == 0 and len(limiter) == 1  # asking adds nothing
+
+
 def test_the_client_address_comes_from_the_proxy_header_only_when_configured() -> None:
     headers = {"x-forwarded-for": "203.0.113.9, 198.51.100.7"}
     assert client_address("10.0.0.1", headers, "") == "10.0.0.1"
