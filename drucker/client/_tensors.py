@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
+from drucker.client.errors import ServerError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -80,32 +81,56 @@ def _encoded(name: str, array: np.ndarray) -> tuple[str, bytes]:
 
 
 def infer_outputs(reply: Any) -> dict[str, np.ndarray]:
-    """The output tensors of a ``ModelInferResponse`` as numpy arrays, by name."""
-    import numpy as np
+    """The output tensors of a ``ModelInferResponse`` as numpy arrays, by name.
 
+    :raises ServerError: for a tensor the reply does not describe in a way V2 allows (a
+        datatype it does not define, FP16 without raw contents, values that do not fill the
+        shape), naming the tensor.
+    """
     arrays: dict[str, np.ndarray] = {}
     for index, tensor in enumerate(reply.outputs):
-        shape = tuple(tensor.shape)
-        if index < len(reply.raw_output_contents):
-            raw = reply.raw_output_contents[index]
-            if tensor.datatype == "BYTES":
-                flat = np.array(_split_bytes(raw), dtype=object)
-            else:
-                dtype = np.dtype(_DTYPES[tensor.datatype]).newbyteorder("<")
-                flat = np.frombuffer(raw, dtype=dtype)
-        else:
-            values = list(getattr(tensor.contents, _TYPED_CONTENTS[tensor.datatype]))
-            dtype_name = "object" if tensor.datatype == "BYTES" else _DTYPES[tensor.datatype]
-            flat = np.array(values, dtype=dtype_name)
-        arrays[tensor.name] = flat.reshape(shape)
+        raw = reply.raw_output_contents[index] if index < len(reply.raw_output_contents) else None
+        flat = _flat_output(tensor, raw)
+        try:
+            arrays[tensor.name] = flat.reshape(tuple(tensor.shape))
+        except ValueError:
+            raise ServerError(
+                f"output {tensor.name!r}: {flat.size} values do not fill shape {list(tensor.shape)}"
+            ) from None
     return arrays
+
+
+def _flat_output(tensor: Any, raw: bytes | None) -> np.ndarray:
+    import numpy as np
+
+    datatype = tensor.datatype
+    if datatype != "BYTES" and datatype not in _DTYPES:
+        raise ServerError(f"output {tensor.name!r}: V2 defines no datatype {datatype!r}")
+    if raw is not None:
+        if datatype == "BYTES":
+            return np.array(_split_bytes(raw), dtype=object)
+        dtype = np.dtype(_DTYPES[datatype]).newbyteorder("<")
+        if len(raw) % dtype.itemsize:
+            raise ServerError(
+                f"output {tensor.name!r}: {len(raw)} raw bytes are not whole {datatype} values"
+            )
+        return np.frombuffer(raw, dtype=dtype)
+    field = _TYPED_CONTENTS.get(datatype)
+    if field is None:  # FP16 has no typed contents field: it travels raw only
+        raise ServerError(f"output {tensor.name!r}: {datatype} must come as raw contents")
+    values = list(getattr(tensor.contents, field))
+    return np.array(values, dtype="object" if datatype == "BYTES" else _DTYPES[datatype])
 
 
 def _split_bytes(raw: bytes) -> list[bytes]:
     items: list[bytes] = []
     offset = 0
     while offset < len(raw):
+        if offset + 4 > len(raw):
+            raise ServerError("a BYTES output ends inside an element's 4-byte length")
         (length,) = struct.unpack_from("<I", raw, offset)
+        if offset + 4 + length > len(raw):
+            raise ServerError(f"a BYTES output's element of {length} bytes runs past its end")
         items.append(raw[offset + 4 : offset + 4 + length])
         offset += 4 + length
     return items
