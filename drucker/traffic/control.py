@@ -210,8 +210,10 @@ class TrafficModel:
             if version != serving and version not in self._versions:
                 try:
                     loaded = base.manager.load_version(version)
-                except NotFoundError:
-                    raise
+                except NotFoundError:  # the store's wording names a model, not a version
+                    raise NotFoundError(
+                        f"model {self.name!r} has no version {version!r} in the store"
+                    ) from None
                 except DruckerError as error:  # nothing changed: the old policy serves
                     raise _naming(error, version) from None
                 self._versions[version] = (loaded, self._dispatcher(base, loaded))

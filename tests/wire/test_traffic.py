@@ -150,7 +150,7 @@ def test_promote_makes_a_version_serve_everything(probe: tuple[ThreadedServer, C
         (lambda c: c.set_split({"v1": 60, "v2": 30}), "INVALID_ARGUMENT", "sum to 90"),
         (lambda c: c.set_split({"v1": 110, "v2": -10}), "INVALID_ARGUMENT", "negative"),
         (lambda c: c.set_split({"v1": math.nan, "v2": 100}), "INVALID_ARGUMENT", "not a number"),
-        (lambda c: c.set_split({"v1": 50, "nope": 50}), "NOT_FOUND", "nope"),
+        (lambda c: c.set_split({"v1": 50, "nope": 50}), "NOT_FOUND", "has no version 'nope'"),
         (lambda c: c.set_split({"v1": 50, "v3": 50}), "INVALID_ARGUMENT", "shadow"),
         (lambda c: c.set_shadow("v3", 0.0), "INVALID_ARGUMENT", "(0, 1]"),
         (lambda c: c.set_shadow("v3", 1.5), "INVALID_ARGUMENT", "(0, 1]"),
