@@ -79,8 +79,14 @@ class Repository:
             state = READY if active is not None else LOADING
             rows.append(ModelState(served.name, active.name if active else "", state))
         known = set(self.models.names())
+        stored = self._stored()
+        # An unloaded or failed model stays listed while the store holds it; once it is gone
+        # (Seldon's agent deletes the folder after an unload) its row goes too.
+        for name in [n for n, row in self._states.items() if row.state == UNAVAILABLE]:
+            if name not in stored:
+                del self._states[name]
         others = dict(self._states)
-        for name in self._stored():
+        for name in stored:
             if name not in known and name not in others:
                 others[name] = ModelState(name, "", UNAVAILABLE, "not loaded")
         rows += [row for name, row in sorted(others.items()) if name not in known]

@@ -20,6 +20,7 @@ from drucker._wire import grpc_predict_v2_pb2 as pb
 from drucker._wire import grpc_predict_v2_pb2_grpc as pb_grpc
 from drucker.protocol.auth import loopback_peer
 from tests.management import auth
+from tests.polling import wait_for
 from tests.seldon_agent import Agent, expected_predictions
 from tests.serving import ThreadedServer
 
@@ -84,6 +85,27 @@ def test_the_agent_unloads_what_it_finds_served_at_its_start(
         assert agent.unload_all() == ["iris_3"]
         assert agent.index().get("iris_3") != "READY"
         assert not (models / "iris_3").exists()
+
+
+def test_an_unloaded_model_leaves_the_index_once_the_agent_removed_its_folder(
+    tmp_path: Path, iris_model: Path
+) -> None:
+    models = tmp_path / "mnt-agent-models"
+    models.mkdir()
+    settings = seldon_settings(models, grace_seconds=0.2)
+    with (
+        ThreadedServer("drucker_sklearn", str(iris_model), settings, workdir=tmp_path) as server,
+        Agent(server.target, models) as agent,
+    ):
+        agent.place("iris", 1, iris_model)
+        agent.place("iris", 2, iris_model)
+        agent.load("iris_1")
+        agent.load("iris_2")
+        agent.unload("iris_1")  # the agent removes the folder after the unload
+        (models / "iris_2").rename(tmp_path / "kept")  # a folder gone with its model served
+        wait_for(lambda: agent.index() == {"iris_2": "READY"}, "iris_1 to leave the index", 10)
+        agent.unload("iris_2")
+        wait_for(lambda: agent.index() == {}, "the index to empty", 10)
 
 
 def test_a_model_the_directory_lacks_or_a_bad_model_settings_is_refused_with_the_reason(
