@@ -123,6 +123,25 @@ def test_a_model_directory_without_one_model_starts_the_server_not_ready_saying_
     assert not any("loaded model" in r["short_message"] for r in records)  # no silent default
 
 
+def test_every_worker_stays_not_ready_with_the_reason(tmp_path: Path, echo_model: Path) -> None:
+    models, reason = empty(tmp_path)
+    port, http_port = free_port(), free_port()
+    args = ["--plugin", ECHO_PLUGIN, "--model", str(echo_model), f"--model_dir={models}"]
+    args += ["--port", str(port), "--http-port", str(http_port), "--workers", "2"]
+    server = ServeProcess(args, cwd=tmp_path, env={"STORAGE_URI": SOURCE})
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        wait_for(lambda: http_status(base + "/v2/health/live") == 200, "liveness", 30)
+        for _ in range(6):  # a new connection each: the workers share the port
+            status, body = http("GET", base + "/v2/health/ready")
+            assert status == 503 and json.loads(body)["reason"].startswith(reason)
+    finally:
+        assert server.terminate() == 0
+    records = [json.loads(line) for line in server.stderr.splitlines()]
+    held = {r["pid"] for r in records if r["short_message"].startswith(f"not ready: {reason}")}
+    assert len(held) == 2, server.stderr
+
+
 def test_bad_command_line_input_on_the_kserve_path_still_exits_2(tmp_path: Path) -> None:
     models, _ = empty(tmp_path)
     result = subprocess.run(
