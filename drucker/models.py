@@ -118,6 +118,16 @@ class ModelTable:
             return False
         return all(served.runtime.ready for served in self._served.values())
 
+    @property
+    def unready_reason(self) -> str | None:
+        """Why a served model has no serving version, when its runtime knows (``None``: it
+        serves, or it is only loading)."""
+        for served in self._served.values():
+            runtime = served.runtime
+            if runtime.active is None and runtime.not_loaded_reason:
+                return runtime.not_loaded_reason
+        return None
+
     def add(self, served: ServedModel) -> ServedModel | None:
         """Serve ``served`` under its name (replacing a model of that name); return the one
         it replaced."""

@@ -75,7 +75,10 @@ class Repository:
         """Every model: the served ones, then those of the store (or a failed load) not served."""
         rows = []
         for served in self.models:
-            active = served.runtime.active
+            active, reason = served.runtime.active, served.runtime.not_loaded_reason
+            if active is None and reason:  # it will not load: the server started without it
+                rows.append(ModelState(served.name, "", UNAVAILABLE, reason))
+                continue
             state = READY if active is not None else LOADING
             rows.append(ModelState(served.name, active.name if active else "", state))
         known = set(self.models.names())

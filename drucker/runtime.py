@@ -65,6 +65,9 @@ class Runtime:
         self.name = settings.application_name
         self.models = ModelRegistry()
         self.active: ActiveModel | None = None  # the default model's serving version
+        # Why no model serves, when the server knows (it started without one): the message of
+        # every refused prediction and of the not-ready answers, while ``active`` is None.
+        self.not_loaded_reason: str | None = None
         self.thaw = thaw  # called when a model is replaced or unloaded
         hook = plugins.hook
         identity = ServiceIdentity.from_settings(settings)
@@ -137,7 +140,10 @@ class Runtime:
 
     def _serving(self) -> ActiveModel:
         if (active := self.active) is None:
-            raise ModelNotLoadedError("no model is loaded yet")
+            reason = self.not_loaded_reason
+            raise ModelNotLoadedError(
+                f"not ready: {reason}" if reason else "no model is loaded yet"
+            )
         return active
 
     def _plugin_error(self, exc: BaseException, action: str, model: str) -> DruckerError:

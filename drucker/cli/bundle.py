@@ -271,7 +271,8 @@ def push(tag: str, reference: str, store_root: str | None) -> None:
 @store_option
 def serve(tag: str, port: int | None, store_root: str | None) -> None:
     """Serve a stored bundle here, without Docker (its requirements must be installed)."""
-    from drucker.server.lifecycle import ServeOptions, run
+    from drucker.server.lifecycle import run
+    from drucker.server.options import ServeOptions
 
     store = open_store(store_root)
     path, manifest = guard(lambda: store.get(tag))

@@ -53,7 +53,8 @@ def model_in_directory(directory: str, bundled: str | None) -> str:
     itself then is the model). Without ``STORAGE_URI`` and without the directory (an
     InferenceService with no ``storageUri``), the ``bundled`` model serves.
 
-    :raises ConfigurationError: the directory is missing or empty, or holds several files.
+    :raises ConfigurationError: the directory is missing or empty, or holds several files
+        (``drucker serve`` then starts not ready, with this reason).
     """
     root = Path(directory)
     source = os.environ.get(STORAGE_URI_ENV)
@@ -74,6 +75,6 @@ def model_in_directory(directory: str, bundled: str | None) -> str:
         return str(root)
     names = ", ".join(p.name for p in entries[:5])
     raise ConfigurationError(
-        f"--model_dir {directory} holds {len(entries)} entries ({names}): put one model file "
-        f"there, or one named {Path(bundled).name if bundled else 'as the bundle model'}"
+        f"--model_dir {directory} holds {len(entries)} entries ({names}){whence}: put one "
+        f"model file there, or one named {Path(bundled).name if bundled else 'as the bundle model'}"
     )

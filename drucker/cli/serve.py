@@ -9,8 +9,9 @@ import click
 from drucker.cli.engines import model_in_directory, seldon_ports
 from drucker.errors import ConfigurationError, InvalidNameError
 from drucker.plugins import DISABLE_PREFIX
-from drucker.server.lifecycle import ServeOptions, run
+from drucker.server.lifecycle import run
 from drucker.server.model_set import parse_model_arguments
+from drucker.server.options import ServeOptions
 
 
 def _plugins(
@@ -72,7 +73,8 @@ def _plugins(
     "--model_dir",
     metavar="DIR",
     help="Serve the model file in DIR (KServe's storage initializer's /mnt/models): the file "
-    "of the bundled model's name, or the only file there; wins over --model.",
+    "of the bundled model's name, or the only file there; wins over --model. An empty, "
+    "missing or ambiguous DIR: the server starts not ready, saying why.",
 )
 @click.option(
     "--model-name",
@@ -106,6 +108,7 @@ def _plugins(
     help="Server processes sharing the port (default: app.workers, 1).",
 )
 @click.option("--worker", is_flag=True, hidden=True, help="Run as one of several workers.")
+@click.option("--not-ready", hidden=True, metavar="REASON", help="Serve no model, saying why.")
 def serve(
     plugins: tuple[str | None, tuple[str, ...]],
     settings_file: str | None,
@@ -120,6 +123,7 @@ def serve(
     metrics_port: int | None,
     workers: int | None,
     worker: bool,
+    not_ready: str | None,
 ) -> None:
     """Serve a plugin's model over gRPC until SIGTERM or SIGINT."""
     plugin, disabled = plugins
@@ -127,12 +131,14 @@ def serve(
         model_file, named = parse_model_arguments(model_files)
     except InvalidNameError as error:
         raise click.UsageError(str(error)) from None
-    if model_dir is not None:
+    if model_dir is not None and not_ready is None:
         try:
             model_file = model_in_directory(model_dir, model_file)
         except ConfigurationError as error:
-            raise click.UsageError(str(error)) from None
-    if force_model and model_file is None:
+            # The engine's download left nothing (or too much) to serve: up and not ready with
+            # the reason in the readiness answers beats a crash loop that hides it.
+            model_file, not_ready = None, str(error)
+    if force_model and model_file is None and not_ready is None:
         raise click.UsageError("--force-model needs --model FILE")
     try:
         seldon_grpc, seldon_http = seldon_ports()
@@ -155,5 +161,6 @@ def serve(
         worker=worker,
         force_model=force_model,
         model_name=model_name,
+        not_ready=not_ready,
     )
     sys.exit(run(options))

@@ -7,13 +7,12 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 
-import attrs
-
 from drucker.errors import DruckerError
 from drucker.events import EventLog, Level
+from drucker.management import ModelManager
 from drucker.observability import NO_METRICS, Metrics, Tracing, bridge_logging
 from drucker.observability.tracing import wanted as tracing_wanted
-from drucker.plugins import DISABLE_PREFIX, build_plugin_manager
+from drucker.plugins import build_plugin_manager
 from drucker.protocol.auth import resolve_token
 from drucker.records import system_event_log
 from drucker.runtime import Runtime
@@ -24,73 +23,11 @@ from drucker.server.loops import loop_factory, loop_name
 from drucker.server.memory import MemoryPolicy
 from drucker.server.metrics_app import MetricsApp
 from drucker.server.model_set import ModelSet, load_models
+from drucker.server.options import ServeOptions, build_settings
 from drucker.server.parent import die_with_supervisor
 from drucker.server.supervisor import Supervisor
 from drucker.server.traffic_follow import follow_traffic
-from drucker.settings import Settings, load_settings
-
-
-@attrs.frozen
-class ServeOptions:
-    """What ``drucker serve`` was asked for; ``None`` means "from the settings"."""
-
-    plugin: str | None = None
-    settings_file: str | None = None
-    model_file: str | None = None
-    model_sha256: str | None = None
-    port: int | None = None
-    host: str | None = None
-    http_port: int | None = None  # the V2 REST port (0: off)
-    metrics_port: int | None = None  # the metrics and probes port (0: off)
-    workers: int | None = None
-    worker: bool = False  # a child of the supervisor: bind with SO_REUSEPORT
-    disabled_plugins: tuple[str, ...] = ()  # additive plugins not to load (-p no:NAME)
-    force_model: bool = False  # serve model_file even when the store remembers a switch
-    model_name: str | None = None  # the name the model serves under (app.name)
-    models: tuple[tuple[str, str], ...] = ()  # --model NAME=FILE, in order
-
-    def worker_args(self) -> list[str]:
-        """The command-line arguments a worker process needs (the port is added)."""
-        args: list[str] = []
-        for name in self.disabled_plugins:
-            args += ["--plugin", DISABLE_PREFIX + name]
-        for flag, value in (
-            ("--plugin", self.plugin),
-            ("--settings", self.settings_file),
-            ("--model", self.model_file),
-            ("--model-sha256", self.model_sha256),
-            ("--model-name", self.model_name),
-            ("--host", self.host),
-            ("--http-port", None if self.http_port is None else str(self.http_port)),
-            ("--metrics-port", None if self.metrics_port is None else str(self.metrics_port)),
-        ):
-            if value is not None:
-                args += [flag, value]
-        for name, path in self.models:
-            args += ["--model", f"{name}={path}"]
-        if self.force_model:
-            args.append("--force-model")
-        return args
-
-
-def build_settings(options: ServeOptions) -> Settings:
-    """Settings from the file and environment, with the command-line overrides on top."""
-    overrides: dict[str, object] = {}
-    if options.port is not None:
-        overrides["port"] = options.port
-    if options.host is not None:
-        overrides["host"] = options.host
-    if options.model_name is not None:
-        overrides["application_name"] = options.model_name
-    if options.http_port is not None:
-        overrides["http_port"] = options.http_port
-    if options.metrics_port is not None:
-        overrides["metrics_port"] = options.metrics_port
-    if options.worker:
-        overrides["workers"] = 1
-    elif options.workers is not None:
-        overrides["workers"] = options.workers
-    return load_settings(options.settings_file, overrides=overrides)
+from drucker.settings import Settings
 
 
 def system_log(settings: Settings, disabled: tuple[str, ...] = ()) -> EventLog:
@@ -160,6 +97,17 @@ def _rest_server(
     )
 
 
+def _hold(reason: str, managers: tuple[ModelManager, ...]) -> None:
+    """Serve none of ``managers``' models: each refuses predictions and is not ready, with
+    ``reason`` (logged as an error: the one line an operator reads first)."""
+    for held in managers:
+        held.runtime.not_loaded_reason = reason
+    managers[0].runtime.log.error(
+        f"not ready: {reason}; predictions are refused until the server restarts with a model",
+        reason=reason,
+    )
+
+
 def _tls_files(settings: Settings) -> tuple[str, str] | None:
     """The certificate and key every port speaks TLS with, when the settings give them."""
     if settings.tls_cert and settings.tls_key:
@@ -181,8 +129,13 @@ async def serve(
     force_model: bool = False,
     memory: MemoryPolicy | None = None,
     models: Mapping[str, str] | None = None,
+    not_ready: str | None = None,
 ) -> None:
     """Bind, load the model, serve until ``stop`` is set, then drain in-flight requests.
+
+    With ``not_ready`` (why there is no model to serve: an engine's model directory that is
+    empty, missing or ambiguous), nothing is loaded: the server stays up and not ready, its
+    readiness answers and every refused prediction (``UNAVAILABLE``) give that reason.
 
     ``models`` (``--model NAME=FILE``) serves each file as the model of that name, beside or
     instead of ``model_file`` (the model named ``app.name``); the first is the default model
@@ -234,7 +187,7 @@ async def serve(
     metrics_http = None
     if metrics is not None:
         metrics_http = HttpServer(
-            MetricsApp(metrics, lambda: server.serving),
+            MetricsApp(metrics, lambda: server.serving, lambda: server.models.unready_reason),
             host=settings.host,
             port=settings.metrics_port,
             name="metrics",
@@ -261,24 +214,29 @@ async def serve(
             if port_server is not None:
                 await port_server.start()
         try:
-            start = files.get(default) or model_file
-            await load_models(
-                model_set, server.repository, manager, others, start, model_sha256, force_model
-            )
+            if not_ready is not None:
+                _hold(not_ready, (manager, *others))
+            else:
+                start = files.get(default) or model_file
+                await load_models(
+                    model_set, server.repository, manager, others, start, model_sha256, force_model
+                )
         except BaseException:
             await _stop(server, rest, metrics_http, tracing)
             raise
         await server.health.refresh()
         memory.settle()
         followers = []
-        if follow_store or manager.shared_store:  # each served model follows its switches
+        following = (follow_store or manager.shared_store) and not_ready is None
+        if following:  # each served model follows its switches
             followers.append(asyncio.create_task(follow_switches(server.models, log)))
-        if manager.shared_store:  # and the loads and unloads through the repository
+        if (
+            manager.shared_store and not_ready is None
+        ):  # and the loads and unloads through the repository
             interval = settings.store_follow_interval
             followers.append(
                 follow_repository(server.repository, settings.store_url, interval, log)
             )
-        following = follow_store or manager.shared_store
         followers.append(asyncio.create_task(follow_traffic(server.traffic, runtime, following)))
         try:
             if rest is not None and on_http_ready is not None:
@@ -375,6 +333,7 @@ def run(options: ServeOptions) -> int:
                     handle_signals=True,
                     follow_store=options.worker,
                     memory=memory,
+                    not_ready=options.not_ready,
                 )
             )
     except DruckerError as exc:

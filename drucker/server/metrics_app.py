@@ -27,11 +27,18 @@ class MetricsApp:
 
     :param ready: whether the server serves predictions now (a model is loaded, the gRPC
         server is SERVING and not draining).
+    :param reason: why it does not, when the server knows (``/readyz`` says it).
     """
 
-    def __init__(self, metrics: Metrics, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        ready: Callable[[], bool],
+        reason: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self._metrics = metrics
         self._ready = ready
+        self._reason = reason
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,7 +54,9 @@ class MetricsApp:
             if self._ready():
                 await _respond(send, 200, b"ready\n")
             else:
-                await _respond(send, 503, b"not ready\n")
+                reason = self._reason()
+                text = f"not ready: {reason}\n" if reason else "not ready\n"
+                await _respond(send, 503, text.encode())
         else:
             # The files of many workers take a while to read: not on the loop. One process's
             # counts are read on the loop, where they change, so a scrape sees whole rpcs.

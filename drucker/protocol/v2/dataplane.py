@@ -151,6 +151,15 @@ class DataPlane:
         """Every served model is loaded."""
         return self.models.ready
 
+    def unready_reason(self, name: str = "") -> str | None:
+        """Why the server (or model ``name``) is not ready, when that is known: a model the
+        server started without names its reason; ``None`` otherwise."""
+        if not name:
+            return self.models.unready_reason
+        served = self.models.find(name)
+        runtime = served.runtime if served is not None else None
+        return runtime.not_loaded_reason if runtime and runtime.active is None else None
+
     def check_model(self, name: str, version: str = "") -> ServedModel:
         """The served model ``name``.
 

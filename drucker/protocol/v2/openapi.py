@@ -87,7 +87,12 @@ SCHEMAS: dict[str, Any] = {
     "Ready": {
         "type": "object",
         "required": ["ready"],
-        "properties": {"ready": {"type": "boolean"}, "name": {"type": "string"}},
+        "properties": {
+            "ready": {"type": "boolean"},
+            "name": {"type": "string"},
+            # why not, when the server knows: e.g. it started without a model in --model_dir
+            "reason": {"type": "string"},
+        },
     },
     "RequestInput": _TENSOR,
     "RequestOutput": {
@@ -186,7 +191,7 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Server readiness",
                 "responses": {
                     "200": _json(_ref("Ready"), "a model is loaded"),
-                    "503": _json(_ref("Ready"), "no model is loaded yet"),
+                    "503": _json(_ref("Ready"), "no model is loaded (yet; `reason` says why not)"),
                 },
             }
         },

@@ -153,7 +153,8 @@ class V2RestApp:
             self._check_token(scope)  # before anything names a model or a version
             if action == "/ready":
                 ready = plane.model_ready(name, version)
-                return _json(200 if ready else 503, {"name": name, "ready": ready})
+                answer = _readiness(ready, plane.unready_reason(name), name=name)
+                return _json(200 if ready else 503, answer)
             return _json(200, codec.model_metadata(plane.model_metadata(name, version)))
         if path == "/v2/health/live":
             _allow(method, "GET")
@@ -161,7 +162,7 @@ class V2RestApp:
         if path == "/v2/health/ready":
             _allow(method, "GET")
             ready = plane.ready()
-            return _json(200 if ready else 503, {"ready": ready})
+            return _json(200 if ready else 503, _readiness(ready, plane.unready_reason()))
         if path in ("/v2", "/v2/"):
             _allow(method, "GET")
             return _json(200, codec.server_metadata(plane.server_metadata()))
@@ -335,3 +336,11 @@ def _json(status: int, value: Any) -> tuple[int, bytes, list[Any]]:
 
 def _error(status: int, message: str) -> tuple[int, bytes, list[Any]]:
     return _json(status, {"error": message})
+
+
+def _readiness(ready: bool, reason: str | None, **more: str) -> dict[str, Any]:
+    """A readiness answer: ``{"ready": ...}``, with the reason when the server knows why not."""
+    answer: dict[str, Any] = {**more, "ready": ready}
+    if not ready and reason:
+        answer["reason"] = reason
+    return answer
