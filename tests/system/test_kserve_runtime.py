@@ -162,6 +162,11 @@ def test_an_empty_download_leaves_the_pod_live_and_not_ready_with_the_reason(
         assert json.loads(refused.value.read())["error"] == f"not ready: {reason}"
         pod.container.reload()
         assert pod.container.status == "running"
+        # Docker copies the container's output to its log asynchronously: poll for the line.
+        logged = wait_for(
+            lambda: f"not ready: {reason}" in pod.container.logs().decode(), "the log line", 15
+        )
+        assert logged
     finally:
         logs = pod.container.logs().decode()[-3000:]
         pod.container.remove(force=True)
