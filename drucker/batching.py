@@ -15,7 +15,8 @@ Versions share a lane: a request may name the loaded version (``model``) that an
 traffic split's canary), and a batch taken from the lane makes one call per version among its
 requests, so a canary's requests neither wait in a batcher of their own nor break up the
 serving version's batches. ``low`` requests (a shadow's) are not admitted and never counted
-as waiting: a batch takes them only into the room its primary requests leave.
+as waiting: a batch takes them only into the room its primary requests leave, once
+``LOW_BATCH`` of them wait or when no primary request does.
 
 Batches run in one worker thread, or ``inline`` on the event loop: no thread hand-off, the
 fastest for quick models, but a batch then holds up every other rpc while it computes. With a
@@ -60,6 +61,10 @@ class _Pending:
 # (tensors of ever other widths) must not grow the batcher without bound.
 MAX_LANES = 64
 
+# ``low`` requests (a shadow's) join a batch of callers' requests once this many wait (or a
+# batch without callers' requests): gathered, they cost the loop one plugin call for many.
+LOW_BATCH = 16
+
 # One call for the values and options of a batch, with its input and output kinds and the
 # version that answers (None: the serving one): one answer per value (raises when the shared
 # call fails).
@@ -78,6 +83,7 @@ class _Lane:
     pending: list[_Pending] = attrs.field(factory=list)
     low: list[_Pending] = attrs.field(factory=list)  # shadow requests: the room left over
     draining: bool = False
+    low_timer: asyncio.TimerHandle | None = None  # a pass put off for shadow requests alone
     last_size: int = 0  # size of the previous batch: above 1 means requests are concurrent
 
 
@@ -154,6 +160,11 @@ class Batcher:
         if not lane.draining:
             lane.draining = True
             self._start_drain(loop, lane, lane.key)
+        elif lane.low_timer is not None and not low and not self._should_wait(lane):
+            # a lone caller's request does not wait for the shadow requests' pass
+            lane.low_timer.cancel()
+            lane.low_timer = None
+            loop.call_soon(self._drain_inline, lane, lane.key, True)
         try:
             return await future
         except asyncio.CancelledError:
@@ -180,6 +191,8 @@ class Batcher:
         """
         if self._max_wait <= 0 or len(lane.pending) >= self._max_size:
             return False
+        if not lane.pending:  # shadow requests alone: callers' requests may come meanwhile
+            return True
         return len(lane.pending) > 1 or lane.last_size > 1
 
     def _take(self, lane: _Lane) -> list[_Pending]:
@@ -191,10 +204,12 @@ class Batcher:
             batch = [item for item in batch if self._admitted(item)]
         else:
             batch = [item for item in batch if not item.future.done()]  # cancelled calls
-        lane.last_size = len(batch)
-        metrics.observe_batch(len(batch))
+        if batch:  # a pass of shadow requests alone says nothing of the callers' concurrency
+            lane.last_size = len(batch)
+            metrics.observe_batch(len(batch))
         room = self._max_size - len(batch)
-        if lane.low and room > 0:
+        # Shadow requests gather while callers' requests come: one call for many of them.
+        if lane.low and room > 0 and (not batch or len(lane.low) >= LOW_BATCH):
             batch += [item for item in lane.low[:room] if not item.future.done()]
             del lane.low[:room]
         return batch
@@ -269,8 +284,11 @@ class Batcher:
     def _drain_inline(self, lane: _Lane, key: LaneKey, waited: bool) -> None:
         """Predict the queued batch on the event loop (a callback; reschedules itself)."""
         loop = asyncio.get_running_loop()
+        lane.low_timer = None
         if not waited and self._should_wait(lane):
-            loop.call_later(self._max_wait, self._drain_inline, lane, key, True)
+            timer = loop.call_later(self._max_wait, self._drain_inline, lane, key, True)
+            if not lane.pending:
+                lane.low_timer = timer
             return
         batch = self._take(lane)
         try:
