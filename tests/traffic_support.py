@@ -48,10 +48,15 @@ def probe_server(
         yield server, client
 
 
-def predict_version(channel: grpc.Channel, value: str, key: str | None = None) -> tuple[str, str]:
-    """(label, x-drucker-version) of one Predict_String_String call."""
+def predict_version(
+    channel: grpc.Channel, value: str, key: str | None = None, model: str | None = None
+) -> tuple[str, str]:
+    """(label, x-drucker-version) of one Predict_String_String call (to ``model``: the
+    default one without it)."""
     stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
     metadata = [("x-drucker-route-key", key)] if key is not None else []
+    if model is not None:
+        metadata.append(("x-rekcurd-application-name", model))
     reply, call = stub.Predict_String_String.with_call(
         drucker_pb2.StringInput(input=value), metadata=metadata, timeout=10
     )

@@ -299,6 +299,21 @@ class TrafficControl:
             )
         return found
 
+    def reinstate(self, name: str) -> None:
+        """Model ``name`` was loaded through the repository (blocking): a model that was
+        unloaded and loaded again (or first loaded there) gets its stored policy's router; a
+        reload in place keeps its router. A failure is logged: the model serves as stored."""
+        found = self._by_name.get(name)
+        if found is not None and found.router() is not None:
+            return
+        self._by_name.pop(name, None)  # its versions were loaded for the model unloaded
+        try:
+            self.model(name).follow()
+        except DruckerError as error:
+            self._models.get(name).runtime.log.error(
+                f"cannot apply the traffic policy of {name}: {error}", model=name
+            )
+
     def follow(self) -> None:
         """Apply every model's stored policy that changed (raises the first failure)."""
         failure: DruckerError | None = None

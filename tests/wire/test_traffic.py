@@ -227,3 +227,29 @@ def test_a_shadow_below_its_agreement_stops_and_the_series_count_every_outcome(
         assert value(samples, name, model=traffic.model, outcome="disagree", **labels) >= 20
         assert total(samples, name) == client.traffic().shadow.total
         assert total(samples, "drucker_shadow_score_difference_count") >= 20
+
+
+def test_a_repository_reload_keeps_the_policy_routing(probe: tuple[ThreadedServer, Client]) -> None:
+    server, client = probe
+    client.set_split({"v1": 50, "v2": 50})
+    client.load_model(client.service_info().application_name)  # a reload of the served model
+    with server.channel() as channel:
+        seen = {predict_version(channel, str(i))[1] for i in range(100)}
+    assert seen == {"v1", "v2"}
+    assert client.traffic().split == {"v1": 50.0, "v2": 50.0}
+
+
+def test_a_model_unloaded_and_loaded_again_routes_by_its_policy(tmp_path: Path) -> None:
+    with probe_server(tmp_path, models={"first": "v1", "other": "v1"}) as (server, _):
+        with Client(server.target, token=TOKEN, model="other", timeout=30) as client:
+            client.upload_model(server.workdir / "files" / "v2", "v2")
+            client.set_split({"v1": 50, "v2": 50})
+            client.unload_model("other")
+            client.load_model("other")
+            with server.channel() as channel:
+                seen = {predict_version(channel, str(i), model="other")[1] for i in range(100)}
+            assert seen == {"v1", "v2"}
+            client.load_model("other")  # and a reload in place keeps it
+            with server.channel() as channel:
+                seen = {predict_version(channel, str(i), model="other")[1] for i in range(100)}
+            assert seen == {"v1", "v2"}
