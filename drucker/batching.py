@@ -16,7 +16,8 @@ traffic split's canary), and a batch taken from the lane makes one call per vers
 requests, so a canary's requests neither wait in a batcher of their own nor break up the
 serving version's batches. ``low`` requests (a shadow's) are not admitted and never counted
 as waiting: a batch takes them only into the room its primary requests leave, once
-``LOW_BATCH`` of them wait or when no primary request does.
+``LOW_BATCH`` of them wait, or in a pass of their own when no caller's request came for
+``LOW_WAITS`` batch pauses.
 
 Batches run in one worker thread, or ``inline`` on the event loop: no thread hand-off, the
 fastest for quick models, but a batch then holds up every other rpc while it computes. With a
@@ -64,6 +65,9 @@ MAX_LANES = 64
 # ``low`` requests (a shadow's) join a batch of callers' requests once this many wait (or a
 # batch without callers' requests): gathered, they cost the loop one plugin call for many.
 LOW_BATCH = 16
+# A pass of shadow requests alone waits this many batch pauses for callers' requests first (a
+# caller's request ends the wait): under load they gather instead of costing a call per gap.
+LOW_WAITS = 10
 
 # One call for the values and options of a batch, with its input and output kinds and the
 # version that answers (None: the serving one): one answer per value (raises when the shared
@@ -160,11 +164,12 @@ class Batcher:
         if not lane.draining:
             lane.draining = True
             self._start_drain(loop, lane, lane.key)
-        elif lane.low_timer is not None and not low and not self._should_wait(lane):
-            # a lone caller's request does not wait for the shadow requests' pass
+        elif lane.low_timer is not None and not low:
+            # a caller's request ends the wait of shadow requests alone: its batch waits
+            # (or not) as if the lane had been idle
             lane.low_timer.cancel()
             lane.low_timer = None
-            loop.call_soon(self._drain_inline, lane, lane.key, True)
+            loop.call_soon(self._drain_inline, lane, lane.key, False)
         try:
             return await future
         except asyncio.CancelledError:
@@ -286,9 +291,11 @@ class Batcher:
         loop = asyncio.get_running_loop()
         lane.low_timer = None
         if not waited and self._should_wait(lane):
-            timer = loop.call_later(self._max_wait, self._drain_inline, lane, key, True)
-            if not lane.pending:
-                lane.low_timer = timer
+            if lane.pending:
+                loop.call_later(self._max_wait, self._drain_inline, lane, key, True)
+            else:
+                wait = self._max_wait * LOW_WAITS
+                lane.low_timer = loop.call_later(wait, self._drain_inline, lane, key, True)
             return
         batch = self._take(lane)
         try:
@@ -313,7 +320,7 @@ class Batcher:
                     handed_to_loop = True
                     return
                 if self._should_wait(lane):
-                    await asyncio.sleep(self._max_wait)
+                    await asyncio.sleep(self._max_wait * (1 if lane.pending else LOW_WAITS))
                 batch = self._take(lane)
                 if not batch:
                     continue

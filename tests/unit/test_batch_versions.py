@@ -134,3 +134,24 @@ def test_low_requests_are_never_admitted(tmp_path: Path) -> None:
     assert answers[-1].label == "test-model:c"
     assert all(a.label.startswith("canary:") for a in answers[:-1])
     assert dispatcher.admission.refused["queue_full"] == 0 and dispatcher.admission.waiting == 0
+
+
+def test_a_callers_request_does_not_wait_for_the_shadow_requests_pass(tmp_path: Path) -> None:
+    plugin = Versions()
+    rt, shadow = _canary(tmp_path, plugin)
+    queue = Batcher(rt, max_size=64, max_wait_seconds=0.05, inline=True)  # low: 0.5 s
+
+    async def run() -> float:
+        loop = asyncio.get_running_loop()
+        low = loop.create_task(queue.predict("s", {}, *STRING, None, None, shadow, True))
+        await asyncio.sleep(0.01)  # the shadow request waits for callers' requests
+        started = loop.time()
+        answer = await queue.predict("c", {}, *STRING)
+        took = loop.time() - started
+        assert answer.label == "test-model:c" and not low.done()
+        assert (await low).label == "canary:s"
+        return took
+
+    took = asyncio.run(run())
+    queue.close()
+    assert took < 0.25, took  # a lone caller's request goes at once, not after the 0.5 s
