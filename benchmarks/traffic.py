@@ -10,7 +10,8 @@ warm-up window, each repetition starting with the next configuration: no policy 
 split at 1 and 32 concurrent requests, a shadow of fraction 0.1 and 1.0 at 32. Per
 configuration it prints the best window's req/s (the least disturbed, as ``timeit`` takes the
 minimum), the median p99, the least event-loop CPU time per request (steadier than req/s on
-a shared machine), and for the shadows the requests the lane dropped; then the ratios
+a shared machine), the median number of plugin batch calls per request (the batches' size,
+shadow calls included), and for the shadows the requests the lane dropped; then the ratios
 the issue asks for (split >= 0.97x req/s; shadow 0.1 >= 0.9x req/s and p99 <= 1.2x; shadow
 1.0 p99 <= 1.5x).
 """
@@ -38,6 +39,7 @@ from drucker.server.lifecycle import build_runtime, serve
 from drucker.settings import load_settings
 
 TOKEN = "bench-traffic"
+WARMUP = 0.5  # seconds of each window before it measures
 Policy = Callable[[Client], Any]
 CONFIGS: dict[str, tuple[Policy, tuple[int, ...]]] = {
     "none": (lambda c: c.clear_traffic(), (1, 32)),
@@ -68,6 +70,14 @@ class _Server:
         )
         self.port = settings.port
         self._runtime = build_runtime("drucker_sklearn", settings, disabled=("jsonlog",))
+        self.batch_calls = 0  # the plugin's batch hook calls (every version's)
+        hook = self._runtime._batch_hook
+
+        def counted(*args: Any) -> Any:
+            self.batch_calls += 1
+            return hook(*args)
+
+        self._runtime._batch_hook = counted
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._ready = threading.Event()
@@ -105,7 +115,7 @@ class _Server:
 def _window(port: int, concurrency: int, duration: float) -> dict[str, Any]:
     command = [
         *(sys.executable, "-m", "benchmarks.loadgen", "--target", f"127.0.0.1:{port}"),
-        *("--concurrency", str(concurrency), "--duration", str(duration), "--warmup", "0.5"),
+        *("--concurrency", str(concurrency), "--duration", str(duration), "--warmup", str(WARMUP)),
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return dict(json.loads(out))
@@ -141,9 +151,13 @@ def main() -> None:
                         for level in levels:
                             before = client.traffic().shadow.dropped
                             cpu = server.loop_cpu_seconds()
+                            calls = server.batch_calls
                             run = _window(server.port, level, args.duration)
                             cpu = server.loop_cpu_seconds() - cpu
                             run["us"] = 1e6 * cpu / max(run["requests"], 1)
+                            # calls over the warm-up too: requests as if it served at that rate
+                            served = run["requests"] * (args.duration + WARMUP) / args.duration
+                            run["calls"] = (server.batch_calls - calls) / max(served, 1)
                             run["dropped"] = client.traffic().shadow.dropped - before
                             runs.setdefault((name, level), []).append(run)
                 client.clear_traffic()
@@ -152,9 +166,10 @@ def main() -> None:
     best = {key: max(r["rps"] for r in values) for key, values in runs.items()}
     p99 = {key: statistics.median(r["p99_ms"] for r in values) for key, values in runs.items()}
     cpu = {key: min(r["us"] for r in values) for key, values in runs.items()}
+    calls = {key: statistics.median(r["calls"] for r in values) for key, values in runs.items()}
     print(
         f"{'configuration':<14} {'c':>3} {'req/s (best)':>13} {'p99 ms (median)':>16} "
-        f"{'loop us/req (best)':>19} dropped"
+        f"{'loop us/req (best)':>19} {'calls/req':>9} dropped"
     )
     for (name, level), values in sorted(
         runs.items(), key=lambda item: list(CONFIGS).index(item[0][0])
@@ -163,7 +178,7 @@ def main() -> None:
         requests = sum(r["requests"] for r in values)
         print(
             f"{name:<14} {level:>3} {best[name, level]:>13.0f} {p99[name, level]:>16.2f} "
-            f"{cpu[name, level]:>19.1f} {dropped} of {requests}"
+            f"{cpu[name, level]:>19.1f} {calls[name, level]:>9.3f} {dropped} of {requests}"
         )
     for level in (1, 32):
         ratio = best["split 90/10", level] / best["none", level]

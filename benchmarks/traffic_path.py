@@ -12,7 +12,6 @@ moves with the machine's load (as ``benchmarks.metrics_cost`` times the rpc guar
 from __future__ import annotations
 
 import asyncio
-import copy
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from drucker import PredictResult
 from drucker.dispatch import Dispatcher
 from drucker.kinds import Kind
 from drucker.observability.traffic_metrics import TrafficMetrics
+from drucker.registry import ActiveModel
 from drucker.server.lifecycle import build_runtime
 from drucker.settings import load_settings
 from drucker.traffic.figures import ShadowCounts
@@ -56,7 +56,7 @@ class _Caller:
         return False
 
 
-def _router(base: Dispatcher, other: Dispatcher, policy: TrafficPolicy) -> TrafficRouter:
+def _router(base: Dispatcher, other: ActiveModel, policy: TrafficPolicy) -> TrafficRouter:
     return TrafficRouter(
         "bench",
         base,
@@ -99,9 +99,8 @@ def _paths(plugin: Any, workdir: Path) -> dict[str, float]:
     model = train(workdir / "v1.joblib")
     first = runtime.load_model(model, "v1.joblib")
     runtime.activate(first)
-    view = copy.copy(runtime)
-    view.active = runtime.load_model(model, "v2")
-    base, other = Dispatcher(runtime, traced=False), Dispatcher(view, traced=False)
+    other = runtime.load_model(model, "v2")
+    base = Dispatcher(runtime, traced=False)
     split = TrafficPolicy(split=(("v1.joblib", 90.0), ("v2", 10.0)))
     shadow = TrafficPolicy(shadow="v2", fraction=0.1)
     paths = {

@@ -11,6 +11,14 @@ benchmark model; see BENCHMARKS.md).
 When a shared call fails, each of its requests is predicted alone (``alone``), so that one bad
 input fails only its own request.
 
+Versions share a lane: a request may name the loaded version (``model``) that answers it (a
+traffic split's canary), and a batch taken from the lane makes one call per version among its
+requests, so a canary's requests neither wait in a batcher of their own nor break up the
+serving version's batches. ``low`` requests (a shadow's) are not admitted and never counted
+as waiting: a batch takes them only into the room its primary requests leave, once
+``LOW_BATCH`` of them wait, or in a pass of their own when no caller's request came for
+``LOW_WAITS`` batch pauses.
+
 Batches run in one worker thread, or ``inline`` on the event loop: no thread hand-off, the
 fastest for quick models, but a batch then holds up every other rpc while it computes. With a
 :class:`~drucker.placement.Placement`, each batch goes where the measured batch times say.
@@ -47,17 +55,26 @@ class _Pending:
     caller: Caller | None = None
     arrived: float = 0.0  # when admitted (with an admission)
     left: bool = False  # out of the admission's queue (taken into a batch, or abandoned)
+    model: Any = None  # the version that answers (an ActiveModel); None: the serving one
 
 
 # Idle lanes are forgotten once there are this many: a client that sends a new group each time
 # (tensors of ever other widths) must not grow the batcher without bound.
 MAX_LANES = 64
 
-# One call for the values and options of a batch, with its input and output kinds: one answer
-# per value (raises when the shared call fails).
-BatchCall = Callable[[list[Any], list[dict[str, Any]], Kind, Kind], list[Any]]
-# One request predicted alone: its value, option and kinds (raises its error).
-AloneCall = Callable[[Any, dict[str, Any], Kind, Kind], Any]
+# ``low`` requests (a shadow's) join a batch of callers' requests once this many wait (or a
+# batch without callers' requests): gathered, they cost the loop one plugin call for many.
+LOW_BATCH = 16
+# A pass of shadow requests alone waits this many batch pauses for callers' requests first (a
+# caller's request ends the wait): under load they gather instead of costing a call per gap.
+LOW_WAITS = 10
+
+# One call for the values and options of a batch, with its input and output kinds and the
+# version that answers (None: the serving one): one answer per value (raises when the shared
+# call fails).
+BatchCall = Callable[[list[Any], list[dict[str, Any]], Kind, Kind, Any], list[Any]]
+# One request predicted alone: its value, option, kinds and version (raises its error).
+AloneCall = Callable[[Any, dict[str, Any], Kind, Kind, Any], Any]
 LaneKey = tuple[Kind, Kind, Hashable]
 
 
@@ -68,7 +85,9 @@ class _Lane:
     key: LaneKey
 
     pending: list[_Pending] = attrs.field(factory=list)
+    low: list[_Pending] = attrs.field(factory=list)  # shadow requests: the room left over
     draining: bool = False
+    low_timer: asyncio.TimerHandle | None = None  # a pass put off for shadow requests alone
     last_size: int = 0  # size of the previous batch: above 1 means requests are concurrent
 
 
@@ -117,33 +136,46 @@ class Batcher:
         output_kind: Kind,
         group: Hashable = None,
         caller: Caller | None = None,
+        model: Any = None,
+        low: bool = False,
     ) -> Any:
         """Queue one prediction and wait for its answer (raises its error); only requests of
-        the same kinds and ``group`` share a batch.
+        the same kinds and ``group`` share a batch, each answered by ``model`` (a loaded
+        version; the serving one by default). A ``low`` request (a shadow's) is not admitted
+        and goes only into the room a batch's other requests leave.
 
         :raises DruckerError: the refusals of the admission (``caller`` gone, queue full).
         """
-        arrived = self._admission.admit(caller) if self._admission is not None else 0.0
+        admission = None if low else self._admission
+        arrived = admission.admit(caller) if admission is not None else 0.0
         # Looked up by the kinds' values: an enum member's hash is a Python call, a str's is not.
         lookup = (input_kind._value_, output_kind._value_, group)
         lane = self._lanes.get(lookup)
         if lane is None:
             if len(self._lanes) >= MAX_LANES:
-                self._lanes = {k: v for k, v in self._lanes.items() if v.draining or v.pending}
+                self._lanes = {
+                    k: v for k, v in self._lanes.items() if v.draining or v.pending or v.low
+                }
             lane = self._lanes[lookup] = _Lane((input_kind, output_kind, group))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        pending = _Pending(value, option, future, caller, arrived)
-        lane.pending.append(pending)
+        pending = _Pending(value, option, future, caller, arrived, model=model)
+        (lane.low if low else lane.pending).append(pending)
         if not lane.draining:
             lane.draining = True
             self._start_drain(loop, lane, lane.key)
+        elif lane.low_timer is not None and not low:
+            # a caller's request ends the wait of shadow requests alone: its batch waits
+            # (or not) as if the lane had been idle
+            lane.low_timer.cancel()
+            lane.low_timer = None
+            loop.call_soon(self._drain_inline, lane, lane.key, False)
         try:
             return await future
         except asyncio.CancelledError:
-            if self._admission is not None and not pending.left:
+            if admission is not None and not pending.left:
                 pending.left = True  # the batch that takes it skips it
-                self._admission.abandon(arrived, caller)
+                admission.abandon(arrived, caller)
             raise
 
     def _start_drain(self, loop: asyncio.AbstractEventLoop, lane: _Lane, key: LaneKey) -> None:
@@ -164,18 +196,27 @@ class Batcher:
         """
         if self._max_wait <= 0 or len(lane.pending) >= self._max_size:
             return False
+        if not lane.pending:  # shadow requests alone: callers' requests may come meanwhile
+            return True
         return len(lane.pending) > 1 or lane.last_size > 1
 
     def _take(self, lane: _Lane) -> list[_Pending]:
-        """The next batch: up to ``max_size`` queued requests that are still waiting."""
+        """The next batch: up to ``max_size`` queued requests that are still waiting, then
+        ``low`` ones in the room left."""
         batch = lane.pending[: self._max_size]
         del lane.pending[: self._max_size]
         if self._admission is not None:
             batch = [item for item in batch if self._admitted(item)]
         else:
             batch = [item for item in batch if not item.future.done()]  # cancelled calls
-        lane.last_size = len(batch)
-        metrics.observe_batch(len(batch))
+        if batch:  # a pass of shadow requests alone says nothing of the callers' concurrency
+            lane.last_size = len(batch)
+            metrics.observe_batch(len(batch))
+        room = self._max_size - len(batch)
+        # Shadow requests gather while callers' requests come: one call for many of them.
+        if lane.low and room > 0 and (not batch or len(lane.low) >= LOW_BATCH):
+            batch += [item for item in lane.low[:room] if not item.future.done()]
+            del lane.low[:room]
         return batch
 
     def _admitted(self, item: _Pending) -> bool:
@@ -195,26 +236,43 @@ class Batcher:
         return True
 
     def _predict(self, batch: list[_Pending], key: LaneKey) -> list[Any]:
-        """One plugin batch call; when it fails, each request alone (errors in place)."""
-        values = [item.value for item in batch]
-        options = [item.option for item in batch]
-        model = self._runtime.active
+        """The batch's answers: one plugin call per version among its requests (errors in
+        place); timed for the placement."""
+        serving = self._runtime.active
         started = time.perf_counter()
         try:
-            try:
-                return list(self._call(values, options, key[0], key[1]))
-            except DruckerError as error:
-                if len(batch) < self._retry_from:
-                    return [detach(error)]
-                detach(error)
-            return [self._predict_alone(item, key) for item in batch]
+            version = batch[0].model
+            if all(item.model is version for item in batch):  # the usual case: one version
+                return self._predict_version(batch, key, version)
+            answers: list[Any] = [None] * len(batch)
+            versions: dict[int, list[int]] = {}
+            for index, item in enumerate(batch):
+                versions.setdefault(id(item.model), []).append(index)
+            for indexes in versions.values():
+                part = [batch[index] for index in indexes]
+                found = self._predict_version(part, key, part[0].model)
+                for index, answer in zip(indexes, found, strict=True):
+                    answers[index] = answer
+            return answers
         finally:
-            self._placement.record(model, time.perf_counter() - started)
+            self._placement.record(serving, time.perf_counter() - started)
+
+    def _predict_version(self, batch: list[_Pending], key: LaneKey, version: Any) -> list[Any]:
+        """One plugin batch call by ``version``; when it fails, each request alone."""
+        values = [item.value for item in batch]
+        options = [item.option for item in batch]
+        try:
+            return list(self._call(values, options, key[0], key[1], version))
+        except DruckerError as error:
+            if len(batch) < self._retry_from:
+                return [detach(error)]
+            detach(error)
+        return [self._predict_alone(item, key) for item in batch]
 
     def _predict_alone(self, item: _Pending, key: LaneKey) -> Any:
         """The answer to one request of a failed batch, or its error (not raised)."""
         try:
-            return self._alone(item.value, item.option, key[0], key[1])
+            return self._alone(item.value, item.option, key[0], key[1], item.model)
         except DruckerError as error:
             return detach(error)
 
@@ -231,8 +289,13 @@ class Batcher:
     def _drain_inline(self, lane: _Lane, key: LaneKey, waited: bool) -> None:
         """Predict the queued batch on the event loop (a callback; reschedules itself)."""
         loop = asyncio.get_running_loop()
+        lane.low_timer = None
         if not waited and self._should_wait(lane):
-            loop.call_later(self._max_wait, self._drain_inline, lane, key, True)
+            if lane.pending:
+                loop.call_later(self._max_wait, self._drain_inline, lane, key, True)
+            else:
+                wait = self._max_wait * LOW_WAITS
+                lane.low_timer = loop.call_later(wait, self._drain_inline, lane, key, True)
             return
         batch = self._take(lane)
         try:
@@ -240,7 +303,7 @@ class Batcher:
         except Exception as error:  # never leave callers waiting on a broken batch
             answers = [error] * len(batch)
         self._deliver(batch, answers)
-        if lane.pending:  # more than one batch was queued
+        if lane.pending or lane.low:  # more than one batch was queued
             self._start_drain(loop, lane, key)
         else:
             lane.draining = False
@@ -250,14 +313,14 @@ class Batcher:
         loop = asyncio.get_running_loop()
         handed_to_loop = False
         try:
-            while lane.pending:
+            while lane.pending or lane.low:
                 if self._placement.on_loop(self._runtime.active):
                     # The batches turned quick: the loop drains the rest.
                     loop.call_soon(self._drain_inline, lane, key, False)
                     handed_to_loop = True
                     return
                 if self._should_wait(lane):
-                    await asyncio.sleep(self._max_wait)
+                    await asyncio.sleep(self._max_wait * (1 if lane.pending else LOW_WAITS))
                 batch = self._take(lane)
                 if not batch:
                     continue

@@ -8,6 +8,10 @@ on the loop or in a thread is decided per serving model from its measured call t
 (:class:`~drucker.placement.Placement`): a quick model skips the thread hand-off, a slow one
 keeps the loop free for other rpcs.
 
+Every method takes an optional ``version``: a loaded version of the model (a traffic split's
+canary, a shadow) that answers instead of the serving one, through the same batcher, threads
+and admission; ``low`` marks a shadow's call, which is never admitted nor counted as waiting.
+
 Admission (:mod:`drucker.admission`) happens here, for every protocol: each call takes the
 request's ``caller`` (its deadline and cancellation; a ``grpc.aio.ServicerContext`` is one), a
 prediction that would queue is refused at once when ``admission.max_waiting`` wait already,
@@ -115,8 +119,9 @@ class Dispatcher:
         option: dict[str, Any],
         input_kind: Kind,
         output_kind: Kind,
-        model: ActiveModel | None = None,
         caller: Caller | None = None,
+        version: ActiveModel | None = None,
+        low: bool = False,
     ) -> PredictResult:
         """Predict one input (``predict`` without tracing: the hot path, one coroutine).
 
@@ -128,12 +133,13 @@ class Dispatcher:
             raise ModelNotLoadedError("the server is shutting down")
         if self._batcher is not None:
             result: PredictResult = await self._batcher.predict(
-                value, option, input_kind, output_kind, caller=caller
+                value, option, input_kind, output_kind, None, caller, version, low
             )
             return result
-        model = model or self.runtime.active
+        serving = self.runtime.active  # the placement follows the serving version's times
+        model = version or serving
         placement = self._single
-        if placement.on_loop(model):  # the quick path: no partial, no executor
+        if placement.on_loop(serving):  # the quick path: no partial, no executor
             if caller is not None:
                 self.admission.check(caller)
             started = time.perf_counter()
@@ -144,7 +150,7 @@ class Dispatcher:
         call = functools.partial(
             self.runtime.predict, value, option, input_kind, output_kind, model
         )
-        return await self._queued(functools.partial(_timed, placement, model, call), caller)
+        return await self._queued(functools.partial(_timed, placement, model, call), caller, low)
 
     async def _predict_traced(
         self,
@@ -153,13 +159,16 @@ class Dispatcher:
         input_kind: Kind,
         output_kind: Kind,
         caller: Caller | None = None,
+        version: ActiveModel | None = None,
+        low: bool = False,
     ) -> PredictResult:
         """Predict one input in a ``drucker.predict`` span (when the rpc is traced)."""
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
-        model = self.runtime.active
-        with tracing.predict_span(model, input_kind, output_kind):
-            return await self._predict_plain(value, option, input_kind, output_kind, model, caller)
+        with tracing.predict_span(version or self.runtime.active, input_kind, output_kind):
+            return await self._predict_plain(
+                value, option, input_kind, output_kind, caller, version, low
+            )
 
     async def predict_rows(
         self,
@@ -168,6 +177,8 @@ class Dispatcher:
         input_kind: Kind,
         output_kind: Kind,
         caller: Caller | None = None,
+        version: ActiveModel | None = None,
+        low: bool = False,
     ) -> list[PredictResult]:
         """Predict the rows of one request, in order; the request fails as a whole.
 
@@ -180,13 +191,19 @@ class Dispatcher:
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
         if len(values) == 1:
-            return [await self.predict(values[0], option, input_kind, output_kind, caller=caller)]
-        call = functools.partial(self.runtime.predict_rows, values, option, input_kind, output_kind)
-        with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(values)):
+            value = values[0]
+            return [
+                await self.predict(value, option, input_kind, output_kind, caller, version, low)
+            ]
+        call = functools.partial(
+            self.runtime.predict_rows, values, option, input_kind, output_kind, version
+        )
+        serving = self.runtime.active
+        with tracing.predict_span(version or serving, input_kind, output_kind, len(values)):
             if len(values) <= INLINE_MAX_ROWS:
-                return await self._run(self._many, call, self.runtime.active, caller)
+                return await self._run(self._many, call, serving, caller, low)
             # A big request without predict threads runs in the loop's default executor.
-            return await self._queued(call, caller)
+            return await self._queued(call, caller, low)
 
     async def predict_tensor(
         self,
@@ -195,6 +212,8 @@ class Dispatcher:
         input_kind: Kind,
         output_kind: Kind,
         caller: Caller | None = None,
+        version: ActiveModel | None = None,
+        low: bool = False,
     ) -> TensorResult:
         """Predict the rows of one numeric tensor (a 2-d array) with the plugin's tensor hook.
 
@@ -206,34 +225,43 @@ class Dispatcher:
         _route(self._name)
         if self.draining:
             raise ModelNotLoadedError("the server is shutting down")
-        with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(rows)):
+        serving = self.runtime.active
+        with tracing.predict_span(version or serving, input_kind, output_kind, len(rows)):
             if self._tensor_batcher is not None and len(rows) <= INLINE_MAX_ROWS:
                 group = _tensor_group(rows, option)
                 if group is not None:
                     answer: TensorResult = await self._tensor_batcher.predict(
-                        rows, option, input_kind, output_kind, group, caller
+                        rows, option, input_kind, output_kind, group, caller, version, low
                     )
                     return answer
             call = functools.partial(
-                self.runtime.predict_tensor, rows, option, input_kind, output_kind
+                self.runtime.predict_tensor, rows, option, input_kind, output_kind, version
             )
             if len(rows) <= INLINE_MAX_ROWS:
-                return await self._run(self._tensor, call, self.runtime.active, caller)
-            return await self._queued(call, caller)
+                return await self._run(self._tensor, call, serving, caller, low)
+            return await self._queued(call, caller, low)
 
     async def _run(
-        self, placement: Placement, call: Callable[[], T], model: object, caller: Caller | None
+        self,
+        placement: Placement,
+        call: Callable[[], T],
+        model: object,
+        caller: Caller | None,
+        low: bool = False,
     ) -> T:
         """``call()`` on the loop or in a predict thread, as ``placement`` decides for
         ``model`` (the serving model's reference); timed."""
         if placement.on_loop(model):
             self.admission.check(caller)
             return _timed(placement, model, call)
-        return await self._queued(functools.partial(_timed, placement, model, call), caller)
+        return await self._queued(functools.partial(_timed, placement, model, call), caller, low)
 
-    async def _queued(self, call: Callable[[], T], caller: Caller | None) -> T:
+    async def _queued(self, call: Callable[[], T], caller: Caller | None, low: bool = False) -> T:
         """``call()`` in a predict thread (the loop's default executor without them), admitted
-        into the queue and run only if its caller still waits when a thread takes it."""
+        into the queue and run only if its caller still waits when a thread takes it; a
+        ``low`` call (a shadow's) is not admitted."""
+        if low:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
         queued = Queued(self.admission, caller, call)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, queued.run)

@@ -45,7 +45,9 @@ class Repository:
     or unload of one is ``NOT_FOUND`` (an engine that manages the repository never sees them);
     ``retired`` is told the name of each model unloaded once its grace has passed;
     ``recorded`` (blocking) records each load and unload made here in a shared store, for the
-    other replicas to follow (:meth:`load` and :meth:`unload` with ``following`` do not)."""
+    other replicas to follow (:meth:`load` and :meth:`unload` with ``following`` do not);
+    ``loaded`` (blocking) is told the name of each model loaded or reloaded, once it serves
+    (its stored traffic policy routes it again)."""
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class Repository:
         unlisted: frozenset[str] = frozenset(),
         retired: Callable[[str], object] | None = None,
         recorded: Callable[[str, bool], object] | None = None,
+        loaded: Callable[[str], object] | None = None,
     ) -> None:
         self.models = models
         self._build = build
@@ -70,6 +73,7 @@ class Repository:
         self._unlisted = unlisted
         self._retired = retired  # told the name of each model unloaded (its series go)
         self.recorded = recorded  # writes a load (True) or unload for the replicas to follow
+        self.loaded = loaded
 
     def index(self, ready_only: bool = False) -> list[ModelState]:
         """Every model: the served ones, then those of the store (or a failed load) not served."""
@@ -126,6 +130,8 @@ class Repository:
                     raise
                 self.models.add(served)
                 del self._states[name]
+            if self.loaded is not None:
+                await asyncio.to_thread(self.loaded, name)
             if self.recorded is not None and not local:
                 await asyncio.to_thread(self.recorded, name, True)
 

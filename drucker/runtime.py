@@ -217,14 +217,20 @@ class Runtime:
         return coerced
 
     def predict_rows(
-        self, values: list[Any], option: dict[str, Any], input_kind: Kind, output_kind: Kind
+        self,
+        values: list[Any],
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+        model: ActiveModel | None = None,
     ) -> list[PredictResult]:
-        """Predict the rows of one request (a V2 tensor): one batch hook call when the plugin
-        has one, else one ``drucker_predict`` call per row. Logged as one prediction.
+        """Predict the rows of one request (a V2 tensor) with the serving model (or ``model``):
+        one batch hook call when the plugin has one, else one ``drucker_predict`` call per
+        row. Logged as one prediction.
 
         :raises DruckerError: the first failure; the request fails as a whole.
         """
-        active = self._serving()
+        active = model or self._serving()
         started = time.perf_counter()
         if self.can_batch:
             options = [option] * len(values)
@@ -246,15 +252,20 @@ class Runtime:
         return results
 
     def predict_requests(
-        self, values: list[Any], options: Options, input_kind: Kind, output_kind: Kind
+        self,
+        values: list[Any],
+        options: Options,
+        input_kind: Kind,
+        output_kind: Kind,
+        model: ActiveModel | None = None,
     ) -> list[PredictResult]:
-        """Predict one row each of many requests in one ``drucker_predict_batch`` call; each
-        answer is logged as its own prediction.
+        """Predict one row each of many requests in one ``drucker_predict_batch`` call (with
+        the serving model, or ``model``); each answer is logged as its own prediction.
 
         :raises DruckerError: when the call fails or any answer does not fit (the batcher then
             predicts each request alone, so that one bad input fails only its own request).
         """
-        active = self._serving()
+        active = model or self._serving()
         started = time.perf_counter()
         raw = self._batch(active, values, options, input_kind, output_kind)
         results = [check.predict_result(result, output_kind) for result in raw]
@@ -270,15 +281,20 @@ class Runtime:
         return check.batch_results(results, len(args[0]))
 
     def predict_tensor(
-        self, rows: Any, option: dict[str, Any], input_kind: Kind, output_kind: Kind
+        self,
+        rows: Any,
+        option: dict[str, Any],
+        input_kind: Kind,
+        output_kind: Kind,
+        model: ActiveModel | None = None,
     ) -> TensorResult:
         """Predict every row of one request's numeric tensor (a 2-d array) with one
-        ``drucker_predict_tensor`` call; labels and scores come back as arrays coerced to
-        ``output_kind``. Logged as one prediction.
+        ``drucker_predict_tensor`` call (the serving model, or ``model``); labels and scores
+        come back as arrays coerced to ``output_kind``. Logged as one prediction.
 
         :raises DruckerError: as :meth:`predict` does; the request fails as a whole.
         """
-        active = self._serving()
+        active = model or self._serving()
         started = time.perf_counter()
         answer = self._tensor(active, rows, option, input_kind, output_kind)
         if self._records is not None:
@@ -286,7 +302,12 @@ class Runtime:
         return answer
 
     def predict_tensor_requests(
-        self, parts: list[Any], options: Options, input_kind: Kind, output_kind: Kind
+        self,
+        parts: list[Any],
+        options: Options,
+        input_kind: Kind,
+        output_kind: Kind,
+        model: ActiveModel | None = None,
     ) -> list[TensorResult]:
         """Predict the tensors of many requests (2-d arrays of one dtype and width) with one
         ``drucker_predict_tensor`` call on their rows together, called with the first
@@ -296,8 +317,8 @@ class Runtime:
         :raises DruckerError: when the call fails (the batcher then predicts each alone).
         """
         if len(parts) == 1:
-            return [self.predict_tensor(parts[0], options[0], input_kind, output_kind)]
-        active = self._serving()
+            return [self.predict_tensor(parts[0], options[0], input_kind, output_kind, model)]
+        active = model or self._serving()
         started = time.perf_counter()
         rows = np.concatenate(parts)
         rows.flags.writeable = False  # as a lone request's rows are

@@ -15,6 +15,7 @@ from tests.conftest import REPO
 from tests.serving import ThreadedServer
 
 PROBE_PLUGIN = str(REPO / "tests" / "plugins" / "version_probe.py")
+BATCH_PROBE_PLUGIN = str(REPO / "tests" / "plugins" / "version_probe_batch.py")
 TOKEN = "traffic-test-token"
 # version name -> model file text (the probe answers the first word)
 VERSIONS = {"v1": "A", "v2": "B", "v3": "C", "same": "A", "flaky": "F fail-half"}
@@ -26,6 +27,7 @@ def probe_server(
     settings: dict[str, Any] | None = None,
     http: bool = False,
     models: dict[str, str] | None = None,
+    plugin: str = PROBE_PLUGIN,
 ) -> Iterator[tuple[ThreadedServer, Client]]:
     """A started server serving ``v1`` (label A) with every one of :data:`VERSIONS` stored;
     ``models`` adds models by name, each serving the version file named."""
@@ -34,7 +36,7 @@ def probe_server(
     for name, text in VERSIONS.items():
         (files / name).write_text(text + "\n")
     server = ThreadedServer(
-        PROBE_PLUGIN,
+        plugin,
         str(files / "v1"),
         {"management_token": TOKEN, **(settings or {})},
         workdir=workdir,
@@ -48,10 +50,15 @@ def probe_server(
         yield server, client
 
 
-def predict_version(channel: grpc.Channel, value: str, key: str | None = None) -> tuple[str, str]:
-    """(label, x-drucker-version) of one Predict_String_String call."""
+def predict_version(
+    channel: grpc.Channel, value: str, key: str | None = None, model: str | None = None
+) -> tuple[str, str]:
+    """(label, x-drucker-version) of one Predict_String_String call (to ``model``: the
+    default one without it)."""
     stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
     metadata = [("x-drucker-route-key", key)] if key is not None else []
+    if model is not None:
+        metadata.append(("x-rekcurd-application-name", model))
     reply, call = stub.Predict_String_String.with_call(
         drucker_pb2.StringInput(input=value), metadata=metadata, timeout=10
     )

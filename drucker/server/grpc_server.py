@@ -112,6 +112,7 @@ class DruckerServer:
             # model serves beside it (requests naming no model) and is not the engine's.
             unlisted=frozenset({default.name}) if settings.repository_models_dir else frozenset(),
             retired=None if metrics is None else metrics.model_unloaded,
+            loaded=lambda name: self.traffic.reinstate(name),  # its policy routes it again
         )
         self._tracing = tracing
         self._sharing: asyncio.Task[None] | None = None

@@ -10,7 +10,6 @@ follow switches (:meth:`TrafficModel.follow`).
 from __future__ import annotations
 
 import asyncio
-import copy
 import csv
 import io
 import json
@@ -52,10 +51,6 @@ SAMPLE_COLUMNS = (
 )
 
 
-def _traced(base: Dispatcher) -> bool:
-    return getattr(base.predict, "__func__", None) is Dispatcher._predict_traced
-
-
 class TrafficModel:
     """One model's policy, its loaded versions and its live figures."""
 
@@ -64,7 +59,7 @@ class TrafficModel:
         self._models = models
         self._metrics = metrics
         self.policy = TrafficPolicy()
-        self._versions: dict[str, tuple[ActiveModel, Dispatcher]] = {}
+        self._versions: dict[str, ActiveModel] = {}  # loaded besides the serving one
         self._kept = ""  # the version a promote replaced, kept loaded for a rollback
         self.counts: dict[str, VersionCounts] = {}
         self.shadow_counts = ShadowCounts()
@@ -144,7 +139,7 @@ class TrafficModel:
             if version != self.serving():
                 base.manager.switch(version, by=by or "promote")
                 if before is not None:
-                    self._versions[before.name] = (before, self._dispatcher(base, before))
+                    self._versions[before.name] = before
                     self._kept = before.name
             return self._change(TrafficPolicy().changed(by), by, f"promote {version}")
 
@@ -216,25 +211,20 @@ class TrafficModel:
                     ) from None
                 except DruckerError as error:  # nothing changed: the old policy serves
                     raise _naming(error, version) from None
-                self._versions[version] = (loaded, self._dispatcher(base, loaded))
-
-    def _dispatcher(self, base: ServedModel, loaded: ActiveModel) -> Dispatcher:
-        view = copy.copy(base.runtime)  # the same plugins and settings, this version serving
-        view.active = loaded
-        return Dispatcher(view, traced=_traced(base.dispatcher))
+                self._versions[version] = loaded
 
     def _install(self, base: ServedModel, new: TrafficPolicy) -> None:
         self.policy = new
         keep = {*new.versions(), self._kept}
         for version in [v for v in self._versions if v not in keep]:
-            self._versions.pop(version)[1].close()
+            del self._versions[version]  # its model is freed once no batch holds it
         if new.empty:
             self._models.add(base)
             return
         router = TrafficRouter(
             self.name,
             base.dispatcher,
-            {version: dispatcher for version, (_, dispatcher) in self._versions.items()},
+            dict(self._versions),
             new,
             self._metrics,
             self.tripped,
@@ -310,6 +300,21 @@ class TrafficControl:
                 self._models, served.name, self._metrics
             )
         return found
+
+    def reinstate(self, name: str) -> None:
+        """Model ``name`` was loaded through the repository (blocking): a model that was
+        unloaded and loaded again (or first loaded there) gets its stored policy's router; a
+        reload in place keeps its router. A failure is logged: the model serves as stored."""
+        found = self._by_name.get(name)
+        if found is not None and found.router() is not None:
+            return
+        self._by_name.pop(name, None)  # its versions were loaded for the model unloaded
+        try:
+            self.model(name).follow()
+        except DruckerError as error:
+            self._models.get(name).runtime.log.error(
+                f"cannot apply the traffic policy of {name}: {error}", model=name
+            )
 
     def follow(self) -> None:
         """Apply every model's stored policy that changed (raises the first failure)."""

@@ -2,13 +2,16 @@
 dispatchers.
 
 A :class:`TrafficRouter` stands where a model's :class:`~drucker.dispatch.Dispatcher` stands
-(same ``predict``, ``predict_rows`` and ``predict_tensor``) while the model has a policy; each
-loaded version has its own dispatcher (batching, placement and admission unchanged). Without a
+(same ``predict``, ``predict_rows`` and ``predict_tensor``) while the model has a policy. All
+versions share the model's one dispatcher: a request names the loaded version that answers it
+(``version``), so a canary's requests join the serving version's batch lanes, threads and
+admission, and a batch makes one plugin call per version among its requests. A shadow's calls
+go to the same lanes at low priority (into the room a batch leaves, never admitted). Without a
 policy the model's table entry holds its plain dispatcher again: no cost at all.
 
 The version that answered is reported in the ``x-drucker-version`` trailing metadata of a gRPC
-call and in :data:`ANSWERED` (a context variable the V2 bindings read for ``model_version``
-and the REST header).
+call (one metadata tuple per version, built once) and in :data:`ANSWERED` (a context variable
+the V2 bindings read for ``model_version`` and the REST header).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from drucker.admission import Caller
 from drucker.dispatch import Dispatcher
 from drucker.errors import DruckerError
 from drucker.observability.traffic_metrics import TrafficMetrics
+from drucker.registry import ActiveModel
 from drucker.traffic.figures import ShadowCounts, VersionCounts, Window
 from drucker.traffic.policy import TrafficPolicy
 from drucker.traffic.routing import Routes
@@ -52,22 +56,36 @@ def route_key(caller: Any) -> bytes | None:
     return None
 
 
+Trailer = tuple[tuple[str, str], ...]
+_TRAILERS: dict[str, Trailer] = {}  # the trailing metadata naming each version, built once
+
+
+def _trailer(version: str) -> Trailer:
+    found = _TRAILERS.get(version)
+    if found is None:
+        if len(_TRAILERS) > 1024:  # versions come and go: never grow without bound
+            _TRAILERS.clear()
+        found = _TRAILERS[version] = ((VERSION_HEADER, version),)
+    return found
+
+
 def report(caller: Any, version: str) -> None:
     """Say which version answers: the context variable, and gRPC trailing metadata."""
     ANSWERED.set(version)
     trailing = getattr(caller, "set_trailing_metadata", None)
     if trailing is not None:
-        trailing(((VERSION_HEADER, version),))
+        trailing(_trailer(version))
 
 
 class TrafficRouter:
-    """Routes one model's requests by its policy over the versions' dispatchers."""
+    """Routes one model's requests by its policy over its loaded versions, through the
+    model's one dispatcher (``base``, which follows switches)."""
 
     def __init__(
         self,
         model: str,
         base: Dispatcher,
-        dispatchers: dict[str, Dispatcher],
+        versions: dict[str, ActiveModel],
         policy: TrafficPolicy,
         metrics: TrafficMetrics,
         on_trip: Trip,
@@ -76,9 +94,9 @@ class TrafficRouter:
         lane: ShadowLane,
     ) -> None:
         self.model = model
-        self.base = base  # the serving version's dispatcher (follows switches)
+        self.base = base  # the model's dispatcher (the serving version follows switches)
         self.policy = policy
-        self._dispatchers = dispatchers
+        self._versions = versions  # the loaded versions besides the serving one
         self._metrics = metrics
         self._on_trip = on_trip
         self.counts = counts
@@ -98,19 +116,25 @@ class TrafficRouter:
         active = self.base.runtime.active
         return active.name if active is not None else ""
 
-    def dispatcher(self, version: str) -> Dispatcher | None:
-        """The dispatcher of a loaded version (``None`` when it is not loaded)."""
+    def dispatcher(self, version: str) -> Any | None:
+        """What predicts with a loaded version alone (``None`` when it is not loaded): the
+        dispatcher itself for the serving version, a :class:`Pinned` view for another."""
         if version == self.serving():
             return self.base
-        return self._dispatchers.get(version)
+        loaded = self._versions.get(version)
+        return None if loaded is None else Pinned(self.base, loaded)
 
-    def _choose(self, caller: Caller | None) -> tuple[str, Dispatcher]:
+    def _choose(self, caller: Caller | None) -> tuple[str, ActiveModel | None]:
+        """The version that answers and its loaded model (``None``: the serving one)."""
         routes = self._routes
         if routes is None or not routes.versions:
-            return self.serving(), self.base
+            return self.serving(), None
         key = route_key(caller)
         version = routes.for_key(key) if key else routes.by_chance()
-        return version, self.dispatcher(version) or self.base
+        active = self.base.runtime.active
+        if active is not None and version == active.name:
+            return version, None
+        return version, self._versions.get(version)
 
     def _record(self, version: str, started: float, failed: bool) -> None:
         counts = self.counts.get(version)
@@ -123,9 +147,9 @@ class TrafficRouter:
             window.errors += failed
             self._check(version, window)
 
-    def _shadowed(self) -> Dispatcher | None:
+    def _shadowed(self) -> ActiveModel | None:
         if self._fraction and self._random() < self._fraction:
-            return self._dispatchers.get(self.policy.shadow)
+            return self._versions.get(self.policy.shadow)
         return None
 
     # -- predicting --------------------------------------------------------------------------
@@ -174,20 +198,20 @@ class TrafficRouter:
     ) -> Any:
         """``Dispatcher.<how>`` on the version the policy picks, counted for its figures and
         guard, then offered to the shadow lane (which never delays the answer)."""
-        version, dispatcher = self._choose(caller)
+        version, model = self._choose(caller)
         report(caller, version)
+        predict = getattr(self.base, how)
         started = time.perf_counter()
         try:
-            predict = getattr(dispatcher, how)
-            result = await predict(value, option, input_kind, output_kind, caller=caller)
+            result = await predict(value, option, input_kind, output_kind, caller, model)
         except DruckerError:
             self._record(version, started, True)
             raise
         self._record(version, started, False)
         shadow = self._shadowed()
         if shadow is not None:
-            shadowed = getattr(shadow, how)
-            call = lambda: shadowed(value, option, input_kind, output_kind)  # noqa: E731
+            # low: never admitted, and only into the room the primary requests leave
+            call = lambda: predict(value, option, input_kind, output_kind, None, shadow, True)  # noqa: E731
             self._shadow(call, result, value, version)
         return result
 
@@ -252,13 +276,57 @@ class TrafficRouter:
 
     def drain(self) -> None:
         self.base.drain()
-        for dispatcher in self._dispatchers.values():
-            dispatcher.drain()
 
     def close(self) -> None:
         self.base.close()
-        for dispatcher in self._dispatchers.values():
-            dispatcher.close()
+
+
+class Pinned:
+    """The model's dispatcher with one loaded version answering every request (a V2 request
+    that names its version: it bypasses the split and is not shadowed)."""
+
+    def __init__(self, base: Dispatcher, version: ActiveModel) -> None:
+        self.base, self.version = base, version
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.base, name)
+
+    async def predict(
+        self,
+        value: Any,
+        option: Any,
+        input_kind: Any,
+        output_kind: Any,
+        caller: Caller | None = None,
+    ) -> Any:
+        """``Dispatcher.predict`` by this version."""
+        return await self.base.predict(value, option, input_kind, output_kind, caller, self.version)
+
+    async def predict_rows(
+        self,
+        values: Any,
+        option: Any,
+        input_kind: Any,
+        output_kind: Any,
+        caller: Caller | None = None,
+    ) -> Any:
+        """``Dispatcher.predict_rows`` by this version."""
+        return await self.base.predict_rows(
+            values, option, input_kind, output_kind, caller, self.version
+        )
+
+    async def predict_tensor(
+        self,
+        rows: Any,
+        option: Any,
+        input_kind: Any,
+        output_kind: Any,
+        caller: Caller | None = None,
+    ) -> Any:
+        """``Dispatcher.predict_tensor`` by this version."""
+        return await self.base.predict_tensor(
+            rows, option, input_kind, output_kind, caller, self.version
+        )
 
 
 def without(

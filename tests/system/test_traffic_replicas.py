@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from drucker.client import Client
+from drucker.store.cache import ObjectCache
+from drucker.store.remote import RemoteModelStore, open_backend
 from tests.polling import wait_for
 from tests.s3 import S3Server, running_s3
 from tests.serving import ServeProcess, free_port
@@ -79,3 +81,29 @@ def test_both_replicas_follow_a_policy_set_through_one(
     second.clear_traffic()
     wait_for(lambda: first.traffic().split == {}, "the first follows the clear")
     assert any(event.traffic == "traffic cleared" for event in first.model_history())
+
+
+def test_the_policy_record_is_read_only_when_its_etag_changed(tmp_path: Path) -> None:
+    with running_s3() as s3:
+        url = s3.new_bucket() + "/app"
+        writer, reader = (
+            RemoteModelStore(open_backend(url), ObjectCache(tmp_path / name)) for name in "ab"
+        )
+        reads: list[str] = []
+        read = reader.backend.read
+
+        def counted(path: str) -> tuple[object, str | None]:
+            reads.append(path)
+            return read(path)
+
+        reader.backend.read = counted  # type: ignore[method-assign]
+        assert reader.traffic_record() is None and reads == []  # absent: the HEAD says so
+        writer.set_traffic_record({"split": [["v1", 90], ["v2", 10]]})
+        for _ in range(3):  # every follow tick
+            assert reader.traffic_record() == {"split": [["v1", 90], ["v2", 10]]}
+        assert len(reads) == 1
+        writer.set_traffic_record({"shadow": "v2"})
+        assert reader.traffic_record() == {"shadow": "v2"} and len(reads) == 2
+        writer.set_traffic_record(None)
+        assert reader.traffic_record() is None and reader.traffic_record() is None
+        assert len(reads) == 3

@@ -3,6 +3,7 @@ with online agreement, guards, promote, and the refusals that leave the policy a
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -11,10 +12,11 @@ from pathlib import Path
 import grpc
 import pytest
 
+from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.client import Client, ClientError
 from tests.polling import wait_for
 from tests.serving import ThreadedServer
-from tests.traffic_support import TOKEN, predict_version, probe_server
+from tests.traffic_support import BATCH_PROBE_PLUGIN, TOKEN, predict_version, probe_server
 
 LABELS = {"v1": "A", "v2": "B", "v3": "C", "same": "A"}
 
@@ -227,3 +229,56 @@ def test_a_shadow_below_its_agreement_stops_and_the_series_count_every_outcome(
         assert value(samples, name, model=traffic.model, outcome="disagree", **labels) >= 20
         assert total(samples, name) == client.traffic().shadow.total
         assert total(samples, "drucker_shadow_score_difference_count") >= 20
+
+
+def test_a_repository_reload_keeps_the_policy_routing(probe: tuple[ThreadedServer, Client]) -> None:
+    server, client = probe
+    client.set_split({"v1": 50, "v2": 50})
+    client.load_model(client.service_info().application_name)  # a reload of the served model
+    with server.channel() as channel:
+        seen = {predict_version(channel, str(i))[1] for i in range(100)}
+    assert seen == {"v1", "v2"}
+    assert client.traffic().split == {"v1": 50.0, "v2": 50.0}
+
+
+def test_a_model_unloaded_and_loaded_again_routes_by_its_policy(tmp_path: Path) -> None:
+    with probe_server(tmp_path, models={"first": "v1", "other": "v1"}) as (server, _):
+        with Client(server.target, token=TOKEN, model="other", timeout=30) as client:
+            client.upload_model(server.workdir / "files" / "v2", "v2")
+            client.set_split({"v1": 50, "v2": 50})
+            client.unload_model("other")
+            client.load_model("other")
+            with server.channel() as channel:
+                seen = {predict_version(channel, str(i), model="other")[1] for i in range(100)}
+            assert seen == {"v1", "v2"}
+            client.load_model("other")  # and a reload in place keeps it
+            with server.channel() as channel:
+                seen = {predict_version(channel, str(i), model="other")[1] for i in range(100)}
+            assert seen == {"v1", "v2"}
+
+
+async def _concurrent(target: str, count: int) -> list[tuple[str, str]]:
+    """(label, x-drucker-version) of ``count`` Predict_String_String calls all at once."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
+
+        async def one(i: int) -> tuple[str, str]:
+            call = stub.Predict_String_String(drucker_pb2.StringInput(input=str(i)), timeout=30)
+            reply = await call
+            trailing = dict(await call.trailing_metadata() or ())
+            return reply.output, str(trailing.get("x-drucker-version", ""))
+
+        return await asyncio.gather(*(one(i) for i in range(count)))
+
+
+def test_batched_versions_share_the_lanes_and_answer_each_by_its_own(tmp_path: Path) -> None:
+    with probe_server(tmp_path, plugin=BATCH_PROBE_PLUGIN) as (server, client):
+        client.set_split({"v1": 50, "v2": 50})
+        client.set_shadow("v3", 1.0)
+        answers = asyncio.run(_concurrent(server.target, 400))
+        assert all(label == LABELS[version] for label, version in answers), answers[:10]
+        assert {version for _, version in answers} == {"v1", "v2"}
+        wait_for(lambda: _shadowed(client, 400), "every shadowed request counted")
+        shadow = client.traffic().shadow
+        assert shadow.disagree + shadow.dropped == 400 and shadow.shadow_error == 0
+        assert shadow.disagree > 0

@@ -36,6 +36,7 @@ class RemoteModelStore(RemoteFiles, ModelStore):
         self._history = backend.path("models", "history")
         self._traffic_path = backend.path("models", "traffic.json")
         self._seen: tuple[str | None, ActiveRecord | None] = (None, None)
+        self._seen_traffic: tuple[str | None, dict[str, Any] | None] = (None, None)
 
     def _refuse_replacing(self, name: str) -> None:
         if self.active == name:
@@ -110,9 +111,19 @@ class RemoteModelStore(RemoteFiles, ModelStore):
         return [event for event in events if event is not None]
 
     def traffic_record(self) -> dict[str, Any] | None:
+        """The policy as stored now: a HEAD per call, a GET only when its ETag changed (every
+        follow interval reads it, as the active record)."""
         with remote_errors("cannot read the traffic policy"):
-            data, _token = self.backend.read(self._traffic_path)
-        return data if isinstance(data, dict) and data else None
+            etag = self.backend.etag(self._traffic_path)
+            seen_etag, seen = self._seen_traffic
+            if etag is not None and etag == seen_etag:
+                return seen
+            if etag is None and self.backend.conditional_writes:
+                return None  # no record yet (the HEAD said so; no GET needed)
+            data, token = self.backend.read(self._traffic_path)
+        record = data if isinstance(data, dict) and data else None
+        self._seen_traffic = (token, record)
+        return record
 
     def set_traffic_record(self, record: dict[str, Any] | None) -> None:
         with remote_errors("cannot record the traffic policy"):
