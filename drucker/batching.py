@@ -171,15 +171,17 @@ class Batcher:
         batch = lane.pending[: self._max_size]
         del lane.pending[: self._max_size]
         if self._admission is not None:
-            batch = [item for item in batch if self._admitted(item)]
+            size = len(batch)
+            batch = [item for item in batch if self._admitted(item, size)]
         else:
             batch = [item for item in batch if not item.future.done()]  # cancelled calls
         lane.last_size = len(batch)
         metrics.observe_batch(len(batch))
         return batch
 
-    def _admitted(self, item: _Pending) -> bool:
-        """Take ``item`` out of the admission's queue: whether its caller still waits."""
+    def _admitted(self, item: _Pending, size: int) -> bool:
+        """Take ``item`` out of the admission's queue (into a batch of about ``size``): whether
+        its caller still waits, long enough for such a batch."""
         assert self._admission is not None
         if item.left:  # the rpc was cancelled (and counted)
             return False
@@ -188,7 +190,7 @@ class Batcher:
             self._admission.abandon(item.arrived, item.caller)
             return False
         try:
-            self._admission.leave(item.arrived, item.caller)
+            self._admission.leave(item.arrived, item.caller, size)
         except DruckerError as error:
             item.future.set_exception(error)
             return False
@@ -209,7 +211,10 @@ class Batcher:
                 detach(error)
             return [self._predict_alone(item, key) for item in batch]
         finally:
-            self._placement.record(model, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._placement.record(model, elapsed)
+            if self._admission is not None:
+                self._admission.record(elapsed, len(batch))
 
     def _predict_alone(self, item: _Pending, key: LaneKey) -> Any:
         """The answer to one request of a failed batch, or its error (not raised)."""

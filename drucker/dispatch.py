@@ -184,9 +184,9 @@ class Dispatcher:
         call = functools.partial(self.runtime.predict_rows, values, option, input_kind, output_kind)
         with tracing.predict_span(self.runtime.active, input_kind, output_kind, len(values)):
             if len(values) <= INLINE_MAX_ROWS:
-                return await self._run(self._many, call, self.runtime.active, caller)
+                return await self._run(self._many, call, self.runtime.active, caller, len(values))
             # A big request without predict threads runs in the loop's default executor.
-            return await self._queued(call, caller)
+            return await self._queued(call, caller, len(values))
 
     async def predict_tensor(
         self,
@@ -218,23 +218,29 @@ class Dispatcher:
                 self.runtime.predict_tensor, rows, option, input_kind, output_kind
             )
             if len(rows) <= INLINE_MAX_ROWS:
-                return await self._run(self._tensor, call, self.runtime.active, caller)
-            return await self._queued(call, caller)
+                return await self._run(self._tensor, call, self.runtime.active, caller, len(rows))
+            return await self._queued(call, caller, len(rows))
 
     async def _run(
-        self, placement: Placement, call: Callable[[], T], model: object, caller: Caller | None
+        self,
+        placement: Placement,
+        call: Callable[[], T],
+        model: object,
+        caller: Caller | None,
+        size: int,
     ) -> T:
-        """``call()`` on the loop or in a predict thread, as ``placement`` decides for
-        ``model`` (the serving model's reference); timed."""
+        """``call()`` (of ``size`` rows) on the loop or in a predict thread, as ``placement``
+        decides for ``model`` (the serving model's reference); timed."""
         if placement.on_loop(model):
             self.admission.check(caller)
             return _timed(placement, model, call)
-        return await self._queued(functools.partial(_timed, placement, model, call), caller)
+        return await self._queued(functools.partial(_timed, placement, model, call), caller, size)
 
-    async def _queued(self, call: Callable[[], T], caller: Caller | None) -> T:
-        """``call()`` in a predict thread (the loop's default executor without them), admitted
-        into the queue and run only if its caller still waits when a thread takes it."""
-        queued = Queued(self.admission, caller, call)
+    async def _queued(self, call: Callable[[], T], caller: Caller | None, size: int = 1) -> T:
+        """``call()`` (of ``size`` rows) in a predict thread (the loop's default executor
+        without them), admitted into the queue and run only if its caller still waits, long
+        enough for such a call, when a thread takes it."""
+        queued = Queued(self.admission, caller, call, size)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, queued.run)
         except asyncio.CancelledError:

@@ -22,7 +22,12 @@ from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.admission import UNMEASURED_PUSHBACK_MS
 from drucker.client import Client
 from tests.metrics_support import scrape, value
-from tests.plugins.slow_predict import GatedBatchPredictor, GatedPredictor
+from tests.plugins.slow_predict import (
+    GatedBatchPredictor,
+    GatedPredictor,
+    TimedBatchPredictor,
+    TimedPredictor,
+)
 from tests.polling import wait_for
 from tests.serving import ThreadedServer, free_port
 
@@ -118,6 +123,44 @@ def test_a_request_whose_deadline_passes_in_the_queue_never_reaches_the_plugin(
         )
         assert _send(stub, "after").result().output == "after"  # the server still serves
     assert plugin.inputs == ["first", "after"]
+    _queued(server, 0)
+
+
+CALL_SECONDS = 0.4  # the timed plugin's call
+
+
+@pytest.fixture(params=["threads", "batcher"])
+def timed(request: pytest.FixtureRequest, echo_model: Path) -> Iterator[tuple[Any, Any]]:
+    """A started server whose plugin takes ``CALL_SECONDS`` a call, and the plugin."""
+    plugin_type = TimedPredictor if request.param == "threads" else TimedBatchPredictor
+    plugin = plugin_type(CALL_SECONDS)
+    with _server(plugin, echo_model) as server:
+        yield server, plugin
+
+
+def test_a_request_whose_deadline_is_nearer_than_the_call_time_never_reaches_the_plugin(
+    timed: tuple[Any, Any],
+) -> None:
+    server, plugin = timed
+    channel, stub = _stub(server)
+    with channel:
+        for n in range(2):  # the call time is measured: CALL_SECONDS
+            assert _send(stub, f"warm-{n}").result().output == f"warm-{n}"
+            plugin.wait_entered()
+        first = _send(stub, "first")
+        plugin.wait_entered()  # "first" runs: the next ones wait about CALL_SECONDS
+        # Its deadline is half a call away from the moment "first" ends: it cannot finish.
+        short = _send(stub, "short", timeout=1.5 * CALL_SECONDS)
+        ample = _send(stub, "ample", timeout=30)
+        _queued(server, 2)
+        with pytest.raises(grpc.RpcError) as dropped:
+            short.result()
+        assert dropped.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        assert first.result().output == "first"
+        assert ample.result().output == "ample"
+    assert "short" not in plugin.inputs
+    assert plugin.inputs == ["warm-0", "warm-1", "first", "ample"]
+    assert _metric(server, "drucker_dropped_requests_total", reason="deadline") == 1
     _queued(server, 0)
 
 
