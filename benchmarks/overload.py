@@ -112,9 +112,12 @@ async def _sdk_load(target: str, clients: int, seconds: float, deadline: float) 
     return tally
 
 
-def probe_refusals(target: str, seconds: float) -> list[float]:
-    """Seconds each ``RESOURCE_EXHAUSTED`` took for one light caller (a call every 20 ms)."""
+def probe_refusals(target: str, seconds: float) -> dict[str, Any]:
+    """For one light caller (a call every 20 ms): the seconds each ``RESOURCE_EXHAUSTED``
+    took (``refused``), and how many of its calls were answered (``answered``: predictions
+    whose answer reached a caller in time, for the wasted share)."""
     latencies = []
+    answered = 0
     with grpc.insecure_channel(target) as channel:
         stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
         stop_at = time.perf_counter() + seconds
@@ -122,11 +125,12 @@ def probe_refusals(target: str, seconds: float) -> list[float]:
             started = time.perf_counter()
             try:
                 stub.Predict_String_String(drucker_pb2.StringInput(input="p"), timeout=2)
+                answered += 1
             except grpc.RpcError as error:
                 if error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
                     latencies.append(time.perf_counter() - started)
             time.sleep(0.02)
-    return latencies
+    return {"refused": latencies, "answered": answered}
 
 
 def _probe_process(target: str, seconds: float) -> subprocess.Popen[str]:
@@ -171,8 +175,9 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         probe = _probe_process(target, args.duration - 1)
         over = await _load(target, args.clients, args.duration, args.deadline)
         health_latencies = await health
-        probed = json.loads(probe.communicate(timeout=60)[0] or "[]")
+        probed = json.loads(probe.communicate(timeout=60)[0] or "{}")
         calls = _calls(calls_file) - calls_before
+        answered = over.good + probed.get("answered", 0)  # the probe's answers reached it too
         rss_after = _status(process.pid, "VmRSS")
         recovered = await _load(target, 8, 1.0, 10)
         result: dict[str, Any] = {
@@ -188,14 +193,16 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "refused": len(over.refused),
             "refused_p99_ms": _p99_ms(over.refused),
             "refused_with_pushback": over.pushback,
-            "refused_probe_p99_ms": _p99_ms(probed),
-            "refused_probe_count": len(probed),
+            "refused_probe_p99_ms": _p99_ms(probed.get("refused", [])),
+            "refused_probe_count": len(probed.get("refused", [])),
+            "probe_answered": probed.get("answered", 0),
             "other_failures": over.failed,
             "predictions": calls,
-            "wasted_share": round(max(0, calls - over.good) / calls, 4) if calls else 0.0,
+            "wasted_share": round(max(0, calls - answered) / calls, 4) if calls else 0.0,
             "health_p99_ms": _p99_ms(health_latencies),
             "rss_growth_mib": round((rss_after - rss_before) / 2**20, 1),
             "recovered_per_s": recovered.good,
+            "recovered_refused": len(recovered.refused),
         }
         if args.sdk:
             sdk = await _sdk_load(target, args.clients, args.duration, args.deadline)
