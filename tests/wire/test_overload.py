@@ -21,6 +21,7 @@ import pytest
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.admission import UNMEASURED_PUSHBACK_MS
 from drucker.client import Client
+from drucker.client.errors import DeadlineExceeded
 from tests.metrics_support import scrape, value
 from tests.plugins.slow_predict import (
     GatedBatchPredictor,
@@ -210,6 +211,33 @@ def test_the_sdk_waits_the_pushback_before_it_retries(gated: tuple[Any, Any]) ->
     retry_at = plugin.arrivals[plugin.inputs.index("retried")]
     assert retry_at - refused_at >= UNMEASURED_PUSHBACK_MS / 1000 / 2
     assert _metric(server, "drucker_refused_requests_total", reason="queue_full") == 1
+
+
+def test_the_sdk_spends_the_call_s_deadline_not_one_per_attempt(gated: tuple[Any, Any]) -> None:
+    """A refusal whose pushback (here the unmeasured one, a second or more) comes after the
+    call's deadline ends the call at that deadline: no attempt runs past it, and none gets a
+    deadline of its own. The signature read of a ``predict`` without ``output`` spends the
+    same deadline."""
+    server, plugin = gated
+    channel, stub = _stub(server)
+    timeout = 0.5
+    with channel, Client(server.target, max_attempts=5, timeout=30) as client:
+        first = _send(stub, "first")
+        plugin.wait_entered()
+        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
+        _queued(server, MAX_WAITING)
+        for output in ("String", None):
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded):
+                client.predict("late", output=output, timeout=timeout)
+            took = time.monotonic() - started
+            assert timeout * 0.9 <= took < timeout + 0.4, took
+        plugin.gate.set()
+        assert first.result().output == "first"
+        assert all(call.result() for call in waiting)
+    assert "late" not in plugin.inputs
+    # one refused attempt per call: the retries waited for a pushback past the deadline
+    assert _metric(server, "drucker_refused_requests_total", reason="queue_full") == 2
 
 
 @pytest.fixture
