@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,25 @@ def _probe_process(target: str, seconds: float) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
 
 
+def _counts(metrics_port: int) -> dict[str, float]:
+    """The server's refusals and drops by reason so far (``refused_…``, ``dropped_…``)."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        text = reply.read().decode()
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        for kind in ("refused", "dropped"):
+            if line.startswith(f"drucker_{kind}_requests_total{{") and 'reason="' in line:
+                reason = line.split('reason="', 1)[1].split('"', 1)[0]
+                key = f"{kind}_{reason}"
+                counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def _since(after: dict[str, float], before: dict[str, float]) -> dict[str, int]:
+    return {key: int(value - before.get(key, 0.0)) for key, value in after.items()}
+
+
 def _p99_ms(values: list[float]) -> float:
     if not values:
         return 0.0
@@ -165,11 +185,13 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     (work / "sleepy.model").write_text("sleepy\n")
     process, port = _serve(["-p", PLUGIN, "-m", str(work / "sleepy.model")], work)
     target = f"127.0.0.1:{port}"
+    metrics_port = int(process.args[process.args.index("--metrics-port") + 1])
     try:
         base = await _load(target, 8, args.baseline, 10)
         rate = base.good / args.baseline
         rss_before = _status(process.pid, "VmRSS")
         calls_before = _calls(calls_file)
+        counts_before = _counts(metrics_port)
         now = time.perf_counter()
         health = asyncio.ensure_future(probe_health(target, now, now + args.duration))
         probe = _probe_process(target, args.duration - 1)
@@ -177,6 +199,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         health_latencies = await health
         probed = json.loads(probe.communicate(timeout=60)[0] or "{}")
         calls = _calls(calls_file) - calls_before
+        counts_over = _counts(metrics_port)
         answered = over.good + probed.get("answered", 0)  # the probe's answers reached it too
         rss_after = _status(process.pid, "VmRSS")
         recovered = await _load(target, 8, 1.0, 10)
@@ -203,13 +226,20 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "rss_growth_mib": round((rss_after - rss_before) / 2**20, 1),
             "recovered_per_s": recovered.good,
             "recovered_refused": len(recovered.refused),
+            "server_counts": _since(counts_over, counts_before),
         }
         if args.sdk:
+            calls_before, counts_before = _calls(calls_file), _counts(metrics_port)
             sdk = await _sdk_load(target, args.clients, args.duration, args.deadline)
+            calls = _calls(calls_file) - calls_before
             attempts = sdk.good + sdk.failed
             result["sdk_good_per_s"] = round((sdk.good - sdk.after) / args.duration, 1)
             result["sdk_failed_share"] = round(sdk.failed / attempts, 4) if attempts else 0.0
             result["sdk_failures"] = sdk.codes
+            result["sdk_predictions"] = calls
+            wasted = max(0, calls - sdk.good) / calls if calls else 0.0
+            result["sdk_wasted_share"] = round(wasted, 4)
+            result["sdk_server_counts"] = _since(_counts(metrics_port), counts_before)
         return result
     finally:
         process.terminate()
