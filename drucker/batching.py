@@ -211,10 +211,7 @@ class Batcher:
                 detach(error)
             return [self._predict_alone(item, key) for item in batch]
         finally:
-            elapsed = time.perf_counter() - started
-            self._placement.record(model, elapsed)
-            if self._admission is not None:
-                self._admission.record(elapsed, len(batch))
+            self._placement.record(model, time.perf_counter() - started)
 
     def _predict_alone(self, item: _Pending, key: LaneKey) -> Any:
         """The answer to one request of a failed batch, or its error (not raised)."""
@@ -240,11 +237,13 @@ class Batcher:
             loop.call_later(self._max_wait, self._drain_inline, lane, key, True)
             return
         batch = self._take(lane)
+        started = time.perf_counter()
         try:
             answers = self._predict(batch, key) if batch else []
         except Exception as error:  # never leave callers waiting on a broken batch
             answers = [error] * len(batch)
         self._deliver(batch, answers)
+        self._answered(started, len(batch))
         if lane.pending:  # more than one batch was queued
             self._start_drain(loop, lane, key)
         else:
@@ -266,13 +265,21 @@ class Batcher:
                 batch = self._take(lane)
                 if not batch:
                     continue
+                started = time.perf_counter()
                 try:
                     answers = await loop.run_in_executor(self._executor, self._predict, batch, key)
                 except Exception as error:
                     answers = [error] * len(batch)
                 self._deliver(batch, answers)
+                self._answered(started, len(batch))
         finally:
             lane.draining = handed_to_loop
+
+    def _answered(self, started: float, size: int) -> None:
+        """A batch of ``size`` is answered on the loop: its time from ``started`` (hand-back
+        included) is measured for the admission."""
+        if self._admission is not None and size:
+            self._admission.record(time.perf_counter() - started, size)
 
     def close(self) -> None:
         """Stop the batch thread (queued work is abandoned); forget the measured model."""

@@ -246,6 +246,8 @@ class Dispatcher:
         except asyncio.CancelledError:
             queued.abandon()
             raise
+        finally:
+            queued.answered()  # timed until the answer is back on the loop
 
     def drain(self) -> None:
         """Refuse new predictions (``UNAVAILABLE``); those already running finish."""
