@@ -58,10 +58,11 @@ UNMEASURED_PUSHBACK_MS = 1000
 CALL_WEIGHT = 0.2
 # Seconds an answer needs, past the measured call, to reach its caller (serialising, the
 # network, the caller's own busy process): a prediction whose deadline leaves less than the
-# call time plus this is dropped. Measured with the SDK's 400 callers on the 2-core machine
-# (benchmarks.overload): with the call time alone 8-25 % of the predictions answered after
-# their caller's deadline; see BENCHMARKS.md.
-DELIVERY_SECONDS = 0.02
+# call time plus this is dropped. Measured with the SDK's callers on the 2-core machine
+# (benchmarks.overload, 20 ms model): at 400 callers the call time alone let 8-25 % of the
+# predictions answer after their caller's deadline, 10 ms more 0.8-1.1 %; 20 ms more dropped
+# callers at 300 that would have had their answer in time (1.7-2.4 % failing, 0-0.6 % with 10).
+DELIVERY_SECONDS = 0.01
 
 
 class Caller(Protocol):
