@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +113,12 @@ async def _sdk_load(target: str, clients: int, seconds: float, deadline: float) 
     return tally
 
 
-def probe_refusals(target: str, seconds: float) -> list[float]:
-    """Seconds each ``RESOURCE_EXHAUSTED`` took for one light caller (a call every 20 ms)."""
+def probe_refusals(target: str, seconds: float) -> dict[str, Any]:
+    """For one light caller (a call every 20 ms): the seconds each ``RESOURCE_EXHAUSTED``
+    took (``refused``), and how many of its calls were answered (``answered``: predictions
+    whose answer reached a caller in time, for the wasted share)."""
     latencies = []
+    answered = 0
     with grpc.insecure_channel(target) as channel:
         stub = drucker_pb2_grpc.DruckerWorkerStub(channel)
         stop_at = time.perf_counter() + seconds
@@ -122,11 +126,12 @@ def probe_refusals(target: str, seconds: float) -> list[float]:
             started = time.perf_counter()
             try:
                 stub.Predict_String_String(drucker_pb2.StringInput(input="p"), timeout=2)
+                answered += 1
             except grpc.RpcError as error:
                 if error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
                     latencies.append(time.perf_counter() - started)
             time.sleep(0.02)
-    return latencies
+    return {"refused": latencies, "answered": answered}
 
 
 def _probe_process(target: str, seconds: float) -> subprocess.Popen[str]:
@@ -136,6 +141,25 @@ def _probe_process(target: str, seconds: float) -> subprocess.Popen[str]:
         f"json.dump(probe_refusals({target!r}, {seconds}), sys.stdout)"
     )
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def _counts(metrics_port: int) -> dict[str, float]:
+    """The server's refusals and drops by reason so far (``refused_…``, ``dropped_…``)."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        text = reply.read().decode()
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        for kind in ("refused", "dropped"):
+            if line.startswith(f"drucker_{kind}_requests_total{{") and 'reason="' in line:
+                reason = line.split('reason="', 1)[1].split('"', 1)[0]
+                key = f"{kind}_{reason}"
+                counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def _since(after: dict[str, float], before: dict[str, float]) -> dict[str, int]:
+    return {key: int(value - before.get(key, 0.0)) for key, value in after.items()}
 
 
 def _p99_ms(values: list[float]) -> float:
@@ -161,18 +185,22 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     (work / "sleepy.model").write_text("sleepy\n")
     process, port = _serve(["-p", PLUGIN, "-m", str(work / "sleepy.model")], work)
     target = f"127.0.0.1:{port}"
+    metrics_port = int(process.args[process.args.index("--metrics-port") + 1])
     try:
         base = await _load(target, 8, args.baseline, 10)
         rate = base.good / args.baseline
         rss_before = _status(process.pid, "VmRSS")
         calls_before = _calls(calls_file)
+        counts_before = _counts(metrics_port)
         now = time.perf_counter()
         health = asyncio.ensure_future(probe_health(target, now, now + args.duration))
         probe = _probe_process(target, args.duration - 1)
         over = await _load(target, args.clients, args.duration, args.deadline)
         health_latencies = await health
-        probed = json.loads(probe.communicate(timeout=60)[0] or "[]")
+        probed = json.loads(probe.communicate(timeout=60)[0] or "{}")
         calls = _calls(calls_file) - calls_before
+        counts_over = _counts(metrics_port)
+        answered = over.good + probed.get("answered", 0)  # the probe's answers reached it too
         rss_after = _status(process.pid, "VmRSS")
         recovered = await _load(target, 8, 1.0, 10)
         result: dict[str, Any] = {
@@ -188,21 +216,30 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "refused": len(over.refused),
             "refused_p99_ms": _p99_ms(over.refused),
             "refused_with_pushback": over.pushback,
-            "refused_probe_p99_ms": _p99_ms(probed),
-            "refused_probe_count": len(probed),
+            "refused_probe_p99_ms": _p99_ms(probed.get("refused", [])),
+            "refused_probe_count": len(probed.get("refused", [])),
+            "probe_answered": probed.get("answered", 0),
             "other_failures": over.failed,
             "predictions": calls,
-            "wasted_share": round(max(0, calls - over.good) / calls, 4) if calls else 0.0,
+            "wasted_share": round(max(0, calls - answered) / calls, 4) if calls else 0.0,
             "health_p99_ms": _p99_ms(health_latencies),
             "rss_growth_mib": round((rss_after - rss_before) / 2**20, 1),
             "recovered_per_s": recovered.good,
+            "recovered_refused": len(recovered.refused),
+            "server_counts": _since(counts_over, counts_before),
         }
         if args.sdk:
+            calls_before, counts_before = _calls(calls_file), _counts(metrics_port)
             sdk = await _sdk_load(target, args.clients, args.duration, args.deadline)
+            calls = _calls(calls_file) - calls_before
             attempts = sdk.good + sdk.failed
             result["sdk_good_per_s"] = round((sdk.good - sdk.after) / args.duration, 1)
             result["sdk_failed_share"] = round(sdk.failed / attempts, 4) if attempts else 0.0
             result["sdk_failures"] = sdk.codes
+            result["sdk_predictions"] = calls
+            wasted = max(0, calls - sdk.good) / calls if calls else 0.0
+            result["sdk_wasted_share"] = round(wasted, 4)
+            result["sdk_server_counts"] = _since(_counts(metrics_port), counts_before)
         return result
     finally:
         process.terminate()

@@ -10,8 +10,11 @@ threads' or the batcher's) and again when it leaves it, right before the plugin 
   one by one as it makes room; while such a line is due, gRPC retries (which say so in their
   metadata) find a quarter more room than new callers, so that a retried call is not
   overtaken by newer ones again and again;
-- :meth:`Admission.leave` drops a prediction whose caller left while it waited: the plugin
-  never works for a caller who has gone.
+- :meth:`Admission.leave` drops a prediction whose caller left while it waited, or whose
+  deadline is nearer than the plugin's measured call time (:meth:`Admission.record`, a moving
+  average per size of call, until the answer is back on the loop) plus the answer's way to the
+  caller: the plugin never works for a caller who has gone or whose answer could not reach it
+  in time.
 
 A caller is anything with gRPC's ``time_remaining()`` and ``cancelled()`` (a
 ``grpc.aio.ServicerContext`` is one; the REST binding makes its own), so this module knows no
@@ -51,6 +54,15 @@ MAX_PUSHBACK_MS = 30_000
 RETRY_METADATA_KEY = "grpc-previous-rpc-attempts"
 # Pushback while no drain was measured yet (nothing left the queue so far).
 UNMEASURED_PUSHBACK_MS = 1000
+# The measured call time is a moving average: each new call weighs this much.
+CALL_WEIGHT = 0.2
+# Seconds an answer needs, past the measured call, to reach its caller (serialising, the
+# network, the caller's own busy process): a prediction whose deadline leaves less than the
+# call time plus this is dropped. Measured with the SDK's callers on the 2-core machine
+# (benchmarks.overload, 20 ms model): at 400 callers the call time alone let 8-25 % of the
+# predictions answer after their caller's deadline, 10 ms more 0.8-1.1 %; 20 ms more dropped
+# callers at 300 that would have had their answer in time (1.7-2.4 % failing, 0-0.6 % with 10).
+DELIVERY_SECONDS = 0.01
 
 
 class Caller(Protocol):
@@ -73,8 +85,14 @@ def gone_reason(caller: Caller | None) -> str | None:
     return "cancelled" if caller.cancelled() else None
 
 
-def gone_error(reason: str, model: str) -> DruckerError:
-    """The error that ends a request whose caller is gone for ``reason``."""
+def gone_error(reason: str, model: str, needed: float = 0.0) -> DruckerError:
+    """The error that ends a request whose caller is gone for ``reason``; ``needed`` (s): the
+    call time measured for a prediction whose deadline was nearer than that."""
+    if reason == "deadline" and needed > 0:
+        return DeadlineExceededError(
+            f"the deadline is nearer than the {1000 * needed:.1f} ms a prediction of "
+            f"{model!r} takes to answer: dropped before it started"
+        )
     if reason == "deadline":
         return DeadlineExceededError(
             f"the deadline passed before the prediction of {model!r} could start"
@@ -115,6 +133,8 @@ class Admission:
         self._window_left = 0
         self._rate = 0.0  # predictions leaving the queue per second, as last measured
         self._next_return = 0.0  # the first free return time for the next refused caller
+        # Measured seconds of a plugin call, by the bit length of its size (rows or batch).
+        self._call_seconds: dict[int, float] = {}
 
     def admit(self, caller: Caller | None) -> float:
         """Let one prediction join the queue; return its arrival time for :meth:`leave`.
@@ -160,13 +180,42 @@ class Admission:
             self.refused[reason] += 1
         raise gone_error(reason, self.model)
 
-    def leave(self, arrived: float, caller: Caller | None) -> None:
-        """Take one prediction out of the queue, right before the plugin runs it.
+    def record(self, seconds: float, size: int = 1) -> None:
+        """Note that a plugin call for ``size`` rows (or a batch of that many) took ``seconds``.
 
-        :raises DeadlineExceededError: its caller's deadline passed while it waited.
+        Calls of alike sizes (the same bit length) share a moving average; a lost update when
+        two threads record at once only delays it by one call, so no lock.
+        """
+        key = size.bit_length()
+        known = self._call_seconds.get(key)
+        self._call_seconds[key] = (
+            seconds if known is None else known + CALL_WEIGHT * (seconds - known)
+        )
+
+    def call_seconds(self, size: int = 1) -> float:
+        """The measured time of a plugin call of ``size``: that of the calls of alike size,
+        else of the nearest smaller ones measured (a bigger call takes no less); 0 when none
+        was recorded yet."""
+        for key in range(size.bit_length(), 0, -1):
+            known = self._call_seconds.get(key)
+            if known is not None:
+                return known
+        return 0.0
+
+    def leave(self, arrived: float, caller: Caller | None, size: int = 1) -> None:
+        """Take one prediction out of the queue, right before the plugin runs it (in a call of
+        ``size`` rows or a batch of that many).
+
+        :raises DeadlineExceededError: its caller's deadline passed while it waited, or is
+            nearer than the measured time of such a call plus ``DELIVERY_SECONDS`` (its
+            answer could not reach the caller in time).
         :raises CallerGoneError: its caller cancelled while it waited.
         """
-        reason = self._left(arrived, caller)
+        measured = self.call_seconds(size)
+        needed = measured + DELIVERY_SECONDS if measured else 0.0
+        reason = self._left(arrived, caller, needed=needed)
+        if reason == "late":
+            raise gone_error("deadline", self.model, needed)
         if reason is not None:
             raise gone_error(reason, self.model)
 
@@ -177,7 +226,15 @@ class Admission:
         due = remaining is not None and remaining <= DEADLINE_SLACK_SECONDS
         self._left(arrived, caller, "deadline" if due else "cancelled")
 
-    def _left(self, arrived: float, caller: Caller | None, reason: str | None = None) -> str | None:
+    def _left(
+        self,
+        arrived: float,
+        caller: Caller | None,
+        reason: str | None = None,
+        needed: float = 0.0,
+    ) -> str | None:
+        """Count one prediction out of the queue; the reason it is dropped (``"late"``: its
+        deadline is nearer than ``needed`` seconds, counted as ``deadline``), else ``None``."""
         now = self._clock()
         waited = now - arrived
         if reason is None and caller is not None:  # inline: once per queued rpc
@@ -186,12 +243,14 @@ class Admission:
                 reason = "deadline"
             elif caller.cancelled():
                 reason = "cancelled"
+            elif remaining is not None and remaining < needed:
+                reason = "late"
         with self._lock:
             self.waiting -= 1
             self.wait_buckets[bisect.bisect_left(WAIT_BUCKETS, waited)] += 1
             self.wait_sum += waited
             if reason is not None:
-                self.dropped[reason] += 1
+                self.dropped["deadline" if reason == "late" else reason] += 1
             if not self.waiting:  # idle time says nothing of the drain rate: start afresh
                 self._window_start, self._window_left = now, 0
                 return reason
@@ -230,24 +289,45 @@ class Queued(Generic[T]):
     :raises OverloadedError: and the other errors of :meth:`Admission.admit`, when made.
     """
 
-    __slots__ = ("_admission", "_arrived", "_call", "_caller", "_lock", "_state")
+    __slots__ = (
+        "_admission",
+        "_arrived",
+        "_call",
+        "_caller",
+        "_lock",
+        "_size",
+        "_started",
+        "_state",
+    )
 
-    def __init__(self, admission: Admission, caller: Caller | None, call: Callable[[], T]) -> None:
+    def __init__(
+        self, admission: Admission, caller: Caller | None, call: Callable[[], T], size: int = 1
+    ) -> None:
         self._arrived = admission.admit(caller)
         self._admission = admission
         self._caller = caller
         self._call = call
+        self._size = size  # the rows of the call: its measured time is per size
         self._lock = threading.Lock()
         self._state = 0  # 0 waiting, 1 started, 2 abandoned
+        self._started = 0.0  # perf_counter() when the call started
 
     def run(self) -> T:
-        """Leave the queue and call (in the thread); raises when the caller went meanwhile."""
+        """Leave the queue and call (in the thread); raises when the caller went meanwhile or
+        could not have its answer in time."""
         with self._lock:
             if self._state:  # abandoned: nobody awaits the answer any more
                 raise CallerGoneError("the rpc was cancelled before its prediction started")
             self._state = 1
-        self._admission.leave(self._arrived, self._caller)
+        self._admission.leave(self._arrived, self._caller, self._size)
+        self._started = time.perf_counter()
         return self._call()
+
+    def answered(self) -> None:
+        """The call's answer (or error) is back where it is awaited (on the event loop): its
+        time from the start, hand-back included, is measured for the admission."""
+        if self._started:
+            self._admission.record(time.perf_counter() - self._started, self._size)
 
     def abandon(self) -> None:
         """The rpc was cancelled: leave the queue unrun, unless the call has started."""

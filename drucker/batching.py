@@ -206,7 +206,8 @@ class Batcher:
         batch = lane.pending[: self._max_size]
         del lane.pending[: self._max_size]
         if self._admission is not None:
-            batch = [item for item in batch if self._admitted(item)]
+            size = len(batch)
+            batch = [item for item in batch if self._admitted(item, size)]
         else:
             batch = [item for item in batch if not item.future.done()]  # cancelled calls
         if batch:  # a pass of shadow requests alone says nothing of the callers' concurrency
@@ -219,8 +220,9 @@ class Batcher:
             del lane.low[:room]
         return batch
 
-    def _admitted(self, item: _Pending) -> bool:
-        """Take ``item`` out of the admission's queue: whether its caller still waits."""
+    def _admitted(self, item: _Pending, size: int) -> bool:
+        """Take ``item`` out of the admission's queue (into a batch of about ``size``): whether
+        its caller still waits, long enough for such a batch."""
         assert self._admission is not None
         if item.left:  # the rpc was cancelled (and counted)
             return False
@@ -229,7 +231,7 @@ class Batcher:
             self._admission.abandon(item.arrived, item.caller)
             return False
         try:
-            self._admission.leave(item.arrived, item.caller)
+            self._admission.leave(item.arrived, item.caller, size)
         except DruckerError as error:
             item.future.set_exception(error)
             return False
@@ -298,11 +300,13 @@ class Batcher:
                 lane.low_timer = loop.call_later(wait, self._drain_inline, lane, key, True)
             return
         batch = self._take(lane)
+        started = time.perf_counter()
         try:
             answers = self._predict(batch, key) if batch else []
         except Exception as error:  # never leave callers waiting on a broken batch
             answers = [error] * len(batch)
         self._deliver(batch, answers)
+        self._answered(started, len(batch))
         if lane.pending or lane.low:  # more than one batch was queued
             self._start_drain(loop, lane, key)
         else:
@@ -324,13 +328,21 @@ class Batcher:
                 batch = self._take(lane)
                 if not batch:
                     continue
+                started = time.perf_counter()
                 try:
                     answers = await loop.run_in_executor(self._executor, self._predict, batch, key)
                 except Exception as error:
                     answers = [error] * len(batch)
                 self._deliver(batch, answers)
+                self._answered(started, len(batch))
         finally:
             lane.draining = handed_to_loop
+
+    def _answered(self, started: float, size: int) -> None:
+        """A batch of ``size`` is answered on the loop: its time from ``started`` (hand-back
+        included) is measured for the admission."""
+        if self._admission is not None and size:
+            self._admission.record(time.perf_counter() - started, size)
 
     def close(self) -> None:
         """Stop the batch thread (queued work is abandoned); forget the measured model."""

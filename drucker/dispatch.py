@@ -150,7 +150,7 @@ class Dispatcher:
         call = functools.partial(
             self.runtime.predict, value, option, input_kind, output_kind, model
         )
-        return await self._queued(functools.partial(_timed, placement, model, call), caller, low)
+        return await self._queued(functools.partial(_timed, placement, model, call), caller, 1, low)
 
     async def _predict_traced(
         self,
@@ -201,9 +201,9 @@ class Dispatcher:
         serving = self.runtime.active
         with tracing.predict_span(version or serving, input_kind, output_kind, len(values)):
             if len(values) <= INLINE_MAX_ROWS:
-                return await self._run(self._many, call, serving, caller, low)
+                return await self._run(self._many, call, serving, caller, len(values), low)
             # A big request without predict threads runs in the loop's default executor.
-            return await self._queued(call, caller, low)
+            return await self._queued(call, caller, len(values), low)
 
     async def predict_tensor(
         self,
@@ -238,8 +238,8 @@ class Dispatcher:
                 self.runtime.predict_tensor, rows, option, input_kind, output_kind, version
             )
             if len(rows) <= INLINE_MAX_ROWS:
-                return await self._run(self._tensor, call, serving, caller, low)
-            return await self._queued(call, caller, low)
+                return await self._run(self._tensor, call, serving, caller, len(rows), low)
+            return await self._queued(call, caller, len(rows), low)
 
     async def _run(
         self,
@@ -247,27 +247,34 @@ class Dispatcher:
         call: Callable[[], T],
         model: object,
         caller: Caller | None,
+        size: int,
         low: bool = False,
     ) -> T:
-        """``call()`` on the loop or in a predict thread, as ``placement`` decides for
-        ``model`` (the serving model's reference); timed."""
+        """``call()`` (of ``size`` rows) on the loop or in a predict thread, as ``placement``
+        decides for ``model`` (the serving model's reference); timed."""
         if placement.on_loop(model):
             self.admission.check(caller)
             return _timed(placement, model, call)
-        return await self._queued(functools.partial(_timed, placement, model, call), caller, low)
+        partial = functools.partial(_timed, placement, model, call)
+        return await self._queued(partial, caller, size, low)
 
-    async def _queued(self, call: Callable[[], T], caller: Caller | None, low: bool = False) -> T:
-        """``call()`` in a predict thread (the loop's default executor without them), admitted
-        into the queue and run only if its caller still waits when a thread takes it; a
-        ``low`` call (a shadow's) is not admitted."""
+    async def _queued(
+        self, call: Callable[[], T], caller: Caller | None, size: int = 1, low: bool = False
+    ) -> T:
+        """``call()`` (of ``size`` rows) in a predict thread (the loop's default executor
+        without them), admitted into the queue and run only if its caller still waits, long
+        enough for such a call, when a thread takes it; a ``low`` call (a shadow's) is not
+        admitted."""
         if low:
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-        queued = Queued(self.admission, caller, call)
+        queued = Queued(self.admission, caller, call, size)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, queued.run)
         except asyncio.CancelledError:
             queued.abandon()
             raise
+        finally:
+            queued.answered()  # timed until the answer is back on the loop
 
     def drain(self) -> None:
         """Refuse new predictions (``UNAVAILABLE``); those already running finish."""

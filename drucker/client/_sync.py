@@ -17,6 +17,7 @@ import drucker.client._tensors as _tensors
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
+from drucker.client._budget import Budget
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
 from drucker.client._management import UploadOptions
@@ -134,25 +135,28 @@ class Client(RepositoryMethods, TrafficMethods):
 
         Without ``output``, the output kind is the one the model's signature names (see
         :meth:`output_kind`), as ``drucker predict`` does: a regressor answers ``ArrFloat``.
+        ``timeout`` is the whole call's: reading the signature and a second try spend it too.
 
         :raises TypeError: or ``ValueError`` when the input fits no kind.
         :raises ClientError: (a subclass naming the status) when the call fails.
         """
+        budget = Budget(timeout or self.timeout)
         if output is not None:
-            return self._predict(input, output, option, input_kind, timeout)
+            return self._predict(input, output, option, input_kind, budget.left())
         try:
-            known = self.output_kind()
+            known = self.output_kind(timeout=budget.left())
         except ClientError:  # no signature now (e.g. its store is down): the 0.4.5 default
-            return self._predict(input, Kind.STRING, option, input_kind, timeout)
+            return self._predict(input, Kind.STRING, option, input_kind, budget.left())
         try:
-            return self._predict(input, known, option, input_kind, timeout)
+            return self._predict(input, known, option, input_kind, budget.left())
         except InvalidArgument:
             self._output_kind = None  # another model may serve since: read its signature again
-            if self.output_kind() == known:
+            if self.output_kind(timeout=budget.left()) == known:
                 raise
-        return self._predict(input, self.output_kind(), option, input_kind, timeout)
+        kind = self.output_kind(timeout=budget.left())
+        return self._predict(input, kind, option, input_kind, budget.left())
 
-    def output_kind(self) -> Kind:
+    def output_kind(self, *, timeout: float | None = None) -> Kind:
         """The output kind the serving model's signature names (read once, then remembered):
         FP* → ``ArrFloat``, INT* → ``ArrInt``, else ``String``; ``String`` when the server
         offers no signature (Drucker 0.4.5, a protected ``ServiceInfo``).
@@ -161,7 +165,7 @@ class Client(RepositoryMethods, TrafficMethods):
         """
         if self._output_kind is None:
             try:
-                self._output_kind = _kinds.output_kind_of(self.signature())
+                self._output_kind = _kinds.output_kind_of(self.signature(timeout=timeout))
             except ClientError as error:
                 if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise
@@ -215,37 +219,40 @@ class Client(RepositoryMethods, TrafficMethods):
         :returns: the output tensors by name (e.g. ``label`` and ``score``).
         :raises ClientError: e.g. ``InvalidArgument`` for a tensor the model refuses.
         """
+        budget = Budget(timeout or self.timeout)
         if model is None:
-            model = self._model_name()
+            model = self._model_name(budget.left())
         tensors = inputs if isinstance(inputs, Mapping) else {"input": inputs}
         request = _tensors.infer_request(model, tensors, tuple(outputs), version, parameters)
-        reply = self._call(self._inference.ModelInfer, request, timeout)
+        reply = self._call(self._inference.ModelInfer, request, budget.left())
         return _tensors.infer_outputs(reply)
 
-    def _model_name(self) -> str:
+    def _model_name(self, timeout: float | None = None) -> str:
         """The served model's V2 name: the application's name (read once)."""
         if self._model is None:
-            self._model = (self.service_info()).application_name
+            self._model = (self.service_info(timeout=timeout)).application_name
         return self._model
 
     # -- service -----------------------------------------------------------------------------
 
-    def service_info(self) -> ServiceInfo:
+    def service_info(self, *, timeout: float | None = None) -> ServiceInfo:
         """Application, service, level and the serving model."""
         request = drucker_pb2.ServiceInfoRequest()
-        reply = self._call(self._dashboard.ServiceInfo, request, None)
+        reply = self._call(self._dashboard.ServiceInfo, request, timeout)
         return _management.service_info_of(reply)
 
     def signature(self, *, timeout: float | None = None) -> ModelSignature:
         """The serving model's input and output tensors (Open Inference ``ModelMetadata``).
 
-        The model is named after the application, which ``ServiceInfo`` reports.
+        The model is named after the application, which ``ServiceInfo`` reports (read within
+        the same ``timeout``).
 
         :raises ClientError: e.g. ``ServerError`` (UNIMPLEMENTED) from a server without the
             Open Inference service, such as Drucker 0.4.5.
         """
-        request = v2_pb2.ModelMetadataRequest(name=self._model_name())
-        reply = self._call(self._inference.ModelMetadata, request, timeout)
+        budget = Budget(timeout or self.timeout)
+        request = v2_pb2.ModelMetadataRequest(name=self._model_name(budget.left()))
+        reply = self._call(self._inference.ModelMetadata, request, budget.left())
         return _kinds.signature_of(reply)
 
     def health(self, service: str = "") -> bool:

@@ -20,6 +20,7 @@ import drucker.client._tensors as _tensors
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
+from drucker.client._budget import Budget
 from drucker.client._channel import channel_spec
 from drucker.client._kinds import Option
 from drucker.client._management import UploadOptions
@@ -137,25 +138,28 @@ class AsyncClient(AsyncRepositoryMethods, AsyncTrafficMethods):
 
         Without ``output``, the output kind is the one the model's signature names (see
         :meth:`output_kind`), as ``drucker predict`` does: a regressor answers ``ArrFloat``.
+        ``timeout`` is the whole call's: reading the signature and a second try spend it too.
 
         :raises TypeError: or ``ValueError`` when the input fits no kind.
         :raises ClientError: (a subclass naming the status) when the call fails.
         """
+        budget = Budget(timeout or self.timeout)
         if output is not None:
-            return await self._predict(input, output, option, input_kind, timeout)
+            return await self._predict(input, output, option, input_kind, budget.left())
         try:
-            known = await self.output_kind()
+            known = await self.output_kind(timeout=budget.left())
         except ClientError:  # no signature now (e.g. its store is down): the 0.4.5 default
-            return await self._predict(input, Kind.STRING, option, input_kind, timeout)
+            return await self._predict(input, Kind.STRING, option, input_kind, budget.left())
         try:
-            return await self._predict(input, known, option, input_kind, timeout)
+            return await self._predict(input, known, option, input_kind, budget.left())
         except InvalidArgument:
             self._output_kind = None  # another model may serve since: read its signature again
-            if await self.output_kind() == known:
+            if await self.output_kind(timeout=budget.left()) == known:
                 raise
-        return await self._predict(input, await self.output_kind(), option, input_kind, timeout)
+        kind = await self.output_kind(timeout=budget.left())
+        return await self._predict(input, kind, option, input_kind, budget.left())
 
-    async def output_kind(self) -> Kind:
+    async def output_kind(self, *, timeout: float | None = None) -> Kind:
         """The output kind the serving model's signature names (read once, then remembered):
         FP* → ``ArrFloat``, INT* → ``ArrInt``, else ``String``; ``String`` when the server
         offers no signature (Drucker 0.4.5, a protected ``ServiceInfo``).
@@ -164,7 +168,7 @@ class AsyncClient(AsyncRepositoryMethods, AsyncTrafficMethods):
         """
         if self._output_kind is None:
             try:
-                self._output_kind = _kinds.output_kind_of(await self.signature())
+                self._output_kind = _kinds.output_kind_of(await self.signature(timeout=timeout))
             except ClientError as error:
                 if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise
@@ -218,37 +222,40 @@ class AsyncClient(AsyncRepositoryMethods, AsyncTrafficMethods):
         :returns: the output tensors by name (e.g. ``label`` and ``score``).
         :raises ClientError: e.g. ``InvalidArgument`` for a tensor the model refuses.
         """
+        budget = Budget(timeout or self.timeout)
         if model is None:
-            model = await self._model_name()
+            model = await self._model_name(budget.left())
         tensors = inputs if isinstance(inputs, Mapping) else {"input": inputs}
         request = _tensors.infer_request(model, tensors, tuple(outputs), version, parameters)
-        reply = await self._call(self._inference.ModelInfer, request, timeout)
+        reply = await self._call(self._inference.ModelInfer, request, budget.left())
         return _tensors.infer_outputs(reply)
 
-    async def _model_name(self) -> str:
+    async def _model_name(self, timeout: float | None = None) -> str:
         """The served model's V2 name: the application's name (read once)."""
         if self._model is None:
-            self._model = (await self.service_info()).application_name
+            self._model = (await self.service_info(timeout=timeout)).application_name
         return self._model
 
     # -- service -----------------------------------------------------------------------------
 
-    async def service_info(self) -> ServiceInfo:
+    async def service_info(self, *, timeout: float | None = None) -> ServiceInfo:
         """Application, service, level and the serving model."""
         request = drucker_pb2.ServiceInfoRequest()
-        reply = await self._call(self._dashboard.ServiceInfo, request, None)
+        reply = await self._call(self._dashboard.ServiceInfo, request, timeout)
         return _management.service_info_of(reply)
 
     async def signature(self, *, timeout: float | None = None) -> ModelSignature:
         """The serving model's input and output tensors (Open Inference ``ModelMetadata``).
 
-        The model is named after the application, which ``ServiceInfo`` reports.
+        The model is named after the application, which ``ServiceInfo`` reports (read within
+        the same ``timeout``).
 
         :raises ClientError: e.g. ``ServerError`` (UNIMPLEMENTED) from a server without the
             Open Inference service, such as Drucker 0.4.5.
         """
-        request = v2_pb2.ModelMetadataRequest(name=await self._model_name())
-        reply = await self._call(self._inference.ModelMetadata, request, timeout)
+        budget = Budget(timeout or self.timeout)
+        request = v2_pb2.ModelMetadataRequest(name=await self._model_name(budget.left()))
+        reply = await self._call(self._inference.ModelMetadata, request, budget.left())
         return _kinds.signature_of(reply)
 
     async def health(self, service: str = "") -> bool:

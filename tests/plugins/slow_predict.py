@@ -59,5 +59,30 @@ class GatedBatchPredictor(GatedPredictor):
         return [PredictResult(label=_text(value), score=1.0) for value in inputs]
 
 
+class TimedPredictor(GatedPredictor):
+    """A plugin whose every call takes ``seconds`` (waiting without the GIL), not a gate."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.gate.set()
+
+    def _arrive(self, values: list[Any]) -> None:
+        with self._lock:
+            self.inputs.extend(values)
+            self.arrivals.extend([time.monotonic()] * len(values))
+        self.entered.release()
+        time.sleep(self.seconds)
+
+
+class TimedBatchPredictor(TimedPredictor):
+    """The timed plugin with ``drucker_predict_batch``: one ``seconds`` per batch."""
+
+    @drucker.hookimpl
+    def drucker_predict_batch(self, model: str, inputs: list[Any]) -> list[PredictResult]:
+        self._arrive(list(inputs))
+        return [PredictResult(label=_text(value), score=1.0) for value in inputs]
+
+
 def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 
@@ -144,6 +146,52 @@ def test_a_caller_gone_is_refused_or_dropped_and_counted() -> None:
     assert admission.dropped == {"queue_full": 0, "deadline": 1, "cancelled": 0}
     assert admission.waiting == 0
     assert sum(admission.wait_buckets) == 1
+
+
+def test_a_prediction_whose_deadline_is_nearer_than_its_call_time_is_dropped() -> None:
+    admission = Admission("m", 0)
+    assert admission.call_seconds() == 0.0  # nothing measured: only the deadline itself counts
+    arrived = admission.admit(FakeCaller(remaining=0.001))
+    admission.leave(arrived, FakeCaller(remaining=0.001))
+    for seconds in (0.2, 0.2, 0.3):
+        admission.record(seconds)
+    assert admission.call_seconds() == pytest.approx(0.22)  # a moving average
+    admission.record(5.0, size=1000)  # big calls are measured apart from single ones
+    assert admission.call_seconds(size=1) == pytest.approx(0.22)
+    assert admission.call_seconds(size=900) == 5.0
+    arrived = admission.admit(FakeCaller(remaining=10))
+    with pytest.raises(DeadlineExceededError, match=r"230\.0 ms"):
+        admission.leave(arrived, FakeCaller(remaining=0.1))
+    arrived = admission.admit(FakeCaller(remaining=10))
+    admission.leave(arrived, FakeCaller(remaining=0.3))  # time enough for a single call ...
+    arrived = admission.admit(FakeCaller(remaining=10))
+    with pytest.raises(DeadlineExceededError):
+        admission.leave(arrived, FakeCaller(remaining=0.3), size=1000)  # ... not a big one
+    arrived = admission.admit(None)
+    admission.leave(arrived, None)  # no deadline: never dropped for its call time
+    assert admission.dropped == {"queue_full": 0, "deadline": 2, "cancelled": 0}
+    assert admission.waiting == 0
+
+
+def test_a_queued_call_is_timed_for_the_admission() -> None:
+    clock = Clock()
+    admission = Admission("m", 4, clock)
+
+    def call() -> str:
+        time.sleep(0.05)
+        return "done"
+
+    queued = Queued(admission, None, call)
+    assert queued.run() == "done"
+    time.sleep(0.02)  # the answer's way back to where it is awaited counts too
+    queued.answered()
+    assert admission.call_seconds() >= 0.07
+    Queued(admission, None, call).answered()  # never run: nothing measured
+    assert admission.call_seconds() < 0.1
+    late = Queued(admission, FakeCaller(remaining=0.01), call)
+    with pytest.raises(DeadlineExceededError):
+        late.run()
+    assert admission.dropped["deadline"] == 1
 
 
 def test_an_abandoned_prediction_never_runs() -> None:

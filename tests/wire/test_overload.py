@@ -21,8 +21,14 @@ import pytest
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.admission import UNMEASURED_PUSHBACK_MS
 from drucker.client import Client
+from drucker.client.errors import DeadlineExceeded
 from tests.metrics_support import scrape, value
-from tests.plugins.slow_predict import GatedBatchPredictor, GatedPredictor
+from tests.plugins.slow_predict import (
+    GatedBatchPredictor,
+    GatedPredictor,
+    TimedBatchPredictor,
+    TimedPredictor,
+)
 from tests.polling import wait_for
 from tests.serving import ThreadedServer, free_port
 
@@ -121,6 +127,44 @@ def test_a_request_whose_deadline_passes_in_the_queue_never_reaches_the_plugin(
     _queued(server, 0)
 
 
+CALL_SECONDS = 0.4  # the timed plugin's call
+
+
+@pytest.fixture(params=["threads", "batcher"])
+def timed(request: pytest.FixtureRequest, echo_model: Path) -> Iterator[tuple[Any, Any]]:
+    """A started server whose plugin takes ``CALL_SECONDS`` a call, and the plugin."""
+    plugin_type = TimedPredictor if request.param == "threads" else TimedBatchPredictor
+    plugin = plugin_type(CALL_SECONDS)
+    with _server(plugin, echo_model) as server:
+        yield server, plugin
+
+
+def test_a_request_whose_deadline_is_nearer_than_the_call_time_never_reaches_the_plugin(
+    timed: tuple[Any, Any],
+) -> None:
+    server, plugin = timed
+    channel, stub = _stub(server)
+    with channel:
+        for n in range(2):  # the call time is measured: CALL_SECONDS
+            assert _send(stub, f"warm-{n}").result().output == f"warm-{n}"
+            plugin.wait_entered()
+        first = _send(stub, "first")
+        plugin.wait_entered()  # "first" runs: the next ones wait about CALL_SECONDS
+        # Its deadline is half a call away from the moment "first" ends: it cannot finish.
+        short = _send(stub, "short", timeout=1.5 * CALL_SECONDS)
+        ample = _send(stub, "ample", timeout=30)
+        _queued(server, 2)
+        with pytest.raises(grpc.RpcError) as dropped:
+            short.result()
+        assert dropped.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        assert first.result().output == "first"
+        assert ample.result().output == "ample"
+    assert "short" not in plugin.inputs
+    assert plugin.inputs == ["warm-0", "warm-1", "first", "ample"]
+    assert _metric(server, "drucker_dropped_requests_total", reason="deadline") == 1
+    _queued(server, 0)
+
+
 def test_a_cancelled_request_never_reaches_the_plugin(gated: tuple[Any, Any]) -> None:
     server, plugin = gated
     channel, stub = _stub(server)
@@ -167,6 +211,33 @@ def test_the_sdk_waits_the_pushback_before_it_retries(gated: tuple[Any, Any]) ->
     retry_at = plugin.arrivals[plugin.inputs.index("retried")]
     assert retry_at - refused_at >= UNMEASURED_PUSHBACK_MS / 1000 / 2
     assert _metric(server, "drucker_refused_requests_total", reason="queue_full") == 1
+
+
+def test_the_sdk_spends_the_call_s_deadline_not_one_per_attempt(gated: tuple[Any, Any]) -> None:
+    """A refusal whose pushback (here the unmeasured one, a second or more) comes after the
+    call's deadline ends the call at that deadline: no attempt runs past it, and none gets a
+    deadline of its own. The signature read of a ``predict`` without ``output`` spends the
+    same deadline."""
+    server, plugin = gated
+    channel, stub = _stub(server)
+    timeout = 0.5
+    with channel, Client(server.target, max_attempts=5, timeout=30) as client:
+        first = _send(stub, "first")
+        plugin.wait_entered()
+        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
+        _queued(server, MAX_WAITING)
+        for output in ("String", None):
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded):
+                client.predict("late", output=output, timeout=timeout)
+            took = time.monotonic() - started
+            assert timeout * 0.9 <= took < timeout + 0.4, took
+        plugin.gate.set()
+        assert first.result().output == "first"
+        assert all(call.result() for call in waiting)
+    assert "late" not in plugin.inputs
+    # one refused attempt per call: the retries waited for a pushback past the deadline
+    assert _metric(server, "drucker_refused_requests_total", reason="queue_full") == 2
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,14 @@ import pytest
 from drucker.errors import InvalidInputError
 from drucker.kinds import Kind
 from drucker.protocol.v2 import rest_codec as codec
-from drucker.protocol.v2.rest_offload import OFF_LOOP_BYTES, OffLoopDecoder
+from drucker.protocol.v2.rest import OFF_LOOP_ELEMENTS
+from drucker.protocol.v2.rest_offload import (
+    OFF_LOOP_BYTES,
+    SHM_DIR,
+    OffLoopDecoder,
+    decode_spooled,
+    spool,
+)
 from tests.calls import call
 from tests.serving import ThreadedServer, sklearn_http_server
 from tests.wire.test_rest import ROWS, send
@@ -59,6 +67,35 @@ def test_the_loop_answers_while_a_big_body_is_decoded() -> None:
     asyncio.run(scenario())
 
 
+def _spooled() -> list[Path]:
+    """The bodies waiting for a worker, in either place they are written."""
+    places = [Path(SHM_DIR), Path(tempfile.gettempdir())]
+    return [path for place in places if place.is_dir() for path in place.glob("drucker-body-*")]
+
+
+def test_a_body_reaches_the_worker_through_a_file_that_is_removed() -> None:
+    before = set(_spooled())
+    body = _body(3)
+    path = spool(body)
+    assert Path(path).read_bytes() == body
+    decoded = decode_spooled(path, None, "m", "")
+    assert decoded.request.inputs[0].data.shape == (3, 20)
+    assert not Path(path).exists()
+    with pytest.raises(FileNotFoundError):
+        decode_spooled(path, None, "m", "")  # read once
+    big = _body(20_000)
+
+    async def decode() -> codec.DecodedInfer:
+        decoder = OffLoopDecoder()
+        try:
+            return await decoder.decode(big, None, "m", "")
+        finally:
+            decoder.close()
+
+    assert asyncio.run(decode()).request.inputs[0].data.shape == (20_000, 20)
+    assert set(_spooled()) <= before  # nothing left behind
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, iris_model: Path) -> Iterator[ThreadedServer]:
     settings = {"application_name": "iris", "max_message_bytes": 8 << 20}
@@ -76,6 +113,36 @@ def test_a_big_body_gets_the_answer_a_small_one_gets(server: ThreadedServer) -> 
     assert json.loads(big[2])["outputs"] == json.loads(small[2])["outputs"]
     status, _, answer = send(server, "POST", path, b"{" + b" " * OFF_LOOP_BYTES)
     assert status == 400 and "not valid JSON" in json.loads(answer)["error"]
+
+
+def test_a_big_answer_encoded_off_the_loop_is_the_answer_of_its_rows(
+    server: ThreadedServer,
+) -> None:
+    rows = np.tile(ROWS, (OFF_LOOP_ELEMENTS // len(ROWS) + 1, 1))  # more values than the bound
+    tensor = {"name": "input", "datatype": "FP32", "shape": list(rows.shape)}
+    path = "/v2/models/iris/infer"
+    big = send(
+        server,
+        "POST",
+        path,
+        orjson.dumps({"inputs": [{**tensor, "data": rows}]}, option=orjson.OPT_SERIALIZE_NUMPY),
+    )
+    small = send(
+        server,
+        "POST",
+        path,
+        orjson.dumps(
+            {"inputs": [{**tensor, "shape": list(ROWS.shape), "data": ROWS}]},
+            option=orjson.OPT_SERIALIZE_NUMPY,
+        ),
+    )
+    assert big[0] == small[0] == 200, big[2]
+    outputs = json.loads(big[2])["outputs"]
+    assert sum(len(output["data"]) for output in outputs) > OFF_LOOP_ELEMENTS
+    for got, want in zip(outputs, json.loads(small[2])["outputs"], strict=True):
+        per_row = len(want["data"]) // len(ROWS)
+        assert got["data"][: len(want["data"])] == want["data"]
+        assert len(got["data"]) == per_row * len(rows)
 
 
 def test_a_row_of_the_wrong_length_is_refused_before_it_is_converted(
