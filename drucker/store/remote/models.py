@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from drucker.errors import AlreadyExistsError, InUseError
 from drucker.store.base import ActiveRecord, ModelStore, StoredFile, SwitchEvent
@@ -17,6 +17,8 @@ from drucker.store.history import event_from_json, event_to_json
 from drucker.store.names import validate_name
 from drucker.store.remote.files import RemoteFiles
 from drucker.store.remote.records import Backend, remote_errors
+
+T = TypeVar("T")
 
 
 def _record_of(data: Any) -> ActiveRecord | None:
@@ -54,16 +56,21 @@ class RemoteModelStore(RemoteFiles, ModelStore):
     def active_record(self) -> ActiveRecord | None:
         """The record as stored now: a HEAD per call, a GET only when it changed."""
         with remote_errors("cannot read the active-model record"):
-            etag = self.backend.etag(self._active_path)
-            seen_etag, seen = self._seen
-            if etag is not None and etag == seen_etag:
-                return seen
-            if etag is None and self.backend.conditional_writes:
-                return None  # no record yet (the HEAD said so; no GET needed)
-            data, token = self.backend.read(self._active_path)
-            record = _record_of(data)
-            self._seen = (token, record)
-        return record
+            self._seen = self._read_if_changed(self._active_path, self._seen, _record_of)
+        return self._seen[1]
+
+    def _read_if_changed(
+        self, path: str, seen: tuple[str | None, T | None], parse: Callable[[Any], T | None]
+    ) -> tuple[str | None, T | None]:
+        """``(etag, record)`` of the record at ``path``: ``seen`` again while its ETag is the
+        same (one HEAD), else the stored record read and parsed (a GET)."""
+        etag = self.backend.etag(path)
+        if etag is not None and etag == seen[0]:
+            return seen
+        if etag is None and self.backend.conditional_writes:
+            return None, None  # no record yet (the HEAD said so; no GET needed)
+        data, token = self.backend.read(path)
+        return token, parse(data)
 
     @contextlib.contextmanager
     def checkout(self, name: str, sha256: str | None = None) -> Iterator[tuple[StoredFile, Path]]:
@@ -114,17 +121,15 @@ class RemoteModelStore(RemoteFiles, ModelStore):
         """The policy as stored now: a HEAD per call, a GET only when its ETag changed (every
         follow interval reads it, as the active record)."""
         with remote_errors("cannot read the traffic policy"):
-            etag = self.backend.etag(self._traffic_path)
-            seen_etag, seen = self._seen_traffic
-            if etag is not None and etag == seen_etag:
-                return seen
-            if etag is None and self.backend.conditional_writes:
-                return None  # no record yet (the HEAD said so; no GET needed)
-            data, token = self.backend.read(self._traffic_path)
-        record = data if isinstance(data, dict) and data else None
-        self._seen_traffic = (token, record)
-        return record
+            self._seen_traffic = self._read_if_changed(
+                self._traffic_path, self._seen_traffic, _policy_of
+            )
+        return self._seen_traffic[1]
 
     def set_traffic_record(self, record: dict[str, Any] | None) -> None:
         with remote_errors("cannot record the traffic policy"):
             self.backend.update(self._traffic_path, lambda _old: record or {})
+
+
+def _policy_of(data: Any) -> dict[str, Any] | None:
+    return data if isinstance(data, dict) and data else None
