@@ -1,7 +1,8 @@
 """Big bodies against gRPC health: 4 concurrent 57 MB V2 REST JSON bodies and 4 concurrent
-60 MB ``ArrFloat`` requests to the scikit-learn plugin (issue 25).
+60 MB ``ArrFloat`` requests to the scikit-learn plugin (issue 25); ``--arr-int`` adds 60 MB
+``ArrInt`` requests (two-byte varints, decoded off the event loop).
 
-    python -m benchmarks.big_bodies [--rest 4] [--arr-float 4]
+    python -m benchmarks.big_bodies [--rest 4] [--arr-float 4] [--arr-int 0]
 
 Starts ``drucker serve -p drucker_sklearn`` on the benchmark model (20 features) with V2 REST
 on, sends the bodies from threads while one gRPC health check follows another on a channel
@@ -53,10 +54,22 @@ def _post(port: int, body: bytes, outcomes: list[Any]) -> None:
         connection.close()
 
 
-def _arr_float(target: str, message: bytes, outcomes: list[Any]) -> None:
+def _arr_int_message(payload: int) -> bytes:
+    """An ``ArrIntInput`` of about ``payload`` bytes of packed varints (the value 200)."""
+    packed = b"\xc8\x01" * (payload // 2)
+    length, varint = len(packed), bytearray()
+    while True:
+        low, length = length & 0x7F, length >> 7
+        varint.append(low | (0x80 if length else 0))
+        if not length:
+            break
+    return b"\x0a" + bytes(varint) + packed
+
+
+def _array(target: str, kind: str, message: bytes, outcomes: list[Any]) -> None:
     options = [("grpc.max_send_message_length", 100 * MiB)]
     with grpc.insecure_channel(target, options) as channel:
-        call = channel.unary_unary("/drucker.DruckerWorker/Predict_ArrFloat_String")
+        call = channel.unary_unary(f"/drucker.DruckerWorker/Predict_{kind}_String")
         try:
             call(message, timeout=300)
             outcomes.append("OK")
@@ -118,6 +131,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     target = f"127.0.0.1:{port}"
     rest_body = _rest_body(args.rest_mb)
     message = _arr_float_message(int(args.arr_float_mb * 1e6))
+    ints = _arr_int_message(int(args.arr_int_mb * 1e6))
     outcomes: list[Any] = []
     children_peak = 0
     try:
@@ -128,8 +142,12 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 for _ in range(args.rest)
             ),
             *(
-                threading.Thread(target=_arr_float, args=(target, message, outcomes))
+                threading.Thread(target=_array, args=(target, "ArrFloat", message, outcomes))
                 for _ in range(args.arr_float)
+            ),
+            *(
+                threading.Thread(target=_array, args=(target, "ArrInt", ints, outcomes))
+                for _ in range(args.arr_int)
             ),
         ]
         stop = work / "stop"
@@ -154,6 +172,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "rest_body_mb": round(len(rest_body) / 1e6, 1),
         "arr_float_requests": args.arr_float,
         "arr_float_mb": round(len(message) / 1e6, 1),
+        "arr_int_requests": args.arr_int,
+        "arr_int_mb": round(len(ints) / 1e6, 1),
         "outcomes": sorted(map(str, outcomes)),
         "seconds": round(took, 2),
         "health_checks": len(ordered),
@@ -172,6 +192,8 @@ def main() -> None:
     parser.add_argument("--rest-mb", type=float, default=57.0)
     parser.add_argument("--arr-float", type=int, default=4, help="concurrent ArrFloat requests")
     parser.add_argument("--arr-float-mb", type=float, default=60.0)
+    parser.add_argument("--arr-int", type=int, default=0, help="concurrent ArrInt requests")
+    parser.add_argument("--arr-int-mb", type=float, default=60.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="drucker-big-bodies-") as work:
         result = measure(args, Path(work))

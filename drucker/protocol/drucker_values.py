@@ -57,8 +57,8 @@ def input_value(request: Any, kind: Kind) -> Any:
     indexing, iteration, ``==`` with a list, ``numpy.asarray``), not a copy into a ``list``:
     a list of Python numbers costs eight times the message (15 million floats of a 60 MB
     request are 480 MB), which concurrent big requests multiply. A big ``ArrFloat`` input is a
-    read-only float32 numpy array over the message's packed floats instead
-    (:mod:`drucker.protocol.packed`).
+    read-only float32 numpy array over the message's packed floats instead, a big ``ArrInt``
+    input a read-only int32 array of its decoded varints (:mod:`drucker.protocol.packed`).
     """
     return request.input
 

@@ -11,6 +11,7 @@ metadata names (the default model without it); a one-model server reads no metad
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,7 +32,7 @@ from drucker.protocol.drucker_values import (
     input_value,
     parse_option,
 )
-from drucker.protocol.packed import arr_float_request
+from drucker.protocol.packed import PendingArrInt, arr_float_request, arr_int_request
 from drucker.protocol.status import answer_or_abort, failure
 from drucker.types import PredictResult
 
@@ -82,18 +83,31 @@ async def _joined_bytes(requests: AsyncIterator[Any], limit: int) -> tuple[bytes
     return b"".join(chunks), option_text
 
 
+# Big array inputs reach plugins as numpy arrays, never as protobuf's container of numbers.
+_DESERIALIZERS = {Kind.ARR_FLOAT: arr_float_request, Kind.ARR_INT: arr_int_request}
+
+
+async def _decoded(request: Any) -> Any:
+    """The request with its values: a big ArrInt request's varints are decoded in a thread,
+    so that the event loop (health checks, other rpcs) goes on meanwhile.
+
+    :raises InvalidInputError: when they do not decode.
+    """
+    if isinstance(request, PendingArrInt):
+        return await asyncio.to_thread(request.decode)
+    return request
+
+
 def _make_handler(
     models: ModelTable, input_kind: Kind, output_kind: Kind, chunk_bytes: int, max_bytes: int
 ) -> grpc.RpcMethodHandler:
     request_type = INPUT_MESSAGES[input_kind]
     response_type = OUTPUT_MESSAGES[output_kind]
     codec = {
-        # a big ArrFloat input reaches plugins as a numpy view of its packed floats
-        "request_deserializer": (
-            arr_float_request if input_kind is Kind.ARR_FLOAT else request_type.FromString
-        ),
+        "request_deserializer": _DESERIALIZERS.get(input_kind, request_type.FromString),
         "response_serializer": response_type.SerializeToString,
     }
+    pending = input_kind is Kind.ARR_INT  # a big request's values are decoded in the rpc
 
     async def answer(
         value: Any, option_text: str, context: grpc.aio.ServicerContext
@@ -119,6 +133,8 @@ def _make_handler(
             return grpc.stream_stream_rpc_method_handler(bytes_bytes, **codec)
 
         async def unary_bytes(request: Any, context: Any) -> AsyncIterator[Any]:
+            if pending:
+                request = await answer_or_abort(context, _decoded(request))
             value = input_value(request, input_kind)
             async for message in stream_out(value, request.option.val, context):
                 yield message
@@ -145,6 +161,8 @@ def _make_handler(
         # what input_value, parse_option, dump_option and build_output do for the common case
         # (the input field as it is, no option or an empty one), and calls them otherwise.
         try:
+            if pending:
+                request = await _decoded(request)
             text = request.option.val
             option = parse_option(text) if text else {}
             only = models.only  # one model: no metadata to read

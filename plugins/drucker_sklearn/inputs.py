@@ -52,7 +52,7 @@ def numbers(value: Any, input_kind: Kind, model: Any) -> np.ndarray:
     """One row of features, as a ``1 x n`` float matrix, from any input kind."""
     if isinstance(value, np.ndarray) or input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):
         check_length(value, model)
-    if isinstance(value, np.ndarray):  # a big ArrFloat input: a view of the packed floats
+    if isinstance(value, np.ndarray):  # a big ArrFloat or ArrInt input: a read-only array
         return value.reshape(1, -1).astype(np.float64)
     if input_kind in (Kind.ARR_FLOAT, Kind.ARR_INT):
         return np.asarray([value], dtype=np.float64)
