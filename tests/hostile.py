@@ -12,7 +12,8 @@ from drucker._wire import drucker_pb2
 NEAR_LIMIT_BYTES = 60 * 1024 * 1024  # the default grpc.max_message_bytes is 64 MiB
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """``value`` as a protobuf varint."""
     out = bytearray()
     while True:
         low, value = value & 0x7F, value >> 7
@@ -31,12 +32,7 @@ def arr_float_message(payload_bytes: int, option: str) -> bytes:
     packed = struct.pack("<f", 0.5) * count
     option_bytes = drucker_pb2.Option(val=option).SerializeToString()
     return (
-        b"\x0a"
-        + _varint(len(packed))
-        + packed
-        + b"\x12"
-        + _varint(len(option_bytes))
-        + option_bytes
+        b"\x0a" + varint(len(packed)) + packed + b"\x12" + varint(len(option_bytes)) + option_bytes
     )
 
 

@@ -24,6 +24,7 @@ from drucker.protocol.packed import (
     arr_float_request,
     arr_int_request,
 )
+from tests.hostile import varint
 
 COUNT = PACKED_MIN_BYTES // 2  # floats: a message past the threshold
 
@@ -134,15 +135,6 @@ def test_malformed_varints_are_refused_with_protobufs_reason() -> None:
     with pytest.raises(InvalidInputError, match="ArrInt input does not decode"):
         _decoded(bytes(cut))
     body = b"\x01" * PACKED_MIN_BYTES + b"\xff" * 11 + b"\x01"  # one varint of twelve bytes
-    header = b"\x0a" + _varint_bytes(len(body))
+    header = b"\x0a" + varint(len(body))
     with pytest.raises(InvalidInputError, match="ArrInt input"):
         _decoded(header + body)
-
-
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
