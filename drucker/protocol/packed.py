@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from drucker._wire import drucker_pb2
 from drucker.errors import InvalidInputError
@@ -81,7 +82,7 @@ class PendingArrInt:
         if values is None:  # malformed: protobuf says why
             try:
                 drucker_pb2.ArrIntInput.FromString(self._data)
-            except Exception as error:
+            except DecodeError as error:
                 raise InvalidInputError(f"the ArrInt input does not decode: {error}") from None
             raise InvalidInputError("the ArrInt input's packed values do not decode")
         values.flags.writeable = False
