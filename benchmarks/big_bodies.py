@@ -31,7 +31,7 @@ import orjson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks.model import FEATURES, train
-from benchmarks.reliability import MiB, _arr_float_message, _serve, _status
+from benchmarks.reliability import MiB, _arr_float_message, _serve, _status, _varint
 from benchmarks.run import free_port
 
 
@@ -57,13 +57,7 @@ def _post(port: int, body: bytes, outcomes: list[Any]) -> None:
 def _arr_int_message(payload: int) -> bytes:
     """An ``ArrIntInput`` of about ``payload`` bytes of packed varints (the value 200)."""
     packed = b"\xc8\x01" * (payload // 2)
-    length, varint = len(packed), bytearray()
-    while True:
-        low, length = length & 0x7F, length >> 7
-        varint.append(low | (0x80 if length else 0))
-        if not length:
-            break
-    return b"\x0a" + bytes(varint) + packed
+    return b"\x0a" + _varint(len(packed)) + packed
 
 
 def _array(target: str, kind: str, message: bytes, outcomes: list[Any]) -> None:

@@ -65,17 +65,20 @@ def _serve(args: list[str], cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise TimeoutError("the server did not start")
 
 
+def _varint(value: int) -> bytes:
+    """``value`` as a protobuf varint."""
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
 def _arr_float_message(payload: int) -> bytes:
     packed = struct.pack("<f", 0.5) * (payload // 4)
     option = drucker_pb2.Option(val='{"raise": "value"}').SerializeToString()
-    length = packed.__len__()
-    varint = bytearray()
-    while True:
-        low, length = length & 0x7F, length >> 7
-        varint.append(low | (0x80 if length else 0))
-        if not length:
-            break
-    return b"\x0a" + bytes(varint) + packed + b"\x12" + bytes([len(option)]) + option
+    return b"\x0a" + _varint(len(packed)) + packed + b"\x12" + bytes([len(option)]) + option
 
 
 def memory(work: Path) -> None:
