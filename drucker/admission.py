@@ -50,8 +50,9 @@ DEADLINE_SLACK_SECONDS = 0.05
 # Pushback bounds (ms): never "now", never so late that a client gives up for good.
 MIN_PUSHBACK_MS = 10
 MAX_PUSHBACK_MS = 30_000
-# gRPC's retries name the attempts before them in the request's metadata.
-RETRY_METADATA_KEY = "grpc-previous-rpc-attempts"
+# gRPC's retries name the attempts before them in the request's metadata; the SDK's own
+# attempts (``attempt_timeout``) do it in theirs (gRPC lets no caller send grpc-* keys).
+RETRY_METADATA_KEYS = ("grpc-previous-rpc-attempts", "x-drucker-previous-attempts")
 # Pushback while no drain was measured yet (nothing left the queue so far).
 UNMEASURED_PUSHBACK_MS = 1000
 # The measured call time is a moving average: each new call weighs this much.
@@ -102,12 +103,13 @@ def gone_error(reason: str, model: str, needed: float = 0.0) -> DruckerError:
 
 def retried(caller: Caller | None) -> bool:
     """Whether the caller's request is a retry (gRPC's ``grpc-previous-rpc-attempts``
-    metadata); a caller that cannot say (no ``invocation_metadata``, e.g. REST) counts as one,
-    so that it is never held behind the line of refused callers."""
+    metadata, or the SDK's ``x-drucker-previous-attempts``); a caller that cannot say (no
+    ``invocation_metadata``, e.g. REST) counts as one, so that it is never held behind the line
+    of refused callers."""
     metadata = getattr(caller, "invocation_metadata", None)
     if metadata is None:
         return True
-    return any(key == RETRY_METADATA_KEY for key, _ in metadata() or ())
+    return any(key in RETRY_METADATA_KEYS for key, _ in metadata() or ())
 
 
 class Admission:

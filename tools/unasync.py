@@ -74,6 +74,8 @@ WORDS: tuple[tuple[str, str], ...] = (
     (r"\b__aiter__\b", "__iter__"),
     (r"\b__anext__\b", "__next__"),
     (r"\bgrpc\.aio\.", "grpc."),
+    (r"(?m)^import asyncio$", "import time"),
+    (r"\basyncio\.sleep\b", "time.sleep"),
     (r"\ban async iterator\b", "an iterator"),
 )
 

@@ -146,8 +146,8 @@ def find_token(
 
 
 def client_options(function: F) -> F:
-    """``--target``, ``--token``, ``--token-file``, ``--settings``, ``--timeout`` and ``--tls-ca``,
-    turned into a ``client``."""
+    """``--target``, ``--token``, ``--token-file``, ``--settings``, ``--timeout``,
+    ``--attempt-timeout`` and ``--tls-ca``, turned into a ``client``."""
 
     @target_option
     @click.option(
@@ -172,6 +172,12 @@ def client_options(function: F) -> F:
         help="A local server's settings, to find its token file (default: ./settings.yml).",
     )
     @click.option("--timeout", default=30.0, show_default=True, help="Seconds per call.")
+    @click.option(
+        "--attempt-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Seconds per attempt of a prediction or read, each retried after the server's "
+        "pushback within --timeout (default: the attempts share --timeout).",
+    )
     @click.option("--tls-ca", type=click.Path(exists=True), help="CA certificate: use TLS.")
     @click.option(
         "--model-name",
@@ -187,6 +193,7 @@ def client_options(function: F) -> F:
         token_file: str | None,
         settings_file: str | None,
         timeout: float,
+        attempt_timeout: float | None,
         tls_ca: str | None,
         model_name: str | None,
         **kwargs: Any,
@@ -199,7 +206,14 @@ def client_options(function: F) -> F:
             lambda: _served_application(target, tls_ca, timeout),
         )
         tls = tls_ca or False
-        with Client(target, token=found, timeout=timeout, tls=tls, model=model_name) as client:
+        with Client(
+            target,
+            token=found,
+            timeout=timeout,
+            attempt_timeout=attempt_timeout,
+            tls=tls,
+            model=model_name,
+        ) as client:
             try:
                 return function(client=client, **kwargs)
             except ClientError as error:

@@ -18,6 +18,10 @@ class Budget:
     def __init__(self, seconds: float) -> None:
         self._end = time.monotonic() + seconds
 
+    def remaining(self) -> float:
+        """Seconds left of the call (0 or less once it is over)."""
+        return self._end - time.monotonic()
+
     def left(self) -> float:
         """Seconds left for the call's next rpc.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,21 +105,37 @@ class ChannelSpec:
     metadata: tuple[tuple[str, str], ...]
 
 
+def retried_calls(stubs: Mapping[str, object]) -> frozenset[object]:
+    """The multicallables of ``stubs`` (by service name) whose methods
+    :data:`RETRIED_METHODS` names: those the client retries itself with ``attempt_timeout``."""
+    calls: set[object] = set()
+    for entry in RETRIED_METHODS:
+        stub = stubs.get(entry["service"])
+        if stub is None:
+            continue
+        method = entry.get("method")
+        calls.update([getattr(stub, method)] if method else vars(stub).values())
+    return frozenset(calls)
+
+
 def channel_spec(
     target: str | Sequence[str],
     *,
     max_attempts: int,
+    own_attempts: bool = False,
     token: str | None,
     tls: bool | str | Path | bytes,
     options: Sequence[tuple[str, Any]],
     model: str | None = None,
 ) -> ChannelSpec:
-    """Validate the client's arguments and turn them into a :class:`ChannelSpec`."""
+    """Validate the client's arguments and turn them into a :class:`ChannelSpec`
+    (``own_attempts``: the client makes its attempts itself, gRPC retries nothing)."""
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
+    retries = max_attempts > 1 and not own_attempts
     channel_options: list[tuple[str, Any]] = [
-        ("grpc.service_config", service_config(max_attempts)),
-        ("grpc.enable_retries", 1 if max_attempts > 1 else 0),
+        ("grpc.service_config", service_config(max_attempts if retries else 1)),
+        ("grpc.enable_retries", 1 if retries else 0),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         # Notice a server that (re)starts within the retry window, not a second later.

@@ -6,6 +6,7 @@ unasync``): edit here, then regenerate; a unit test fails when the two drift.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
@@ -20,8 +21,9 @@ import drucker.client._tensors as _tensors
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker._wire import grpc_predict_v2_pb2 as v2_pb2
 from drucker._wire import grpc_predict_v2_pb2_grpc as v2_pb2_grpc
+from drucker.client._attempts import AttemptPolicy, attempt_metadata
 from drucker.client._budget import Budget
-from drucker.client._channel import channel_spec
+from drucker.client._channel import channel_spec, retried_calls
 from drucker.client._kinds import Option
 from drucker.client._management import UploadOptions
 from drucker.client.aio_repository import AsyncRepositoryMethods
@@ -47,11 +49,15 @@ class AsyncClient(AsyncRepositoryMethods, AsyncTrafficMethods):
 
     :param target: ``host:port``, a DNS name with port (every address it resolves to is used),
         or a list of ``host:port``; calls are spread round robin over the servers that are up.
-    :param timeout: default deadline of a call, in seconds.
+    :param timeout: default deadline of a call, in seconds: of all its attempts together.
     :param max_attempts: attempts of an idempotent call on UNAVAILABLE or RESOURCE_EXHAUSTED
         (1 turns retries off; gRPC caps it at 5), within the call's deadline; after a refusal
         for overload the next attempt waits the server's pushback. Uploads, switches and
         evaluations are never retried.
+    :param attempt_timeout: a deadline of its own for each attempt of an idempotent unary
+        call, in seconds (default: none, the attempts share the call's). An attempt that runs
+        it out is tried again, as are refusals, after the pushback, within ``timeout`` and
+        ``max_attempts`` (see :mod:`drucker.client._attempts`).
     :param token: the management token, sent as ``authorization: Bearer <token>``.
     :param tls: use TLS: ``True`` for the system roots, or the PEM (bytes or a path) of the CA
         that signed the server's certificate.
@@ -71,11 +77,21 @@ class AsyncClient(AsyncRepositoryMethods, AsyncTrafficMethods):
         tls: bool | str | Path | bytes = False,
         options: Sequence[tuple[str, Any]] = (),
         model: str | None = None,
+        attempt_timeout: float | None = None,
     ) -> None:
         spec = channel_spec(
-            target, max_attempts=max_attempts, token=token, tls=tls, options=options, model=model
+            target,
+            max_attempts=max_attempts,
+            own_attempts=attempt_timeout is not None,
+            token=token,
+            tls=tls,
+            options=options,
+            model=model,
         )
         self.timeout = timeout
+        self._attempts = (
+            None if attempt_timeout is None else AttemptPolicy(max_attempts, attempt_timeout)
+        )
         self._metadata = spec.metadata
         if spec.credentials is not None:
             self._channel = grpc.aio.secure_channel(spec.address, spec.credentials, spec.options)
@@ -85,6 +101,14 @@ class AsyncClient(AsyncRepositoryMethods, AsyncTrafficMethods):
         self._dashboard = drucker_pb2_grpc.DruckerDashboardStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._inference = v2_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        self._retried = retried_calls(
+            {
+                "drucker.DruckerWorker": self._worker,
+                "drucker.DruckerDashboard": self._dashboard,
+                "grpc.health.v1.Health": self._health,
+                "inference.GRPCInferenceService": self._inference,
+            }
+        )
         self._output_kind: Kind | None = None  # from the signature, read once
         self._model: str | None = model  # the V2 model name: given, or ServiceInfo's, read once
         self._named = model
@@ -116,12 +140,49 @@ class AsyncClient(AsyncRepositoryMethods, AsyncTrafficMethods):
             request, timeout=timeout or self.timeout, metadata=(*self._metadata, *metadata)
         )
 
-    async def _call(self, *call: Any) -> Any:
-        """The answer of a unary call (arguments as for ``_start``), errors as client errors."""
+    async def _call(
+        self,
+        method: Any,
+        request: Any,
+        timeout: float | None,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Any:
+        """The answer of a unary call (arguments as for ``_start``), errors as client errors;
+        an idempotent one in attempts of ``attempt_timeout`` when the client has one."""
+        if self._attempts is not None and method in self._retried:
+            return await self._attempted(self._attempts, method, request, timeout, metadata)
         try:
-            return await self._start(*call)
+            return await self._start(method, request, timeout, metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
+
+    async def _attempted(
+        self,
+        policy: AttemptPolicy,
+        method: Any,
+        request: Any,
+        timeout: float | None,
+        metadata: Sequence[tuple[str, str]],
+    ) -> Any:
+        """An idempotent unary call in attempts with deadlines of their own, the pushback (or a
+        backoff) between them, all within the call's ``timeout``."""
+        budget = Budget(timeout or self.timeout)
+        sent = (*self._metadata, *metadata)
+        attempt = 1
+        while True:
+            left = budget.left()
+            try:
+                return await method(
+                    request,
+                    timeout=policy.timeout(left),
+                    metadata=attempt_metadata(sent, attempt),
+                )
+            except grpc.RpcError as error:
+                wait = policy.wait(error, attempt, policy.attempt_timeout < left)
+                if wait is None or wait >= budget.remaining():
+                    raise from_rpc_error(error) from None
+            await asyncio.sleep(wait)
+            attempt += 1
 
     # -- predictions -------------------------------------------------------------------------
 

@@ -17,9 +17,11 @@ from typing import Any
 
 import grpc
 import pytest
+from click.testing import CliRunner
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
 from drucker.admission import UNMEASURED_PUSHBACK_MS
+from drucker.cli import main
 from drucker.client import Client
 from drucker.client.errors import DeadlineExceeded
 from tests.metrics_support import scrape, value
@@ -165,6 +167,37 @@ def test_a_request_whose_deadline_is_nearer_than_the_call_time_never_reaches_the
     _queued(server, 0)
 
 
+def _predict_in_attempts(how: str, target: str, attempt: float, text: str) -> str:
+    """The label ``text`` gets through the SDK or ``drucker predict`` with ``attempt``."""
+    if how == "sdk":
+        with Client(target, max_attempts=3, timeout=30, attempt_timeout=attempt) as client:
+            return client.predict(text, output="String").label
+    command = ["predict", json.dumps(text), "--target", target, "--attempt-timeout", str(attempt)]
+    result = CliRunner().invoke(main, [*command, "--output", "String"])
+    assert result.exit_code == 0, result.output
+    return str(json.loads(result.stdout)["label"])
+
+
+@pytest.mark.parametrize("how", ["sdk", "cli"])
+def test_an_attempt_dropped_for_its_own_deadline_is_tried_again_and_predicted_once(
+    timed: tuple[Any, Any], how: str
+) -> None:
+    """An attempt queued behind a running call has too little of its own deadline left for
+    a call when its turn comes: dropped, never predicted. The next attempt has a whole
+    attempt deadline again, more than a call: answered, one prediction in all."""
+    server, plugin = timed
+    channel, stub = _stub(server)
+    with channel:
+        assert _send(stub, "warm").result().output == "warm"  # the call time is measured
+        plugin.wait_entered()
+        first = _send(stub, "first")
+        plugin.wait_entered()  # "first" runs: an attempt now waits about CALL_SECONDS
+        assert _predict_in_attempts(how, server.target, 1.2 * CALL_SECONDS, "again") == "again"
+        assert first.result().output == "first"
+    assert plugin.inputs == ["warm", "first", "again"]
+    assert _metric(server, "drucker_dropped_requests_total", reason="deadline") == 1
+
+
 def test_a_cancelled_request_never_reaches_the_plugin(gated: tuple[Any, Any]) -> None:
     server, plugin = gated
     channel, stub = _stub(server)
@@ -238,6 +271,56 @@ def test_the_sdk_spends_the_call_s_deadline_not_one_per_attempt(gated: tuple[Any
     assert "late" not in plugin.inputs
     # one refused attempt per call: the retries waited for a pushback past the deadline
     assert _metric(server, "drucker_refused_requests_total", reason="queue_full") == 2
+
+
+def test_with_an_attempt_timeout_the_retry_after_a_long_pushback_gets_a_fresh_deadline(
+    gated: tuple[Any, Any],
+) -> None:
+    """The same refusal as above, with ``attempt_timeout``: the pushback (a second or more)
+    is waited between attempts, and the next attempt has its own deadline: answered."""
+    server, plugin = gated
+    channel, stub = _stub(server)
+    attempt = 0.5
+    with (
+        channel,
+        Client(server.target, max_attempts=3, timeout=30, attempt_timeout=attempt) as client,
+    ):
+        first = _send(stub, "first")
+        plugin.wait_entered()
+        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
+        _queued(server, MAX_WAITING)
+        answers: list[Any] = []
+        returning = threading.Thread(target=lambda: answers.append(client.predict("back")))
+        returning.start()
+        wait_for(
+            lambda: _metric(server, "drucker_refused_requests_total", reason="queue_full") == 1,
+            "the first attempt refused",
+        )
+        refused_at = time.monotonic()
+        plugin.gate.set()
+        returning.join(30)
+        assert answers and answers[0].label == "back"
+        assert first.result().output == "first"
+        assert all(call.result() for call in waiting)
+    retry_at = plugin.arrivals[plugin.inputs.index("back")]
+    assert retry_at - refused_at >= max(attempt, UNMEASURED_PUSHBACK_MS / 1000 / 2)
+    assert plugin.inputs.count("back") == 1
+
+
+def test_the_call_s_timeout_still_bounds_all_its_attempts(gated: tuple[Any, Any]) -> None:
+    server, plugin = gated
+    channel, stub = _stub(server)
+    with channel, Client(server.target, max_attempts=5, timeout=30, attempt_timeout=0.2) as client:
+        first = _send(stub, "first")
+        plugin.wait_entered()
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            client.predict("never", output="String", timeout=0.5)
+        took = time.monotonic() - started
+        assert 0.45 <= took < 0.9, took
+        plugin.gate.set()
+        assert first.result().output == "first"
+    assert "never" not in plugin.inputs
 
 
 @pytest.fixture
