@@ -14,7 +14,9 @@ second deadlines for ``--duration`` seconds, and prints one JSON object:
 - ``health_p99_ms`` during the overload; ``rss_growth_mib``; ``recovered_per_s``: 8 clients'
   rate in the first second after the load stops;
 - with ``--sdk``, the same load through the SDK's async client (retries honour the pushback):
-  ``sdk_good_per_s`` and ``sdk_failed_share``.
+  ``sdk_good_per_s`` and ``sdk_failed_share``, the deadline being each call's (its attempts
+  share it, gRPC's semantics); with ``--sdk-call-deadline T`` also ``sdk_attempts_…``: each
+  attempt with a deadline of ``--deadline`` of its own (``attempt_timeout``), the call with T.
 """
 
 from __future__ import annotations
@@ -103,10 +105,15 @@ async def _load(target: str, clients: int, seconds: float, deadline: float) -> T
     return tally
 
 
-async def _sdk_load(target: str, clients: int, seconds: float, deadline: float) -> Tally:
+async def _sdk_load(
+    target: str, clients: int, seconds: float, deadline: float, attempt: float | None = None
+) -> Tally:
+    """``clients`` SDK callers with ``deadline`` for each call (all its attempts), or with
+    ``attempt`` seconds for each attempt (``attempt_timeout``) within that deadline."""
     tally = Tally()
     stop_at = time.perf_counter() + seconds
-    async with AsyncClient(target, max_attempts=5, timeout=deadline) as client:
+    options: dict[str, Any] = {"max_attempts": 5, "timeout": deadline, "attempt_timeout": attempt}
+    async with AsyncClient(target, **options) as client:
         await asyncio.gather(
             *(_sdk_client(client, deadline, stop_at, tally) for _ in range(clients))
         )
@@ -179,6 +186,23 @@ def _calls(path: Path) -> int:
     return 0
 
 
+def _sdk_result(
+    prefix: str, sdk: Tally, calls: int, duration: float, rate: float
+) -> dict[str, Any]:
+    """The figures of one SDK load, keys starting with ``prefix``."""
+    finished = sdk.good + sdk.failed
+    good = (sdk.good - sdk.after) / duration
+    return {
+        f"{prefix}_good_per_s": round(good, 1),
+        f"{prefix}_good_over_R": round(good / rate, 3) if rate else None,
+        f"{prefix}_calls": finished,
+        f"{prefix}_failed_share": round(sdk.failed / finished, 4) if finished else 0.0,
+        f"{prefix}_failures": sdk.codes,
+        f"{prefix}_predictions": calls,
+        f"{prefix}_wasted_share": round(max(0, calls - sdk.good) / calls, 4) if calls else 0.0,
+    }
+
+
 async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     calls_file = work / "calls"
     os.environ["DRUCKER_BENCH_CALLS_FILE"] = str(calls_file)
@@ -229,17 +253,15 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "server_counts": _since(counts_over, counts_before),
         }
         if args.sdk:
-            calls_before, counts_before = _calls(calls_file), _counts(metrics_port)
-            sdk = await _sdk_load(target, args.clients, args.duration, args.deadline)
-            calls = _calls(calls_file) - calls_before
-            attempts = sdk.good + sdk.failed
-            result["sdk_good_per_s"] = round((sdk.good - sdk.after) / args.duration, 1)
-            result["sdk_failed_share"] = round(sdk.failed / attempts, 4) if attempts else 0.0
-            result["sdk_failures"] = sdk.codes
-            result["sdk_predictions"] = calls
-            wasted = max(0, calls - sdk.good) / calls if calls else 0.0
-            result["sdk_wasted_share"] = round(wasted, 4)
-            result["sdk_server_counts"] = _since(_counts(metrics_port), counts_before)
+            runs = {"sdk": (args.deadline, None)}  # the call's deadline spans its attempts
+            if args.sdk_call_deadline:  # and a deadline of their own per attempt
+                runs["sdk_attempts"] = (args.sdk_call_deadline, args.deadline)
+            for prefix, (deadline, attempt) in runs.items():
+                calls_before, counts_before = _calls(calls_file), _counts(metrics_port)
+                sdk = await _sdk_load(target, args.clients, args.duration, deadline, attempt)
+                calls = _calls(calls_file) - calls_before
+                result.update(_sdk_result(prefix, sdk, calls, args.duration, rate))
+                result[f"{prefix}_server_counts"] = _since(_counts(metrics_port), counts_before)
         return result
     finally:
         process.terminate()
@@ -253,6 +275,12 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, default=2.0)
     parser.add_argument("--baseline", type=float, default=5.0, help="seconds measuring R")
     parser.add_argument("--sdk", action="store_true", help="also the SDK's retries")
+    parser.add_argument(
+        "--sdk-call-deadline",
+        type=float,
+        default=0.0,
+        help="with --sdk, also SDK calls whose attempts have --deadline each within this",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="drucker-overload-") as work:
         result = asyncio.run(measure(args, Path(work)))
