@@ -81,14 +81,21 @@ def _queued(server: ThreadedServer, count: int) -> None:
     )
 
 
+def _fill(server: ThreadedServer, plugin: Any, stub: Any) -> tuple[Any, list[Any]]:
+    """Hold "first" in the plugin and fill the queue behind it: the next request is refused.
+    Returns the held call and the waiting ones."""
+    first = _send(stub, "first")
+    plugin.wait_entered()  # the plugin holds the first; the next ones wait
+    waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
+    _queued(server, MAX_WAITING)
+    return first, waiting
+
+
 def test_a_full_queue_refuses_at_once_with_a_pushback(gated: tuple[Any, Any]) -> None:
     server, plugin = gated
     channel, stub = _stub(server)
     with channel:
-        first = _send(stub, "first")
-        plugin.wait_entered()  # the plugin holds the first; the next ones wait
-        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
-        _queued(server, MAX_WAITING)
+        first, waiting = _fill(server, plugin, stub)
 
         with pytest.raises(grpc.RpcError) as refused:
             stub.Predict_String_String(drucker_pb2.StringInput(input="refused"), timeout=10)
@@ -222,10 +229,7 @@ def test_the_sdk_waits_the_pushback_before_it_retries(gated: tuple[Any, Any]) ->
     server, plugin = gated
     channel, stub = _stub(server)
     with channel, Client(server.target, max_attempts=3, timeout=30) as client:
-        first = _send(stub, "first")
-        plugin.wait_entered()
-        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
-        _queued(server, MAX_WAITING)
+        first, waiting = _fill(server, plugin, stub)
         answers: list[Any] = []
         retried = threading.Thread(target=lambda: answers.append(client.predict("retried")))
         retried.start()
@@ -255,10 +259,7 @@ def test_the_sdk_spends_the_call_s_deadline_not_one_per_attempt(gated: tuple[Any
     channel, stub = _stub(server)
     timeout = 0.5
     with channel, Client(server.target, max_attempts=5, timeout=30) as client:
-        first = _send(stub, "first")
-        plugin.wait_entered()
-        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
-        _queued(server, MAX_WAITING)
+        first, waiting = _fill(server, plugin, stub)
         for output in ("String", None):
             started = time.monotonic()
             with pytest.raises(DeadlineExceeded):
@@ -285,10 +286,7 @@ def test_with_an_attempt_timeout_the_retry_after_a_long_pushback_gets_a_fresh_de
         channel,
         Client(server.target, max_attempts=3, timeout=30, attempt_timeout=attempt) as client,
     ):
-        first = _send(stub, "first")
-        plugin.wait_entered()
-        waiting = [_send(stub, f"waiting-{n}") for n in range(MAX_WAITING)]
-        _queued(server, MAX_WAITING)
+        first, waiting = _fill(server, plugin, stub)
         answers: list[Any] = []
         returning = threading.Thread(target=lambda: answers.append(client.predict("back")))
         returning.start()
