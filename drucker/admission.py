@@ -51,7 +51,8 @@ DEADLINE_SLACK_SECONDS = 0.05
 MIN_PUSHBACK_MS = 10
 MAX_PUSHBACK_MS = 30_000
 # gRPC's retries name the attempts before them in the request's metadata; the SDK's own
-# attempts (``attempt_timeout``) do it in theirs (gRPC lets no caller send grpc-* keys).
+# attempts (``attempt_timeout``) in a key of their own (gRPC's retry filter drops a caller's
+# grpc-previous-rpc-attempts when retries are on).
 RETRY_METADATA_KEYS = ("grpc-previous-rpc-attempts", "x-drucker-previous-attempts")
 # Pushback while no drain was measured yet (nothing left the queue so far).
 UNMEASURED_PUSHBACK_MS = 1000

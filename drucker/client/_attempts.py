@@ -9,7 +9,8 @@ them all. Between attempts the client waits what gRPC would: the server's
 ``grpc-retry-pushback-ms`` when it sent one (and never retries after a negative or malformed
 one), else a jittered exponential backoff. An attempt that ran out its own deadline is tried
 again; one that ran out the call's is not. Later attempts say which they are in
-:data:`ATTEMPT_METADATA_KEY` (gRPC keeps ``grpc-previous-rpc-attempts`` to itself), so that a
+:data:`ATTEMPT_METADATA_KEY` (``grpc-previous-rpc-attempts`` is gRPC's: its retry filter drops a
+caller's when retries are on), so that a
 server gives a returning caller the room it gives gRPC's retries.
 """
 
