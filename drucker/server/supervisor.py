@@ -4,6 +4,8 @@ The supervisor reserves the port with ``SO_REUSEPORT``, starts ``drucker serve -
 children that bind it too (the kernel spreads connections across them), forwards SIGTERM and
 SIGINT, restarts a child that dies, and exits 0 once every child has drained. A child that
 exits with code 2 could not start (bad model, bad plugin): the supervisor then stops them all.
+A child still starting when the signal comes ends by it (its handlers are set before it serves,
+so it held no request): that is a clean stop too, so a ``docker stop`` during start-up exits 0.
 Model switches reach every worker: each follows the model store's active model. Workers end
 with the supervisor, also when it is killed (see :mod:`drucker.server.parent`).
 
@@ -58,6 +60,7 @@ class Supervisor:
         self._worker_args = worker_args
         self._children: list[subprocess.Popen[bytes] | None] = []
         self._stopping = False
+        self._forwarded: int | None = None  # the signal sent to the children to stop them
         self._metrics_dir: str | None = None
 
     def _spawn(self, port: int) -> subprocess.Popen[bytes]:
@@ -73,9 +76,15 @@ class Supervisor:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
+        self._forwarded = signum
         for child in self._children:
             if child is not None and child.poll() is None:
                 child.send_signal(signum)
+
+    def _stopped_cleanly(self, code: int) -> bool:
+        """Whether a child's exit code, once stopping, is a clean stop: it drained (0), or it
+        was still starting and the forwarded signal ended it before it could serve."""
+        return code == 0 or (self._forwarded is not None and code == -self._forwarded)
 
     def run(self) -> int:
         """Serve until a signal; return the exit code."""
@@ -119,7 +128,7 @@ class Supervisor:
                     continue
                 self._exited(child)
                 if self._stopping:
-                    unclean |= code != 0
+                    unclean |= not self._stopped_cleanly(code)
                     self._children[index] = None
                 elif code == START_FAILURE:
                     self._log.error(f"worker {child.pid} could not start; stopping all workers")

@@ -123,6 +123,20 @@ def test_a_model_directory_without_one_model_starts_the_server_not_ready_saying_
     assert not any("loaded model" in r["short_message"] for r in records)  # no silent default
 
 
+def _held_pids(server: ServeProcess, reason: str) -> set[int]:
+    """The processes that logged they are held not ready for ``reason`` (a line still being
+    written is skipped)."""
+    held = set()
+    for line in server.stderr.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record["short_message"].startswith(f"not ready: {reason}"):
+            held.add(record["pid"])
+    return held
+
+
 def test_every_worker_stays_not_ready_with_the_reason(tmp_path: Path, echo_model: Path) -> None:
     models, reason = empty(tmp_path)
     port, http_port = free_port(), free_port()
@@ -135,11 +149,11 @@ def test_every_worker_stays_not_ready_with_the_reason(tmp_path: Path, echo_model
         for _ in range(6):  # a new connection each: the workers share the port
             status, body = http("GET", base + "/v2/health/ready")
             assert status == 503 and json.loads(body)["reason"].startswith(reason)
+        # liveness came from the first worker up; the other may still be starting
+        wait_for(lambda: len(_held_pids(server, reason)) == 2, "both workers held", 30)
     finally:
         assert server.terminate() == 0
-    records = [json.loads(line) for line in server.stderr.splitlines()]
-    held = {r["pid"] for r in records if r["short_message"].startswith(f"not ready: {reason}")}
-    assert len(held) == 2, server.stderr
+    assert len(_held_pids(server, reason)) == 2, server.stderr
 
 
 def test_bad_command_line_input_on_the_kserve_path_still_exits_2(tmp_path: Path) -> None:

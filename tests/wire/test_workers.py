@@ -70,6 +70,21 @@ def test_workers_share_the_port_and_follow_switches(tmp_path: Path, echo_model: 
     assert "following the model store" in server.stderr
 
 
+def test_a_stop_while_the_workers_still_start_is_a_clean_stop(
+    tmp_path: Path, echo_model: Path
+) -> None:
+    """SIGTERM right after the supervisor started its workers (they take a second or more
+    to import): they end by the signal before serving, and the supervisor exits 0."""
+    server = ServeProcess(echo_serve_args(echo_model, free_port(), "--workers", "2"), cwd=tmp_path)
+    try:
+        wait_for(lambda: "supervising 2 worker processes" in server.stderr, "the workers started")
+    finally:
+        code = server.terminate()
+    assert code == 0, server.stderr
+    assert "serving on port" not in server.stderr  # the stop came while they were starting
+    assert "restarting" not in server.stderr
+
+
 def test_workers_that_cannot_start_stop_the_supervisor(tmp_path: Path) -> None:
     server = ServeProcess(
         ["--plugin", ECHO_PLUGIN, "--model", "absent.model", "--port", "0", "--workers", "2"],
