@@ -16,6 +16,7 @@ import grpc
 import grpc.aio
 
 from drucker._wire import drucker_pb2, drucker_pb2_grpc
+from drucker.admission import DEADLINE_SLACK_SECONDS
 from drucker.errors import DruckerError, InvalidInputError, storage_error
 from drucker.evaluation import EvaluationMetrics
 from drucker.management import ModelManager
@@ -188,7 +189,7 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
         try:
             active = await self._in_thread(functools.partial(switch, caller=caller))
         except asyncio.CancelledError:  # the deadline passed or the caller cancelled
-            caller.gone = True
+            caller.leave()
             self._runtime.log.warning(f"the caller of the switch to {what} has gone")
             raise
         except DruckerError as error:
@@ -308,13 +309,25 @@ class ModelDashboardServicer(drucker_pb2_grpc.DruckerDashboardServicer):  # type
 
 
 class _WatchedCaller:
-    """A switch's caller: the rpc's context, and gone once the servicer saw the rpc cancelled."""
+    """A switch's caller: the rpc's context, and gone once the servicer saw the rpc cancelled,
+    for its deadline when that was (about) due then, else because the caller cancelled."""
 
     def __init__(self, context: Any) -> None:
         self._context = context
         self.gone = False
+        self._deadline_due = False
+
+    def leave(self) -> None:
+        """The servicer saw the rpc cancelled: the caller is gone. The client's own timer
+        cancels it a little before the deadline the server's context reads (the request's
+        time in transit), so a cancel that close to it was the deadline's."""
+        remaining = self._context.time_remaining()
+        self._deadline_due = remaining is not None and remaining <= DEADLINE_SLACK_SECONDS
+        self.gone = True
 
     def time_remaining(self) -> float | None:
+        if self._deadline_due:
+            return 0.0
         remaining: float | None = self._context.time_remaining()
         return remaining
 
