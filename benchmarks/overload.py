@@ -112,8 +112,9 @@ async def _sdk_load(
     ``attempt`` seconds for each attempt (``attempt_timeout``) within that deadline."""
     tally = Tally()
     stop_at = time.perf_counter() + seconds
-    options: dict[str, Any] = {"max_attempts": 5, "timeout": deadline, "attempt_timeout": attempt}
-    async with AsyncClient(target, **options) as client:
+    async with AsyncClient(
+        target, max_attempts=5, timeout=deadline, attempt_timeout=attempt
+    ) as client:
         await asyncio.gather(
             *(_sdk_client(client, deadline, stop_at, tally) for _ in range(clients))
         )
